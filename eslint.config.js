@@ -1,0 +1,29 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', 'bench/results/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+  {
+    // Keep the import direction cli → ops → stores/archive/retention → process/errors.
+    files: ['src/ops/**/*.ts', 'src/stores/**/*.ts', 'src/archive/**/*.ts', 'src/retention/**/*.ts',
+      'src/process/**/*.ts', 'src/errors/**/*.ts', 'src/config/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/**'], message: 'The library never imports the CLI.' }] }],
+    },
+  },
+  {
+    files: ['src/stores/**/*.ts', 'src/archive/**/*.ts', 'src/retention/**/*.ts', 'src/process/**/*.ts', 'src/errors/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/cli/**', '**/ops/**'], message: 'Imports point one way: cli → ops → stores/archive/retention → process/errors.' }] }],
+    },
+  },
+);
