@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { FerryError } from '../errors/index.js';
+
+/**
+ * manifest.json, the machine-readable description of an archive. FORMAT_VERSION only ever grows;
+ * readers accept every version up to it, so archives stay restorable for good.
+ */
+export const FORMAT_VERSION = 1;
+export const MANIFEST_ENTRY = 'manifest.json';
+export const INFO_ENTRY = 'backup_info.txt';
+
+const entrySchema = z.object({
+  path: z.string(),
+  type: z.enum(['file', 'directory', 'symlink']),
+  size: z.number().int().nonnegative(),
+  sha256: z.string().optional(),
+  mode: z.number().int().optional(),
+  mtime: z.string().optional(),
+  linkTarget: z.string().optional(),
+});
+
+const storeSchema = z.object({
+  kind: z.string(),
+  source: z.string(),
+  fingerprint: z.string().optional(),
+  serverVersion: z.string().optional(),
+  toolVersion: z.string().optional(),
+  /** Exact row/document/file counts per object, keyed as the store names them. */
+  counts: z.record(z.string(), z.number().int().nonnegative()),
+  bytes: z.number().int().nonnegative(),
+  durationSeconds: z.number().nonnegative(),
+  warnings: z.array(z.string()).default([]),
+});
+
+export const manifestSchema = z.object({
+  format: z.literal('ferry-archive'),
+  formatVersion: z.number().int().positive(),
+  tool: z.object({ name: z.string(), version: z.string() }),
+  createdAt: z.string(),
+  host: z.string(),
+  durationSeconds: z.number().nonnegative(),
+  stores: z.record(z.string(), storeSchema),
+  entries: z.array(entrySchema),
+});
+
+export type Manifest = z.infer<typeof manifestSchema>;
+export type ManifestEntry = z.infer<typeof entrySchema>;
+export type StoreManifest = z.infer<typeof storeSchema>;
+
+export function parseManifest(text: string, where: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new FerryError('ARCHIVE_CORRUPT', `${where}: manifest.json is not valid JSON`, {
+      hint: 'The archive is damaged; use another backup, or run ferry verify on it for details.',
+      cause,
+    });
+  }
+  const version = (json as { formatVersion?: unknown } | null)?.formatVersion;
+  if (typeof version === 'number' && version > FORMAT_VERSION) {
+    throw new FerryError('ARCHIVE_FORMAT_UNSUPPORTED', `${where}: archive format ${version} is newer than this Ferry understands (${FORMAT_VERSION})`, {
+      hint: 'Upgrade Ferry to the version that wrote the archive, or newer.',
+    });
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FerryError('ARCHIVE_CORRUPT', `${where}: manifest.json is malformed at ${issue?.path.join('.') ?? '?'}: ${issue?.message ?? ''}`, {
+      hint: 'The archive is damaged or was not written by Ferry; run ferry verify on it for details.',
+    });
+  }
+  return parsed.data;
+}

@@ -1,0 +1,28 @@
+/** Archive and sidecar file names: backup_YYYYMMDD_HHMMSS.tar.gz, UTC. */
+const ARCHIVE_PATTERN = /^backup_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.tar\.gz$/;
+
+export const PARTIAL_SUFFIX = '.partial';
+export const CHECKSUM_SUFFIX = '.sha256';
+export const MANIFEST_SUFFIX = '.manifest.json';
+
+export function archiveNameFor(date: Date): string {
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `backup_${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}_${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}.tar.gz`;
+}
+
+/** The time encoded in an archive's name, or undefined when the name is not one Ferry writes. */
+export function timeOfArchiveName(name: string): Date | undefined {
+  const m = ARCHIVE_PATTERN.exec(name);
+  if (m === null) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
+  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+export function isArchiveName(name: string): boolean {
+  return timeOfArchiveName(name) !== undefined;
+}
+
+export function sidecarNames(archiveName: string): string[] {
+  return [archiveName + CHECKSUM_SUFFIX, archiveName + MANIFEST_SUFFIX];
+}

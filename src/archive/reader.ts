@@ -1,0 +1,125 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { extract as tarExtract } from 'tar-stream';
+import { FerryError, interrupted } from '../errors/index.js';
+
+export interface ArchiveEntryHeader {
+  path: string;
+  type: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  mode: number;
+  mtime: Date;
+  linkTarget?: string;
+}
+
+export interface EntryDigest {
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Handles one entry. It must consume `data` fully (or pipe it somewhere); the returned digest is of
+ * exactly the bytes that were in the archive.
+ */
+export type EntryHandler = (header: ArchiveEntryHeader, data: Readable) => Promise<void>;
+
+export interface ReadArchiveOptions {
+  signal?: AbortSignal;
+  onCompressedBytes?: (bytes: number) => void;
+}
+
+/** Streams every entry of a tar.gz once, in order. Damage is reported as ARCHIVE_CORRUPT with an offset. */
+export async function readArchive(path: string, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
+  let compressedOffset = 0;
+  let currentEntry: string | undefined;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      compressedOffset += chunk.length;
+      options.onCompressedBytes?.(compressedOffset);
+      callback(null, chunk);
+    },
+  });
+  const extract = tarExtract();
+  const consume = (async () => {
+    for await (const entry of extract) {
+      if (options.signal?.aborted) throw interrupted();
+      const header: ArchiveEntryHeader = {
+        path: entry.header.name,
+        type: entry.header.type === 'file' || entry.header.type === 'contiguous-file' ? 'file'
+          : entry.header.type === 'directory' ? 'directory'
+          : entry.header.type === 'symlink' ? 'symlink' : 'other',
+        size: entry.header.size,
+        mode: entry.header.mode,
+        mtime: entry.header.mtime,
+        ...(entry.header.type === 'symlink' ? { linkTarget: entry.header.linkname } : {}),
+      };
+      currentEntry = header.path;
+      await onEntry(header, entry as unknown as Readable);
+      entry.resume();
+    }
+    currentEntry = undefined;
+  })();
+  const feed = pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), counter, createGunzip(), extract as unknown as Writable, { signal: options.signal });
+  try {
+    await Promise.all([feed, consume]);
+  } catch (cause) {
+    extract.destroy();
+    if (options.signal?.aborted) throw interrupted();
+    if (cause instanceof FerryError) throw cause;
+    throw corrupt(path, cause, compressedOffset, currentEntry);
+  }
+}
+
+function corrupt(path: string, cause: unknown, offset: number, entry: string | undefined): FerryError {
+  const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (errno === 'ENOENT') {
+    return new FerryError('ARCHIVE_NOT_FOUND', `archive ${path} does not exist`, { hint: 'Run ferry list to see the backups there are.', cause });
+  }
+  if (errno === 'EACCES') {
+    return new FerryError('ARCHIVE_NOT_FOUND', `archive ${path} cannot be read: permission denied`, { hint: 'Run ferry as a user that can read the backup directory.', cause });
+  }
+  const reason = (cause as Error | undefined)?.message ?? String(cause);
+  const where = entry === undefined ? '' : ` in entry ${entry}`;
+  return new FerryError('ARCHIVE_CORRUPT', `archive ${path} is damaged${where} near compressed byte ${offset}: ${reason}`, {
+    hint: 'The file is truncated or corrupt; restore from another backup (ferry list) and check the disk it was stored on.',
+    cause,
+  });
+}
+
+/** A pass-through that digests what flows through it. */
+export class DigestStream extends Transform {
+  private readonly hash = createHash('sha256');
+  size = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+
+  digest(): EntryDigest {
+    return { size: this.size, sha256: this.hash.digest('hex') };
+  }
+}
+
+/** Reads a stream to its end, returning its digest. */
+export async function digestOf(data: Readable): Promise<EntryDigest> {
+  const digest = new DigestStream();
+  await pipeline(data, digest, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
+  return digest.digest();
+}
+
+/** Reads a whole small entry (manifest, info) into memory, refusing anything unexpectedly large. */
+export async function readSmallEntry(data: Readable, limit = 256 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of data as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new FerryError('ARCHIVE_CORRUPT', `an archive entry expected to be small is over ${limit} bytes`, { hint: 'The archive is damaged or not written by Ferry.' });
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}

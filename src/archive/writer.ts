@@ -1,0 +1,265 @@
+import { createHash, type Hash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { rename, rm, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import { pack as tarPack, type Header as TarHeaders } from 'tar-stream';
+import { FerryError } from '../errors/index.js';
+import type { ManifestEntry } from './manifest.js';
+import { PARTIAL_SUFFIX } from './naming.js';
+import { syncDirectory } from './atomic-file.js';
+
+export interface EntryAttributes {
+  mode?: number;
+  mtime?: Date;
+}
+
+/** What a store may write into an archive. Entries are written one after another. */
+export interface ArchiveSink {
+  addFile(path: string, source: string, size: number, attributes?: EntryAttributes): Promise<ManifestEntry>;
+  addStream(path: string, source: Readable, size: number, attributes?: EntryAttributes): Promise<ManifestEntry>;
+  addBuffer(path: string, content: Buffer, attributes?: EntryAttributes): Promise<ManifestEntry>;
+  addDirectory(path: string, attributes?: EntryAttributes): Promise<ManifestEntry>;
+  addSymlink(path: string, target: string, attributes?: EntryAttributes): Promise<ManifestEntry>;
+}
+
+export interface ArchiveWriterOptions {
+  compressionLevel: number;
+  /** Called with the number of bytes of entry data written so far, for progress. */
+  onBytes?: (bytes: number) => void;
+}
+
+export interface FinishedArchive {
+  partialPath: string;
+  size: number;
+  sha256: string;
+}
+
+/**
+ * Streams a tar.gz into `<final>.partial` (mode 0600, never overwriting), hashing every entry and
+ * the whole file on the way. Nothing is ever held in memory beyond a stream buffer.
+ */
+export class ArchiveWriter implements ArchiveSink {
+  private readonly pack = tarPack();
+  private readonly archiveHash: Hash = createHash('sha256');
+  private archiveSize = 0;
+  private entryBytes = 0;
+  private readonly written: Promise<void>;
+  private failure: unknown;
+  /** Every entry written so far, in order: the manifest's entry list. */
+  readonly entries: ManifestEntry[] = [];
+
+  private constructor(
+    readonly finalPath: string,
+    private readonly output: WriteStream,
+    private readonly options: ArchiveWriterOptions,
+  ) {
+    const counter = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => {
+        this.archiveHash.update(chunk);
+        this.archiveSize += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    this.written = pipeline(this.pack, createGzip({ level: options.compressionLevel }), counter, output);
+    this.written.catch((error: unknown) => {
+      this.failure = error;
+    });
+  }
+
+  get partialPath(): string {
+    return this.finalPath + PARTIAL_SUFFIX;
+  }
+
+  static async create(finalPath: string, options: ArchiveWriterOptions): Promise<ArchiveWriter> {
+    const partial = finalPath + PARTIAL_SUFFIX;
+    const output = createWriteStream(partial, { flags: 'wx', mode: 0o600 });
+    try {
+      await once(output, 'open');
+    } catch (cause) {
+      throw writeError(cause, partial);
+    }
+    return new ArchiveWriter(finalPath, output, options);
+  }
+
+  async addFile(path: string, source: string, size: number, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
+    // Read exactly the size that was announced in the header: a file that grows meanwhile is cut at
+    // that size, one that shrinks is an error below.
+    const stream = size === 0 ? undefined : createReadStream(source, { start: 0, end: size - 1, highWaterMark: 256 * 1024 });
+    return this.writeEntry(path, size, attributes, stream);
+  }
+
+  async addStream(path: string, source: Readable, size: number, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
+    return this.writeEntry(path, size, attributes, source);
+  }
+
+  async addBuffer(path: string, content: Buffer, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
+    const hash = createHash('sha256').update(content).digest('hex');
+    await this.withEntry({ name: path, size: content.length, type: 'file', ...header(attributes, 0o600) }, async (entry) => {
+      entry.end(content);
+    });
+    return this.record({ path, type: 'file', size: content.length, sha256: hash, ...describe(attributes) });
+  }
+
+  async addDirectory(path: string, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
+    const name = path.endsWith('/') ? path : `${path}/`;
+    await this.withEntry({ name, type: 'directory', size: 0, ...header(attributes, 0o755) }, async (entry) => {
+      entry.end();
+    });
+    return this.record({ path: name, type: 'directory', size: 0, ...describe(attributes) });
+  }
+
+  async addSymlink(path: string, target: string, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
+    await this.withEntry({ name: path, type: 'symlink', linkname: target, size: 0, ...header(attributes, 0o777) }, async (entry) => {
+      entry.end();
+    });
+    return this.record({ path, type: 'symlink', size: 0, linkTarget: target, ...describe(attributes) });
+  }
+
+  /** Ends the tar and the gzip stream, and makes the partial file durable. */
+  async finish(): Promise<FinishedArchive> {
+    this.pack.finalize();
+    try {
+      await this.written;
+    } catch (cause) {
+      throw writeError(cause, this.partialPath);
+    }
+    const handle = await open(this.partialPath, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    return { partialPath: this.partialPath, size: this.archiveSize, sha256: this.archiveHash.digest('hex') };
+  }
+
+  /** Moves the finished partial file to its final name. */
+  async commit(): Promise<string> {
+    await rename(this.partialPath, this.finalPath);
+    await syncDirectory(dirname(this.finalPath));
+    return this.finalPath;
+  }
+
+  /** Stops writing and removes the partial file; safe to call at any point and more than once. */
+  async discard(): Promise<void> {
+    this.pack.destroy();
+    this.output.destroy();
+    await this.written.catch(() => undefined);
+    await rm(this.partialPath, { force: true });
+  }
+
+  private record(entry: ManifestEntry): ManifestEntry {
+    this.entries.push(entry);
+    return entry;
+  }
+
+  private async writeEntry(path: string, size: number, attributes: EntryAttributes, source: Readable | undefined): Promise<ManifestEntry> {
+    const hash = createHash('sha256');
+    let seen = 0;
+    await this.withEntry({ name: path, size, type: 'file', ...header(attributes, 0o644) }, async (entry) => {
+      if (source !== undefined) {
+        for await (const chunk of source as AsyncIterable<Buffer>) {
+          this.throwIfFailed();
+          seen += chunk.length;
+          if (seen > size) throw new FerryError('UPLOADS_UNREADABLE', `${path} changed size while it was being archived`, { hint: 'Run the backup again when the file is no longer being written.' });
+          hash.update(chunk);
+          this.entryBytes += chunk.length;
+          this.options.onBytes?.(this.entryBytes);
+          if (!entry.write(chunk)) await waitForDrain(entry, () => this.failure);
+        }
+      }
+      if (seen !== size) throw new FerryError('UPLOADS_UNREADABLE', `${path} shrank from ${size} to ${seen} bytes while it was being archived`, { hint: 'Run the backup again when the file is no longer being written.' });
+      entry.end();
+    });
+    return this.record({ path, type: 'file', size, sha256: hash.digest('hex'), ...describe(attributes) });
+  }
+
+  private async withEntry(headers: Partial<TarHeaders> & { name: string }, write: (entry: EntryStream) => Promise<void>): Promise<void> {
+    this.throwIfFailed();
+    let entryError: unknown;
+    const done = new Promise<void>((resolveDone, rejectDone) => {
+      const entry = this.pack.entry(headers, (error) => {
+        if (error) rejectDone(error);
+        else resolveDone();
+      }) as unknown as EntryStream;
+      write(entry).catch((error: unknown) => {
+        entryError = error;
+        entry.destroy(error instanceof Error ? error : new Error(String(error)));
+        rejectDone(error);
+      });
+    });
+    try {
+      await done;
+    } catch (cause) {
+      if (entryError instanceof FerryError) throw entryError;
+      throw writeError(this.failure ?? cause, this.partialPath);
+    }
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw writeError(this.failure, this.partialPath);
+  }
+}
+
+interface EntryStream {
+  write(chunk: Buffer): boolean;
+  end(chunk?: Buffer): void;
+  destroy(error?: Error): void;
+  once(event: 'drain' | 'close' | 'error', listener: () => void): void;
+  removeListener(event: 'drain' | 'close' | 'error', listener: () => void): void;
+}
+
+function waitForDrain(entry: EntryStream, failed: () => unknown): Promise<void> {
+  return new Promise((resolveDrain, rejectDrain) => {
+    const cleanup = () => {
+      entry.removeListener('drain', onDrain);
+      entry.removeListener('close', onClose);
+    };
+    const onDrain = () => {
+      cleanup();
+      resolveDrain();
+    };
+    const onClose = () => {
+      cleanup();
+      rejectDrain(failed() ?? new Error('archive stream closed'));
+    };
+    entry.once('drain', onDrain);
+    entry.once('close', onClose);
+  });
+}
+
+function header(attributes: EntryAttributes, defaultMode: number): { mode: number; mtime: Date } {
+  return { mode: attributes.mode ?? defaultMode, mtime: attributes.mtime ?? new Date() };
+}
+
+function describe(attributes: EntryAttributes): Pick<ManifestEntry, 'mode' | 'mtime'> {
+  return {
+    ...(attributes.mode === undefined ? {} : { mode: attributes.mode }),
+    ...(attributes.mtime === undefined ? {} : { mtime: attributes.mtime.toISOString() }),
+  };
+}
+
+export function writeError(cause: unknown, path: string): FerryError {
+  if (cause instanceof FerryError) return cause;
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    return new FerryError('DISK_FULL', `no space left while writing ${path}`, {
+      hint: 'Free space in the backup directory (or lower BACKUP_RETENTION_DAYS), then run the backup again; nothing was pruned.',
+      cause,
+    });
+  }
+  if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+    return new FerryError('BACKUP_DIR_UNWRITABLE', `cannot write ${path}: permission denied`, {
+      hint: 'Make the backup directory writable by the user running ferry, or set BACKUP_DIRECTORY to one that is.',
+      cause,
+    });
+  }
+  return new FerryError('BACKUP_DIR_UNWRITABLE', `cannot write ${path}: ${(cause as Error | undefined)?.message ?? String(cause)}`, {
+    hint: 'Check the backup directory and its filesystem, then run the backup again.',
+    cause,
+  });
+}

@@ -1,0 +1,32 @@
+import { inspect } from '../../ops/inspect.js';
+import { formatBytes, formatDuration } from '../../util/format.js';
+import { table } from '../render/output.js';
+import type { Session } from '../session.js';
+
+export async function inspectCommand(session: Session, reference: string): Promise<number> {
+  const result = await inspect(session.ctx, reference);
+  const { output } = session;
+  if (output.options.json) {
+    output.json({ archive: result.archive, size: result.size, manifest: result.manifest });
+    return 0;
+  }
+  const m = result.manifest;
+  const lines = [
+    `archive   ${result.archive} (${formatBytes(result.size)})`,
+    `created   ${m.createdAt} on ${m.host} in ${formatDuration(m.durationSeconds)}`,
+    `written   by ferry ${m.tool.version}, archive format ${m.formatVersion}`,
+    `entries   ${m.entries.length}, each with size and sha256`,
+    '',
+  ];
+  for (const [kind, store] of Object.entries(m.stores)) {
+    lines.push(`${kind}: ${store.source}`);
+    const versions = [store.serverVersion && `server ${store.serverVersion}`, store.toolVersion && `dumped with ${store.toolVersion}`].filter(Boolean).join(', ');
+    if (versions !== '') lines.push(`  ${versions}`);
+    lines.push(`  ${formatBytes(store.bytes)} in ${formatDuration(store.durationSeconds)}`);
+    for (const warning of store.warnings) lines.push(`  warning: ${warning}`);
+    lines.push(table(['  object', 'count'], Object.entries(store.counts).map(([object, count]) => [`  ${object}`, String(count)])), '');
+  }
+  lines.push(`restore with: ferry restore ${result.archive}   (--only ${Object.keys(m.stores).join(',')})`);
+  output.data(lines.join('\n'));
+  return 0;
+}

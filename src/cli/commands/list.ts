@@ -1,0 +1,47 @@
+import { list } from '../../ops/list.js';
+import { formatBytes, formatDuration } from '../../util/format.js';
+import { table } from '../render/output.js';
+import type { Session } from '../session.js';
+
+export async function listCommand(session: Session): Promise<number> {
+  const result = await list(session.ctx);
+  const { output } = session;
+  const now = Date.now();
+  if (output.options.json) {
+    output.json({
+      directory: result.directory,
+      backups: result.backups.map((b) => ({
+        name: b.name,
+        path: b.path,
+        time: b.time.toISOString(),
+        ageSeconds: Math.round((now - b.time.getTime()) / 1000),
+        size: b.size,
+        stores: b.manifest === undefined ? null : Object.keys(b.manifest.stores),
+        status: statusOf(b.manifest !== undefined, b.hasChecksum),
+      })),
+      foreign: result.foreign,
+    });
+    return 0;
+  }
+  if (result.backups.length === 0) {
+    output.data(`no backups in ${result.directory}`);
+    return 0;
+  }
+  output.data(table(
+    ['backup', 'age', 'size', 'stores', 'status'],
+    result.backups.map((b) => [
+      b.name,
+      formatDuration((now - b.time.getTime()) / 1000),
+      formatBytes(b.size),
+      b.manifest === undefined ? '?' : Object.keys(b.manifest.stores).join(','),
+      statusOf(b.manifest !== undefined, b.hasChecksum),
+    ]),
+  ));
+  if (result.foreign.length > 0) output.logger.info(`not Ferry's, left alone: ${result.foreign.join(', ')}`);
+  return 0;
+}
+
+function statusOf(hasManifest: boolean, hasChecksum: boolean): string {
+  if (hasManifest && hasChecksum) return 'complete';
+  return 'no sidecar (run ferry inspect)';
+}

@@ -1,0 +1,132 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FerryError } from '../../errors/index.js';
+import { applyRestore, guardRestore, planRestore, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
+import { STORE_KINDS, type StoreKind } from '../../stores/index.js';
+import { formatBytes, formatDuration } from '../../util/format.js';
+import { canPrompt, confirm } from '../render/confirm.js';
+import { table } from '../render/output.js';
+import type { Session } from '../session.js';
+
+export interface RestoreCommandOptions {
+  only?: string;
+  toDb?: string;
+  jobs?: number;
+  yes?: boolean;
+  dryRun?: boolean;
+  allowSourceTarget?: boolean;
+}
+
+export async function restoreCommand(session: Session, reference: string, options: RestoreCommandOptions): Promise<number> {
+  const { output, ctx } = session;
+  const only = parseOnly(options.only);
+  const planDir = await mkdtemp(join(tmpdir(), 'ferry-plan-'));
+  let plan: RestorePlan;
+  try {
+    plan = await planRestore(ctx, reference, {
+      ...(only === undefined ? {} : { only }),
+      ...(options.toDb === undefined ? {} : { toDatabase: options.toDb }),
+      ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+      allowSource: options.allowSourceTarget === true,
+    }, { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: planDir });
+  } finally {
+    await rm(planDir, { recursive: true, force: true });
+  }
+  guardRestore(plan);
+  if (options.dryRun === true) {
+    if (output.options.json) output.json({ dryRun: true, plan: planJson(plan) });
+    else output.data(renderPlan(plan) + '\n(dry run: nothing was changed)');
+    return 0;
+  }
+  if (options.yes !== true) {
+    if (!canPrompt()) {
+      throw new FerryError('CONFIRMATION_REQUIRED', 'restore replaces data and there is no terminal to confirm on', {
+        hint: 'Run it in a terminal, or add --yes to confirm in scripts (see --dry-run for what it would do).',
+      });
+    }
+    process.stderr.write(renderPlan(plan) + '\n');
+    if (!(await confirm('Replace the data above?'))) {
+      throw new FerryError('RESTORE_DECLINED', 'restore cancelled; nothing was changed', { hint: 'Run it again and answer yes to go ahead.' });
+    }
+  } else if (!output.options.json) {
+    output.logger.info(renderPlan(plan));
+  }
+  const result = await applyRestore(ctx, plan);
+  if (output.options.json) output.json(resultJson(result));
+  else output.data(renderReport(result));
+  if (result.mismatches.length > 0) {
+    const first = result.mismatches[0];
+    throw new FerryError('COUNT_MISMATCH', `restored counts differ from the manifest in ${result.mismatches.length} object(s), first ${first?.kind} ${first?.object}: expected ${first?.expected}, found ${first?.actual}`, {
+      hint: 'Something changed the target during the restore, or the restore is incomplete; check the table above and run the restore again.',
+    });
+  }
+  return 0;
+}
+
+function parseOnly(value: string | undefined): StoreKind[] | undefined {
+  if (value === undefined) return undefined;
+  const aliases: Record<string, StoreKind> = { postgres: 'postgres', postgresql: 'postgres', pg: 'postgres', uploads: 'uploads', files: 'uploads' };
+  return value.split(',').map((raw) => {
+    const kind = aliases[raw.trim().toLowerCase()];
+    if (kind === undefined) {
+      throw new FerryError('USAGE', `--only: unknown store ${raw}`, { hint: `Use a comma-separated list of ${STORE_KINDS.join(', ')}.` });
+    }
+    return kind;
+  });
+}
+
+function total(counts: Record<string, number> | undefined): number {
+  return counts === undefined ? 0 : Object.values(counts).filter((n) => n > 0).reduce((a, b) => a + b, 0);
+}
+
+export function renderPlan(plan: RestorePlan): string {
+  const m = plan.manifest;
+  const lines = [`restore ${plan.archive}`, `  taken ${m.createdAt} on ${m.host}`];
+  for (const { store, manifest, target } of plan.stores) {
+    const objects = Object.keys(manifest.counts).length;
+    const unit = store.kind === 'uploads' ? 'entries' : 'rows';
+    const now = target.currentCounts === undefined
+      ? 'does not exist yet'
+      : `now holds ${total(target.currentCounts)} ${unit}${store.kind === 'uploads' ? '' : ` in the ${objects} archived tables`}`;
+    lines.push(`  ${store.kind}: ${manifest.source} -> ${target.describe}`);
+    lines.push(`    replaces: target ${now}`);
+    lines.push(`    loads:    ${objects} ${store.kind === 'uploads' ? 'kinds of entry' : 'tables'}, ${total(manifest.counts)} ${unit}, ${formatBytes(manifest.bytes)}`);
+  }
+  for (const skipped of plan.skipped) lines.push(`  ${skipped.kind}: skipped (${skipped.reason})`);
+  return lines.join('\n');
+}
+
+function renderReport(result: RestoreResult): string {
+  const rows = result.stores.flatMap((s) => s.counts.map((c) => [
+    s.kind, c.object, String(c.expected), c.actual < 0 ? 'missing' : String(c.actual), c.expected === c.actual ? 'ok' : 'MISMATCH',
+  ]));
+  const timings = result.stores.map((s) => `${s.kind} ${formatDuration(s.durationSeconds)}`).join(', ');
+  return `${table(['store', 'object', 'expected', 'restored', 'status'], rows)}\nrestored from ${result.archive} in ${formatDuration(result.durationSeconds)} (${timings})`;
+}
+
+function planJson(plan: RestorePlan) {
+  return {
+    archive: plan.archive,
+    createdAt: plan.manifest.createdAt,
+    stores: plan.stores.map(({ store, manifest, target }) => ({
+      kind: store.kind,
+      source: manifest.source,
+      target: target.describe,
+      current: target.currentCounts ?? null,
+      incoming: manifest.counts,
+      bytes: manifest.bytes,
+    })),
+    skipped: plan.skipped,
+  };
+}
+
+function resultJson(result: RestoreResult) {
+  return {
+    archive: result.archive,
+    durationSeconds: result.durationSeconds,
+    stores: result.stores,
+    mismatches: result.mismatches,
+    ok: result.mismatches.length === 0,
+  };
+}

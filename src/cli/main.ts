@@ -1,0 +1,120 @@
+#!/usr/bin/env node
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Redactor } from '../config/index.js';
+import { EXIT, FerryError, interrupted } from '../errors/index.js';
+import { FERRY_VERSION } from '../version.js';
+import { backupCommand } from './commands/backup.js';
+import { demoCommand } from './commands/demo.js';
+import { inspectCommand } from './commands/inspect.js';
+import { listCommand } from './commands/list.js';
+import { pruneCommand } from './commands/prune.js';
+import { restoreCommand } from './commands/restore.js';
+import { reportFailure } from './render/errors.js';
+import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
+
+const EXIT_CODES_HELP = `
+Exit codes: 0 success, 1 operation failed (connection, tool, disk), 2 integrity failure
+(corrupt or truncated archive, count mismatch), 3 usage or configuration error,
+4 refused by a safety rule, 130 interrupted.`;
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+/** Runs one command with the shared set-up: config, Ctrl-C handling, the error → exit code switch. */
+async function run(command: Command, work: (session: Session) => Promise<number>, needsConfig = true): Promise<void> {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const output = bootstrapOutput(options);
+  const controller = new AbortController();
+  let redactor = new Redactor();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    output.line('interrupted: stopping and cleaning up (press Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const session = await openSession(options, output, controller.signal, needsConfig);
+    redactor = session.loaded.redactor;
+    const code = await work(session);
+    if (controller.signal.aborted) throw interrupted();
+    process.exitCode = code;
+  } catch (error) {
+    const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
+    process.exitCode = reportFailure(failure, redactor, options.json).exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ferry')
+    .description('Back up PostgreSQL and an uploads folder into one checksummed archive, and restore it into development safely.')
+    .version(FERRY_VERSION, '-V, --version')
+    .option('-c, --config <file>', 'configuration file (default: ferry.config.yaml if present, else environment variables only)')
+    .option('--json', 'print machine-readable JSON on stdout', false)
+    .option('-q, --quiet', 'print only data and errors', false)
+    .option('-v, --verbose', 'print debug lines', false)
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showSuggestionAfterError()
+    .exitOverride();
+
+  program.command('backup')
+    .description('dump every configured store into one archive in the backup directory, verify it, then apply retention')
+    .option('--no-prune', 'do not apply retention after this backup')
+    .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600) via a .partial file, plus .sha256 and .manifest.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing.')
+    .action((opts: { prune: boolean }, command: Command) => run(command, (s) => backupCommand(s, opts)));
+
+  program.command('restore')
+    .description('restore all or part of an archive into the configured targets')
+    .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
+    .option('--only <stores>', 'comma-separated stores to restore: postgres, uploads')
+    .option('--to-db <name>', 'restore PostgreSQL into this database on the configured server (created if missing)')
+    .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs; faster, but gives up the single transaction, so a failure can leave a partly restored database').argParser(positiveInt))
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--dry-run', 'print what would be replaced and loaded, change nothing')
+    .option('--allow-source-target', 'allow restoring into the database the archive was taken from')
+    .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.')
+    .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
+
+  program.command('list')
+    .description('backups in the backup directory, newest first (reads sidecars, not archives)')
+    .action((_opts, command: Command) => run(command, listCommand));
+
+  program.command('inspect')
+    .description("show an archive's manifest: versions, per-table counts, checksums, how to restore")
+    .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
+    .action((archive: string, _opts, command: Command) => run(command, (s) => inspectCommand(s, archive)));
+
+  program.command('prune')
+    .description('apply retention now: remove archives older than the retention period (never the newest)')
+    .option('--dry-run', 'list what would be removed and why each backup is kept')
+    .addOption(new Option('--keep-days <n>', 'override backup.retention_days / BACKUP_RETENTION_DAYS (0 keeps all)').argParser(positiveInt))
+    .action((opts: { dryRun?: boolean; keepDays?: number }, command: Command) => run(command, (s) => pruneCommand(s, opts)));
+
+  program.command('demo')
+    .description('quick start: throw-away PostgreSQL with sample data, backup, restore into a second database, verify, clean up')
+    .action((_opts, command: Command) => run(command, demoCommand, false));
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit 0; every other parse error is a usage error.
+      process.exitCode = error.exitCode === 0 ? 0 : EXIT.usage;
+      return;
+    }
+    process.exitCode = reportFailure(error, new Redactor(), false).exitCode;
+  }
+}
+
+await main();

@@ -1,0 +1,96 @@
+import type { Logger, ProgressReporter } from '../../stores/index.js';
+import type { Redactor } from '../../config/index.js';
+import { formatBytes } from '../../util/format.js';
+
+export interface OutputOptions {
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+/**
+ * The only place that writes to the terminal. Data goes to stdout; logs, progress and errors go to
+ * stderr, redacted. On a TTY progress redraws one line; elsewhere (cron, CI) it logs plain lines.
+ */
+export class Output {
+  readonly tty: boolean;
+  private progressLabel: string | undefined;
+  private progressStarted = 0;
+  private lastDraw = 0;
+
+  constructor(readonly options: OutputOptions, private redactor: Redactor) {
+    this.tty = process.stderr.isTTY === true;
+  }
+
+  setRedactor(redactor: Redactor): void {
+    this.redactor = redactor;
+  }
+
+  /** Data for the user (tables, JSON); never hidden by --quiet. */
+  data(text: string): void {
+    process.stdout.write(this.redactor.redact(text) + (text.endsWith('\n') ? '' : '\n'));
+  }
+
+  json(value: unknown): void {
+    this.data(JSON.stringify(value, null, 2));
+  }
+
+  readonly logger: Logger = {
+    info: (message) => {
+      if (!this.options.quiet) this.line(message);
+    },
+    warn: (message) => this.line(`warning: ${message}`),
+    debug: (message) => {
+      if (this.options.verbose) this.line(message);
+    },
+  };
+
+  readonly progress: ProgressReporter = {
+    start: (label) => {
+      this.clearProgress();
+      this.progressLabel = label;
+      this.progressStarted = Date.now();
+      if (!this.tty && !this.options.quiet) this.line(`${label} …`);
+      else this.draw(label);
+    },
+    update: (doneBytes) => {
+      if (this.progressLabel === undefined || !this.tty || this.options.quiet) return;
+      const now = Date.now();
+      if (now - this.lastDraw < 100) return;
+      this.lastDraw = now;
+      const seconds = (now - this.progressStarted) / 1000;
+      this.draw(`${this.progressLabel}  ${formatBytes(doneBytes)}  ${formatBytes(doneBytes / Math.max(seconds, 0.001))}/s`);
+    },
+    done: (summary) => {
+      const label = this.progressLabel;
+      this.clearProgress();
+      this.progressLabel = undefined;
+      if (label !== undefined && summary !== undefined) this.logger.info(summary);
+    },
+  };
+
+  line(message: string): void {
+    this.clearProgress();
+    const text = this.redactor.redact(message);
+    if (this.tty) process.stderr.write(`${text}\n`);
+    else process.stderr.write(`${new Date().toISOString()} ${text}\n`);
+    if (this.progressLabel !== undefined) this.draw(this.progressLabel);
+  }
+
+  private draw(text: string): void {
+    if (!this.tty || this.options.quiet) return;
+    const width = process.stderr.columns ?? 80;
+    process.stderr.write(`\r\x1b[2K${this.redactor.redact(text).slice(0, width - 1)}`);
+  }
+
+  private clearProgress(): void {
+    if (this.tty && this.progressLabel !== undefined && !this.options.quiet) process.stderr.write('\r\x1b[2K');
+  }
+}
+
+/** A plain text table with left-aligned columns. */
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const format = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [format(headers), ...rows.map(format)].join('\n');
+}

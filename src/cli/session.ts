@@ -1,0 +1,34 @@
+import { defaultConfig, loadConfig, Redactor, type LoadedConfig } from '../config/index.js';
+import type { OperationContext } from '../ops/context.js';
+import { Output, type OutputOptions } from './render/output.js';
+
+export interface GlobalOptions extends OutputOptions {
+  config?: string;
+}
+
+/** Everything a command needs: loaded configuration, output, and the signal Ctrl-C fires. */
+export interface Session {
+  output: Output;
+  loaded: LoadedConfig;
+  ctx: OperationContext;
+  options: GlobalOptions;
+}
+
+/** Commands that need no configuration (demo) get the defaults instead of reading any. */
+export async function openSession(options: GlobalOptions, output: Output, signal: AbortSignal, needsConfig = true): Promise<Session> {
+  const loaded: LoadedConfig = needsConfig
+    ? await loadConfig(options.config === undefined ? {} : { file: options.config })
+    : { config: defaultConfig(), file: undefined, redactor: new Redactor(), warnings: [] };
+  output.setRedactor(loaded.redactor);
+  for (const warning of loaded.warnings) output.logger.warn(warning);
+  return {
+    output,
+    loaded,
+    options,
+    ctx: { config: loaded.config, redactor: loaded.redactor, signal, log: output.logger, progress: output.progress },
+  };
+}
+
+export function bootstrapOutput(options: GlobalOptions): Output {
+  return new Output({ json: options.json, quiet: options.quiet, verbose: options.verbose }, new Redactor());
+}

@@ -1,0 +1,36 @@
+/**
+ * Which environment variable overrides which configuration key. The legacy names are the ones the
+ * Le Grimoire shell scripts used; every key also has a FERRY_<SECTION>_<KEY> name.
+ */
+const LEGACY_NAMES: Record<string, string> = {
+  DATABASE_URL: 'postgres.url',
+  UPLOADS_DIR: 'uploads.path',
+  BACKUP_DIRECTORY: 'backup.directory',
+  BACKUP_RETENTION_DAYS: 'backup.retention_days',
+};
+
+const KEY_PATHS = [
+  'backup.directory',
+  'backup.retention_days',
+  'backup.compression_level',
+  'backup.temp_directory',
+  'postgres.url',
+  'postgres.bin_dir',
+  'postgres.connect_timeout_seconds',
+  'uploads.path',
+  'uploads.strict',
+] as const;
+
+function ferryName(path: string): string {
+  return `FERRY_${path.replace(/\./g, '_').toUpperCase()}`;
+}
+
+export const ENV_OVERRIDES: ReadonlyArray<{ variable: string; path: string }> = [
+  ...Object.entries(LEGACY_NAMES).map(([variable, path]) => ({ variable, path })),
+  ...KEY_PATHS.map((path) => ({ variable: ferryName(path), path })),
+];
+
+/** The environment variable names that can set a key, for error messages. */
+export function variablesFor(path: string): string[] {
+  return ENV_OVERRIDES.filter((o) => o.path === path).map((o) => o.variable);
+}

@@ -1,0 +1,129 @@
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import type { ZodError } from 'zod';
+import { FerryError } from '../errors/index.js';
+import { ENV_OVERRIDES, variablesFor } from './env-keys.js';
+import { expandValues } from './expand.js';
+import { passwordOf, Redactor } from './redact.js';
+import { configSchema, type FerryConfig } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = 'ferry.config.yaml';
+
+export interface LoadedConfig {
+  config: FerryConfig;
+  /** The file the configuration came from, or undefined in environment-only mode. */
+  file: string | undefined;
+  redactor: Redactor;
+  /** Warnings about the configuration itself (for example a secret-bearing file others can read). */
+  warnings: string[];
+}
+
+export interface LoadConfigOptions {
+  /** An explicit --config path; when absent, ferry.config.yaml in cwd is used if it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  const explicit = options.file ?? env.FERRY_CONFIG;
+  const file = explicit !== undefined && explicit !== '' ? resolve(cwd, explicit) : await existing(resolve(cwd, DEFAULT_CONFIG_FILE));
+  const warnings: string[] = [];
+
+  let raw: unknown = {};
+  if (file !== undefined) {
+    raw = await readYaml(file);
+    if (raw === null || raw === undefined) raw = {};
+    if (typeof raw !== 'object' || Array.isArray(raw)) {
+      throw new FerryError('CONFIG_INVALID', `${file}: expected a mapping of sections (backup, postgres, uploads) at the top level`, {
+        hint: 'See docs/configuration.md for an example file.',
+      });
+    }
+    raw = expandValues(raw, env);
+  }
+  const merged = applyEnvOverrides(raw as Record<string, unknown>, env);
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw describeZodError(parsed.error, file, env);
+  const config = resolvePaths(parsed.data, file === undefined ? cwd : resolve(file, '..'));
+  if (file !== undefined && config.postgres !== undefined && passwordOf(config.postgres.url) !== undefined) {
+    const mode = (await stat(file)).mode & 0o077;
+    if (mode !== 0) warnings.push(`${file} holds a password and can be read by other users; run chmod 600 on it`);
+  }
+  return { config, file, redactor: redactorFor(config), warnings };
+}
+
+function redactorFor(config: FerryConfig): Redactor {
+  const secrets: string[] = [];
+  const pgPassword = config.postgres === undefined ? undefined : passwordOf(config.postgres.url);
+  if (pgPassword !== undefined) secrets.push(pgPassword);
+  return new Redactor(secrets);
+}
+
+async function existing(path: string): Promise<string | undefined> {
+  try {
+    await stat(path);
+    return path;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readYaml(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (cause) {
+    throw new FerryError('CONFIG_NOT_FOUND', `cannot read configuration file ${file}`, {
+      hint: 'Check the --config path, or run without it to use ferry.config.yaml in the current folder or environment variables alone.',
+      cause,
+    });
+  }
+  try {
+    return parseYaml(text);
+  } catch (cause) {
+    const where = cause instanceof YAMLParseError && cause.linePos ? `:${cause.linePos[0].line}` : '';
+    const what = cause instanceof Error ? cause.message.split('\n')[0] : 'invalid YAML';
+    throw new FerryError('CONFIG_YAML', `${file}${where}: ${what}`, { hint: 'Fix the YAML syntax at that line.', cause });
+  }
+}
+
+function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(raw);
+  for (const { variable, path } of ENV_OVERRIDES) {
+    const value = env[variable];
+    if (value === undefined || value === '') continue;
+    const [section, key] = path.split('.') as [string, string];
+    const current = out[section];
+    const target = current !== null && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
+    target[key] = value;
+    out[section] = target;
+  }
+  return out;
+}
+
+function describeZodError(error: ZodError, file: string | undefined, env: NodeJS.ProcessEnv): FerryError {
+  const issue = error.issues[0];
+  const path = issue?.path.join('.') ?? '';
+  const fromEnv = variablesFor(path).find((v) => env[v] !== undefined && env[v] !== '');
+  const where = fromEnv !== undefined ? `environment variable ${fromEnv}` : (file ?? 'environment');
+  const message = issue?.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(', ')}` : (issue?.message ?? 'invalid');
+  const setters = variablesFor(path);
+  const hint = setters.length > 0 ? `Set ${path} in the config file or the ${setters.join(' / ')} environment variable.` : 'See docs/configuration.md for the keys and their types.';
+  return new FerryError('CONFIG_INVALID', `${where}: ${path === '' ? '' : `${path}: `}${message}`, { hint, cause: error });
+}
+
+function resolvePaths(config: FerryConfig, base: string): FerryConfig {
+  return {
+    ...config,
+    backup: {
+      ...config.backup,
+      directory: resolve(base, config.backup.directory),
+      temp_directory: config.backup.temp_directory === undefined ? undefined : resolve(base, config.backup.temp_directory),
+    },
+    uploads: config.uploads === undefined ? undefined : { ...config.uploads, path: resolve(base, config.uploads.path) },
+    postgres: config.postgres === undefined ? undefined : { ...config.postgres, bin_dir: config.postgres.bin_dir === undefined ? undefined : resolve(base, config.postgres.bin_dir) },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The one catalogue of failures Ferry reports. Code, docs/troubleshooting.md and tests all read it:
+ * a test checks that every code here is documented there.
+ */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  integrity: 2,
+  usage: 3,
+  refused: 4,
+  interrupted: 130,
+} as const;
+
+export type ExitClass = keyof typeof EXIT;
+
+interface CodeDefinition {
+  readonly exit: ExitClass;
+  readonly summary: string;
+}
+
+export const ERROR_CODES = {
+  CONFIG_NOT_FOUND: { exit: 'usage', summary: 'the configuration file does not exist' },
+  CONFIG_INVALID: { exit: 'usage', summary: 'a configuration value is missing or has the wrong shape' },
+  CONFIG_YAML: { exit: 'usage', summary: 'the configuration file is not valid YAML' },
+  USAGE: { exit: 'usage', summary: 'the command line is incomplete or contradictory' },
+  NO_STORES: { exit: 'usage', summary: 'no store is configured, so there is nothing to back up or restore' },
+  PG_TOOL_MISSING: { exit: 'failed', summary: 'pg_dump, pg_restore or psql was not found' },
+  PG_TOOL_TOO_OLD: { exit: 'failed', summary: 'the PostgreSQL client tools are older than the server' },
+  PG_CONNECT: { exit: 'failed', summary: 'the PostgreSQL server could not be reached' },
+  PG_AUTH: { exit: 'failed', summary: 'the PostgreSQL server rejected the credentials' },
+  PG_DATABASE_MISSING: { exit: 'failed', summary: 'the PostgreSQL database does not exist' },
+  PG_DUMP_FAILED: { exit: 'failed', summary: 'pg_dump or pg_restore exited with an error' },
+  PG_RESTORE_FAILED: { exit: 'failed', summary: 'pg_restore failed; the single transaction left the target as it was' },
+  UPLOADS_MISSING: { exit: 'failed', summary: 'the uploads folder does not exist' },
+  UPLOADS_UNREADABLE: { exit: 'failed', summary: 'files in the uploads folder could not be read (with --strict)' },
+  UPLOADS_SWAP_FAILED: { exit: 'failed', summary: 'the restored uploads folder could not be moved into place' },
+  BACKUP_DIR_UNWRITABLE: { exit: 'failed', summary: 'the backup directory cannot be created or written' },
+  DISK_FULL: { exit: 'failed', summary: 'the disk ran out of space while writing' },
+  BACKUP_LOCKED: { exit: 'refused', summary: 'another ferry backup is running in the same backup directory' },
+  ARCHIVE_NOT_FOUND: { exit: 'usage', summary: 'the named archive (or any archive, for latest) does not exist' },
+  ARCHIVE_CORRUPT: { exit: 'integrity', summary: 'the archive is truncated, not gzip/tar, or an entry does not match its checksum' },
+  ARCHIVE_ENTRY_MISSING: { exit: 'integrity', summary: 'an entry listed in the manifest is not in the archive' },
+  ARCHIVE_FORMAT_UNSUPPORTED: { exit: 'integrity', summary: 'the archive was written by a newer Ferry with an unknown format version' },
+  COUNT_MISMATCH: { exit: 'integrity', summary: 'restored row counts differ from the manifest' },
+  STORE_NOT_IN_ARCHIVE: { exit: 'usage', summary: 'a store asked for with --only is not in the archive' },
+  RESTORE_INTO_SOURCE: { exit: 'refused', summary: 'the restore target is the database the archive was taken from' },
+  CONFIRMATION_REQUIRED: { exit: 'refused', summary: 'a restore needs confirmation and there is no terminal to ask on' },
+  RESTORE_DECLINED: { exit: 'refused', summary: 'the restore was declined at the confirmation prompt' },
+  INTERRUPTED: { exit: 'interrupted', summary: 'the run was interrupted (Ctrl-C or SIGTERM) and cleaned up' },
+  DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
+} as const satisfies Record<string, CodeDefinition>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function exitCodeFor(code: ErrorCode): number {
+  return EXIT[ERROR_CODES[code].exit];
+}

@@ -1,0 +1,42 @@
+import type { Manifest } from '../archive/index.js';
+import { formatBytes } from '../util/format.js';
+
+/** backup_info.txt: what a person needs to know about the archive, and how to restore it by hand. */
+export function renderBackupInfo(manifest: Omit<Manifest, 'entries'>, archiveName: string): string {
+  const lines = [
+    `Ferry backup ${archiveName}`,
+    `created:     ${manifest.createdAt} (UTC)`,
+    `host:        ${manifest.host}`,
+    `ferry:       ${manifest.tool.version} (archive format ${manifest.formatVersion})`,
+    '',
+    'Contents',
+  ];
+  for (const [name, store] of Object.entries(manifest.stores)) {
+    lines.push(`  ${name}: ${store.source}${store.serverVersion ? `, server ${store.serverVersion}` : ''}${store.toolVersion ? `, dumped with ${store.toolVersion}` : ''}, ${formatBytes(store.bytes)}`);
+    for (const [object, count] of Object.entries(store.counts)) lines.push(`    ${object}: ${count}`);
+  }
+  lines.push(
+    '',
+    'Restore with Ferry',
+    `  ferry inspect ${archiveName}`,
+    `  ferry restore ${archiveName}            (all stores; --only postgres,uploads for part)`,
+    '',
+    'Restore by hand',
+    `  mkdir restore && tar -xzf ${archiveName} -C restore && cd restore`,
+    '  sha256sum -c is possible per file against manifest.json ("entries": path, sha256)',
+  );
+  if (manifest.stores.postgres !== undefined) {
+    lines.push(
+      '  PostgreSQL, custom format (needs pg_restore of the same major version or newer):',
+      '    createdb mydb',
+      '    pg_restore --no-owner --no-privileges --single-transaction --dbname=mydb postgresql/database.backup',
+      '  PostgreSQL, plain SQL (any psql; written without owners and grants):',
+      '    psql -v ON_ERROR_STOP=1 --single-transaction --dbname=mydb -f postgresql/database.sql',
+    );
+  }
+  if (manifest.stores.uploads !== undefined) {
+    lines.push('  Uploads: copy the uploads/ folder into place, e.g. rsync -a uploads/ /path/to/uploads/');
+  }
+  lines.push('', 'No passwords are stored in this archive.', '');
+  return lines.join('\n');
+}

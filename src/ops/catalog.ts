@@ -1,0 +1,109 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, isAbsolute, join, resolve } from 'node:path';
+import {
+  CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, parseManifest, readArchive, readSmallEntry, timeOfArchiveName,
+  type Manifest,
+} from '../archive/index.js';
+import { FerryError } from '../errors/index.js';
+
+export interface BackupSummary {
+  name: string;
+  path: string;
+  time: Date;
+  size: number;
+  /** The manifest from the sidecar, when there is one. */
+  manifest: Manifest | undefined;
+  hasChecksum: boolean;
+}
+
+/** The backups in a directory, newest first, from names, sizes and sidecars only (archives are not opened). */
+export async function catalog(directory: string): Promise<{ backups: BackupSummary[]; foreign: string[] }> {
+  let names: string[];
+  try {
+    names = await readdir(directory);
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return { backups: [], foreign: [] };
+    throw new FerryError('BACKUP_DIR_UNWRITABLE', `cannot read backup directory ${directory}`, { hint: 'Check BACKUP_DIRECTORY and its permissions.', cause });
+  }
+  const present = new Set(names);
+  const backups: BackupSummary[] = [];
+  const foreign: string[] = [];
+  for (const name of names) {
+    const time = timeOfArchiveName(name);
+    if (time === undefined) {
+      if (!isOwnFile(name, present)) foreign.push(name);
+      continue;
+    }
+    const path = join(directory, name);
+    const stats = await stat(path).catch(() => undefined);
+    if (stats === undefined || !stats.isFile()) {
+      foreign.push(name);
+      continue;
+    }
+    backups.push({
+      name,
+      path,
+      time,
+      size: stats.size,
+      manifest: await readSidecarManifest(path),
+      hasChecksum: present.has(name + CHECKSUM_SUFFIX),
+    });
+  }
+  backups.sort((a, b) => b.time.getTime() - a.time.getTime());
+  return { backups, foreign: foreign.sort() };
+}
+
+function isOwnFile(name: string, present: Set<string>): boolean {
+  if (name === '.ferry.lock' || name.startsWith('.ferry-tmp-')) return true;
+  for (const suffix of [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, PARTIAL_SUFFIX]) {
+    if (name.endsWith(suffix) && timeOfArchiveName(name.slice(0, -suffix.length)) !== undefined) return true;
+  }
+  return /^\.backup_\d{8}_\d{6}\.tar\.gz\..*\.tmp$/.test(name);
+}
+
+async function readSidecarManifest(archivePath: string): Promise<Manifest | undefined> {
+  let text: string;
+  try {
+    text = await readFile(archivePath + MANIFEST_SUFFIX, 'utf8');
+  } catch {
+    return undefined;
+  }
+  return parseManifest(text, archivePath + MANIFEST_SUFFIX);
+}
+
+/** Resolves "latest", a file name in the backup directory, or a path. */
+export async function locateArchive(reference: string, directory: string): Promise<string> {
+  if (reference === 'latest') {
+    const { backups } = await catalog(directory);
+    const newest = backups[0];
+    if (newest === undefined) {
+      throw new FerryError('ARCHIVE_NOT_FOUND', `no backup in ${directory}`, { hint: 'Run ferry backup first, or set BACKUP_DIRECTORY to where the archives are.' });
+    }
+    return newest.path;
+  }
+  const candidates = isAbsolute(reference) || reference.includes('/') ? [resolve(reference)] : [resolve(reference), join(directory, reference)];
+  for (const candidate of candidates) {
+    const stats = await stat(candidate).catch(() => undefined);
+    if (stats?.isFile()) return candidate;
+  }
+  throw new FerryError('ARCHIVE_NOT_FOUND', `archive ${reference} not found (looked in ${[...new Set(candidates)].join(' and ')})`, {
+    hint: 'Run ferry list to see the backups there are, or give the archive path.',
+  });
+}
+
+/** The manifest of an archive: from its sidecar when present, otherwise read from the archive itself. */
+export async function manifestOf(archivePath: string, signal?: AbortSignal): Promise<Manifest> {
+  const sidecar = await readSidecarManifest(archivePath);
+  if (sidecar !== undefined) return sidecar;
+  let manifest: Manifest | undefined;
+  await readArchive(archivePath, async (header, data) => {
+    if (header.path === MANIFEST_ENTRY) manifest = parseManifest((await readSmallEntry(data)).toString('utf8'), archivePath);
+    else data.resume();
+  }, { signal });
+  if (manifest === undefined) {
+    throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${basename(archivePath)} has no manifest.json`, {
+      hint: 'The archive is truncated or was not written by Ferry; tar -xzf may still recover its files by hand.',
+    });
+  }
+  return manifest;
+}

@@ -1,0 +1,16 @@
+import type { FerryConfig, Redactor } from '../config/index.js';
+import type { Logger, ProgressReporter } from '../stores/index.js';
+
+/** What every use case receives: configuration, cancellation and where to report. */
+export interface OperationContext {
+  config: FerryConfig;
+  redactor: Redactor;
+  signal: AbortSignal;
+  log: Logger;
+  progress: ProgressReporter;
+  /** The clock, injectable so retention and ages can be tested. */
+  now?: () => Date;
+}
+
+export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, debug: () => undefined };
+export const silentProgress: ProgressReporter = { start: () => undefined, update: () => undefined, done: () => undefined };

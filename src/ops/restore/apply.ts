@@ -1,0 +1,98 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DigestStream, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, type EntryDigest, type Manifest } from '../../archive/index.js';
+import { FerryError, throwIfAborted } from '../../errors/index.js';
+import type { ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
+import type { OperationContext } from '../context.js';
+import type { RestorePlan } from './plan.js';
+
+export interface StoreRestoreReport {
+  kind: string;
+  target: string;
+  counts: ObjectCount[];
+  durationSeconds: number;
+}
+
+export interface RestoreResult {
+  archive: string;
+  stores: StoreRestoreReport[];
+  /** Objects whose restored count differs from the manifest. */
+  mismatches: Array<{ kind: string } & ObjectCount>;
+  durationSeconds: number;
+}
+
+/**
+ * Stages every selected store from one pass over the archive, checks every entry against the
+ * manifest, and only then makes the data live, store by store.
+ */
+export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Promise<RestoreResult> {
+  const started = Date.now();
+  const tempDir = await mkdtemp(join(ctx.config.backup.temp_directory ?? tmpdir(), 'ferry-restore-'));
+  const storeCtx: StoreContext = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir };
+  const stagings = new Map<string, RestoreStaging>();
+  try {
+    for (const planned of plan.stores) {
+      stagings.set(planned.store.archivePrefix, await planned.store.prepareRestore(planned.manifest, plan.request, storeCtx));
+    }
+    ctx.progress.start(`reading ${plan.archive}`);
+    const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
+    let inner: Manifest | undefined;
+    await readArchive(plan.archive, async (header, data) => {
+      if (header.path === MANIFEST_ENTRY) {
+        inner = parseManifest((await readSmallEntry(data)).toString('utf8'), plan.archive);
+        return;
+      }
+      const digest = new DigestStream();
+      const flowing = (data as Readable).pipe(digest);
+      const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
+      const staging = prefix === undefined ? undefined : stagings.get(prefix);
+      if (staging !== undefined && prefix !== undefined) await staging.accept(header, header.path.slice(prefix.length), flowing);
+      else {
+        flowing.resume();
+        await new Promise((resolveEnd) => flowing.once('end', resolveEnd));
+      }
+      digests.push({ path: header.path, type: header.type, digest: digest.digest() });
+    }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n) });
+    if (inner === undefined) {
+      throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${plan.archive} has no manifest.json`, { hint: 'The archive is truncated; restore from another backup.' });
+    }
+    const checker = new ManifestChecker(inner, plan.archive);
+    for (const { path, type, digest } of digests) {
+      if (type === 'file') checker.check(path, digest);
+      else checker.markSeen(path);
+    }
+    checker.assertComplete();
+    ctx.progress.done('archive read and every entry matches its checksum');
+    throwIfAborted(ctx.signal);
+
+    const reports: StoreRestoreReport[] = [];
+    for (const [index, planned] of plan.stores.entries()) {
+      const staging = stagings.get(planned.store.archivePrefix);
+      if (staging === undefined) continue;
+      try {
+        const result = await staging.apply();
+        reports.push({ kind: planned.store.kind, ...result });
+        ctx.log.info(`${planned.store.kind}: restored into ${result.target} in ${result.durationSeconds.toFixed(1)} s`);
+      } catch (error) {
+        throw withStoreStates(error, plan, index);
+      }
+    }
+    const mismatches = reports.flatMap((r) => r.counts.filter((c) => c.expected !== c.actual).map((c) => ({ kind: r.kind, ...c })));
+    return { archive: plan.archive, stores: reports, mismatches, durationSeconds: (Date.now() - started) / 1000 };
+  } finally {
+    for (const staging of stagings.values()) await staging.discard().catch(() => undefined);
+    await rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+/** A failed restore says exactly what state each store is in. */
+function withStoreStates(error: unknown, plan: RestorePlan, failedIndex: number): unknown {
+  if (!(error instanceof FerryError)) return error;
+  const states = plan.stores.map((planned, index) => {
+    const state = index < failedIndex ? 'restored' : index === failedIndex ? 'failed, left as it was' : 'not started, unchanged';
+    return `${planned.store.kind}: ${state}`;
+  });
+  return new FerryError(error.code, error.message, { hint: `${error.hint ?? ''} State: ${states.join('; ')}.`.trim(), cause: error.cause });
+}

@@ -1,0 +1,3 @@
+export { planRestore, type RestorePlan, type RestoreRequest, type PlannedStore } from './plan.js';
+export { guardRestore } from './guard.js';
+export { applyRestore, type RestoreResult, type StoreRestoreReport } from './apply.js';

@@ -1,0 +1,66 @@
+import type { Manifest, StoreManifest } from '../../archive/index.js';
+import { FerryError } from '../../errors/index.js';
+import { storesFromConfig, type RestoreOptions, type RestoreTarget, type Store, type StoreContext, type StoreKind } from '../../stores/index.js';
+import { locateArchive, manifestOf } from '../catalog.js';
+import type { OperationContext } from '../context.js';
+
+export interface RestoreRequest extends RestoreOptions {
+  /** Only these stores; all stores in the archive that have a configured target when absent. */
+  only?: StoreKind[];
+  /** Allow a target that has the same fingerprint as the archive's source. */
+  allowSource?: boolean;
+}
+
+export interface PlannedStore {
+  store: Store;
+  manifest: StoreManifest;
+  target: RestoreTarget;
+}
+
+export interface RestorePlan {
+  archive: string;
+  manifest: Manifest;
+  stores: PlannedStore[];
+  /** Stores in the archive that will not be restored, with the reason. */
+  skipped: Array<{ kind: string; reason: string }>;
+  request: RestoreRequest;
+}
+
+/** Decides what a restore will do and looks at each target; changes nothing. */
+export async function planRestore(ctx: OperationContext, reference: string, request: RestoreRequest, storeCtx: StoreContext): Promise<RestorePlan> {
+  const archive = await locateArchive(reference, ctx.config.backup.directory);
+  const manifest = await manifestOf(archive, ctx.signal);
+  const configured = new Map(storesFromConfig(ctx.config).map((s) => [s.kind as string, s]));
+  for (const kind of request.only ?? []) {
+    if (manifest.stores[kind] === undefined) {
+      throw new FerryError('STORE_NOT_IN_ARCHIVE', `archive ${archive} holds no ${kind} data (it has ${Object.keys(manifest.stores).join(', ') || 'nothing'})`, {
+        hint: `Leave ${kind} out of --only, or pick an archive that has it (ferry list).`,
+      });
+    }
+    if (!configured.has(kind)) {
+      throw new FerryError('CONFIG_INVALID', `--only ${kind}: no ${kind} target is configured to restore into`, {
+        hint: kind === 'postgres' ? 'Set DATABASE_URL (or postgres.url) to the database to restore into.' : 'Set UPLOADS_DIR (or uploads.path) to the folder to restore into.',
+      });
+    }
+  }
+  const stores: PlannedStore[] = [];
+  const skipped: RestorePlan['skipped'] = [];
+  for (const [kind, storeManifest] of Object.entries(manifest.stores)) {
+    if (request.only !== undefined && !request.only.includes(kind as StoreKind)) {
+      skipped.push({ kind, reason: 'not selected with --only' });
+      continue;
+    }
+    const store = configured.get(kind);
+    if (store === undefined) {
+      skipped.push({ kind, reason: 'no target configured' });
+      continue;
+    }
+    stores.push({ store, manifest: storeManifest, target: await store.inspectTarget(storeManifest, request, storeCtx) });
+  }
+  if (stores.length === 0) {
+    throw new FerryError('NO_STORES', `nothing to restore from ${archive}: ${skipped.map((s) => `${s.kind} ${s.reason}`).join('; ') || 'the archive is empty'}`, {
+      hint: 'Configure a target for the stores in the archive (DATABASE_URL, UPLOADS_DIR) or choose them with --only.',
+    });
+  }
+  return { archive, manifest, stores, skipped, request };
+}

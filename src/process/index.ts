@@ -1,0 +1,1 @@
+export { runTool, lastLine, type RunOptions, type ToolResult } from './run.js';

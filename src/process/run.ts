@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { interrupted } from '../errors/index.js';
+
+export interface RunOptions {
+  /** Extra environment variables; secrets travel here, never in args. */
+  env?: Record<string, string | undefined>;
+  signal: AbortSignal;
+  /** Where the child's stdout goes; collected into ToolResult.stdout when absent. */
+  stdout?: Writable;
+  stdin?: Readable;
+  cwd?: string;
+}
+
+export interface ToolResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last part of stderr, for error messages (callers redact it). */
+  stderr: string;
+  stdout: string;
+}
+
+const STDERR_TAIL = 16 * 1024;
+const KILL_GRACE_MS = 3000;
+
+/**
+ * Runs an external program with an argument array (never a shell). Rejects with the INTERRUPTED
+ * error when the signal fires, after the child was terminated; otherwise resolves with its exit
+ * status so the caller can phrase the failure.
+ */
+export async function runTool(command: string, args: readonly string[], options: RunOptions): Promise<ToolResult> {
+  if (options.signal.aborted) throw interrupted();
+  const child = spawn(command, args, {
+    env: { ...process.env, ...options.env },
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    cwd: options.cwd,
+  });
+  const childOut = child.stdout as Readable;
+  const childErr = child.stderr as Readable;
+  let stderr = '';
+  childErr.setEncoding('utf8');
+  childErr.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL);
+  });
+  let stdout = '';
+  const stdoutDone = options.stdout === undefined
+    ? new Promise<void>((resolveDone) => {
+        childOut.setEncoding('utf8');
+        childOut.on('data', (chunk: string) => {
+          if (stdout.length < 1024 * 1024) stdout += chunk;
+        });
+        childOut.on('end', resolveDone);
+        childOut.on('error', resolveDone);
+      })
+    : pipeline(childOut, options.stdout);
+  const stdinDone = options.stdin !== undefined && child.stdin !== null
+    ? pipeline(options.stdin, child.stdin).catch(() => undefined)
+    : Promise.resolve();
+
+  let killTimer: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    child.kill('SIGTERM');
+    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    killTimer.unref();
+  };
+  options.signal.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, rejectExit) => {
+      child.once('error', rejectExit);
+      child.once('close', (code, signal) => resolveExit({ code, signal }));
+    });
+    const [status] = await Promise.all([exit, stdoutDone.catch((error: unknown) => {
+      child.kill('SIGTERM');
+      throw error;
+    }), stdinDone]);
+    if (options.signal.aborted) throw interrupted();
+    return { exitCode: status.code, signal: status.signal, stderr: stderr.trim(), stdout };
+  } finally {
+    options.signal.removeEventListener('abort', onAbort);
+    if (killTimer !== undefined) clearTimeout(killTimer);
+  }
+}
+
+/** The last meaningful line of a tool's stderr, for a one-line message. */
+export function lastLine(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const errorLine = [...lines].reverse().find((l) => /error|fatal|FATAL/.test(l));
+  return errorLine ?? lines.at(-1) ?? '';
+}

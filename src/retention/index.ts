@@ -1,0 +1,1 @@
+export { planPrune, type BackupRecord, type RetentionPolicy, type PrunePlan, type PruneDecision } from './policy.js';

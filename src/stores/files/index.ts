@@ -1,0 +1,2 @@
+export { FilesStore, UPLOADS_PREFIX } from './store.js';
+export { countTree, walk, type TreeCounts } from './walk.js';

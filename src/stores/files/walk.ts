@@ -1,0 +1,47 @@
+import { opendir, lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Stats } from 'node:fs';
+
+export interface WalkedEntry {
+  /** Path relative to the root, with forward slashes. */
+  relative: string;
+  absolute: string;
+  stats: Stats;
+}
+
+/**
+ * Every entry below `root`, parents before children, names in a stable order. Symbolic links are
+ * reported as links and never followed.
+ */
+export async function* walk(root: string, relative = ''): AsyncGenerator<WalkedEntry> {
+  const dir = join(root, relative);
+  const names: string[] = [];
+  for await (const dirent of await opendir(dir)) names.push(dirent.name);
+  names.sort();
+  for (const name of names) {
+    const rel = relative === '' ? name : `${relative}/${name}`;
+    const absolute = join(root, rel);
+    const stats = await lstat(absolute);
+    yield { relative: rel, absolute, stats };
+    if (stats.isDirectory()) yield* walk(root, rel);
+  }
+}
+
+export interface TreeCounts {
+  files: number;
+  directories: number;
+  symlinks: number;
+  bytes: number;
+}
+
+export async function countTree(root: string): Promise<TreeCounts> {
+  const counts: TreeCounts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
+  for await (const entry of walk(root)) {
+    if (entry.stats.isFile()) {
+      counts.files++;
+      counts.bytes += entry.stats.size;
+    } else if (entry.stats.isDirectory()) counts.directories++;
+    else if (entry.stats.isSymbolicLink()) counts.symlinks++;
+  }
+  return counts;
+}

@@ -1,0 +1,111 @@
+import { constants } from 'node:fs';
+import { access, readdir, realpath } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
+import { FerryError } from '../../errors/index.js';
+import { runTool } from '../../process/index.js';
+
+export interface PgTools {
+  dir: string;
+  version: string;
+  major: number;
+  pgDump: string;
+  pgRestore: string;
+  psql: string;
+}
+
+const VERSIONED_DIRS: Array<{ parent: string; pattern: RegExp; bin: string }> = [
+  { parent: '/usr/lib/postgresql', pattern: /^\d+$/, bin: 'bin' },
+  { parent: '/usr', pattern: /^pgsql-\d+$/, bin: 'bin' },
+  { parent: '/opt/homebrew/opt', pattern: /^postgresql@\d+$/, bin: 'bin' },
+  { parent: '/usr/local/opt', pattern: /^postgresql@\d+$/, bin: 'bin' },
+  { parent: '/Applications/Postgres.app/Contents/Versions', pattern: /^\d+$/, bin: 'bin' },
+];
+
+export const SEARCHED_PLACES = 'PATH, /usr/lib/postgresql/*/bin, /usr/pgsql-*/bin, Homebrew postgresql@*';
+
+/** Parses "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)" and similar. */
+export function parseToolVersion(output: string): { version: string; major: number } | undefined {
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(output);
+  if (m === null) return undefined;
+  const major = Number(m[1]);
+  const version = major >= 10 ? `${m[1]}.${m[2] ?? '0'}` : `${m[1]}.${m[2] ?? '0'}.${m[3] ?? '0'}`;
+  return { version, major };
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function candidateDirs(env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dirs = (env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  for (const { parent, pattern, bin } of VERSIONED_DIRS) {
+    const names = await readdir(parent).catch(() => [] as string[]);
+    for (const name of names.filter((n) => pattern.test(n))) dirs.push(join(parent, name, bin));
+  }
+  return dirs;
+}
+
+export interface FoundTool { dir: string; version: string; major: number }
+
+/** Every pg_dump on this machine with its version, each real binary once. */
+export async function findPgDumps(binDir: string | undefined, signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): Promise<FoundTool[]> {
+  const dirs = binDir === undefined ? await candidateDirs(env) : [binDir];
+  const seen = new Set<string>();
+  const found: FoundTool[] = [];
+  for (const dir of dirs) {
+    const pgDump = join(dir, 'pg_dump');
+    if (!(await isExecutable(pgDump))) continue;
+    const real = await realpath(pgDump).catch(() => pgDump);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    const result = await runTool(pgDump, ['--version'], { signal }).catch(() => undefined);
+    const parsed = result === undefined ? undefined : parseToolVersion(result.stdout);
+    if (parsed !== undefined) found.push({ dir, ...parsed });
+  }
+  return found;
+}
+
+export function packageHint(major: number): string {
+  return `Install the PostgreSQL ${major} client tools (Debian/Ubuntu: apt-get install postgresql-client-${major}; RHEL: dnf install postgresql${major}; macOS: brew install postgresql@${major}), or set postgres.bin_dir (FERRY_POSTGRES_BIN_DIR) to the folder holding them.`;
+}
+
+/**
+ * Picks client tools whose major version is at least `minMajor`: the exact major when there is one
+ * (its archives are readable by the most pg_restore versions), otherwise the closest newer one.
+ */
+export async function choosePgTools(minMajor: number, what: string, binDir: string | undefined, signal: AbortSignal): Promise<PgTools> {
+  const found = await findPgDumps(binDir, signal);
+  const where = binDir ?? SEARCHED_PLACES;
+  if (found.length === 0) {
+    throw new FerryError('PG_TOOL_MISSING', `pg_dump not found (searched ${where})`, { hint: packageHint(minMajor) });
+  }
+  const usable = found.filter((t) => t.major >= minMajor).sort((a, b) => a.major - b.major);
+  const chosen = usable[0];
+  if (chosen === undefined) {
+    const versions = found.map((t) => `${t.version} (${t.dir})`).join(', ');
+    throw new FerryError('PG_TOOL_TOO_OLD', `${what} needs PostgreSQL client tools ${minMajor} or newer, found only ${versions}`, { hint: packageHint(minMajor) });
+  }
+  const tools: PgTools = {
+    dir: chosen.dir,
+    version: chosen.version,
+    major: chosen.major,
+    pgDump: join(chosen.dir, 'pg_dump'),
+    pgRestore: join(chosen.dir, 'pg_restore'),
+    psql: join(chosen.dir, 'psql'),
+  };
+  for (const tool of [tools.pgRestore, tools.psql]) {
+    if (!(await isExecutable(tool))) {
+      throw new FerryError('PG_TOOL_MISSING', `${tool} not found next to ${tools.pgDump}`, { hint: packageHint(chosen.major) });
+    }
+  }
+  return tools;
+}
+
+export function majorOf(version: string): number {
+  return Number(version.split('.')[0]);
+}

@@ -1,0 +1,16 @@
+import type { FerryConfig } from '../config/index.js';
+import { FilesStore } from './files/index.js';
+import { PostgresStore } from './postgres/index.js';
+import type { Store, StoreKind } from './store.js';
+
+/** One line per store kind: how its section of the configuration becomes a Store. */
+const FACTORIES: Array<{ kind: StoreKind; fromConfig: (config: FerryConfig) => Store | undefined }> = [
+  { kind: 'postgres', fromConfig: (c) => (c.postgres === undefined ? undefined : new PostgresStore(c.postgres)) },
+  { kind: 'uploads', fromConfig: (c) => (c.uploads === undefined ? undefined : new FilesStore(c.uploads)) },
+];
+
+export const STORE_KINDS: readonly StoreKind[] = FACTORIES.map((f) => f.kind);
+
+export function storesFromConfig(config: FerryConfig): Store[] {
+  return FACTORIES.map((f) => f.fromConfig(config)).filter((s): s is Store => s !== undefined);
+}

@@ -1,0 +1,87 @@
+import type { Readable } from 'node:stream';
+import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../archive/index.js';
+import type { Redactor } from '../config/index.js';
+
+export type StoreKind = 'postgres' | 'uploads';
+
+export interface Logger {
+  info(message: string): void;
+  warn(message: string): void;
+  debug(message: string): void;
+}
+
+/** Progress is injected; the library never prints. */
+export interface ProgressReporter {
+  start(label: string, totalBytes?: number): void;
+  update(doneBytes: number): void;
+  done(summary?: string): void;
+}
+
+export interface StoreContext {
+  signal: AbortSignal;
+  log: Logger;
+  progress: ProgressReporter;
+  redactor: Redactor;
+  /** A private folder for temporary files, removed by the caller. */
+  tempDir: string;
+}
+
+export interface PreflightReport {
+  /** One line for logs: server, version, tool chosen. */
+  summary: string;
+  serverVersion?: string;
+  /** Bytes the dump is expected to need in temporary space and in the archive, when known. */
+  estimatedBytes?: number;
+}
+
+export interface RestoreOptions {
+  /** Restore into this database name instead of the configured one (stores with databases). */
+  toDatabase?: string;
+  /** Parallel jobs; gives up the single transaction where a store has one. */
+  jobs?: number;
+}
+
+export interface ObjectCount {
+  object: string;
+  expected: number;
+  actual: number;
+}
+
+export interface StoreRestoreResult {
+  target: string;
+  counts: ObjectCount[];
+  durationSeconds: number;
+}
+
+/** What a store does with its part of an archive during restore: stage first, apply only when all is staged. */
+export interface RestoreStaging {
+  /** Takes one entry under the store's prefix; must consume `data`. */
+  accept(header: ArchiveEntryHeader, relativePath: string, data: Readable): Promise<void>;
+  /** Makes the staged data live, all or nothing. */
+  apply(): Promise<StoreRestoreResult>;
+  /** Removes anything staged; called on every path, also after apply. */
+  discard(): Promise<void>;
+}
+
+export interface RestoreTarget {
+  /** For messages: where data will go, without secrets. */
+  describe: string;
+  /** Identity of the target, compared with the archive's source fingerprint. */
+  fingerprint: string | undefined;
+  /** What the target holds now, for the plan and confirmation. */
+  currentCounts: Record<string, number> | undefined;
+}
+
+export interface Store {
+  readonly kind: StoreKind;
+  /** The folder (with trailing slash) this store owns inside the archive. */
+  readonly archivePrefix: string;
+  /** Where the data lives, never with a password. */
+  describe(): string;
+  /** Tools, versions, credentials, space: fails in seconds, before heavy work. */
+  preflight(ctx: StoreContext): Promise<PreflightReport>;
+  dump(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest>;
+  /** Checks the restore target and reports what is there now. */
+  inspectTarget(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreTarget>;
+  prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging>;
+}
