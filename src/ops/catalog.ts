@@ -31,7 +31,7 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
   for (const name of names) {
     const time = timeOfArchiveName(name);
     if (time === undefined) {
-      if (!isOwnFile(name, present)) foreign.push(name);
+      if (!isOwnFile(name)) foreign.push(name);
       continue;
     }
     const path = join(directory, name);
@@ -53,7 +53,7 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
   return { backups, foreign: foreign.sort() };
 }
 
-function isOwnFile(name: string, present: Set<string>): boolean {
+function isOwnFile(name: string): boolean {
   if (name === '.ferry.lock' || name.startsWith('.ferry-tmp-')) return true;
   for (const suffix of [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, PARTIAL_SUFFIX]) {
     if (name.endsWith(suffix) && timeOfArchiveName(name.slice(0, -suffix.length)) !== undefined) return true;
