@@ -36,7 +36,6 @@ export interface BackupResult {
  */
 export async function backup(ctx: OperationContext, options: BackupOptions = {}): Promise<BackupResult> {
   const started = Date.now();
-  const now = ctx.now?.() ?? new Date();
   const stores = storesFromConfig(ctx.config);
   if (stores.length === 0) {
     throw new FerryError('NO_STORES', 'nothing to back up: no store is configured', {
@@ -63,11 +62,9 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     }
     await checkFreeSpace(directory, estimated);
 
+    const now = await unusedSecond(directory, ctx.now?.() ?? new Date(), ctx.now === undefined);
     const name = archiveNameFor(now);
     const finalPath = join(directory, name);
-    if (await stat(finalPath).then(() => true, () => false)) {
-      throw new FerryError('USAGE', `archive ${finalPath} already exists`, { hint: 'Wait a second and run the backup again; archives are named by the second.' });
-    }
     writer = await ArchiveWriter.create(finalPath, { compressionLevel: ctx.config.backup.compression_level });
 
     const storeManifests: Record<string, StoreManifest> = {};
@@ -122,6 +119,22 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
     await lock.release();
   }
+}
+
+/**
+ * Archives are named by the second; a second backup within the same second (the lock makes them
+ * sequential) waits for the next one instead of failing or overwriting.
+ */
+async function unusedSecond(directory: string, start: Date, realClock: boolean): Promise<Date> {
+  let when = start;
+  while (await stat(join(directory, archiveNameFor(when))).then(() => true, () => false)) {
+    if (!realClock) {
+      throw new FerryError('USAGE', `archive ${archiveNameFor(when)} already exists`, { hint: 'Archives are named by the second; run the backup again.' });
+    }
+    await new Promise((resolveWait) => setTimeout(resolveWait, 1000 - (Date.now() % 1000) + 5));
+    when = new Date();
+  }
+  return when;
 }
 
 async function prepareDirectory(directory: string): Promise<void> {

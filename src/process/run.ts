@@ -25,6 +25,27 @@ const STDERR_TAIL = 16 * 1024;
 const KILL_GRACE_MS = 3000;
 
 /**
+ * Children run in their own process group so that stopping one also stops whatever it started
+ * (a wrapper script, docker exec); the groups still alive are killed if Ferry itself exits.
+ */
+const liveGroups = new Set<number>();
+process.on('exit', () => {
+  for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+});
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
+/**
  * Runs an external program with an argument array (never a shell). Rejects with the INTERRUPTED
  * error when the signal fires, after the child was terminated; otherwise resolves with its exit
  * status so the caller can phrase the failure.
@@ -35,7 +56,10 @@ export async function runTool(command: string, args: readonly string[], options:
     env: { ...process.env, ...options.env },
     stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     cwd: options.cwd,
+    detached: true,
   });
+  const pid = child.pid;
+  if (pid !== undefined) liveGroups.add(pid);
   const childOut = child.stdout as Readable;
   const childErr = child.stderr as Readable;
   let stderr = '';
@@ -60,8 +84,9 @@ export async function runTool(command: string, args: readonly string[], options:
 
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
-    child.kill('SIGTERM');
-    killTimer = setTimeout(() => child.kill('SIGKILL'), KILL_GRACE_MS);
+    if (pid === undefined) return;
+    killGroup(pid, 'SIGTERM');
+    killTimer = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
     killTimer.unref();
   };
   options.signal.addEventListener('abort', onAbort, { once: true });
@@ -72,12 +97,13 @@ export async function runTool(command: string, args: readonly string[], options:
       child.once('close', (code, signal) => resolveExit({ code, signal }));
     });
     const [status] = await Promise.all([exit, stdoutDone.catch((error: unknown) => {
-      child.kill('SIGTERM');
+      if (pid !== undefined) killGroup(pid, 'SIGTERM');
       throw error;
     }), stdinDone]);
     if (options.signal.aborted) throw interrupted();
     return { exitCode: status.code, signal: status.signal, stderr: stderr.trim(), stdout };
   } finally {
+    if (pid !== undefined) liveGroups.delete(pid);
     options.signal.removeEventListener('abort', onAbort);
     if (killTimer !== undefined) clearTimeout(killTimer);
   }
