@@ -228,7 +228,7 @@ describe('restore failures and refusals', () => {
     execFileSync('tar', ['-xzf', archive, '-C', x]);
     const dump = join(x, 'postgresql', 'database.backup');
     const bytes = await readFile(dump);
-    bytes[bytes.length - 20] ^= 0x01;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 20) ^ 0x01, bytes.length - 20);
     await writeFile(dump, bytes);
     execFileSync('tar', ['-czf', archive, '-C', x, 'postgresql', 'backup_info.txt', 'manifest.json']);
     const target = await createDatabase(uniqueName('flip'));

@@ -73,7 +73,8 @@ describe('uploads folder backup and restore', () => {
     expect((await ferry(['backup'], { UPLOADS_DIR: source, BACKUP_DIRECTORY: backups })).code).toBe(0);
     const archive = join(backups, (await readdir(backups)).find((n) => n.endsWith('.tar.gz'))!);
     const bytes = await readFile(archive);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const middle = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
     await writeFile(archive, bytes);
 
     const target = join(work, 'dev-uploads');
