@@ -6,6 +6,8 @@ import { FerryError } from '../errors/index.js';
  * readers accept every version up to it, so archives stay restorable for good.
  */
 export const FORMAT_VERSION = 1;
+/** Given to archives in the old scripts' layout, which carry no manifest at all. */
+export const LEGACY_FORMAT_VERSION = 0;
 export const MANIFEST_ENTRY = 'manifest.json';
 export const INFO_ENTRY = 'backup_info.txt';
 
@@ -30,6 +32,8 @@ const storeSchema = z.object({
   bytes: z.number().int().nonnegative(),
   durationSeconds: z.number().nonnegative(),
   warnings: z.array(z.string()).default([]),
+  /** Store-specific facts worth keeping: server time at the start, replica set, database name. */
+  facts: z.record(z.string(), z.string()).optional(),
 });
 
 export const manifestSchema = z.object({

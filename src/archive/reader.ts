@@ -47,7 +47,7 @@ export async function readArchive(path: string, onEntry: EntryHandler, options: 
     for await (const entry of extract) {
       if (options.signal?.aborted) throw interrupted();
       const header: ArchiveEntryHeader = {
-        path: entry.header.name,
+        path: entry.header.name.replace(/^\.\//, ''),
         type: entry.header.type === 'file' || entry.header.type === 'contiguous-file' ? 'file'
           : entry.header.type === 'directory' ? 'directory'
           : entry.header.type === 'symlink' ? 'symlink' : 'other',

@@ -53,7 +53,7 @@ async function run(command: Command, work: (session: Session) => Promise<number>
 
 export function buildProgram(): Command {
   const program = new Command('ferry')
-    .description('Back up PostgreSQL and an uploads folder into one checksummed archive, and restore it into development safely.')
+    .description('Back up PostgreSQL, MongoDB and an uploads folder into one checksummed archive, and restore it into development safely.')
     .version(FERRY_VERSION, '-V, --version')
     .option('-c, --config <file>', 'configuration file (default: ferry.config.yaml if present, else environment variables only)')
     .option('--json', 'print machine-readable JSON on stdout', false)
@@ -72,13 +72,14 @@ export function buildProgram(): Command {
   program.command('restore')
     .description('restore all or part of an archive into the configured targets')
     .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
-    .option('--only <stores>', 'comma-separated stores to restore: postgres, uploads')
-    .option('--to-db <name>', 'restore PostgreSQL into this database on the configured server (created if missing)')
+    .option('--only <stores>', 'comma-separated stores to restore: postgres, mongo, uploads')
+    .option('--collections <names>', 'comma-separated MongoDB collections to restore (all when absent)')
+    .option('--to-db <name>', 'restore into this database name on the configured servers (PostgreSQL: created if missing)')
     .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs; faster, but gives up the single transaction, so a failure can leave a partly restored database').argParser(positiveInt))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--dry-run', 'print what would be replaced and loaded, change nothing')
     .option('--allow-source-target', 'allow restoring into the database the archive was taken from')
-    .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.')
+    .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.\nMongoDB collections are loaded into a temporary collection and renamed over the target.')
     .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
 
   program.command('list')

@@ -7,6 +7,10 @@ const LEGACY_NAMES: Record<string, string> = {
   UPLOADS_DIR: 'uploads.path',
   BACKUP_DIRECTORY: 'backup.directory',
   BACKUP_RETENTION_DAYS: 'backup.retention_days',
+  MONGODB_URL: 'mongodb.url',
+  MONGODB_DB_NAME: 'mongodb.database',
+  MONGODB_USER: 'mongodb.user',
+  MONGODB_PASSWORD: 'mongodb.password',
 };
 
 const KEY_PATHS = [
@@ -17,6 +21,14 @@ const KEY_PATHS = [
   'postgres.url',
   'postgres.bin_dir',
   'postgres.connect_timeout_seconds',
+  'mongodb.url',
+  'mongodb.database',
+  'mongodb.user',
+  'mongodb.password',
+  'mongodb.collections',
+  'mongodb.export_collections',
+  'mongodb.server_selection_timeout_seconds',
+  'mongodb.insert_batch_size',
   'uploads.path',
   'uploads.strict',
 ] as const;

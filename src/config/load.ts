@@ -48,7 +48,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw describeZodError(parsed.error, file, env);
   const config = resolvePaths(parsed.data, file === undefined ? cwd : resolve(file, '..'));
-  if (file !== undefined && config.postgres !== undefined && passwordOf(config.postgres.url) !== undefined) {
+  const fileHasSecret = (config.postgres !== undefined && passwordOf(config.postgres.url) !== undefined)
+    || (config.mongodb !== undefined && (config.mongodb.password !== undefined || passwordOf(config.mongodb.url) !== undefined));
+  if (file !== undefined && fileHasSecret) {
     const mode = (await stat(file)).mode & 0o077;
     if (mode !== 0) warnings.push(`${file} holds a password and can be read by other users; run chmod 600 on it`);
   }
@@ -59,6 +61,10 @@ function redactorFor(config: FerryConfig): Redactor {
   const secrets: string[] = [];
   const pgPassword = config.postgres === undefined ? undefined : passwordOf(config.postgres.url);
   if (pgPassword !== undefined) secrets.push(pgPassword);
+  if (config.mongodb !== undefined) {
+    const mongoPassword = config.mongodb.password ?? passwordOf(config.mongodb.url);
+    if (mongoPassword !== undefined) secrets.push(mongoPassword);
+  }
   return new Redactor(secrets);
 }
 

@@ -15,6 +15,22 @@ export const uploadsConfigSchema = z.object({
   strict: flag.default(false).describe('fail the backup when a file cannot be read, instead of warning'),
 });
 
+const nameList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(nonEmpty),
+);
+
+export const mongodbConfigSchema = z.object({
+  url: nonEmpty.describe('MongoDB connection string (mongodb://host:27017/db?authSource=admin)'),
+  database: nonEmpty.optional().describe('database to back up and restore into; defaults to the one in the URL'),
+  user: nonEmpty.optional().describe('user, when the URL carries none'),
+  password: nonEmpty.optional().describe('password, when the URL carries none'),
+  collections: nameList.optional().describe('only these collections; all when absent'),
+  export_collections: nameList.default([]).describe('collections also written as <name>_export.json'),
+  server_selection_timeout_seconds: count(1, 3600).default(10),
+  insert_batch_size: count(1, 100_000).default(1000),
+});
+
 export const backupConfigSchema = z.object({
   directory: nonEmpty.default('./backups'),
   retention_days: count(0, 36500).default(7),
@@ -25,11 +41,13 @@ export const backupConfigSchema = z.object({
 export const configSchema = z.object({
   backup: backupConfigSchema.default(() => backupConfigSchema.parse({})),
   postgres: postgresConfigSchema.optional(),
+  mongodb: mongodbConfigSchema.optional(),
   uploads: uploadsConfigSchema.optional(),
 }).strict();
 
 export type FerryConfig = z.infer<typeof configSchema>;
 export type PostgresConfig = z.infer<typeof postgresConfigSchema>;
+export type MongodbConfig = z.infer<typeof mongodbConfigSchema>;
 export type UploadsConfig = z.infer<typeof uploadsConfigSchema>;
 export type BackupConfig = z.infer<typeof backupConfigSchema>;
 

@@ -1,6 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import {
+  LEGACY_FORMAT_VERSION, type ArchiveEntryHeader, type StoreManifest,
   CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, parseManifest, readArchive, readSmallEntry, timeOfArchiveName,
   type Manifest,
 } from '../archive/index.js';
@@ -91,19 +92,61 @@ export async function locateArchive(reference: string, directory: string): Promi
   });
 }
 
-/** The manifest of an archive: from its sidecar when present, otherwise read from the archive itself. */
+/**
+ * The manifest of an archive: from its sidecar when present, otherwise read from the archive itself.
+ * An archive without one (written by the old shell scripts) gets a manifest describing what it holds.
+ */
 export async function manifestOf(archivePath: string, signal?: AbortSignal): Promise<Manifest> {
   const sidecar = await readSidecarManifest(archivePath);
   if (sidecar !== undefined) return sidecar;
   let manifest: Manifest | undefined;
+  const seen: ArchiveEntryHeader[] = [];
   await readArchive(archivePath, async (header, data) => {
     if (header.path === MANIFEST_ENTRY) manifest = parseManifest((await readSmallEntry(data)).toString('utf8'), archivePath);
-    else data.resume();
+    else {
+      seen.push(header);
+      data.resume();
+    }
   }, { signal });
-  if (manifest === undefined) {
-    throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${basename(archivePath)} has no manifest.json`, {
-      hint: 'The archive is truncated or was not written by Ferry; tar -xzf may still recover its files by hand.',
+  return manifest ?? legacyManifest(archivePath, seen);
+}
+
+const LEGACY_STORES: Array<{ prefix: string; kind: string }> = [
+  { prefix: 'postgresql/', kind: 'postgres' },
+  { prefix: 'mongodb/', kind: 'mongo' },
+  { prefix: 'uploads/', kind: 'uploads' },
+];
+
+/** What an archive in the old scripts' layout holds; no checksums or counts to check against. */
+function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Manifest {
+  const normalised = headers.map((h) => ({ ...h, path: h.path.replace(/^\.\//, '') }));
+  const stores: Record<string, StoreManifest> = {};
+  for (const { prefix, kind } of LEGACY_STORES) {
+    const inStore = normalised.filter((h) => h.path.startsWith(prefix));
+    if (inStore.length === 0) continue;
+    stores[kind] = {
+      kind,
+      source: `archive ${basename(archivePath)} (no manifest: written by the old backup scripts)`,
+      counts: {},
+      bytes: inStore.reduce((sum, h) => sum + h.size, 0),
+      durationSeconds: 0,
+      warnings: ['no manifest: entries have no checksums and no expected counts'],
+    };
+  }
+  if (Object.keys(stores).length === 0) {
+    throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${basename(archivePath)} has no manifest.json and none of postgresql/, mongodb/, uploads/`, {
+      hint: 'This is not a Ferry archive nor one written by the old backup scripts.',
     });
   }
-  return manifest;
+  const oldest = normalised.reduce((min, h) => (h.mtime < min ? h.mtime : min), new Date());
+  return {
+    format: 'ferry-archive',
+    formatVersion: LEGACY_FORMAT_VERSION,
+    tool: { name: 'legacy backup scripts', version: 'unknown' },
+    createdAt: (timeOfArchiveName(basename(archivePath)) ?? oldest).toISOString(),
+    host: 'unknown',
+    durationSeconds: 0,
+    stores,
+    entries: normalised.map((h) => ({ path: h.path, type: h.type === 'other' ? 'file' : h.type, size: h.size })),
+  };
 }

@@ -1,11 +1,13 @@
 import type { FerryConfig } from '../config/index.js';
 import { FilesStore } from './files/index.js';
+import { MongoStore } from './mongo/index.js';
 import { PostgresStore } from './postgres/index.js';
 import type { Store, StoreKind } from './store.js';
 
 /** One line per store kind: how its section of the configuration becomes a Store. */
 const FACTORIES: Array<{ kind: StoreKind; fromConfig: (config: FerryConfig) => Store | undefined }> = [
   { kind: 'postgres', fromConfig: (c) => (c.postgres === undefined ? undefined : new PostgresStore(c.postgres)) },
+  { kind: 'mongo', fromConfig: (c) => (c.mongodb === undefined ? undefined : new MongoStore(c.mongodb)) },
   { kind: 'uploads', fromConfig: (c) => (c.uploads === undefined ? undefined : new FilesStore(c.uploads)) },
 ];
 

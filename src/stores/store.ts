@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../archive/index.js';
 import type { Redactor } from '../config/index.js';
 
-export type StoreKind = 'postgres' | 'uploads';
+export type StoreKind = 'postgres' | 'mongo' | 'uploads';
 
 export interface Logger {
   info(message: string): void;
@@ -39,6 +39,8 @@ export interface RestoreOptions {
   toDatabase?: string;
   /** Parallel jobs; gives up the single transaction where a store has one. */
   jobs?: number;
+  /** Only these MongoDB collections. */
+  collections?: string[];
 }
 
 export interface ObjectCount {

@@ -12,6 +12,7 @@ import type { Session } from '../session.js';
 export interface RestoreCommandOptions {
   only?: string;
   toDb?: string;
+  collections?: string;
   jobs?: number;
   yes?: boolean;
   dryRun?: boolean;
@@ -28,6 +29,7 @@ export async function restoreCommand(session: Session, reference: string, option
       ...(only === undefined ? {} : { only }),
       ...(options.toDb === undefined ? {} : { toDatabase: options.toDb }),
       ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
+      ...(options.collections === undefined ? {} : { collections: options.collections.split(',').map((c) => c.trim()).filter((c) => c !== '') }),
       allowSource: options.allowSourceTarget === true,
     }, { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: planDir });
   } finally {
@@ -66,7 +68,7 @@ export async function restoreCommand(session: Session, reference: string, option
 
 function parseOnly(value: string | undefined): StoreKind[] | undefined {
   if (value === undefined) return undefined;
-  const aliases: Record<string, StoreKind> = { postgres: 'postgres', postgresql: 'postgres', pg: 'postgres', uploads: 'uploads', files: 'uploads' };
+  const aliases: Record<string, StoreKind> = { postgres: 'postgres', postgresql: 'postgres', pg: 'postgres', mongo: 'mongo', mongodb: 'mongo', uploads: 'uploads', files: 'uploads' };
   return value.split(',').map((raw) => {
     const kind = aliases[raw.trim().toLowerCase()];
     if (kind === undefined) {
@@ -85,13 +87,13 @@ export function renderPlan(plan: RestorePlan): string {
   const lines = [`restore ${plan.archive}`, `  taken ${m.createdAt} on ${m.host}`];
   for (const { store, manifest, target } of plan.stores) {
     const objects = Object.keys(manifest.counts).length;
-    const unit = store.kind === 'uploads' ? 'entries' : 'rows';
+    const unit = store.kind === 'uploads' ? 'entries' : store.kind === 'mongo' ? 'documents' : 'rows';
     const now = target.currentCounts === undefined
       ? 'does not exist yet'
-      : `now holds ${total(target.currentCounts)} ${unit}${store.kind === 'uploads' ? '' : ` in the ${objects} archived tables`}`;
+      : `now holds ${total(target.currentCounts)} ${unit}${store.kind === 'uploads' ? '' : ` in the ${objects} archived ${store.kind === 'mongo' ? 'collections' : 'tables'}`}`;
     lines.push(`  ${store.kind}: ${manifest.source} -> ${target.describe}`);
     lines.push(`    replaces: target ${now}`);
-    lines.push(`    loads:    ${objects} ${store.kind === 'uploads' ? 'kinds of entry' : 'tables'}, ${total(manifest.counts)} ${unit}, ${formatBytes(manifest.bytes)}`);
+    lines.push(`    loads:    ${objects} ${store.kind === 'uploads' ? 'kinds of entry' : store.kind === 'mongo' ? 'collections' : 'tables'}, ${total(manifest.counts)} ${unit}, ${formatBytes(manifest.bytes)}`);
   }
   for (const skipped of plan.skipped) lines.push(`  ${skipped.kind}: skipped (${skipped.reason})`);
   return lines.join('\n');
@@ -99,7 +101,8 @@ export function renderPlan(plan: RestorePlan): string {
 
 function renderReport(result: RestoreResult): string {
   const rows = result.stores.flatMap((s) => s.counts.map((c) => [
-    s.kind, c.object, String(c.expected), c.actual < 0 ? 'missing' : String(c.actual), c.expected === c.actual ? 'ok' : 'MISMATCH',
+    s.kind, c.object, c.expected < 0 ? '?' : String(c.expected), c.actual < 0 ? 'missing' : String(c.actual),
+    c.expected < 0 ? 'restored' : c.expected === c.actual ? 'ok' : 'MISMATCH',
   ]));
   const timings = result.stores.map((s) => `${s.kind} ${formatDuration(s.durationSeconds)}`).join(', ');
   return `${table(['store', 'object', 'expected', 'restored', 'status'], rows)}\nrestored from ${result.archive} in ${formatDuration(result.durationSeconds)} (${timings})`;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestStream, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, type EntryDigest, type Manifest } from '../../archive/index.js';
+import { DigestStream, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, type EntryDigest, type Manifest } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import type { ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
 import type { OperationContext } from '../context.js';
@@ -55,10 +55,10 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
       }
       digests.push({ path: header.path, type: header.type, digest: digest.digest() });
     }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n) });
-    if (inner === undefined) {
+    if (inner === undefined && plan.manifest.formatVersion !== LEGACY_FORMAT_VERSION) {
       throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${plan.archive} has no manifest.json`, { hint: 'The archive is truncated; restore from another backup.' });
     }
-    const checker = new ManifestChecker(inner, plan.archive);
+    const checker = new ManifestChecker(inner ?? plan.manifest, plan.archive);
     for (const { path, type, digest } of digests) {
       if (type === 'file') checker.check(path, digest);
       else checker.markSeen(path);
@@ -79,7 +79,8 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
         throw withStoreStates(error, plan, index);
       }
     }
-    const mismatches = reports.flatMap((r) => r.counts.filter((c) => c.expected !== c.actual).map((c) => ({ kind: r.kind, ...c })));
+    // An expected count below zero means the archive did not say (old scripts' archives).
+    const mismatches = reports.flatMap((r) => r.counts.filter((c) => c.expected >= 0 && c.expected !== c.actual).map((c) => ({ kind: r.kind, ...c })));
     return { archive: plan.archive, stores: reports, mismatches, durationSeconds: (Date.now() - started) / 1000 };
   } finally {
     for (const staging of stagings.values()) await staging.discard().catch(() => undefined);

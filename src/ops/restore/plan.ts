@@ -39,7 +39,9 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
     }
     if (!configured.has(kind)) {
       throw new FerryError('CONFIG_INVALID', `--only ${kind}: no ${kind} target is configured to restore into`, {
-        hint: kind === 'postgres' ? 'Set DATABASE_URL (or postgres.url) to the database to restore into.' : 'Set UPLOADS_DIR (or uploads.path) to the folder to restore into.',
+        hint: kind === 'postgres' ? 'Set DATABASE_URL (or postgres.url) to the database to restore into.'
+          : kind === 'mongo' ? 'Set MONGODB_URL and MONGODB_DB_NAME (or the mongodb section) to the database to restore into.'
+          : 'Set UPLOADS_DIR (or uploads.path) to the folder to restore into.',
       });
     }
   }

@@ -106,7 +106,7 @@ export class FilesStore implements Store {
         const expected = manifest.counts;
         return {
           target: this.config.path,
-          counts: (['files', 'directories', 'symlinks'] as const).map((object) => ({ object, expected: expected[object] ?? 0, actual: actual[object] })),
+          counts: (['files', 'directories', 'symlinks'] as const).map((object) => ({ object, expected: expected[object] ?? -1, actual: actual[object] })),
           durationSeconds: (Date.now() - started) / 1000,
         };
       },

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { MongoClient } from 'mongodb';
+import { MongoTestServer } from './mongo/server.js';
+
+export interface MongoTarget {
+  /** Connection string without credentials. */
+  url: string;
+  user: string | undefined;
+  password: string | undefined;
+  /** The in-process test server, or undefined when TEST_MONGODB_URL points at a real one. */
+  server: MongoTestServer | undefined;
+  client(): Promise<MongoClient>;
+  database(prefix: string): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * The MongoDB the tests use: the in-process wire-protocol test server by default, or a real server
+ * when TEST_MONGODB_URL is set (e.g. mongodb://localhost:27017, or with user:password@ for auth).
+ */
+export async function startMongoTarget(): Promise<MongoTarget> {
+  const real = process.env.TEST_MONGODB_URL;
+  let server: MongoTestServer | undefined;
+  let url: string;
+  let user: string | undefined;
+  let password: string | undefined;
+  if (real !== undefined && real !== '') {
+    const parsed = new URL(real);
+    user = parsed.username === '' ? undefined : decodeURIComponent(parsed.username);
+    password = parsed.password === '' ? undefined : decodeURIComponent(parsed.password);
+    parsed.username = '';
+    parsed.password = '';
+    url = parsed.toString().replace(/\/$/, '');
+  } else {
+    user = 'legrimoire';
+    password = 'grimoire-test-password';
+    server = new MongoTestServer({ users: { [user]: password } });
+    url = await server.start();
+  }
+  const clients: MongoClient[] = [];
+  const made: string[] = [];
+  return {
+    url,
+    user,
+    password,
+    server,
+    client: async () => {
+      const client = new MongoClient(url, { ...(user === undefined ? {} : { auth: { username: user, password } }), authSource: 'admin', serverSelectionTimeoutMS: 5000 });
+      await client.connect();
+      clients.push(client);
+      return client;
+    },
+    database: (prefix) => {
+      const name = `${prefix}_${randomBytes(3).toString('hex')}`;
+      made.push(name);
+      return name;
+    },
+    stop: async () => {
+      if (server === undefined && clients[0] !== undefined) {
+        for (const name of made) await clients[0].db(name).dropDatabase().catch(() => undefined);
+      }
+      for (const client of clients) await client.close();
+      await server?.stop();
+    },
+  };
+}

@@ -1,0 +1,236 @@
+import { Binary, BSON, Int32, Long, type Document } from 'bson';
+import { ScramConversation } from './scram.js';
+import { CommandError, type MongoTestServer } from './server.js';
+import { idKey, type StoredCollection } from './storage.js';
+import { element, rawDocument, type IncomingMessage } from './wire.js';
+
+export interface ConnectionState {
+  authenticated: boolean;
+  scram?: ScramConversation;
+}
+
+type Handler = (server: MongoTestServer, state: ConnectionState, command: Document, db: string) => Document | Buffer;
+
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/** Fields drivers add to every command, never part of what a command means. */
+const ENVELOPE = new Set(['$db', 'lsid', '$clusterTime', '$readPreference', 'writeConcern', 'readConcern', 'maxTimeMS', 'comment', 'apiVersion']);
+
+const num = (value: unknown, fallback: number): number => (value === undefined || value === null ? fallback : Number((value as { valueOf(): unknown }).valueOf()));
+
+function hello(_server: MongoTestServer, _state: ConnectionState, command: Document): Document {
+  return {
+    ismaster: true,
+    isWritablePrimary: true,
+    helloOk: true,
+    maxBsonObjectSize: new Int32(16 * 1024 * 1024),
+    maxMessageSizeBytes: new Int32(48_000_000),
+    maxWriteBatchSize: new Int32(100_000),
+    localTime: new Date(),
+    minWireVersion: new Int32(0),
+    maxWireVersion: new Int32(21),
+    readOnly: false,
+    ...(command.saslSupportedMechs !== undefined ? { saslSupportedMechs: ['SCRAM-SHA-256'] } : {}),
+    ok: 1,
+  };
+}
+
+function requireCollection(server: MongoTestServer, db: string, name: string): StoredCollection {
+  const collection = server.storage.get(db, name);
+  if (collection === undefined) throw new CommandError(26, 'NamespaceNotFound', `ns does not exist: ${db}.${name}`);
+  return collection;
+}
+
+function requireEmptyFilter(filter: unknown, command: string): void {
+  if (filter !== undefined && filter !== null && Object.keys(filter as Document).length > 0) {
+    throw new CommandError(2, 'BadValue', `${command} with a filter is not implemented by the Ferry test server`);
+  }
+}
+
+function cursorReply(server: MongoTestServer, ns: string, docs: Buffer[], batchSize: number, first: boolean, existingId?: bigint): Buffer {
+  let bytes = 0;
+  let cursor = existingId === undefined ? undefined : server.cursors.get(existingId);
+  const source = cursor?.docs ?? docs;
+  let position = cursor?.position ?? 0;
+  const batch: Buffer[] = [];
+  while (position < source.length && batch.length < batchSize) {
+    const doc = source[position]!;
+    if (batch.length > 0 && bytes + doc.length > MAX_BATCH_BYTES) break;
+    batch.push(doc);
+    bytes += doc.length;
+    position++;
+  }
+  let id = 0n;
+  if (position < source.length) {
+    id = existingId ?? server.nextCursorId++;
+    cursor = cursor ?? { ns, docs: source, position };
+    cursor.position = position;
+    server.cursors.set(id, cursor);
+  } else if (existingId !== undefined) {
+    server.cursors.delete(existingId);
+  }
+  const cursorDoc = rawDocument([element.array(first ? 'firstBatch' : 'nextBatch', batch), element.long('id', id), element.string('ns', ns)]);
+  return rawDocument([element.document('cursor', cursorDoc), element.double('ok', 1)]);
+}
+
+function cursorOf(server: MongoTestServer, ns: string, docs: Document[]): Buffer {
+  return cursorReply(server, ns, docs.map((d) => Buffer.from(BSON.serialize(d))), 1_000_000, true);
+}
+
+function withoutEnvelope(command: Document, skip: string[]): Document {
+  const out: Document = {};
+  for (const [key, value] of Object.entries(command)) if (!ENVELOPE.has(key) && !skip.includes(key)) out[key] = value;
+  return out;
+}
+
+function insertInto(server: MongoTestServer, db: string, name: string, raws: Buffer[], ordered: boolean): Document {
+  const collection = server.storage.get(db, name) ?? server.storage.create(db, name);
+  if (collection.type === 'view') throw new CommandError(166, 'CommandNotSupportedOnView', `Namespace ${db}.${name} is a view, not a collection`);
+  const writeErrors: Document[] = [];
+  let n = 0;
+  for (const [index, raw] of raws.entries()) {
+    const id = idKey(raw);
+    if (id !== undefined && collection.ids.has(id.key)) {
+      writeErrors.push({
+        index: new Int32(index),
+        code: new Int32(11000),
+        errmsg: `E11000 duplicate key error collection: ${db}.${name} index: _id_ dup key: { _id: ${JSON.stringify(BSON.EJSON.serialize(id.value))} }`,
+        keyPattern: { _id: new Int32(1) },
+        keyValue: { _id: id.value },
+      });
+      if (ordered) break;
+      continue;
+    }
+    if (id !== undefined) collection.ids.add(id.key);
+    collection.docs.push(raw);
+    n++;
+  }
+  return { n: new Int32(n), ...(writeErrors.length > 0 ? { writeErrors } : {}), ok: 1 };
+}
+
+const HANDLERS: Record<string, Handler> = {
+  ismaster: hello,
+  isMaster: hello,
+  hello,
+  ping: () => ({ ok: 1 }),
+  buildInfo: () => ({ version: '7.0.0', versionArray: [new Int32(7), new Int32(0), new Int32(0), new Int32(0)], gitVersion: 'ferry-test-server', ok: 1 }),
+  endSessions: () => ({ ok: 1 }),
+  saslStart: (server, state, command) => {
+    if (String(command.mechanism) !== 'SCRAM-SHA-256') throw new CommandError(2, 'BadValue', `mechanism ${String(command.mechanism)} is not supported by the Ferry test server`);
+    state.scram = new ScramConversation();
+    const reply = state.scram.start(Buffer.from((command.payload as Binary).buffer));
+    return { conversationId: new Int32(1), done: false, payload: new Binary(Buffer.from(reply)), ok: 1 };
+  },
+  saslContinue: (server, state, command) => {
+    const scram = state.scram;
+    if (scram === undefined) throw new CommandError(17, 'ProtocolError', 'saslContinue without saslStart');
+    const final = scram.finish(Buffer.from((command.payload as Binary).buffer), server.options.users?.[scram.user]);
+    state.scram = undefined;
+    if (final === undefined) throw new CommandError(18, 'AuthenticationFailed', 'Authentication failed.');
+    state.authenticated = true;
+    return { conversationId: new Int32(1), done: true, payload: new Binary(Buffer.from(final)), ok: 1 };
+  },
+  listDatabases: (server) => ({
+    databases: [...server.storage.databases.keys()].map((name) => ({ name, sizeOnDisk: new Long(0), empty: false })),
+    ok: 1,
+  }),
+  listCollections: (server, _state, command, db) => {
+    const filter = (command.filter ?? {}) as Document;
+    const unsupported = Object.keys(filter).filter((k) => k !== 'name');
+    if (unsupported.length > 0) throw new CommandError(2, 'BadValue', `listCollections filter on ${unsupported.join(', ')} is not implemented by the Ferry test server`);
+    const collections = [...server.storage.database(db).values()].filter((c) => filter.name === undefined || c.name === String(filter.name));
+    return cursorOf(server, `${db}.$cmd.listCollections`, collections.map((c) => ({
+      name: c.name,
+      type: c.type,
+      options: c.options,
+      info: { readOnly: c.type === 'view', ...(c.type === 'collection' ? { uuid: c.uuid } : {}) },
+      ...(c.type === 'collection' ? { idIndex: c.indexes[0] } : {}),
+    })));
+  },
+  listIndexes: (server, _state, command, db) => {
+    const collection = requireCollection(server, db, String(command.listIndexes));
+    return cursorOf(server, `${db}.${collection.name}`, collection.indexes);
+  },
+  find: (server, _state, command, db) => {
+    requireEmptyFilter(command.filter, 'find');
+    for (const option of ['sort', 'skip', 'limit', 'projection']) {
+      if (command[option] !== undefined) throw new CommandError(2, 'BadValue', `find with ${option} is not implemented by the Ferry test server`);
+    }
+    const name = String(command.find);
+    const collection = server.storage.get(db, name);
+    return cursorReply(server, `${db}.${name}`, collection === undefined ? [] : [...collection.docs], num(command.batchSize, 101), true);
+  },
+  getMore: (server, _state, command) => {
+    const id = BigInt(String(command.getMore));
+    const cursor = server.cursors.get(id);
+    if (cursor === undefined) throw new CommandError(43, 'CursorNotFound', `cursor id ${id} not found`);
+    return cursorReply(server, cursor.ns, [], num(command.batchSize, 1_000_000), false, id);
+  },
+  killCursors: (server, _state, command) => {
+    const ids = (command.cursors as Long[]).map((c) => BigInt(c.toString()));
+    for (const id of ids) server.cursors.delete(id);
+    return { cursorsKilled: ids.map((id) => Long.fromBigInt(id)), cursorsNotFound: [], cursorsAlive: [], cursorsUnknown: [], ok: 1 };
+  },
+  count: (server, _state, command, db) => {
+    requireEmptyFilter(command.query, 'count');
+    return { n: new Int32(server.storage.get(db, String(command.count))?.docs.length ?? 0), ok: 1 };
+  },
+  insert: (server, _state, command, db) => insertInto(server, db, String(command.insert), command.documents as Buffer[], command.ordered !== false),
+  create: (server, _state, command, db) => {
+    const name = String(command.create);
+    if (server.storage.get(db, name) !== undefined) throw new CommandError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
+    const options = withoutEnvelope(command, ['create']);
+    server.storage.create(db, name, options, options.viewOn === undefined ? 'collection' : 'view');
+    return { ok: 1 };
+  },
+  drop: (server, _state, command, db) => {
+    const collection = requireCollection(server, db, String(command.drop));
+    server.storage.database(db).delete(collection.name);
+    return { ns: `${db}.${collection.name}`, nIndexesWas: new Int32(collection.indexes.length), ok: 1 };
+  },
+  dropDatabase: (server, _state, _command, db) => {
+    server.storage.databases.delete(db);
+    return { ok: 1 };
+  },
+  createIndexes: (server, _state, command, db) => {
+    const name = String(command.createIndexes);
+    const collection = server.storage.get(db, name) ?? server.storage.create(db, name);
+    const before = collection.indexes.length;
+    for (const spec of command.indexes as Document[]) {
+      const existing = collection.indexes.find((i) => i.name === spec.name);
+      if (existing !== undefined) {
+        if (Buffer.from(BSON.serialize(existing.key as Document)).equals(BSON.serialize(spec.key as Document))) continue;
+        throw new CommandError(86, 'IndexKeySpecsConflict', `An existing index has the same name (${String(spec.name)}) but different key`);
+      }
+      collection.indexes.push({ v: new Int32(2), ...spec });
+    }
+    return { numIndexesBefore: new Int32(before), numIndexesAfter: new Int32(collection.indexes.length), createdCollectionAutomatically: false, ok: 1 };
+  },
+  renameCollection: (server, _state, command) => {
+    const [fromDb, ...fromRest] = String(command.renameCollection).split('.');
+    const [toDb, ...toRest] = String(command.to).split('.');
+    const from = requireCollection(server, fromDb ?? '', fromRest.join('.'));
+    const toName = toRest.join('.');
+    if (server.storage.get(toDb ?? '', toName) !== undefined) {
+      if (command.dropTarget !== true) throw new CommandError(48, 'NamespaceExists', `target namespace ${String(command.to)} exists`);
+      server.storage.database(toDb ?? '').delete(toName);
+    }
+    server.storage.database(fromDb ?? '').delete(from.name);
+    from.name = toName;
+    server.storage.database(toDb ?? '').set(toName, from);
+    return { ok: 1 };
+  },
+};
+
+const OPEN_COMMANDS = new Set(['ismaster', 'isMaster', 'hello', 'saslStart', 'saslContinue', 'ping', 'buildInfo', 'endSessions']);
+
+export function handleCommand(server: MongoTestServer, state: ConnectionState, message: IncomingMessage): Document | Buffer {
+  const name = Object.keys(message.command)[0] ?? '';
+  const handler = HANDLERS[name];
+  if (handler === undefined) {
+    throw new CommandError(59, 'CommandNotFound', `no such command: '${name}' is not implemented by the Ferry test server`);
+  }
+  if (!state.authenticated && !OPEN_COMMANDS.has(name)) {
+    throw new CommandError(13, 'Unauthorized', `command ${name} requires authentication`);
+  }
+  return handler(server, state, message.command, message.database);
+}

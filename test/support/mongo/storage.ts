@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { Binary, BSON, Int32, type Document } from 'bson';
+
+/** One collection of the test server: documents kept as the exact bytes the client sent. */
+export interface StoredCollection {
+  name: string;
+  type: 'collection' | 'view';
+  uuid: Binary;
+  options: Document;
+  indexes: Document[];
+  docs: Buffer[];
+  ids: Set<string>;
+}
+
+export class Storage {
+  readonly databases = new Map<string, Map<string, StoredCollection>>();
+
+  database(name: string): Map<string, StoredCollection> {
+    let db = this.databases.get(name);
+    if (db === undefined) {
+      db = new Map();
+      this.databases.set(name, db);
+    }
+    return db;
+  }
+
+  get(db: string, name: string): StoredCollection | undefined {
+    return this.databases.get(db)?.get(name);
+  }
+
+  create(db: string, name: string, options: Document = {}, type: 'collection' | 'view' = 'collection'): StoredCollection {
+    const collection: StoredCollection = {
+      name,
+      type,
+      uuid: new Binary(randomBytes(16), 4),
+      options,
+      indexes: type === 'view' ? [] : [{ v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' }],
+      docs: [],
+      ids: new Set(),
+    };
+    this.database(db).set(name, collection);
+    return collection;
+  }
+}
+
+/** The identity of a document's _id, from its encoded value. */
+export function idKey(raw: Buffer): { key: string; value: unknown } | undefined {
+  const doc = BSON.deserialize(raw, { promoteValues: false, bsonRegExp: true });
+  if (!('_id' in doc)) return undefined;
+  return { key: Buffer.from(BSON.serialize({ _id: doc._id })).toString('hex'), value: doc._id };
+}
