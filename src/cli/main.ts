@@ -24,7 +24,7 @@ function positiveInt(value: string): number {
 }
 
 /** Runs one command with the shared set-up: config, Ctrl-C handling, the error → exit code switch. */
-async function run(command: Command, work: (session: Session) => Promise<number>, needsConfig = true): Promise<void> {
+async function run(command: Command, work: (session: Session) => Promise<number>): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const output = bootstrapOutput(options);
   const controller = new AbortController();
@@ -37,7 +37,7 @@ async function run(command: Command, work: (session: Session) => Promise<number>
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const session = await openSession(options, output, controller.signal, needsConfig);
+    const session = await openSession(options, output, controller.signal);
     redactor = session.loaded.redactor;
     const code = await work(session);
     if (controller.signal.aborted) throw interrupted();
@@ -99,7 +99,8 @@ export function buildProgram(): Command {
 
   program.command('demo')
     .description('quick start: throw-away PostgreSQL with sample data, backup, restore into a second database, verify, clean up')
-    .action((_opts, command: Command) => run(command, demoCommand, false));
+    .addHelpText('after', '\nWith MONGODB_URL configured, the demo also seeds two databases of its own on that MongoDB\n(ferry_demo_<random> and ferry_demo_<random>_dev) and drops them at the end.')
+    .action((_opts, command: Command) => run(command, demoCommand));
 
   return program;
 }

@@ -1,4 +1,4 @@
-import { defaultConfig, loadConfig, Redactor, type LoadedConfig } from '../config/index.js';
+import { loadConfig, Redactor, type LoadedConfig } from '../config/index.js';
 import type { OperationContext } from '../ops/context.js';
 import { Output, type OutputOptions } from './render/output.js';
 
@@ -14,11 +14,8 @@ export interface Session {
   options: GlobalOptions;
 }
 
-/** Commands that need no configuration (demo) get the defaults instead of reading any. */
-export async function openSession(options: GlobalOptions, output: Output, signal: AbortSignal, needsConfig = true): Promise<Session> {
-  const loaded: LoadedConfig = needsConfig
-    ? await loadConfig(options.config === undefined ? {} : { file: options.config })
-    : { config: defaultConfig(), file: undefined, redactor: new Redactor(), warnings: [] };
+export async function openSession(options: GlobalOptions, output: Output, signal: AbortSignal): Promise<Session> {
+  const loaded = await loadConfig(options.config === undefined ? {} : { file: options.config });
   output.setRedactor(loaded.redactor);
   for (const warning of loaded.warnings) output.logger.warn(warning);
   return {

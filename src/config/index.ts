@@ -2,4 +2,3 @@ export { loadConfig, DEFAULT_CONFIG_FILE, type LoadedConfig, type LoadConfigOpti
 export { Redactor, urlWithoutPassword, passwordOf } from './redact.js';
 export { ENV_OVERRIDES } from './env-keys.js';
 export type { FerryConfig, PostgresConfig, MongodbConfig, UploadsConfig, BackupConfig } from './schema.js';
-export { defaultConfig } from './schema.js';

@@ -50,7 +50,3 @@ export type PostgresConfig = z.infer<typeof postgresConfigSchema>;
 export type MongodbConfig = z.infer<typeof mongodbConfigSchema>;
 export type UploadsConfig = z.infer<typeof uploadsConfigSchema>;
 export type BackupConfig = z.infer<typeof backupConfigSchema>;
-
-export function defaultConfig(): FerryConfig {
-  return configSchema.parse({});
-}

@@ -1,13 +1,15 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redactor } from '../config/index.js';
-import type { FerryConfig } from '../config/index.js';
+import type { FerryConfig, MongodbConfig } from '../config/index.js';
+import { connectMongo } from '../stores/mongo/connection.js';
 import { backup, type BackupResult } from '../ops/backup.js';
 import type { OperationContext } from '../ops/context.js';
 import { applyRestore, guardRestore, planRestore, type RestoreResult } from '../ops/restore/index.js';
-import { SAMPLE_SQL, writeSampleUploads } from './sample-data.js';
+import { SAMPLE_SQL, sampleMongoCollections, writeSampleUploads } from './sample-data.js';
 import { startThrowawayPostgres } from './throwaway-postgres.js';
 
 export interface DemoResult {
@@ -21,11 +23,13 @@ type DemoContext = Omit<OperationContext, 'config' | 'redactor'>;
  * The quick start: a throw-away PostgreSQL with sample recipes and a sample uploads folder, backed
  * up, restored into a second database and folder, and checked. Everything is removed afterwards.
  */
-export async function demo(base: DemoContext): Promise<DemoResult> {
+export async function demo(base: DemoContext, mongodb?: MongodbConfig): Promise<DemoResult> {
   const work = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
   base.log.info('starting a throw-away PostgreSQL server');
   const server = await startThrowawayPostgres();
-  const redactor = new Redactor([server.password]);
+  const redactor = new Redactor([server.password, ...(mongodb?.password === undefined ? [] : [mongodb.password])]);
+  const mongo = mongodb === undefined ? undefined : await seedMongo(mongodb, base);
+  if (mongo === undefined) base.log.info('MongoDB: skipped (set MONGODB_URL, and MONGODB_USER/MONGODB_PASSWORD if needed, to include it)');
   try {
     await server.createDatabase('legrimoire');
     const client = new pg.Client({ connectionString: server.url('legrimoire') });
@@ -38,26 +42,58 @@ export async function demo(base: DemoContext): Promise<DemoResult> {
     await writeSampleUploads(join(work, 'uploads'));
     base.log.info('loaded sample recipes into database legrimoire and sample files into uploads/');
 
-    const backupConfig = demoConfig(work, server.url('legrimoire'), join(work, 'uploads'));
+    const backupConfig = demoConfig(work, server.url('legrimoire'), join(work, 'uploads'), mongo?.source);
     const made = await backup({ ...base, config: backupConfig, redactor });
 
-    const restoreConfig = demoConfig(work, server.url('legrimoire_dev'), join(work, 'uploads_dev'));
+    const restoreConfig = demoConfig(work, server.url('legrimoire_dev'), join(work, 'uploads_dev'), mongo?.target);
     const restoreCtx: OperationContext = { ...base, config: restoreConfig, redactor };
     const plan = await planRestore(restoreCtx, made.archive, {}, { signal: base.signal, log: base.log, progress: base.progress, redactor, tempDir: work });
     guardRestore(plan);
     const restored = await applyRestore(restoreCtx, plan);
     return { backup: made, restore: restored };
   } finally {
+    await mongo?.cleanup();
     await server.stop();
     await rm(work, { recursive: true, force: true });
     base.log.info('stopped the throw-away server and removed its files');
   }
 }
 
-function demoConfig(work: string, url: string, uploads: string): FerryConfig {
+function demoConfig(work: string, url: string, uploads: string, mongodb: MongodbConfig | undefined): FerryConfig {
   return {
     backup: { directory: join(work, 'backups'), retention_days: 7, compression_level: 6, temp_directory: undefined },
     postgres: { url, bin_dir: undefined, connect_timeout_seconds: 10 },
+    mongodb,
     uploads: { path: uploads, strict: false },
+  };
+}
+
+/**
+ * With a MongoDB configured, the demo works in two databases of its own (ferry_demo_<random> and
+ * …_dev) on that server, and drops both at the end; it never touches the configured database.
+ */
+async function seedMongo(config: MongodbConfig, base: DemoContext): Promise<{ source: MongodbConfig; target: MongodbConfig; cleanup: () => Promise<void> }> {
+  const name = `ferry_demo_${randomBytes(3).toString('hex')}`;
+  const source: MongodbConfig = { ...config, database: name, collections: undefined, export_collections: ['recipes', 'ingredients'] };
+  const target: MongodbConfig = { ...source, database: `${name}_dev` };
+  const client = await connectMongo(source);
+  try {
+    for (const [collection, docs] of Object.entries(sampleMongoCollections())) await client.db(name).collection(collection).insertMany(docs);
+    await client.db(name).collection('recipes').createIndex({ title: 1 });
+  } finally {
+    await client.close();
+  }
+  base.log.info(`loaded sample recipes into MongoDB database ${name}`);
+  return {
+    source,
+    target,
+    cleanup: async () => {
+      const cleaner = await connectMongo(source);
+      try {
+        for (const db of [name, `${name}_dev`]) await cleaner.db(db).dropDatabase().catch(() => undefined);
+      } finally {
+        await cleaner.close();
+      }
+    },
   };
 }

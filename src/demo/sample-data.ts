@@ -57,3 +57,18 @@ export async function writeSampleUploads(root: string): Promise<void> {
   await writeFile(join(root, 'ocr', 'vide.txt'), '');
   await symlink('images/recipe-3.jpg', join(root, 'couverture.jpg'));
 }
+
+/** The same recipes as documents, the shape Le Grimoire keeps in MongoDB. */
+export function sampleMongoCollections(): Record<string, Array<Record<string, unknown>>> {
+  const categories = ['Entrées', 'Plats', 'Desserts', 'Boissons', 'Pains'].map((name, i) => ({ slug: `cat-${i + 1}`, name }));
+  const ingredients = ['farine', 'beurre', 'sucre', 'œufs', 'lait', 'sel', 'chocolat', 'pommes', 'tomates', 'basilic'].map((name, i) => ({ name, unit: i % 2 ? 'g' : 'ml' }));
+  const recipes = Array.from({ length: 250 }, (_, i) => ({
+    title: `Recette n°${i + 1}`,
+    category: categories[i % categories.length]?.slug,
+    servings: 2 + (i % 6),
+    ingredients: Array.from({ length: 1 + (i % 4) }, (_, k) => ({ name: ingredients[(i + k) % ingredients.length]?.name, quantity: (k + 1) * 50 })),
+    steps: [`Préparer les ingrédients.`, `Cuire ${10 + (i % 30)} minutes.`, 'Servir.'],
+    createdAt: new Date(Date.UTC(2025, 0, 1) + i * 7 * 3_600_000),
+  }));
+  return { categories, ingredients, recipes };
+}

@@ -13,6 +13,7 @@ describe('ferry demo', () => {
     expect(result.stdout).toMatch(/uploads\s+files\s+12\s+12\s+ok/);
     expect(result.stdout).toMatch(/demo OK: every count matches\./);
     expect(result.stderr).toMatch(/stopped the throw-away server and removed its files/);
+    expect(result.stderr).toMatch(/MongoDB: skipped \(set MONGODB_URL/);
   });
 });
 

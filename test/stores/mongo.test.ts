@@ -313,3 +313,55 @@ describe('MongoDB in bounded memory, and partial restores', () => {
     expect(readdirSync(devUploads)).toEqual(['mine.jpg']);
   });
 });
+
+describe('ferry demo with a MongoDB configured', () => {
+  it('includes MongoDB in its own databases and drops them afterwards', async () => {
+    const result = await ferry(['demo'], { MONGODB_URL: mongo.url, MONGODB_USER: mongo.user, MONGODB_PASSWORD: mongo.password });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/mongo\s+recipes\s+250\s+250\s+ok/);
+    expect(result.stdout).toMatch(/postgres\s+public\.recipes\s+250\s+250\s+ok/);
+    const client = await mongo.client();
+    const names = (await client.db('admin').command({ listDatabases: 1 })).databases as Array<{ name: string }>;
+    expect(names.filter((d) => d.name.startsWith('ferry_demo_'))).toEqual([]);
+  });
+});
+
+describe('all three stores in one archive', () => {
+  it('backs up PostgreSQL, MongoDB and uploads into the layout of product.md and restores them with one count table', async () => {
+    const { createDatabase, pgUrl, query, tableDigests, uniqueName } = await import('../support/pg.js');
+    const pg = await createDatabase(uniqueName('all_pg'));
+    await query(pg, 'CREATE TABLE users (id int PRIMARY KEY, email text); INSERT INTO users SELECT i, i || \'@example.org\' FROM generate_series(1, 30) i;');
+    const client = await mongo.client();
+    const db = mongo.database('all_mongo');
+    await client.db(db).collection('recipes').insertMany([{ title: 'tarte' }, { title: 'soupe' }]);
+    await client.db(db).collection('ingredients').insertMany([{ name: 'sel' }]);
+    const work = await tempDir();
+    const uploads = join(work, 'uploads');
+    mkdirSync(join(uploads, 'images'), { recursive: true });
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(join(uploads, 'images', 'tarte.jpg'), 'jpeg');
+    const backups = join(work, 'b');
+    const all = { ...env(db, backups, { FERRY_MONGODB_EXPORT_COLLECTIONS: 'recipes,ingredients' }), DATABASE_URL: pgUrl(pg), UPLOADS_DIR: uploads };
+    const made = await ferry(['backup'], all);
+    expect(made.code, made.stderr).toBe(0);
+    const listing = execFileSync('tar', ['-tzf', archiveIn(backups)]).toString().trim().split('\n').sort();
+    expect(listing).toEqual([
+      'backup_info.txt', 'ingredients_export.json', 'manifest.json',
+      `mongodb/${db}/ingredients.bson`, `mongodb/${db}/ingredients.metadata.json`, `mongodb/${db}/recipes.bson`, `mongodb/${db}/recipes.metadata.json`,
+      'postgresql/database.backup', 'postgresql/database.sql', 'recipes_export.json', 'uploads/', 'uploads/images/', 'uploads/images/tarte.jpg',
+    ]);
+
+    const intoSource = await ferry(['restore', 'latest', '--yes', '--only', 'mongo'], all);
+    expect(intoSource.code).toBe(4);
+    expect(intoSource.stderr).toMatch(/^ferry: refusing to restore into mongodb .*: it is the database this archive was taken from$/m);
+
+    const pgTarget = uniqueName('all_pg_dev');
+    const mongoTarget = mongo.database('all_mongo_dev');
+    const restored = await ferry(['restore', 'latest', '--yes'], { ...env(mongoTarget, backups), DATABASE_URL: pgUrl(pgTarget), UPLOADS_DIR: join(work, 'dev-uploads') });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(/postgres\s+public\.users\s+30\s+30\s+ok/);
+    expect(restored.stdout).toMatch(/mongo\s+recipes\s+2\s+2\s+ok/);
+    expect(restored.stdout).toMatch(/uploads\s+files\s+1\s+1\s+ok/);
+    expect(await tableDigests(pgTarget)).toEqual(await tableDigests(pg));
+  });
+});

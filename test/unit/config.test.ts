@@ -64,5 +64,6 @@ describe('the shipped example configuration', () => {
     expect(config.backup.retention_days).toBe(7);
     expect(config.postgres?.url).toBe('postgresql://legrimoire:pw@db:5432/legrimoire');
     expect(config.uploads?.path).toMatch(/backend\/uploads$/);
+    expect(config.mongodb).toMatchObject({ url: 'mongodb://mongodb:27017', database: 'legrimoire', export_collections: ['recipes', 'ingredients'] });
   });
 });

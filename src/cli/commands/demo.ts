@@ -5,7 +5,7 @@ import type { Session } from '../session.js';
 
 export async function demoCommand(session: Session): Promise<number> {
   const { output, ctx } = session;
-  const result = await demo({ signal: ctx.signal, log: ctx.log, progress: ctx.progress });
+  const result = await demo({ signal: ctx.signal, log: ctx.log, progress: ctx.progress }, ctx.config.mongodb);
   const { backup, restore } = result;
   if (output.options.json) {
     output.json({ archive: { size: backup.size, sha256: backup.sha256, durationSeconds: backup.durationSeconds }, restore: { stores: restore.stores, mismatches: restore.mismatches } });
