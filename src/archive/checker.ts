@@ -18,18 +18,23 @@ export class ManifestChecker {
     return this.expected.get(normalise(path));
   }
 
-  /** Throws ARCHIVE_CORRUPT when the entry's bytes differ from the manifest. */
-  check(path: string, digest: EntryDigest): void {
+  /** What is wrong with the entry's bytes compared with the manifest, or undefined when nothing is. */
+  compare(path: string, digest: EntryDigest): string | undefined {
     const key = normalise(path);
     this.seen.add(key);
     const entry = this.expected.get(key);
-    if (entry === undefined) {
-      throw new FerryError('ARCHIVE_CORRUPT', `archive ${this.archive} has an entry the manifest does not list: ${path}`, {
-        hint: 'The archive was changed after it was written; use another backup.',
-      });
-    }
+    if (entry === undefined) return `entry ${path} is not listed in the manifest`;
     if (entry.sha256 !== undefined && (entry.size !== digest.size || entry.sha256 !== digest.sha256)) {
-      throw new FerryError('ARCHIVE_CORRUPT', `archive ${this.archive}: entry ${path} does not match its checksum (expected ${entry.size} bytes sha256 ${entry.sha256.slice(0, 12)}…, found ${digest.size} bytes ${digest.sha256.slice(0, 12)}…)`, {
+      return `entry ${path} does not match its checksum (expected ${entry.size} bytes sha256 ${entry.sha256.slice(0, 12)}…, found ${digest.size} bytes ${digest.sha256.slice(0, 12)}…)`;
+    }
+    return undefined;
+  }
+
+  /** Throws ARCHIVE_CORRUPT when the entry's bytes differ from the manifest. */
+  check(path: string, digest: EntryDigest): void {
+    const problem = this.compare(path, digest);
+    if (problem !== undefined) {
+      throw new FerryError('ARCHIVE_CORRUPT', `archive ${this.archive}: ${problem}`, {
         hint: 'The archive is corrupt; restore from another backup (ferry list) and check the disk it was stored on.',
       });
     }

@@ -2,6 +2,5 @@ export { ArchiveWriter, writeError, type ArchiveSink, type EntryAttributes, type
 export { readArchive, digestOf, readSmallEntry, DigestStream, type ArchiveEntryHeader, type EntryDigest, type EntryHandler } from './reader.js';
 export { ManifestChecker } from './checker.js';
 export { parseManifest, FORMAT_VERSION, LEGACY_FORMAT_VERSION, MANIFEST_ENTRY, INFO_ENTRY, type Manifest, type ManifestEntry, type StoreManifest } from './manifest.js';
-export { archiveNameFor, timeOfArchiveName, isArchiveName, sidecarNames, PARTIAL_SUFFIX, CHECKSUM_SUFFIX, MANIFEST_SUFFIX } from './naming.js';
+export { archiveNameFor, timeOfArchiveName, isArchiveName, sidecarNames, PARTIAL_SUFFIX, CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';
 export { writeFileAtomic, syncDirectory } from './atomic-file.js';
-export { checkArchiveChecksums, type ChecksumReport } from './integrity.js';

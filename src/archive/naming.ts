@@ -4,6 +4,8 @@ const ARCHIVE_PATTERN = /^backup_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.ta
 export const PARTIAL_SUFFIX = '.partial';
 export const CHECKSUM_SUFFIX = '.sha256';
 export const MANIFEST_SUFFIX = '.manifest.json';
+/** The outcome of the last `ferry verify`, so list and health need not re-read the archive. */
+export const VERIFY_SUFFIX = '.verify.json';
 
 export function archiveNameFor(date: Date): string {
   const pad = (n: number) => String(n).padStart(2, '0');
@@ -24,5 +26,5 @@ export function isArchiveName(name: string): boolean {
 }
 
 export function sidecarNames(archiveName: string): string[] {
-  return [archiveName + CHECKSUM_SUFFIX, archiveName + MANIFEST_SUFFIX];
+  return [archiveName + CHECKSUM_SUFFIX, archiveName + MANIFEST_SUFFIX, archiveName + VERIFY_SUFFIX];
 }

@@ -7,8 +7,9 @@ import { backupCommand } from './commands/backup.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
-import { pruneCommand } from './commands/prune.js';
+import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
 import { restoreCommand } from './commands/restore.js';
+import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './render/errors.js';
 import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
 
@@ -91,11 +92,23 @@ export function buildProgram(): Command {
     .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
     .action((archive: string, _opts, command: Command) => run(command, (s) => inspectCommand(s, archive)));
 
+  program.command('verify')
+    .description('prove an archive is whole: every checksum, the PostgreSQL dump readable to its end, every BSON document')
+    .argument('<archive>', 'archive path, file name in the backup directory, "latest" or "all"')
+    .addHelpText('after', '\nReads the archive once (twice when its .manifest.json sidecar is missing) and reports every problem.\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.')
+    .action((archive: string, _opts, command: Command) => run(command, (s) => verifyCommand(s, archive)));
+
   program.command('prune')
-    .description('apply retention now: remove archives older than the retention period (never the newest)')
+    .description('apply retention now (never the newest backup, nor the newest verified one)')
     .option('--dry-run', 'list what would be removed and why each backup is kept')
-    .addOption(new Option('--keep-days <n>', 'override backup.retention_days / BACKUP_RETENTION_DAYS (0 keeps all)').argParser(positiveInt))
-    .action((opts: { dryRun?: boolean; keepDays?: number }, command: Command) => run(command, (s) => pruneCommand(s, opts)));
+    .addOption(new Option('--keep-days <n>', 'keep backups younger than n days (backup.retention_days, BACKUP_RETENTION_DAYS); 0 turns the rule off').argParser(positiveInt))
+    .addOption(new Option('--keep-last <n>', 'keep the newest n backups (backup.keep_last)').argParser(positiveInt))
+    .addOption(new Option('--keep-daily <n>', 'keep the newest backup of each of the last n days that have one').argParser(positiveInt))
+    .addOption(new Option('--keep-weekly <n>', 'likewise for the last n ISO weeks').argParser(positiveInt))
+    .addOption(new Option('--keep-monthly <n>', 'likewise for the last n months').argParser(positiveInt))
+    .addOption(new Option('--keep-yearly <n>', 'likewise for the last n years').argParser(positiveInt))
+    .addHelpText('after', '\nA backup is kept when any rule keeps it, with the semantics of restic forget (UTC calendar periods;\nthe oldest backup is kept too while a rule has room left). With no rule at all, nothing is removed.\nFiles Ferry did not write are never touched, and links are never followed.')
+    .action((opts: PruneCommandOptions, command: Command) => run(command, (s) => pruneCommand(s, opts)));
 
   program.command('demo')
     .description('quick start: throw-away PostgreSQL with sample data, backup, restore into a second database, verify, clean up')

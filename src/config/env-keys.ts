@@ -16,6 +16,11 @@ const LEGACY_NAMES: Record<string, string> = {
 const KEY_PATHS = [
   'backup.directory',
   'backup.retention_days',
+  'backup.keep_last',
+  'backup.keep_daily',
+  'backup.keep_weekly',
+  'backup.keep_monthly',
+  'backup.keep_yearly',
   'backup.compression_level',
   'backup.temp_directory',
   'postgres.url',

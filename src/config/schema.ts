@@ -34,6 +34,11 @@ export const mongodbConfigSchema = z.object({
 export const backupConfigSchema = z.object({
   directory: nonEmpty.default('./backups'),
   retention_days: count(0, 36500).default(7),
+  keep_last: count(0, 100_000).default(0).describe('keep the newest N backups'),
+  keep_daily: count(0, 100_000).default(0).describe('keep the newest backup of each of the last N days that have one'),
+  keep_weekly: count(0, 100_000).default(0).describe('likewise per ISO week'),
+  keep_monthly: count(0, 100_000).default(0).describe('likewise per month'),
+  keep_yearly: count(0, 100_000).default(0).describe('likewise per year'),
   compression_level: count(0, 9).default(6),
   temp_directory: nonEmpty.optional().describe('where PostgreSQL dumps are staged; defaults to the backup directory'),
 });

@@ -61,7 +61,7 @@ export async function demo(base: DemoContext, mongodb?: MongodbConfig): Promise<
 
 function demoConfig(work: string, url: string, uploads: string, mongodb: MongodbConfig | undefined): FerryConfig {
   return {
-    backup: { directory: join(work, 'backups'), retention_days: 7, compression_level: 6, temp_directory: undefined },
+    backup: { directory: join(work, 'backups'), retention_days: 7, keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, compression_level: 6, temp_directory: undefined },
     postgres: { url, bin_dir: undefined, connect_timeout_seconds: 10 },
     mongodb,
     uploads: { path: uploads, strict: false },

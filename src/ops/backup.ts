@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import {
-  ArchiveWriter, archiveNameFor, checkArchiveChecksums, CHECKSUM_SUFFIX, FORMAT_VERSION, INFO_ENTRY, isArchiveName,
+  ArchiveWriter, archiveNameFor, CHECKSUM_SUFFIX, FORMAT_VERSION, INFO_ENTRY, isArchiveName,
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
@@ -14,6 +14,7 @@ import { renderBackupInfo } from './backup-info.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
 import { applyPrune, type PruneResult } from './prune.js';
+import { recordVerification, verifyArchive } from './verify.js';
 
 export interface BackupOptions {
   /** Skip retention after the backup. */
@@ -92,15 +93,24 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     await writer.addBuffer(MANIFEST_ENTRY, Buffer.from(manifestText), { mode: 0o600, mtime: now });
     const finished = await writer.finish();
 
-    ctx.progress.start('re-reading the archive against its checksums');
-    await checkArchiveChecksums(finished.partialPath, { signal: ctx.signal });
-    ctx.progress.done('archive verified');
+    // The same proof as `ferry verify`, before the archive gets its name: a backup that does not
+    // verify never becomes one, and never triggers retention.
+    ctx.progress.start('verifying the archive just written');
+    const verification = await verifyArchive(ctx, finished.partialPath, manifest);
     throwIfAborted(ctx.signal);
+    const firstProblem = verification.findings[0];
+    if (firstProblem !== undefined) {
+      throw new FerryError('ARCHIVE_CORRUPT', `the archive just written does not verify: ${firstProblem.problem}`, {
+        hint: 'Nothing was kept and nothing was pruned; check the disk of the backup directory and run the backup again.',
+      });
+    }
+    ctx.progress.done(`archive verified in ${verification.durationSeconds.toFixed(1)} s`);
 
     await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, `${finished.sha256}  ${name}\n`);
     await writeFileAtomic(finalPath + MANIFEST_SUFFIX, manifestText);
     await writer.commit();
     writer = undefined;
+    await recordVerification(ctx, finalPath, verification);
     ctx.log.info(`wrote ${finalPath} (${formatBytes(finished.size)})`);
 
     const warnings = Object.values(storeManifests).flatMap((m) => m.warnings);

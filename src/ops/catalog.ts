@@ -1,8 +1,8 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import {
   LEGACY_FORMAT_VERSION, type ArchiveEntryHeader, type StoreManifest,
-  CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, parseManifest, readArchive, readSmallEntry, timeOfArchiveName,
+  CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, timeOfArchiveName,
   type Manifest,
 } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
@@ -15,6 +15,13 @@ export interface BackupSummary {
   /** The manifest from the sidecar, when there is one. */
   manifest: Manifest | undefined;
   hasChecksum: boolean;
+  /** The outcome of the last `ferry verify`, when there was one. */
+  verification: VerificationRecord | undefined;
+}
+
+export interface VerificationRecord {
+  checkedAt: string;
+  ok: boolean;
 }
 
 /** The backups in a directory, newest first, from names, sizes and sidecars only (archives are not opened). */
@@ -36,7 +43,8 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
       continue;
     }
     const path = join(directory, name);
-    const stats = await stat(path).catch(() => undefined);
+    // lstat: a link is never followed out of the backup directory, so it counts as foreign.
+    const stats = await lstat(path).catch(() => undefined);
     if (stats === undefined || !stats.isFile()) {
       foreign.push(name);
       continue;
@@ -48,6 +56,7 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
       size: stats.size,
       manifest: await readSidecarManifest(path),
       hasChecksum: present.has(name + CHECKSUM_SUFFIX),
+      verification: present.has(name + VERIFY_SUFFIX) ? await lastVerification(path) : undefined,
     });
   }
   backups.sort((a, b) => b.time.getTime() - a.time.getTime());
@@ -56,7 +65,7 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
 
 function isOwnFile(name: string): boolean {
   if (name === '.ferry.lock' || name.startsWith('.ferry-tmp-')) return true;
-  for (const suffix of [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, PARTIAL_SUFFIX]) {
+  for (const suffix of [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX, PARTIAL_SUFFIX]) {
     if (name.endsWith(suffix) && timeOfArchiveName(name.slice(0, -suffix.length)) !== undefined) return true;
   }
   return /^\.backup_\d{8}_\d{6}\.tar\.gz\..*\.tmp$/.test(name);
@@ -149,4 +158,14 @@ function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Man
     stores,
     entries: normalised.map((h) => ({ path: h.path, type: h.type === 'other' ? 'file' : h.type, size: h.size })),
   };
+}
+
+/** The outcome of the last verify of an archive, when there was one. */
+export async function lastVerification(archive: string): Promise<VerificationRecord | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(archive + VERIFY_SUFFIX, 'utf8')) as Partial<VerificationRecord>;
+    return typeof parsed.checkedAt === 'string' && typeof parsed.ok === 'boolean' ? { checkedAt: parsed.checkedAt, ok: parsed.ok } : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sidecarNames } from '../archive/index.js';
-import { planPrune, type PrunePlan } from '../retention/index.js';
+import { planPrune, type PrunePlan, type RetentionPolicy } from '../retention/index.js';
 import { catalog } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
@@ -10,6 +10,11 @@ export interface PruneOptions {
   dryRun?: boolean;
   /** Overrides backup.retention_days. */
   keepDays?: number;
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
   /** Set by backup, which already holds the directory lock. */
   lockHeld?: boolean;
 }
@@ -24,7 +29,17 @@ export interface PruneResult {
 
 export async function planPruneFor(ctx: OperationContext, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
   const { backups, foreign } = await catalog(ctx.config.backup.directory);
-  const plan = planPrune(backups.map((b) => ({ name: b.name, time: b.time })), { keepDays: options.keepDays ?? ctx.config.backup.retention_days }, ctx.now?.() ?? new Date());
+  const b = ctx.config.backup;
+  const policy: RetentionPolicy = {
+    keepDays: options.keepDays ?? b.retention_days,
+    keepLast: options.keepLast ?? b.keep_last,
+    keepDaily: options.keepDaily ?? b.keep_daily,
+    keepWeekly: options.keepWeekly ?? b.keep_weekly,
+    keepMonthly: options.keepMonthly ?? b.keep_monthly,
+    keepYearly: options.keepYearly ?? b.keep_yearly,
+  };
+  const records = backups.map((backup) => ({ name: backup.name, time: backup.time, verified: backup.verification?.ok }));
+  const plan = planPrune(records, policy, ctx.now?.() ?? new Date());
   return { plan, foreign };
 }
 

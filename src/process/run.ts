@@ -78,9 +78,7 @@ export async function runTool(command: string, args: readonly string[], options:
         childOut.on('error', resolveDone);
       })
     : pipeline(childOut, options.stdout);
-  const stdinDone = options.stdin !== undefined && child.stdin !== null
-    ? pipeline(options.stdin, child.stdin).catch(() => undefined)
-    : Promise.resolve();
+  const stdinDone = options.stdin !== undefined && child.stdin !== null ? pump(options.stdin, child.stdin) : Promise.resolve();
 
   let killTimer: NodeJS.Timeout | undefined;
   const onAbort = () => {
@@ -107,6 +105,32 @@ export async function runTool(command: string, args: readonly string[], options:
     options.signal.removeEventListener('abort', onAbort);
     if (killTimer !== undefined) clearTimeout(killTimer);
   }
+}
+
+/**
+ * Feeds a child's stdin and always reads the source to its end, even when the child stops reading
+ * early: the source may be an archive entry that still has to be hashed.
+ */
+async function pump(source: Readable, sink: Writable): Promise<void> {
+  let open = true;
+  sink.on('error', () => {
+    open = false;
+  });
+  for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    if (!open || sink.destroyed) continue;
+    if (!sink.write(chunk)) {
+      await new Promise<void>((resolveDrain) => {
+        const done = () => {
+          sink.off('drain', done);
+          sink.off('close', done);
+          resolveDrain();
+        };
+        sink.on('drain', done);
+        sink.on('close', done);
+      });
+    }
+  }
+  if (open && !sink.destroyed) sink.end();
 }
 
 /** The last meaningful line of a tool's stderr, for a one-line message. */

@@ -1,1 +1,1 @@
-export { planPrune, type BackupRecord, type RetentionPolicy, type PrunePlan, type PruneDecision } from './policy.js';
+export { planPrune, isEmptyPolicy, type BackupRecord, type RetentionPolicy, type PrunePlan, type PruneDecision } from './policy.js';

@@ -2,7 +2,9 @@ import type { FerryConfig } from '../config/index.js';
 import { FilesStore } from './files/index.js';
 import { MongoStore } from './mongo/index.js';
 import { PostgresStore } from './postgres/index.js';
-import type { Store, StoreKind } from './store.js';
+import type { ContentChecker, Store, StoreKind } from './store.js';
+import { postgresContentChecker } from './postgres/verify.js';
+import { mongoBsonChecker, mongoExportChecker } from './mongo/verify.js';
 
 /** One line per store kind: how its section of the configuration becomes a Store. */
 const FACTORIES: Array<{ kind: StoreKind; fromConfig: (config: FerryConfig) => Store | undefined }> = [
@@ -16,3 +18,6 @@ export const STORE_KINDS: readonly StoreKind[] = FACTORIES.map((f) => f.kind);
 export function storesFromConfig(config: FerryConfig): Store[] {
   return FACTORIES.map((f) => f.fromConfig(config)).filter((s): s is Store => s !== undefined);
 }
+
+/** Content checks for every kind of entry Ferry writes; they need no configured store. */
+export const CONTENT_CHECKERS: readonly ContentChecker[] = [postgresContentChecker, mongoBsonChecker, mongoExportChecker];

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../archive/index.js';
+import type { ArchiveEntryHeader, ArchiveSink, Manifest, StoreManifest } from '../archive/index.js';
 import type { Redactor } from '../config/index.js';
 
 export type StoreKind = 'postgres' | 'mongo' | 'uploads';
@@ -86,4 +86,21 @@ export interface Store {
   /** Checks the restore target and reports what is there now. */
   inspectTarget(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreTarget>;
   prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging>;
+}
+
+export interface ContentCheckContext {
+  signal: AbortSignal;
+  log: Logger;
+  /** postgres.bin_dir when configured, to find pg_restore. */
+  pgBinDir?: string | undefined;
+}
+
+/**
+ * Checks what an archive entry holds, beyond its checksum: a dump that restores, documents that
+ * parse, counts that match. Works from the archive alone, with no database configured.
+ */
+export interface ContentChecker {
+  accepts(path: string): boolean;
+  /** Must read `data` to its end; returns every problem found (none when the content is sound). */
+  check(path: string, data: Readable, manifest: Manifest, ctx: ContentCheckContext): Promise<string[]>;
 }

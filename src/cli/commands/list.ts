@@ -18,6 +18,7 @@ export async function listCommand(session: Session): Promise<number> {
         size: b.size,
         stores: b.manifest === undefined ? null : Object.keys(b.manifest.stores),
         status: statusOf(b.manifest !== undefined, b.hasChecksum),
+        verification: b.verification ?? null,
       })),
       foreign: result.foreign,
     });
@@ -28,13 +29,14 @@ export async function listCommand(session: Session): Promise<number> {
     return 0;
   }
   output.data(table(
-    ['backup', 'age', 'size', 'stores', 'status'],
+    ['backup', 'age', 'size', 'stores', 'status', 'verified'],
     result.backups.map((b) => [
       b.name,
       formatDuration((now - b.time.getTime()) / 1000),
       formatBytes(b.size),
       b.manifest === undefined ? '?' : Object.keys(b.manifest.stores).join(','),
       statusOf(b.manifest !== undefined, b.hasChecksum),
+      b.verification === undefined ? 'never' : `${b.verification.ok ? 'ok' : 'FAILED'} ${formatDuration((now - Date.parse(b.verification.checkedAt)) / 1000)} ago`,
     ]),
   ));
   if (result.foreign.length > 0) output.logger.info(`not Ferry's, left alone: ${result.foreign.join(', ')}`);

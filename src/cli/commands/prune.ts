@@ -5,6 +5,11 @@ import type { Session } from '../session.js';
 export interface PruneCommandOptions {
   dryRun?: boolean;
   keepDays?: number;
+  keepLast?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
 }
 
 export async function pruneCommand(session: Session, options: PruneCommandOptions): Promise<number> {

@@ -24,10 +24,15 @@ function corrupt(file: string, offset: number, reason: string): FerryError {
  * holding more than one document in memory. A truncated or malformed file is an error naming the
  * file and the byte offset.
  */
-export async function* readBsonFile(path: string, label = path): AsyncGenerator<RawDocument> {
+export function readBsonFile(path: string, label = path): AsyncGenerator<RawDocument> {
+  return readBsonStream(createReadStream(path, { highWaterMark: 1024 * 1024 }), label);
+}
+
+/** The same over any stream of .bson bytes (an archive entry while it is read). */
+export async function* readBsonStream(source: AsyncIterable<Buffer>, label: string): AsyncGenerator<RawDocument> {
   let pending: Buffer = Buffer.alloc(0);
   let offset = 0;
-  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 }) as AsyncIterable<Buffer>) {
+  for await (const chunk of source) {
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
     let start = 0;
     while (pending.length - start >= 4) {

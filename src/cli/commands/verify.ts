@@ -1,0 +1,41 @@
+import { basename } from 'node:path';
+import { FerryError } from '../../errors/index.js';
+import { verify, type VerifyReport } from '../../ops/verify.js';
+import { formatBytes, formatDuration } from '../../util/format.js';
+import { table } from '../render/output.js';
+import type { Session } from '../session.js';
+
+export async function verifyCommand(session: Session, reference: string): Promise<number> {
+  const { output } = session;
+  const reports = await verify(session.ctx, reference);
+  if (output.options.json) output.json(reports.length === 1 && reference !== 'all' ? reports[0] : reports);
+  else output.data(reports.map((r) => render(r, output.options.verbose)).join('\n\n'));
+  const bad = reports.filter((r) => !r.ok);
+  const first = bad[0]?.findings[0];
+  if (bad[0] !== undefined && first !== undefined) {
+    throw new FerryError('ARCHIVE_CORRUPT', `${basename(bad[0].archive)} is not whole: ${first.problem}${bad.length > 1 || bad[0].findings.length > 1 ? ` (and ${bad.reduce((n, r) => n + r.findings.length, 0) - 1} more)` : ''}`, {
+      hint: 'Do not rely on this backup: restore from a whole one (ferry list shows the verified ones) and check the disk that holds the backups.',
+    });
+  }
+  return 0;
+}
+
+function render(report: VerifyReport, verbose: boolean): string {
+  const speed = report.durationSeconds > 0 ? `, ${formatBytes(report.archiveBytes / report.durationSeconds)}/s` : '';
+  const lines = [`${basename(report.archive)}: ${report.ok ? 'OK' : `CORRUPT, ${report.findings.length} problem(s)`} — ${report.entries.length} entries, ${formatBytes(report.archiveBytes)} read in ${formatDuration(report.durationSeconds)}${speed}`];
+  const groups = new Map<string, { count: number; bad: number; bytes: number }>();
+  for (const entry of report.entries) {
+    const group = entry.path.includes('/') ? `${entry.path.split('/')[0]}/` : entry.path;
+    const g = groups.get(group) ?? { count: 0, bad: 0, bytes: 0 };
+    g.count++;
+    g.bytes += entry.size;
+    if (!entry.ok) g.bad++;
+    groups.set(group, g);
+  }
+  const rows = verbose
+    ? report.entries.map((e) => [e.path, formatBytes(e.size), e.ok ? 'ok' : 'BAD'])
+    : [...groups].map(([group, g]) => [group, `${g.count} entr${g.count === 1 ? 'y' : 'ies'}, ${formatBytes(g.bytes)}`, g.bad === 0 ? 'ok' : `${g.bad} BAD`]);
+  lines.push(table(['  entry', 'size', 'status'], rows.map(([a, b, c]) => [`  ${a}`, b ?? '', c ?? ''])));
+  for (const finding of report.findings) lines.push(`  problem: ${finding.problem}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,60 @@
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type { Manifest } from '../../archive/index.js';
+import { FerryError } from '../../errors/index.js';
+import type { ContentChecker } from '../store.js';
+import { parseDocument, readBsonStream } from './bson-file.js';
+import { unescapeCollectionName } from './names.js';
+
+async function drain(data: Readable): Promise<void> {
+  if (data.readableEnded) return;
+  data.resume();
+  await new Promise((resolveEnd) => data.once('end', resolveEnd));
+}
+
+function countProblem(path: string, name: string, found: number, manifest: Manifest): string[] {
+  const expected = manifest.stores.mongo?.counts[name];
+  return expected === undefined || expected === found ? [] : [`${path}: holds ${found} documents, the manifest says ${expected}`];
+}
+
+/** Every document of a .bson entry parses, and there are as many as the manifest says. */
+export const mongoBsonChecker: ContentChecker = {
+  accepts: (path) => path.startsWith('mongodb/') && path.endsWith('.bson'),
+  async check(path, data, manifest) {
+    const name = unescapeCollectionName(path.slice(path.lastIndexOf('/') + 1, -'.bson'.length));
+    let count = 0;
+    try {
+      for await (const doc of readBsonStream(data.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, path)) {
+        parseDocument(doc, path);
+        count++;
+      }
+    } catch (error) {
+      await drain(data);
+      if (error instanceof FerryError) return [error.message];
+      throw error;
+    }
+    return countProblem(path, name, count, manifest);
+  },
+};
+
+/** A JSON export parses, one document per line, as many as the collection has. */
+export const mongoExportChecker: ContentChecker = {
+  accepts: (path) => !path.includes('/') && path.endsWith('_export.json'),
+  async check(path, data, manifest) {
+    const problems: string[] = [];
+    let count = 0;
+    let lineNumber = 0;
+    for await (const line of createInterface({ input: data, crlfDelay: Infinity })) {
+      lineNumber++;
+      const text = line.trim().replace(/,$/, '');
+      if (text === '' || text === '[' || text === ']' || text === '[]') continue;
+      try {
+        JSON.parse(text);
+        count++;
+      } catch {
+        if (problems.length === 0) problems.push(`${path}: line ${lineNumber} is not valid JSON`);
+      }
+    }
+    return [...problems, ...countProblem(path, unescapeCollectionName(path.slice(0, -'_export.json'.length)), count, manifest)];
+  },
+};
