@@ -3,7 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { Redactor } from '../config/index.js';
 import { EXIT, FerryError, interrupted } from '../errors/index.js';
 import { FERRY_VERSION } from '../version.js';
-import { backupCommand } from './commands/backup.js';
+import { backupCommand, type BackupCommandOptions } from './commands/backup.js';
+import { healthCommand, reportUnknown, type HealthCommandOptions } from './commands/health.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
@@ -18,14 +19,23 @@ Exit codes: 0 success, 1 operation failed (connection, tool, disk), 2 integrity 
 (corrupt or truncated archive, count mismatch), 3 usage or configuration error,
 4 refused by a safety rule, 130 interrupted.`;
 
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
 function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
   return n;
 }
 
-/** Runs one command with the shared set-up: config, Ctrl-C handling, the error → exit code switch. */
-async function run(command: Command, work: (session: Session) => Promise<number>): Promise<void> {
+/**
+ * Runs one command with the shared set-up: config, Ctrl-C handling, the error → exit code switch.
+ * A command with its own failure convention (health: UNKNOWN) passes `onFailure`.
+ */
+async function run(command: Command, work: (session: Session) => Promise<number>, onFailure?: (error: FerryError, json: boolean) => number): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const output = bootstrapOutput(options);
   const controller = new AbortController();
@@ -45,7 +55,9 @@ async function run(command: Command, work: (session: Session) => Promise<number>
     process.exitCode = code;
   } catch (error) {
     const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
-    process.exitCode = reportFailure(failure, redactor, options.json).exitCode;
+    process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
+      ? onFailure(failure, options.json)
+      : reportFailure(failure, redactor, options.json).exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -67,8 +79,9 @@ export function buildProgram(): Command {
   program.command('backup')
     .description('dump every configured store into one archive in the backup directory, verify it, then apply retention')
     .option('--no-prune', 'do not apply retention after this backup')
+    .option('--metrics-file <path>', 'write Prometheus text format there after the run (failed runs too)')
     .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600) via a .partial file, plus .sha256 and .manifest.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing.')
-    .action((opts: { prune: boolean }, command: Command) => run(command, (s) => backupCommand(s, opts)));
+    .action((opts: BackupCommandOptions, command: Command) => run(command, (s) => backupCommand(s, opts)));
 
   program.command('restore')
     .description('restore all or part of an archive into the configured targets')
@@ -97,6 +110,18 @@ export function buildProgram(): Command {
     .argument('<archive>', 'archive path, file name in the backup directory, "latest" or "all"')
     .addHelpText('after', '\nReads the archive once (twice when its .manifest.json sidecar is missing) and reports every problem.\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.')
     .action((archive: string, _opts, command: Command) => run(command, (s) => verifyCommand(s, archive)));
+
+  program.command('health')
+    .description('monitoring check (monitoring-plugins exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)')
+    .addOption(new Option('--max-age <hours>', 'WARNING when the newest backup is older').argParser(positiveNumber).default(26))
+    .addOption(new Option('--critical-age <hours>', 'CRITICAL when the newest backup is older').argParser(positiveNumber).default(50))
+    .addOption(new Option('--min-size-ratio <ratio>', 'WARNING when the newest is under this share of the median of the 7 before').argParser(positiveNumber).default(0.5))
+    .addOption(new Option('--min-size <bytes>', 'WARNING when the newest is under this size').argParser(positiveNumber).default(1024))
+    .addOption(new Option('--space-margin <factor>', 'WARNING when free space is under factor × the newest backup (CRITICAL under 1×)').argParser(positiveNumber).default(1.5))
+    .option('--deep', 're-verify the newest archive in full (otherwise: gzip header, sidecars and the last verify)')
+    .option('--metrics-file <path>', 'also write Prometheus text format there (atomically), for node_exporter\'s textfile collector')
+    .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Reads sidecars, never whole archives unless --deep.')
+    .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, opts), reportUnknown));
 
   program.command('prune')
     .description('apply retention now (never the newest backup, nor the newest verified one)')

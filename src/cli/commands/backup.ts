@@ -1,13 +1,22 @@
-import { backup } from '../../ops/backup.js';
+import { backup, type BackupResult } from '../../ops/backup.js';
+import { writeBackupMetrics } from '../../ops/health.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import type { Session } from '../session.js';
 
 export interface BackupCommandOptions {
   prune: boolean;
+  metricsFile?: string;
 }
 
 export async function backupCommand(session: Session, options: BackupCommandOptions): Promise<number> {
-  const result = await backup(session.ctx, { noPrune: !options.prune });
+  let result: BackupResult;
+  try {
+    result = await backup(session.ctx, { noPrune: !options.prune });
+  } catch (error) {
+    if (options.metricsFile !== undefined) await writeBackupMetrics(session.ctx, options.metricsFile, false).catch(() => undefined);
+    throw error;
+  }
+  if (options.metricsFile !== undefined) await writeBackupMetrics(session.ctx, options.metricsFile, true);
   const { output } = session;
   if (output.options.json) {
     output.json({

@@ -1,0 +1,49 @@
+import type { FerryError } from '../../errors/index.js';
+import { HEALTH_STATUS, type HealthResult, type HealthThresholds } from '../../health/index.js';
+import { health } from '../../ops/health.js';
+import type { Session } from '../session.js';
+
+export interface HealthCommandOptions {
+  maxAge: number;
+  criticalAge: number;
+  minSizeRatio: number;
+  minSize: number;
+  spaceMargin: number;
+  deep?: boolean;
+  metricsFile?: string;
+}
+
+/** Anything that stops the check itself (configuration included) is UNKNOWN, in the plugin's own format. */
+export function reportUnknown(error: FerryError, json: boolean): number {
+  const summary = `FERRY UNKNOWN - ${error.message}`;
+  if (json) process.stdout.write(JSON.stringify({ status: 'UNKNOWN', exitCode: HEALTH_STATUS.UNKNOWN, summary, checks: [], hint: error.hint }, null, 2) + '\n');
+  else process.stdout.write(`${summary}\n  ${error.hint ?? ''}\n`);
+  return HEALTH_STATUS.UNKNOWN;
+}
+
+const COLOURS: Record<string, string> = { OK: '\x1b[32m', WARNING: '\x1b[33m', CRITICAL: '\x1b[31m', UNKNOWN: '\x1b[35m' };
+
+/** Speaks the monitoring-plugins convention: the summary line first, exit 0/1/2/3. */
+export async function healthCommand(session: Session, options: HealthCommandOptions): Promise<number> {
+  const { output } = session;
+  const thresholds: Partial<HealthThresholds> = {
+    maxAgeHours: options.maxAge,
+    criticalAgeHours: options.criticalAge,
+    minSizeRatio: options.minSizeRatio,
+    minSizeBytes: options.minSize,
+    spaceMargin: options.spaceMargin,
+  };
+  const result: HealthResult = await health(session.ctx, { thresholds, ...(options.deep === true ? { deep: true } : {}), ...(options.metricsFile === undefined ? {} : { metricsFile: options.metricsFile }) });
+  if (output.options.json) {
+    output.json(result);
+    return result.exitCode;
+  }
+  const colour = (status: string, text: string) => (process.stdout.isTTY === true ? `${COLOURS[status] ?? ''}${text}\x1b[0m` : text);
+  const lines = [colour(result.status, result.summary)];
+  for (const check of result.checks) {
+    lines.push(`  ${colour(check.status, `[${check.status}]`.padEnd(10))} ${check.name}: ${check.message}`);
+    if (check.recommendation !== undefined) lines.push(`             → ${check.recommendation}`);
+  }
+  output.data(lines.join('\n'));
+  return result.exitCode;
+}

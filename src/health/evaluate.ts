@@ -1,0 +1,138 @@
+import { formatBytes, formatDuration } from '../util/format.js';
+
+/** monitoring-plugins exit codes, the same numbers everywhere Ferry speaks to monitoring. */
+export const HEALTH_STATUS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
+export type HealthStatusName = keyof typeof HEALTH_STATUS;
+
+export interface HealthThresholds {
+  maxAgeHours: number;
+  criticalAgeHours: number;
+  /** Newest below this share of the median of recent backups is suspicious. */
+  minSizeRatio: number;
+  minSizeBytes: number;
+  /** Free space wanted, as a multiple of the newest backup's size. */
+  spaceMargin: number;
+  /** How many earlier backups the size median looks at. */
+  recentCount: number;
+}
+
+export const DEFAULT_THRESHOLDS: HealthThresholds = {
+  maxAgeHours: 26,
+  criticalAgeHours: 50,
+  minSizeRatio: 0.5,
+  minSizeBytes: 1024,
+  spaceMargin: 1.5,
+  recentCount: 7,
+};
+
+export interface NewestBackupFacts {
+  name: string;
+  time: Date;
+  size: number;
+  gzipHeader: boolean;
+  manifest: 'ok' | 'missing' | 'unreadable';
+  checksumSidecar: boolean;
+  /** Stores configured here that the newest backup does not hold, or entries it lacks. */
+  missing: string[];
+  verification: { checkedAt: string; ok: boolean } | undefined;
+  /** Problems a --deep verify found just now, when one ran. */
+  deepFindings: string[] | undefined;
+}
+
+export interface HealthFacts {
+  directory: string;
+  /** Sizes of the backups before the newest, newest first. */
+  earlierSizes: number[];
+  count: number;
+  newest: NewestBackupFacts | undefined;
+  freeBytes: number;
+}
+
+export interface HealthCheck {
+  name: string;
+  status: HealthStatusName;
+  message: string;
+  recommendation?: string;
+}
+
+export interface HealthResult {
+  status: HealthStatusName;
+  exitCode: number;
+  summary: string;
+  checks: HealthCheck[];
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+const RANK: Record<HealthStatusName, number> = { OK: 0, WARNING: 1, UNKNOWN: 2, CRITICAL: 3 };
+
+/** Turns facts gathered from the backup directory into checks and one status: a pure function. */
+export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Date): HealthResult {
+  const checks: HealthCheck[] = [];
+  const newest = facts.newest;
+  if (newest === undefined) {
+    checks.push({ name: 'presence', status: 'CRITICAL', message: `no backup in ${facts.directory}`, recommendation: 'Run ferry backup, and check that its cron job or systemd timer runs.' });
+    return finish(checks, `no backup in ${facts.directory}`);
+  }
+  const ageHours = (now.getTime() - newest.time.getTime()) / 3_600_000;
+  const age = formatDuration(ageHours * 3600);
+  if (ageHours > t.criticalAgeHours) {
+    checks.push({ name: 'age', status: 'CRITICAL', message: `last backup ${age} ago, over ${t.criticalAgeHours} h`, recommendation: 'Backups have stopped: check the backup job and its log (journalctl -u ferry-backup, or the cron mail).' });
+  } else if (ageHours > t.maxAgeHours) {
+    checks.push({ name: 'age', status: 'WARNING', message: `last backup ${age} ago, over ${t.maxAgeHours} h`, recommendation: 'The last scheduled backup is missing: check the backup job and its log.' });
+  } else {
+    checks.push({ name: 'age', status: 'OK', message: `last backup ${age} ago` });
+  }
+
+  const typical = median(facts.earlierSizes.slice(0, t.recentCount));
+  if (newest.size < t.minSizeBytes) {
+    checks.push({ name: 'size', status: 'WARNING', message: `newest backup is ${formatBytes(newest.size)}, under ${formatBytes(t.minSizeBytes)}`, recommendation: 'Check that the backup saw the right databases (ferry inspect latest) and that no store came back empty.' });
+  } else if (typical !== undefined && newest.size < typical * t.minSizeRatio) {
+    checks.push({ name: 'size', status: 'WARNING', message: `newest backup is ${formatBytes(newest.size)}, under ${Math.round(t.minSizeRatio * 100)}% of the median ${formatBytes(typical)} of the ones before`, recommendation: 'Compare ferry inspect of this backup with an earlier one: a table or collection may be missing or emptied.' });
+  } else {
+    checks.push({ name: 'size', status: 'OK', message: `${formatBytes(newest.size)}${typical === undefined ? '' : `, median before ${formatBytes(typical)}`}` });
+  }
+
+  if (!newest.gzipHeader) {
+    checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} is not a gzip file`, recommendation: 'The newest backup is unreadable: run ferry verify on it, and restore from an older one if needed.' });
+  } else if (newest.deepFindings !== undefined && newest.deepFindings.length > 0) {
+    checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} is not whole: ${newest.deepFindings[0]}`, recommendation: 'Do not rely on this backup; run a new backup now and check the disk that holds the backups.' });
+  } else if (newest.verification?.ok === false) {
+    checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} failed verification at ${newest.verification.checkedAt}`, recommendation: 'Run ferry verify latest for the details, and a new backup.' });
+  } else if (newest.manifest === 'unreadable') {
+    checks.push({ name: 'integrity', status: 'CRITICAL', message: `the manifest sidecar of ${newest.name} is unreadable`, recommendation: 'Run ferry verify latest; the archive may be damaged.' });
+  } else if (newest.manifest === 'missing' || !newest.checksumSidecar) {
+    checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no ${newest.manifest === 'missing' ? 'manifest' : 'checksum'} sidecar`, recommendation: 'Run ferry health --deep (or ferry verify latest) to check the archive itself.' });
+  } else {
+    checks.push({ name: 'integrity', status: 'OK', message: newest.deepFindings !== undefined ? 'verified just now' : newest.verification?.ok === true ? `verified ${newest.verification.checkedAt}` : 'header and sidecars present, not verified' });
+  }
+
+  if (newest.missing.length > 0) {
+    checks.push({ name: 'contents', status: 'CRITICAL', message: `newest backup lacks ${newest.missing.join(', ')}`, recommendation: 'A configured store was not backed up: check the backup log for that store.' });
+  } else if (newest.manifest === 'ok') {
+    checks.push({ name: 'contents', status: 'OK', message: 'every configured store is in the newest backup' });
+  }
+
+  if (facts.freeBytes < newest.size) {
+    checks.push({ name: 'space', status: 'CRITICAL', message: `${formatBytes(facts.freeBytes)} free in ${facts.directory}, less than one backup (${formatBytes(newest.size)})`, recommendation: 'The next backup will fail: free space or lower the retention (ferry prune --dry-run shows what would go).' });
+  } else if (facts.freeBytes < newest.size * t.spaceMargin) {
+    checks.push({ name: 'space', status: 'WARNING', message: `${formatBytes(facts.freeBytes)} free in ${facts.directory}, under ${t.spaceMargin}× the last backup`, recommendation: 'Free space soon, or lower the retention.' });
+  } else {
+    checks.push({ name: 'space', status: 'OK', message: `${formatBytes(facts.freeBytes)} free` });
+  }
+
+  const verified = newest.deepFindings !== undefined || newest.verification?.ok === true ? 'verified' : 'not verified';
+  return finish(checks, `last backup ${age} ago, ${formatBytes(newest.size)}, ${verified}`);
+}
+
+function finish(checks: HealthCheck[], okSummary: string): HealthResult {
+  const worst = checks.reduce<HealthCheck | undefined>((w, c) => (w === undefined || RANK[c.status] > RANK[w.status] ? c : w), undefined);
+  const status = worst?.status ?? 'OK';
+  const detail = status === 'OK' || worst === undefined ? okSummary : worst.message;
+  return { status, exitCode: HEALTH_STATUS[status], summary: `FERRY ${status} - ${detail}`, checks };
+}

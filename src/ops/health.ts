@@ -1,0 +1,99 @@
+import { open, statfs } from 'node:fs/promises';
+import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
+import { storesFromConfig } from '../stores/index.js';
+import { catalog, type BackupSummary } from './catalog.js';
+import type { OperationContext } from './context.js';
+import { recordVerification, verifyArchive } from './verify.js';
+
+export interface HealthOptions {
+  thresholds?: Partial<HealthThresholds>;
+  /** Re-verify the newest archive in full instead of trusting its header, sidecars and last verify. */
+  deep?: boolean;
+  metricsFile?: string;
+}
+
+/** Entries every backup of a store must hold. */
+const REQUIRED_ENTRIES: Record<string, string[]> = {
+  postgres: ['postgresql/database.backup', 'postgresql/database.sql'],
+};
+
+async function hasGzipHeader(path: string): Promise<boolean> {
+  const handle = await open(path, 'r');
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
+    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+  } finally {
+    await handle.close();
+  }
+}
+
+function missingContents(ctx: OperationContext, newest: BackupSummary): string[] {
+  const manifest = newest.manifest;
+  if (manifest === undefined) return [];
+  const missing: string[] = [];
+  for (const store of storesFromConfig(ctx.config)) {
+    if (manifest.stores[store.kind] === undefined) missing.push(`${store.kind} (configured here)`);
+  }
+  const paths = new Set(manifest.entries.map((e) => e.path));
+  for (const kind of Object.keys(manifest.stores)) {
+    for (const entry of REQUIRED_ENTRIES[kind] ?? []) if (!paths.has(entry)) missing.push(entry);
+  }
+  return missing;
+}
+
+/** The monitoring check: reads sidecars and the archive's first bytes (everything with deep). */
+export async function health(ctx: OperationContext, options: HealthOptions = {}): Promise<HealthResult> {
+  const directory = ctx.config.backup.directory;
+  const { backups } = await catalog(directory);
+  const newest = backups[0];
+  let deepFindings: string[] | undefined;
+  if (newest !== undefined && options.deep === true) {
+    const report = await verifyArchive(ctx, newest.path);
+    await recordVerification(ctx, newest.path, report);
+    deepFindings = report.findings.map((f) => f.problem);
+  }
+  const fs = await statfs(directory).catch(() => undefined);
+  const result = evaluateHealth({
+    directory,
+    count: backups.length,
+    earlierSizes: backups.slice(1).map((b) => b.size),
+    freeBytes: fs === undefined ? 0 : fs.bavail * fs.bsize,
+    newest: newest === undefined ? undefined : {
+      name: newest.name,
+      time: newest.time,
+      size: newest.size,
+      gzipHeader: await hasGzipHeader(newest.path),
+      manifest: newest.manifest === undefined ? 'missing' : 'ok',
+      checksumSidecar: newest.hasChecksum,
+      missing: missingContents(ctx, newest),
+      verification: newest.verification,
+      deepFindings,
+    },
+  }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, metricsFrom(backups, HEALTH_STATUS[result.status], undefined));
+  return result;
+}
+
+/** Metrics from what the backup directory holds, plus what this run adds. */
+export function metricsFrom(backups: BackupSummary[], healthStatus: number | undefined, lastRun: MetricsInput['lastRun']): MetricsInput {
+  const newest = backups[0];
+  const verified = backups.filter((b) => b.verification?.ok === true).map((b) => Date.parse(b.verification?.checkedAt ?? ''));
+  return {
+    backups: backups.length,
+    newest: newest === undefined ? undefined : {
+      time: newest.time,
+      size: newest.size,
+      durationSeconds: newest.manifest?.durationSeconds,
+      stores: Object.fromEntries(Object.entries(newest.manifest?.stores ?? {}).map(([kind, s]) => [kind, { items: Object.values(s.counts).reduce((a, b) => a + b, 0), bytes: s.bytes }])),
+    },
+    lastVerifiedAt: verified.length === 0 ? undefined : new Date(Math.max(...verified)),
+    healthStatus,
+    lastRun,
+  };
+}
+
+/** For `ferry backup --metrics-file`: written after every run, failed runs included. */
+export async function writeBackupMetrics(ctx: OperationContext, path: string, success: boolean): Promise<void> {
+  const { backups } = await catalog(ctx.config.backup.directory).catch(() => ({ backups: [] as BackupSummary[] }));
+  await writeMetricsFile(path, metricsFrom(backups, undefined, { at: ctx.now?.() ?? new Date(), success }));
+}

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_THRESHOLDS, evaluateHealth, type HealthFacts } from '../../src/health/evaluate.js';
+import { renderMetrics } from '../../src/health/metrics.js';
+import { parsePrometheusText } from '../support/prometheus.js';
+
+const NOW = new Date('2026-03-10T12:00:00Z');
+const hoursAgo = (h: number) => new Date(NOW.getTime() - h * 3_600_000);
+
+function facts(overrides: Partial<NonNullable<HealthFacts['newest']>> = {}, rest: Partial<HealthFacts> = {}): HealthFacts {
+  return {
+    directory: '/srv/backups',
+    count: 5,
+    earlierSizes: [400e6, 410e6, 405e6, 398e6],
+    freeBytes: 10e9,
+    newest: { name: 'backup_20260310_020000.tar.gz', time: hoursAgo(3), size: 412e6, gzipHeader: true, manifest: 'ok', checksumSidecar: true, missing: [], verification: { checkedAt: hoursAgo(3).toISOString(), ok: true }, deepFindings: undefined, ...overrides },
+    ...rest,
+  };
+}
+
+describe('health evaluation (monitoring-plugins semantics)', () => {
+  it('OK with the one-line summary monitoring shows', () => {
+    const result = evaluateHealth(facts(), DEFAULT_THRESHOLDS, NOW);
+    expect(result.summary).toBe('FERRY OK - last backup 3 h ago, 412 MB, verified');
+    expect(result.exitCode).toBe(0);
+  });
+  it('age: WARNING past max-age, CRITICAL past critical-age', () => {
+    expect(evaluateHealth(facts({ time: hoursAgo(30) }), DEFAULT_THRESHOLDS, NOW).summary).toBe('FERRY WARNING - last backup 30 h ago, over 26 h');
+    expect(evaluateHealth(facts({ time: hoursAgo(72) }), DEFAULT_THRESHOLDS, NOW).exitCode).toBe(2);
+  });
+  it('size: WARNING under half the median of recent backups, or under the minimum', () => {
+    const small = evaluateHealth(facts({ size: 150e6 }), DEFAULT_THRESHOLDS, NOW);
+    expect(small.exitCode).toBe(1);
+    expect(small.checks.find((c) => c.name === 'size')?.message).toMatch(/under 50% of the median 403 MB/);
+    expect(evaluateHealth(facts({ size: 3000 }, { earlierSizes: [] }), { ...DEFAULT_THRESHOLDS, minSizeBytes: 1e6 }, NOW).exitCode).toBe(1);
+  });
+  it('space: WARNING under the margin, CRITICAL under one backup', () => {
+    expect(evaluateHealth(facts({}, { freeBytes: 500e6 }), DEFAULT_THRESHOLDS, NOW).exitCode).toBe(1);
+    const critical = evaluateHealth(facts({}, { freeBytes: 100e6 }), DEFAULT_THRESHOLDS, NOW);
+    expect(critical.exitCode).toBe(2);
+    expect(critical.checks.find((c) => c.name === 'space')?.recommendation).toMatch(/next backup will fail/);
+  });
+  it('integrity and contents: CRITICAL on a failed verify, a bad header, deep findings or a missing store', () => {
+    expect(evaluateHealth(facts({ verification: { checkedAt: 'x', ok: false } }), DEFAULT_THRESHOLDS, NOW).exitCode).toBe(2);
+    expect(evaluateHealth(facts({ gzipHeader: false }), DEFAULT_THRESHOLDS, NOW).exitCode).toBe(2);
+    expect(evaluateHealth(facts({ deepFindings: ['entry x does not match its checksum'] }), DEFAULT_THRESHOLDS, NOW).summary).toMatch(/^FERRY CRITICAL - .* is not whole: entry x/);
+    expect(evaluateHealth(facts({ missing: ['mongo (configured here)'] }), DEFAULT_THRESHOLDS, NOW).summary).toBe('FERRY CRITICAL - newest backup lacks mongo (configured here)');
+    expect(evaluateHealth(facts({ manifest: 'missing' }), DEFAULT_THRESHOLDS, NOW).exitCode).toBe(1);
+  });
+  it('no backup at all is CRITICAL', () => {
+    expect(evaluateHealth(facts({}, { newest: undefined, count: 0 }), DEFAULT_THRESHOLDS, NOW).summary).toBe('FERRY CRITICAL - no backup in /srv/backups');
+  });
+});
+
+describe('Prometheus metrics', () => {
+  it('renders valid text format with conventional names', () => {
+    const text = renderMetrics({
+      backups: 3,
+      newest: { time: hoursAgo(1), size: 1234, durationSeconds: 2.5, stores: { postgres: { items: 100, bytes: 900 }, 'odd"name': { items: 1, bytes: 2 } } },
+      lastVerifiedAt: hoursAgo(1),
+      healthStatus: 0,
+      lastRun: { at: NOW, success: true },
+    });
+    const samples = parsePrometheusText(text);
+    expect(samples.get('ferry_backup_last_size_bytes')).toBe(1234);
+    expect(samples.get('ferry_backup_store_items{store="postgres"}')).toBe(100);
+    expect(samples.get('ferry_backup_store_items{store="odd\\"name"}')).toBe(1);
+    expect(samples.get('ferry_backup_last_run_success')).toBe(1);
+    expect(samples.get('ferry_backup_last_success_timestamp_seconds')).toBe(Math.round(hoursAgo(1).getTime() / 1000));
+  });
+});
