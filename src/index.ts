@@ -4,7 +4,10 @@ export { planRestore, guardRestore, applyRestore, type RestorePlan, type Restore
 export { list, type ListResult } from './ops/list.js';
 export { inspect, type InspectResult } from './ops/inspect.js';
 export { applyPrune, planPruneFor, type PruneOptions, type PruneResult } from './ops/prune.js';
-export { catalog, locateArchive, manifestOf, type BackupSummary } from './ops/catalog.js';
+export { catalog, detailedCatalog, withDetails, locateArchive, manifestOf, type BackupSummary, type BackupDetails } from './ops/catalog.js';
+export { verify, verifyArchive, type VerifyReport, type VerifyFinding } from './ops/verify.js';
+export { health, type HealthOptions } from './ops/health.js';
+export { evaluateHealth, renderMetrics, type HealthResult, type HealthThresholds } from './health/index.js';
 export { silentLogger, silentProgress, type OperationContext } from './ops/context.js';
 export { loadConfig, Redactor, type FerryConfig, type LoadedConfig } from './config/index.js';
 export { FerryError, isFerryError, ERROR_CODES, EXIT, type ErrorCode } from './errors/index.js';

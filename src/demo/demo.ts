@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { Redactor } from '../config/index.js';
 import type { FerryConfig, MongodbConfig } from '../config/index.js';
 import { connectMongo } from '../stores/mongo/connection.js';
@@ -32,6 +31,7 @@ export async function demo(base: DemoContext, mongodb?: MongodbConfig): Promise<
   if (mongo === undefined) base.log.info('MongoDB: skipped (set MONGODB_URL, and MONGODB_USER/MONGODB_PASSWORD if needed, to include it)');
   try {
     await server.createDatabase('legrimoire');
+    const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: server.url('legrimoire') });
     await client.connect();
     try {

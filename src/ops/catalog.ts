@@ -7,14 +7,21 @@ import {
 } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
 
+/** What the directory listing alone says about a backup. */
 export interface BackupSummary {
   name: string;
   path: string;
   time: Date;
   size: number;
+  hasChecksum: boolean;
+  hasManifestSidecar: boolean;
+  hasVerifySidecar: boolean;
+}
+
+/** A backup with its sidecars read. */
+export interface BackupDetails extends BackupSummary {
   /** The manifest from the sidecar, when there is one. */
   manifest: Manifest | undefined;
-  hasChecksum: boolean;
   /** The outcome of the last `ferry verify`, when there was one. */
   verification: VerificationRecord | undefined;
 }
@@ -24,7 +31,7 @@ export interface VerificationRecord {
   ok: boolean;
 }
 
-/** The backups in a directory, newest first, from names, sizes and sidecars only (archives are not opened). */
+/** The backups in a directory, newest first, from names and sizes only (archives are not opened). */
 export async function catalog(directory: string): Promise<{ backups: BackupSummary[]; foreign: string[] }> {
   let names: string[];
   try {
@@ -34,33 +41,40 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
     throw new FerryError('BACKUP_DIR_UNWRITABLE', `cannot read backup directory ${directory}`, { hint: 'Check BACKUP_DIRECTORY and its permissions.', cause });
   }
   const present = new Set(names);
-  const backups: BackupSummary[] = [];
-  const foreign: string[] = [];
-  for (const name of names) {
-    const time = timeOfArchiveName(name);
-    if (time === undefined) {
-      if (!isOwnFile(name)) foreign.push(name);
-      continue;
-    }
+  const foreign: string[] = names.filter((name) => timeOfArchiveName(name) === undefined && !isOwnFile(name));
+  const found = await mapConcurrently(names.filter((name) => timeOfArchiveName(name) !== undefined), 32, async (name): Promise<BackupSummary | string> => {
     const path = join(directory, name);
     // lstat: a link is never followed out of the backup directory, so it counts as foreign.
     const stats = await lstat(path).catch(() => undefined);
-    if (stats === undefined || !stats.isFile()) {
-      foreign.push(name);
-      continue;
-    }
-    backups.push({
+    if (stats === undefined || !stats.isFile()) return name;
+    return {
       name,
       path,
-      time,
+      time: timeOfArchiveName(name) as Date,
       size: stats.size,
-      manifest: await readSidecarManifest(path),
       hasChecksum: present.has(name + CHECKSUM_SUFFIX),
-      verification: present.has(name + VERIFY_SUFFIX) ? await lastVerification(path) : undefined,
-    });
-  }
+      hasManifestSidecar: present.has(name + MANIFEST_SUFFIX),
+      hasVerifySidecar: present.has(name + VERIFY_SUFFIX),
+    };
+  });
+  const backups = found.filter((f): f is BackupSummary => typeof f !== 'string');
+  foreign.push(...found.filter((f): f is string => typeof f === 'string'));
   backups.sort((a, b) => b.time.getTime() - a.time.getTime());
   return { backups, foreign: foreign.sort() };
+}
+
+export async function withDetails(backup: BackupSummary): Promise<BackupDetails> {
+  return {
+    ...backup,
+    manifest: backup.hasManifestSidecar ? await readSidecarManifest(backup.path) : undefined,
+    verification: backup.hasVerifySidecar ? await lastVerification(backup.path) : undefined,
+  };
+}
+
+/** The catalog with every backup's sidecars read, concurrently (list and prune need them all). */
+export async function detailedCatalog(directory: string): Promise<{ backups: BackupDetails[]; foreign: string[] }> {
+  const { backups, foreign } = await catalog(directory);
+  return { backups: await mapConcurrently(backups, 32, withDetails), foreign };
 }
 
 function isOwnFile(name: string): boolean {
@@ -168,4 +182,17 @@ export async function lastVerification(archive: string): Promise<VerificationRec
   } catch {
     return undefined;
   }
+}
+
+async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
 }

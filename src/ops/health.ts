@@ -1,7 +1,7 @@
 import { open, statfs } from 'node:fs/promises';
 import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { catalog, type BackupSummary } from './catalog.js';
+import { catalog, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { recordVerification, verifyArchive } from './verify.js';
 
@@ -27,7 +27,7 @@ async function hasGzipHeader(path: string): Promise<boolean> {
   }
 }
 
-function missingContents(ctx: OperationContext, newest: BackupSummary): string[] {
+function missingContents(ctx: OperationContext, newest: BackupDetails): string[] {
   const manifest = newest.manifest;
   if (manifest === undefined) return [];
   const missing: string[] = [];
@@ -45,7 +45,7 @@ function missingContents(ctx: OperationContext, newest: BackupSummary): string[]
 export async function health(ctx: OperationContext, options: HealthOptions = {}): Promise<HealthResult> {
   const directory = ctx.config.backup.directory;
   const { backups } = await catalog(directory);
-  const newest = backups[0];
+  const newest = backups[0] === undefined ? undefined : await withDetails(backups[0]);
   let deepFindings: string[] | undefined;
   if (newest !== undefined && options.deep === true) {
     const report = await verifyArchive(ctx, newest.path);
@@ -70,14 +70,23 @@ export async function health(ctx: OperationContext, options: HealthOptions = {})
       deepFindings,
     },
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, metricsFrom(backups, HEALTH_STATUS[result.status], undefined));
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsFrom(backups, HEALTH_STATUS[result.status], undefined));
   return result;
 }
 
+/** The newest backup that passed verification: sidecars are read newest first, usually just one. */
+async function lastVerifiedAt(backups: BackupSummary[]): Promise<Date | undefined> {
+  for (const backup of backups) {
+    if (!backup.hasVerifySidecar) continue;
+    const { verification } = await withDetails(backup);
+    if (verification?.ok === true) return new Date(verification.checkedAt);
+  }
+  return undefined;
+}
+
 /** Metrics from what the backup directory holds, plus what this run adds. */
-export function metricsFrom(backups: BackupSummary[], healthStatus: number | undefined, lastRun: MetricsInput['lastRun']): MetricsInput {
-  const newest = backups[0];
-  const verified = backups.filter((b) => b.verification?.ok === true).map((b) => Date.parse(b.verification?.checkedAt ?? ''));
+export async function metricsFrom(backups: BackupSummary[], healthStatus: number | undefined, lastRun: MetricsInput['lastRun']): Promise<MetricsInput> {
+  const newest = backups[0] === undefined ? undefined : await withDetails(backups[0]);
   return {
     backups: backups.length,
     newest: newest === undefined ? undefined : {
@@ -86,7 +95,7 @@ export function metricsFrom(backups: BackupSummary[], healthStatus: number | und
       durationSeconds: newest.manifest?.durationSeconds,
       stores: Object.fromEntries(Object.entries(newest.manifest?.stores ?? {}).map(([kind, s]) => [kind, { items: Object.values(s.counts).reduce((a, b) => a + b, 0), bytes: s.bytes }])),
     },
-    lastVerifiedAt: verified.length === 0 ? undefined : new Date(Math.max(...verified)),
+    lastVerifiedAt: await lastVerifiedAt(backups),
     healthStatus,
     lastRun,
   };
@@ -95,5 +104,5 @@ export function metricsFrom(backups: BackupSummary[], healthStatus: number | und
 /** For `ferry backup --metrics-file`: written after every run, failed runs included. */
 export async function writeBackupMetrics(ctx: OperationContext, path: string, success: boolean): Promise<void> {
   const { backups } = await catalog(ctx.config.backup.directory).catch(() => ({ backups: [] as BackupSummary[] }));
-  await writeMetricsFile(path, metricsFrom(backups, undefined, { at: ctx.now?.() ?? new Date(), success }));
+  await writeMetricsFile(path, await metricsFrom(backups, undefined, { at: ctx.now?.() ?? new Date(), success }));
 }

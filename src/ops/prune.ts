@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sidecarNames } from '../archive/index.js';
 import { planPrune, type PrunePlan, type RetentionPolicy } from '../retention/index.js';
-import { catalog } from './catalog.js';
+import { detailedCatalog } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
 
@@ -28,7 +28,7 @@ export interface PruneResult {
 }
 
 export async function planPruneFor(ctx: OperationContext, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
-  const { backups, foreign } = await catalog(ctx.config.backup.directory);
+  const { backups, foreign } = await detailedCatalog(ctx.config.backup.directory);
   const b = ctx.config.backup;
   const policy: RetentionPolicy = {
     keepDays: options.keepDays ?? b.retention_days,

@@ -150,6 +150,10 @@ describe('ferry health', () => {
     expect(samples.get('ferry_backup_archives')).toBe(1);
     expect(samples.get('ferry_backup_store_items{store="postgres"}')).toBe(2000);
     expect(readdirSync(work).filter((n) => n.includes('.tmp'))).toEqual([]);
+    if (spawnSync('promtool', ['--version']).status === 0) {
+      const lint = spawnSync('promtool', ['check', 'metrics'], { input: readFileSync(metrics), encoding: 'utf8' });
+      expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+    }
 
     const failed = await ferry(['backup', '--metrics-file', metrics], { ...env, DATABASE_URL: pgUrl('no_such_database') });
     expect(failed.code).toBe(1);

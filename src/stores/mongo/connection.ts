@@ -1,4 +1,4 @@
-import { MongoClient, MongoServerError, type MongoClientOptions } from 'mongodb';
+import type { MongoClient, MongoClientOptions } from 'mongodb';
 import type { MongodbConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 
@@ -41,6 +41,8 @@ export async function connectMongo(config: MongodbConfig): Promise<MongoClient> 
     // The scripts' users live in admin (authSource=admin); a URL that says otherwise wins.
     if (!u.searchParams.has('authSource')) options.authSource = 'admin';
   }
+  // Loaded on first use: the driver is the heaviest import, and list, health and verify never need it.
+  const { MongoClient } = await import('mongodb');
   const client = new MongoClient(config.url, options);
   try {
     await client.connect();
@@ -55,7 +57,7 @@ export function mongoError(config: MongodbConfig, cause: unknown): FerryError {
   if (cause instanceof FerryError) return cause;
   const where = describeMongo(config);
   const message = (cause as Error | undefined)?.message ?? String(cause);
-  const code = cause instanceof MongoServerError ? cause.code : undefined;
+  const code = (cause as { name?: unknown; code?: unknown } | undefined)?.name === 'MongoServerError' ? (cause as { code?: unknown }).code : undefined;
   if (code === 18 || /Authentication failed/i.test(message)) {
     return new FerryError('MONGO_AUTH', `authentication failed for ${where}`, {
       hint: 'Check MONGODB_USER/MONGODB_PASSWORD or the credentials in MONGODB_URL, and authSource (users created by the image live in admin: ?authSource=admin).',

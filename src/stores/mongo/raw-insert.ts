@@ -12,7 +12,12 @@ interface DocumentSequenceClass {
   new (field: string): { push(document: unknown, bytes: Uint8Array): number };
 }
 
-const { DocumentSequence } = createRequire(import.meta.url)('mongodb/lib/cmap/commands.js') as { DocumentSequence: DocumentSequenceClass };
+let documentSequence: DocumentSequenceClass | undefined;
+
+function DocumentSequenceOf(): DocumentSequenceClass {
+  documentSequence ??= (createRequire(import.meta.url)('mongodb/lib/cmap/commands.js') as { DocumentSequence: DocumentSequenceClass }).DocumentSequence;
+  return documentSequence;
+}
 
 export interface RawInsertResult {
   inserted: number;
@@ -20,6 +25,7 @@ export interface RawInsertResult {
 }
 
 export async function insertRaw(db: Db, collection: string, documents: Buffer[]): Promise<RawInsertResult> {
+  const DocumentSequence = DocumentSequenceOf();
   const sequence = new DocumentSequence('documents');
   for (const bytes of documents) sequence.push({}, bytes);
   const reply = await db.command({ insert: collection, documents: sequence, ordered: true, bypassDocumentValidation: true });

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { FerryError } from '../../errors/index.js';
 import { passwordOf, urlWithoutPassword } from '../../config/index.js';
 
@@ -43,7 +43,9 @@ export function toolConnection(target: PgTarget): { dbnameArg: string; env: Reco
 }
 
 export async function withClient<T>(target: PgTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: target.url, connectionTimeoutMillis: target.connectTimeoutSeconds * 1000 });
+  // Loaded on first use, so commands that never connect start faster.
+  const { default: driver } = await import('pg');
+  const client = new driver.Client({ connectionString: target.url, connectionTimeoutMillis: target.connectTimeoutSeconds * 1000 });
   // A server that drops the connection later must not crash the process with an unhandled 'error'.
   client.on('error', () => undefined);
   try {
