@@ -92,7 +92,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs; faster, but gives up the single transaction, so a failure can leave a partly restored database').argParser(positiveInt))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--dry-run', 'print what would be replaced and loaded, change nothing')
+    .option('--tables <names>', 'comma-separated PostgreSQL tables to restore (pg_restore --table: the tables and their data, not their indexes)')
     .option('--allow-source-target', 'allow restoring into the database the archive was taken from')
+    .option('--allow-remote-target', 'allow a target server that is not clearly local (localhost, a socket, a Compose service name)')
     .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.\nMongoDB collections are loaded into a temporary collection and renamed over the target.')
     .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
 

@@ -49,6 +49,7 @@ export const ERROR_CODES = {
   COUNT_MISMATCH: { exit: 'integrity', summary: 'restored row counts differ from the manifest' },
   STORE_NOT_IN_ARCHIVE: { exit: 'usage', summary: 'a store asked for with --only is not in the archive' },
   RESTORE_INTO_SOURCE: { exit: 'refused', summary: 'the restore target is the database the archive was taken from' },
+  RESTORE_TARGET_REMOTE: { exit: 'refused', summary: 'the restore target is on a host that is not clearly local' },
   CONFIRMATION_REQUIRED: { exit: 'refused', summary: 'a restore needs confirmation and there is no terminal to ask on' },
   RESTORE_DECLINED: { exit: 'refused', summary: 'the restore was declined at the confirmation prompt' },
   INTERRUPTED: { exit: 'interrupted', summary: 'the run was interrupted (Ctrl-C or SIGTERM) and cleaned up' },

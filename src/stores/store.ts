@@ -41,6 +41,8 @@ export interface RestoreOptions {
   jobs?: number;
   /** Only these MongoDB collections. */
   collections?: string[];
+  /** Only these PostgreSQL tables (pg_restore --table). */
+  tables?: string[];
 }
 
 export interface ObjectCount {
@@ -70,7 +72,7 @@ export interface RestoreTarget {
   describe: string;
   /** Identity of the target, compared with the archive's source fingerprint. */
   fingerprint: string | undefined;
-  /** What the target holds now, for the plan and confirmation. */
+  /** What the target holds now, for the plan and confirmation; absent objects count 0. */
   currentCounts: Record<string, number> | undefined;
 }
 
@@ -83,6 +85,8 @@ export interface Store {
   /** Tools, versions, credentials, space: fails in seconds, before heavy work. */
   preflight(ctx: StoreContext): Promise<PreflightReport>;
   dump(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest>;
+  /** The hosts a restore would write to (empty for a folder), checked before connecting. */
+  targetHosts(): string[];
   /** Checks the restore target and reports what is there now. */
   inspectTarget(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreTarget>;
   prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging>;

@@ -17,6 +17,8 @@ export interface RestoreCommandOptions {
   yes?: boolean;
   dryRun?: boolean;
   allowSourceTarget?: boolean;
+  allowRemoteTarget?: boolean;
+  tables?: string;
 }
 
 export async function restoreCommand(session: Session, reference: string, options: RestoreCommandOptions): Promise<number> {
@@ -31,6 +33,8 @@ export async function restoreCommand(session: Session, reference: string, option
       ...(options.jobs === undefined ? {} : { jobs: options.jobs }),
       ...(options.collections === undefined ? {} : { collections: options.collections.split(',').map((c) => c.trim()).filter((c) => c !== '') }),
       allowSource: options.allowSourceTarget === true,
+      allowRemote: options.allowRemoteTarget === true,
+      ...(options.tables === undefined ? {} : { tables: options.tables.split(',').map((t) => t.trim()).filter((t) => t !== '') }),
     }, { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: planDir });
   } finally {
     await rm(planDir, { recursive: true, force: true });
@@ -78,22 +82,23 @@ function parseOnly(value: string | undefined): StoreKind[] | undefined {
   });
 }
 
-function total(counts: Record<string, number> | undefined): number {
-  return counts === undefined ? 0 : Object.values(counts).filter((n) => n > 0).reduce((a, b) => a + b, 0);
-}
-
 export function renderPlan(plan: RestorePlan): string {
   const m = plan.manifest;
   const lines = [`restore ${plan.archive}`, `  taken ${m.createdAt} on ${m.host}`];
   for (const { store, manifest, target } of plan.stores) {
-    const objects = Object.keys(manifest.counts).length;
-    const unit = store.kind === 'uploads' ? 'entries' : store.kind === 'mongo' ? 'documents' : 'rows';
-    const now = target.currentCounts === undefined
-      ? 'does not exist yet'
-      : `now holds ${total(target.currentCounts)} ${unit}${store.kind === 'uploads' ? '' : ` in the ${objects} archived ${store.kind === 'mongo' ? 'collections' : 'tables'}`}`;
-    lines.push(`  ${store.kind}: ${manifest.source} -> ${target.describe}`);
-    lines.push(`    replaces: target ${now}`);
-    lines.push(`    loads:    ${objects} ${store.kind === 'uploads' ? 'kinds of entry' : store.kind === 'mongo' ? 'collections' : 'tables'}, ${total(manifest.counts)} ${unit}, ${formatBytes(manifest.bytes)}`);
+    lines.push(`  ${store.kind}: ${manifest.source} -> ${target.describe}${target.currentCounts === undefined ? ' (does not exist yet: will be created)' : ''}`);
+    if (store.kind === 'uploads') {
+      const now = target.currentCounts;
+      lines.push(`    replaces ${now === undefined ? 'nothing' : `${now.files ?? 0} files, ${now.directories ?? 0} folders, ${now.symlinks ?? 0} links`} with ${manifest.counts.files ?? '?'} files, ${manifest.counts.directories ?? '?'} folders, ${manifest.counts.symlinks ?? '?'} links (${formatBytes(manifest.bytes)})`);
+      continue;
+    }
+    const selected = Object.keys(manifest.counts).filter((object) => target.currentCounts === undefined || object in target.currentCounts);
+    const unit = store.kind === 'mongo' ? 'documents' : 'rows';
+    lines.push(`    drops and loads ${selected.length} ${store.kind === 'mongo' ? 'collections' : 'tables'} (${unit} now -> in the archive):`);
+    lines.push(table(['      object', 'now', 'archive'], selected.map((object) => {
+      const now = target.currentCounts?.[object];
+      return [`      ${object}`, now === undefined || now < 0 ? '-' : String(now), String(manifest.counts[object])];
+    })));
   }
   for (const skipped of plan.skipped) lines.push(`  ${skipped.kind}: skipped (${skipped.reason})`);
   return lines.join('\n');

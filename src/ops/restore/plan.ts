@@ -3,12 +3,15 @@ import { FerryError } from '../../errors/index.js';
 import { storesFromConfig, type RestoreOptions, type RestoreTarget, type Store, type StoreContext, type StoreKind } from '../../stores/index.js';
 import { locateArchive, manifestOf } from '../catalog.js';
 import type { OperationContext } from '../context.js';
+import { guardTargetHosts } from './guard.js';
 
 export interface RestoreRequest extends RestoreOptions {
   /** Only these stores; all stores in the archive that have a configured target when absent. */
   only?: StoreKind[];
   /** Allow a target that has the same fingerprint as the archive's source. */
   allowSource?: boolean;
+  /** Allow a target on a host that is not clearly local. */
+  allowRemote?: boolean;
 }
 
 export interface PlannedStore {
@@ -46,6 +49,7 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
     }
   }
   const stores: PlannedStore[] = [];
+  const selected: Array<{ store: Store; manifest: StoreManifest }> = [];
   const skipped: RestorePlan['skipped'] = [];
   for (const [kind, storeManifest] of Object.entries(manifest.stores)) {
     if (request.only !== undefined && !request.only.includes(kind as StoreKind)) {
@@ -57,6 +61,10 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
       skipped.push({ kind, reason: 'no target configured' });
       continue;
     }
+    selected.push({ store, manifest: storeManifest });
+  }
+  guardTargetHosts(selected.map((s) => s.store), request);
+  for (const { store, manifest: storeManifest } of selected) {
     stores.push({ store, manifest: storeManifest, target: await store.inspectTarget(storeManifest, request, storeCtx) });
   }
   if (stores.length === 0) {

@@ -83,6 +83,10 @@ export class FilesStore implements Store {
     };
   }
 
+  targetHosts(): string[] {
+    return [];
+  }
+
   async inspectTarget(_manifest: StoreManifest, _options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {
     const exists = await stat(this.config.path).then((s) => s.isDirectory(), () => false);
     if (!exists) return { describe: this.config.path, fingerprint: undefined, currentCounts: undefined };

@@ -10,6 +10,7 @@ import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archi
 import type { MongodbConfig } from '../../config/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { formatBytes } from '../../util/format.js';
+import { hostsOfUrl } from '../../util/url.js';
 import type { ObjectCount, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
 import { connectMongo, databaseName, describeMongo, mongoError } from './connection.js';
 import { dumpCollection, listDumpable } from './dump.js';
@@ -74,6 +75,10 @@ export class MongoStore implements Store {
         facts: { ...facts.facts, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}) },
       };
     });
+  }
+
+  targetHosts(): string[] {
+    return hostsOfUrl(this.config.url);
   }
 
   async inspectTarget(manifest: StoreManifest, options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {

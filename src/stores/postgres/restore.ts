@@ -11,6 +11,8 @@ export interface PgRestoreRequest {
   dumpPath: string;
   expected: Record<string, number>;
   jobs: number | undefined;
+  /** pg_restore --table selections; every table when undefined. */
+  tables: string[] | undefined;
   ctx: StoreContext;
 }
 
@@ -19,11 +21,12 @@ export interface PgRestoreRequest {
  * leaves the target exactly as it was. --jobs trades that guarantee for speed.
  */
 export async function applyPgRestore(request: PgRestoreRequest): Promise<StoreRestoreResult> {
-  const { tools, target, dumpPath, expected, jobs, ctx } = request;
+  const { tools, target, dumpPath, expected, jobs, tables, ctx } = request;
   const started = Date.now();
   await ensureDatabase(target, ctx);
   const { dbnameArg, env } = toolConnection(target);
   const args = ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--no-password', '--exit-on-error'];
+  for (const table of tables ?? []) args.push(`--table=${table}`);
   if (jobs !== undefined && jobs > 1) args.push(`--jobs=${jobs}`);
   else args.push('--single-transaction');
   args.push(dbnameArg, dumpPath);

@@ -14,6 +14,7 @@ import { applyPgRestore } from './restore.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type PgTools } from './tools.js';
 import { formatBytes } from '../../util/format.js';
+import { hostsOfUrl } from '../../util/url.js';
 
 export const CUSTOM_DUMP_ENTRY = 'postgresql/database.backup';
 export const PLAIN_SQL_ENTRY = 'postgresql/database.sql';
@@ -93,12 +94,16 @@ export class PostgresStore implements Store {
     };
   }
 
+  targetHosts(): string[] {
+    return hostsOfUrl(this.config.url);
+  }
+
   async inspectTarget(manifest: StoreManifest, options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {
     const target = this.restoreTarget(options);
     const exists = await databaseExists(target);
     if (!exists) return { describe: describeUrl(target.url), fingerprint: undefined, currentCounts: undefined };
     const facts = await serverFacts(target);
-    const currentCounts = await countRows(target, Object.keys(manifest.counts));
+    const currentCounts = await countRows(target, selectTables(manifest.counts, options.tables));
     return { describe: describeUrl(target.url), fingerprint: facts.fingerprint, currentCounts };
   }
 
@@ -122,7 +127,9 @@ export class PostgresStore implements Store {
         if (!staged) {
           throw new FerryError('ARCHIVE_ENTRY_MISSING', `the archive has no ${CUSTOM_DUMP_ENTRY}`, { hint: 'Restore PostgreSQL by hand from postgresql/database.sql with psql, or use another backup.' });
         }
-        return applyPgRestore({ tools, target, dumpPath: customPath, expected: manifest.counts, jobs: options.jobs, ctx });
+        const tables = selectTables(manifest.counts, options.tables);
+        const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
+        return applyPgRestore({ tools, target, dumpPath: customPath, expected, jobs: options.jobs, tables: options.tables === undefined ? undefined : tables.map(bareName), ctx });
       },
       discard: async () => undefined,
     };
@@ -139,6 +146,26 @@ export class PostgresStore implements Store {
       hint: 'Fix the cause above and run the backup again; no archive was written and nothing was pruned.',
     }));
   }
+}
+
+/** The manifest's tables that --tables names (as `recipes` or `public.recipes`); all without it. */
+export function selectTables(counts: Record<string, number>, wanted: string[] | undefined): string[] {
+  const all = Object.keys(counts);
+  if (wanted === undefined) return all;
+  return wanted.map((name) => {
+    const found = all.find((table) => table === name || table.replace(/"/g, '') === name || bareName(table) === name);
+    if (found === undefined) {
+      throw new FerryError('USAGE', `--tables: ${name} is not in the archive`, { hint: `The archive has ${all.join(', ')}.` });
+    }
+    return found;
+  });
+}
+
+/** The table name without schema or quotes, as pg_restore --table wants it. */
+function bareName(table: string): string {
+  const match = /(?:^|\.)("(?:[^"]|"")*"|[^."]+)$/.exec(table);
+  const last = match?.[1] ?? table;
+  return last.startsWith('"') ? last.slice(1, -1).replace(/""/g, '"') : last;
 }
 
 export async function countRows(target: PgTarget, tables: string[]): Promise<Record<string, number>> {
