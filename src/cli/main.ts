@@ -5,6 +5,7 @@ import { EXIT, FerryError, interrupted } from '../errors/index.js';
 import { FERRY_VERSION } from '../version.js';
 import { backupCommand, type BackupCommandOptions } from './commands/backup.js';
 import { healthCommand, reportUnknown, type HealthCommandOptions } from './commands/health.js';
+import { dbCheckCommand, dbInitCommand, parseWait } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
@@ -136,6 +137,18 @@ export function buildProgram(): Command {
     .addOption(new Option('--keep-yearly <n>', 'likewise for the last n years').argParser(positiveInt))
     .addHelpText('after', '\nA backup is kept when any rule keeps it, with the semantics of restic forget (UTC calendar periods;\nthe oldest backup is kept too while a rule has room left). With no rule at all, nothing is removed.\nFiles Ferry did not write are never touched, and links are never followed.')
     .action((opts: PruneCommandOptions, command: Command) => run(command, (s) => pruneCommand(s, opts)));
+
+  const db = program.command('db').description('container start-up validation: wait for the databases, check and create what the app needs');
+  db.command('check')
+    .description('wait for each configured database, check required tables/collections, print counts')
+    .option('--wait <duration>', 'how long to wait for each database (60s, 2m, 0 to try once)', '60s')
+    .addHelpText('after', '\nExit 0 when every database answers and has its required objects (postgres.required_tables,\nmongodb.required_collections); 1 otherwise. Fit for a Docker Compose one-shot service that others\ndepend on with condition: service_completed_successfully.')
+    .action((opts: { wait: string }, command: Command) => run(command, (s) => dbCheckCommand(s, { wait: parseWait(opts.wait) })));
+  db.command('init')
+    .description('like check, then create missing required collections and the indexes declared in mongodb.indexes')
+    .option('--wait <duration>', 'how long to wait for each database (60s, 2m, 0 to try once)', '60s')
+    .addHelpText('after', '\nIdempotent: a second run creates nothing. An existing index with another definition is reported\n(exit 1), never dropped. PostgreSQL tables are the app\'s migrations\' job: init only checks them.')
+    .action((opts: { wait: string }, command: Command) => run(command, (s) => dbInitCommand(s, { wait: parseWait(opts.wait) })));
 
   program.command('demo')
     .description('quick start: throw-away PostgreSQL with sample data, backup, restore into a second database, verify, clean up')

@@ -26,6 +26,7 @@ const KEY_PATHS = [
   'postgres.url',
   'postgres.bin_dir',
   'postgres.connect_timeout_seconds',
+  'postgres.required_tables',
   'mongodb.url',
   'mongodb.database',
   'mongodb.user',
@@ -34,6 +35,7 @@ const KEY_PATHS = [
   'mongodb.export_collections',
   'mongodb.server_selection_timeout_seconds',
   'mongodb.insert_batch_size',
+  'mongodb.required_collections',
   'uploads.path',
   'uploads.strict',
 ] as const;

@@ -4,10 +4,16 @@ const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const flag = z.preprocess((v) => (typeof v === 'string' ? !['0', 'false', 'no', 'off', ''].includes(v.toLowerCase()) : v), z.boolean());
 
+const nameList = z.preprocess(
+  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+  z.array(nonEmpty),
+);
+
 export const postgresConfigSchema = z.object({
   url: nonEmpty.describe('PostgreSQL connection URL (postgresql://user:password@host:5432/db)'),
   bin_dir: nonEmpty.optional().describe('folder holding pg_dump, pg_restore and psql; skips discovery'),
   connect_timeout_seconds: count(1, 3600).default(10),
+  required_tables: nameList.default([]).describe('tables ferry db check requires (schema.table or table)'),
 });
 
 export const uploadsConfigSchema = z.object({
@@ -15,10 +21,6 @@ export const uploadsConfigSchema = z.object({
   strict: flag.default(false).describe('fail the backup when a file cannot be read, instead of warning'),
 });
 
-const nameList = z.preprocess(
-  (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
-  z.array(nonEmpty),
-);
 
 export const mongodbConfigSchema = z.object({
   url: nonEmpty.describe('MongoDB connection string (mongodb://host:27017/db?authSource=admin)'),
@@ -29,6 +31,10 @@ export const mongodbConfigSchema = z.object({
   export_collections: nameList.default([]).describe('collections also written as <name>_export.json'),
   server_selection_timeout_seconds: count(1, 3600).default(10),
   insert_batch_size: count(1, 100_000).default(1000),
+  required_collections: nameList.default([]).describe('collections ferry db check requires and ferry db init creates'),
+  indexes: z.record(z.string(), z.array(z.object({ key: z.record(z.string(), z.union([z.number(), z.string()])) }).catchall(z.unknown())))
+    .default({})
+    .describe('indexes ferry db init creates, per collection: {key: {field: 1}, name?, unique?, ...}'),
 });
 
 export const backupConfigSchema = z.object({

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redactor } from '../config/index.js';
 import type { FerryConfig, MongodbConfig } from '../config/index.js';
+import { configSchema } from '../config/schema.js';
 import { connectMongo } from '../stores/mongo/connection.js';
 import { backup, type BackupResult } from '../ops/backup.js';
 import type { OperationContext } from '../ops/context.js';
@@ -60,12 +61,7 @@ export async function demo(base: DemoContext, mongodb?: MongodbConfig): Promise<
 }
 
 function demoConfig(work: string, url: string, uploads: string, mongodb: MongodbConfig | undefined): FerryConfig {
-  return {
-    backup: { directory: join(work, 'backups'), retention_days: 7, keep_last: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0, keep_yearly: 0, compression_level: 6, temp_directory: undefined },
-    postgres: { url, bin_dir: undefined, connect_timeout_seconds: 10 },
-    mongodb,
-    uploads: { path: uploads, strict: false },
-  };
+  return configSchema.parse({ backup: { directory: join(work, 'backups') }, postgres: { url }, mongodb, uploads: { path: uploads } });
 }
 
 /**

@@ -52,6 +52,9 @@ export const ERROR_CODES = {
   RESTORE_TARGET_REMOTE: { exit: 'refused', summary: 'the restore target is on a host that is not clearly local' },
   CONFIRMATION_REQUIRED: { exit: 'refused', summary: 'a restore needs confirmation and there is no terminal to ask on' },
   RESTORE_DECLINED: { exit: 'refused', summary: 'the restore was declined at the confirmation prompt' },
+  DB_NOT_READY: { exit: 'failed', summary: 'a database did not answer within --wait' },
+  DB_CHECK_FAILED: { exit: 'failed', summary: 'required tables or collections are missing' },
+  DB_INIT_CONFLICT: { exit: 'failed', summary: 'a declared index exists with another definition (reported, not dropped)' },
   INTERRUPTED: { exit: 'interrupted', summary: 'the run was interrupted (Ctrl-C or SIGTERM) and cleaned up' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
 } as const satisfies Record<string, CodeDefinition>;

@@ -76,6 +76,22 @@ export interface RestoreTarget {
   currentCounts: Record<string, number> | undefined;
 }
 
+export interface DatabaseCheck {
+  target: string;
+  serverVersion: string;
+  /** Tables or collections with their row/document counts (estimated for PostgreSQL tables not required). */
+  objects: Array<{ name: string; count: number; estimated: boolean; required: boolean }>;
+  /** Required objects that do not exist. */
+  missing: string[];
+}
+
+export interface DatabaseInit {
+  created: string[];
+  unchanged: string[];
+  /** Declared objects that exist with another definition: reported, never dropped. */
+  conflicts: string[];
+}
+
 export interface Store {
   readonly kind: StoreKind;
   /** The folder (with trailing slash) this store owns inside the archive. */
@@ -90,6 +106,10 @@ export interface Store {
   /** Checks the restore target and reports what is there now. */
   inspectTarget(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreTarget>;
   prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging>;
+  /** For database stores: one attempt to reach the server and look at what is there. */
+  checkDatabase?(attemptTimeoutSeconds: number): Promise<DatabaseCheck>;
+  /** For stores with declared objects: create what is missing, idempotently. */
+  initDatabase?(): Promise<DatabaseInit>;
 }
 
 export interface ContentCheckContext {

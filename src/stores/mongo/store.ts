@@ -11,8 +11,9 @@ import type { MongodbConfig } from '../../config/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { formatBytes } from '../../util/format.js';
 import { hostsOfUrl } from '../../util/url.js';
-import type { ObjectCount, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
+import type { DatabaseCheck, DatabaseInit, ObjectCount, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
 import { connectMongo, databaseName, describeMongo, mongoError } from './connection.js';
+import { checkMongo, initMongo } from './db.js';
 import { dumpCollection, listDumpable } from './dump.js';
 import { unescapeCollectionName } from './names.js';
 import { checkStaged, restoreCollection, type StagedCollection } from './restore.js';
@@ -153,6 +154,22 @@ export class MongoStore implements Store {
       },
       discard: async () => undefined,
     };
+  }
+
+  async checkDatabase(attemptTimeoutSeconds: number): Promise<DatabaseCheck> {
+    const config = { ...this.config, server_selection_timeout_seconds: Math.max(1, Math.min(this.config.server_selection_timeout_seconds, attemptTimeoutSeconds)) };
+    const client = await connectMongo(config);
+    try {
+      return await checkMongo(client, config);
+    } catch (error) {
+      throw mongoError(config, error);
+    } finally {
+      await client.close().catch(() => undefined);
+    }
+  }
+
+  async initDatabase(): Promise<DatabaseInit> {
+    return this.withClient((client) => initMongo(client, this.config));
   }
 
   private async selectCollections(client: MongoClient) {

@@ -7,7 +7,7 @@ import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archi
 import type { PostgresConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine, runTool } from '../../process/index.js';
-import type { PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
+import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
 import { databaseExists, describeUrl, toolConnection, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
 import { applyPgRestore } from './restore.js';
@@ -132,6 +132,23 @@ export class PostgresStore implements Store {
         return applyPgRestore({ tools, target, dumpPath: customPath, expected, jobs: options.jobs, tables: options.tables === undefined ? undefined : tables.map(bareName), ctx });
       },
       discard: async () => undefined,
+    };
+  }
+
+  async checkDatabase(attemptTimeoutSeconds: number): Promise<DatabaseCheck> {
+    const target = { url: this.config.url, connectTimeoutSeconds: Math.max(1, Math.min(this.config.connect_timeout_seconds, attemptTimeoutSeconds)) };
+    const facts = await serverFacts(target);
+    const tables = await withClient(target, async (client) => (await client.query<{ name: string; estimate: string }>(
+      `SELECT format('%I.%I', schemaname, relname) AS name, n_live_tup::text AS estimate FROM pg_stat_user_tables ORDER BY 1`,
+    )).rows);
+    const required = this.config.required_tables.map((name) => tables.find((t) => t.name === name || t.name.replace(/"/g, '') === name || t.name.endsWith(`.${name}`))?.name ?? name);
+    const missing = required.filter((name) => !tables.some((t) => t.name === name));
+    const exact = await countRows(target, required.filter((name) => !missing.includes(name)));
+    return {
+      target: this.describe(),
+      serverVersion: `PostgreSQL ${facts.version}`,
+      objects: tables.map((t) => ({ name: t.name, count: exact[t.name] ?? Number(t.estimate), estimated: exact[t.name] === undefined, required: required.includes(t.name) })),
+      missing,
     };
   }
 

@@ -26,9 +26,9 @@ export class MongoTestServer {
 
   constructor(readonly options: MongoTestServerOptions = {}) {}
 
-  async start(): Promise<string> {
+  async start(port = 0): Promise<string> {
     this.server = createServer((socket) => this.serve(socket));
-    await new Promise<void>((resolveListen) => this.server?.listen(0, '127.0.0.1', resolveListen));
+    await new Promise<void>((resolveListen) => this.server?.listen(port, '127.0.0.1', resolveListen));
     const address = this.server.address();
     this.port = typeof address === 'object' && address !== null ? address.port : 0;
     return `mongodb://127.0.0.1:${this.port}`;

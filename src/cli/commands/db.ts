@@ -1,0 +1,59 @@
+import { FerryError } from '../../errors/index.js';
+import { assertRequiredPresent, dbCheck, dbInit, type StoreCheck } from '../../ops/db.js';
+import { formatDuration } from '../../util/format.js';
+import { table } from '../render/output.js';
+import type { Session } from '../session.js';
+
+export interface DbCommandOptions {
+  wait: number;
+}
+
+/** "60s", "2m", "90" (seconds). */
+export function parseWait(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (m === null) throw new FerryError('USAGE', `--wait ${value}: expected a duration such as 60s, 2m or 90`, { hint: 'Give seconds (90 or 90s), minutes (2m) or milliseconds (500ms).' });
+  const n = Number(m[1]);
+  return m[2] === 'm' ? n * 60 : m[2] === 'ms' ? n / 1000 : n;
+}
+
+function renderChecks(checks: StoreCheck[]): string {
+  return checks.map((c) => [
+    `${c.kind} ${c.target}: reachable${c.waitedSeconds >= 1 ? ` after ${formatDuration(c.waitedSeconds)}` : ''}, ${c.serverVersion}`,
+    table([`  ${c.kind === 'mongo' ? 'collection' : 'table'}`, c.kind === 'mongo' ? 'documents' : 'rows', ''], [
+      ...c.objects.map((o) => [`  ${o.name}`, `${o.estimated ? '~' : ''}${o.count}`, o.required ? 'required' : '']),
+      ...c.missing.map((name) => [`  ${name}`, '-', 'required, MISSING']),
+    ]),
+  ].join('\n')).join('\n');
+}
+
+export async function dbCheckCommand(session: Session, options: DbCommandOptions): Promise<number> {
+  const checks = await dbCheck(session.ctx, { waitSeconds: options.wait });
+  if (session.output.options.json) session.output.json({ checks });
+  else session.output.data(renderChecks(checks));
+  assertRequiredPresent(checks);
+  return 0;
+}
+
+export async function dbInitCommand(session: Session, options: DbCommandOptions): Promise<number> {
+  const result = await dbInit(session.ctx, { waitSeconds: options.wait });
+  const { output } = session;
+  if (output.options.json) output.json(result);
+  else {
+    const lines: string[] = [];
+    for (const init of result.inits) {
+      lines.push(`${init.kind} ${init.target}: ${init.created.length} created, ${init.unchanged.length} unchanged, ${init.conflicts.length} conflicts`);
+      for (const created of init.created) lines.push(`  created   ${created}`);
+      for (const conflict of init.conflicts) lines.push(`  CONFLICT  ${conflict}`);
+    }
+    lines.push(renderChecks(result.checks));
+    output.data(lines.join('\n'));
+  }
+  const conflicts = result.inits.flatMap((i) => i.conflicts);
+  if (conflicts.length > 0) {
+    throw new FerryError('DB_INIT_CONFLICT', `${conflicts.length} declared index(es) differ from the database, first: ${conflicts[0]}`, {
+      hint: 'Nothing was dropped. Align mongodb.indexes with the database, or drop the old index by hand if the declared one is right.',
+    });
+  }
+  assertRequiredPresent(result.checks);
+  return 0;
+}
