@@ -25,6 +25,7 @@ const KEY_PATHS = [
   'backup.temp_directory',
   'postgres.url',
   'postgres.bin_dir',
+  'postgres.exec',
   'postgres.connect_timeout_seconds',
   'postgres.required_tables',
   'mongodb.url',

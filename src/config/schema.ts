@@ -12,6 +12,8 @@ const nameList = z.preprocess(
 export const postgresConfigSchema = z.object({
   url: nonEmpty.describe('PostgreSQL connection URL (postgresql://user:password@host:5432/db)'),
   bin_dir: nonEmpty.optional().describe('folder holding pg_dump, pg_restore and psql; skips discovery'),
+  exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected docker://<container> or compose://<service>').optional()
+    .describe('run the PostgreSQL tools inside the database container'),
   connect_timeout_seconds: count(1, 3600).default(10),
   required_tables: nameList.default([]).describe('tables ferry db check requires (schema.table or table)'),
 });

@@ -41,7 +41,7 @@ export async function verifyArchive(ctx: OperationContext, archive: string, know
   // Content checks need the manifest's counts; Ferry writes manifest.json last, so its sidecar (or
   // the archive's own copy, read first) supplies them.
   const expected = known ?? (await manifestOf(archive, ctx.signal).catch(() => undefined));
-  const checkCtx = { signal: ctx.signal, log: ctx.log, pgBinDir: ctx.config.postgres?.bin_dir };
+  const checkCtx = { signal: ctx.signal, log: ctx.log, pgBinDir: ctx.config.postgres?.bin_dir, pgExec: ctx.config.postgres?.exec };
   try {
     await readArchive(archive, async (header, data) => {
       if (header.path === MANIFEST_ENTRY) {

@@ -115,8 +115,9 @@ export interface Store {
 export interface ContentCheckContext {
   signal: AbortSignal;
   log: Logger;
-  /** postgres.bin_dir when configured, to find pg_restore. */
+  /** postgres.bin_dir and postgres.exec when configured, to find pg_restore. */
   pgBinDir?: string | undefined;
+  pgExec?: string | undefined;
 }
 
 /**

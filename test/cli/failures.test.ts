@@ -68,6 +68,7 @@ describe('backup failures: one clear line, the right exit code, nothing lost', (
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/^ferry: pg_dump not found \(searched .*no-tools\)$/m);
     expect(result.stderr).toMatch(/apt-get install postgresql-client-15/);
+    expect(result.stderr).toMatch(/postgres\.exec: docker:\/\/<container>/);
     expect(await readdir(join(work, 'b'))).toEqual([]);
   });
 

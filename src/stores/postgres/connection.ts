@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { FerryError } from '../../errors/index.js';
-import { passwordOf, urlWithoutPassword } from '../../config/index.js';
+import { passwordOf } from '../../config/index.js';
 
 export interface PgTarget {
   /** Full URL, password included: used only in-process, never printed or passed in argv. */
@@ -34,12 +34,12 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-/** Arguments and environment that point a PostgreSQL client tool at the target, the password in env only. */
-export function toolConnection(target: PgTarget): { dbnameArg: string; env: Record<string, string> } {
+/** The environment that gives a PostgreSQL client tool the password: never its arguments. */
+export function toolEnv(target: PgTarget): Record<string, string> {
   const env: Record<string, string> = { PGCONNECT_TIMEOUT: String(target.connectTimeoutSeconds) };
   const password = passwordOf(target.url);
   if (password !== undefined) env.PGPASSWORD = password;
-  return { dbnameArg: `--dbname=${urlWithoutPassword(target.url)}`, env };
+  return env;
 }
 
 export async function withClient<T>(target: PgTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {

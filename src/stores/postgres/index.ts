@@ -1,4 +1,5 @@
 export { PostgresStore, CUSTOM_DUMP_ENTRY, PLAIN_SQL_ENTRY } from './store.js';
-export { parseToolVersion, choosePgTools, findPgDumps, type PgTools } from './tools.js';
+export { parseToolVersion, choosePgTools, findPgDumps } from './tools.js';
+export type { PgToolRunner } from './runner.js';
 export { CopyRowCounter, copyTarget } from './copy-counter.js';
 export { describeUrl } from './connection.js';

@@ -1,12 +1,12 @@
 import { FerryError } from '../../errors/index.js';
-import { lastLine, runTool } from '../../process/index.js';
+import { lastLine } from '../../process/index.js';
 import type { ObjectCount, StoreContext, StoreRestoreResult } from '../store.js';
-import { databaseExists, databaseOf, describeUrl, toolConnection, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
+import { databaseExists, databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { countRows } from './store.js';
-import type { PgTools } from './tools.js';
+import type { PgToolRunner } from './runner.js';
 
 export interface PgRestoreRequest {
-  tools: PgTools;
+  tools: PgToolRunner;
   target: PgTarget;
   dumpPath: string;
   expected: Record<string, number>;
@@ -24,14 +24,16 @@ export async function applyPgRestore(request: PgRestoreRequest): Promise<StoreRe
   const { tools, target, dumpPath, expected, jobs, tables, ctx } = request;
   const started = Date.now();
   await ensureDatabase(target, ctx);
-  const { dbnameArg, env } = toolConnection(target);
+  const env = toolEnv(target);
   const args = ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--no-password', '--exit-on-error'];
   for (const table of tables ?? []) args.push(`--table=${table}`);
   if (jobs !== undefined && jobs > 1) args.push(`--jobs=${jobs}`);
   else args.push('--single-transaction');
-  args.push(dbnameArg, dumpPath);
+  // pg_restore needs a seekable file: restore order is not file order.
+  const file = await tools.fileForTools(dumpPath, ctx.signal);
+  args.push(tools.dbnameArg(target.url), file.path);
   ctx.progress.start(`pg_restore into ${describeUrl(target.url)}`);
-  const result = await runTool(tools.pgRestore, args, { env, signal: ctx.signal });
+  const result = await tools.run('pg_restore', args, { env, signal: ctx.signal }).finally(() => file.cleanup());
   if (result.exitCode !== 0) {
     const line = ctx.redactor.redact(lastLine(result.stderr));
     const state = jobs !== undefined && jobs > 1

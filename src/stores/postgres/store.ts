@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -6,13 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archive/index.js';
 import type { PostgresConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { lastLine, runTool } from '../../process/index.js';
+import { lastLine } from '../../process/index.js';
 import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
-import { databaseExists, describeUrl, toolConnection, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
+import { databaseExists, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
 import { applyPgRestore } from './restore.js';
 import { serverFacts } from './server.js';
-import { choosePgTools, majorOf, type PgTools } from './tools.js';
+import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
+import type { PgToolRunner } from './runner.js';
 import { formatBytes } from '../../util/format.js';
 import { hostsOfUrl } from '../../util/url.js';
 
@@ -22,7 +23,7 @@ export const PLAIN_SQL_ENTRY = 'postgresql/database.sql';
 export class PostgresStore implements Store {
   readonly kind = 'postgres' as const;
   readonly archivePrefix = 'postgresql/';
-  private tools: PgTools | undefined;
+  private tools: PgToolRunner | undefined;
   private serverVersion: string | undefined;
 
   constructor(private readonly config: PostgresConfig) {}
@@ -38,9 +39,9 @@ export class PostgresStore implements Store {
   async preflight(ctx: StoreContext): Promise<PreflightReport> {
     const facts = await serverFacts(this.target);
     this.serverVersion = facts.version;
-    this.tools = await choosePgTools(facts.major, `server ${this.describe()} runs PostgreSQL ${facts.version} and`, this.config.bin_dir, ctx.signal);
+    this.tools = await choosePgTools(facts.major, `server ${this.describe()} runs PostgreSQL ${facts.version} and`, this.toolChoice, ctx.signal);
     return {
-      summary: `${this.describe()}: PostgreSQL ${facts.version}, ${formatBytes(facts.databaseBytes)} on disk, pg_dump ${this.tools.version} from ${this.tools.dir}`,
+      summary: `${this.describe()}: PostgreSQL ${facts.version}, ${formatBytes(facts.databaseBytes)} on disk, pg_dump ${this.tools.version} from ${this.tools.where}`,
       serverVersion: facts.version,
       // A custom dump is typically well under the on-disk size; half is a safe planning figure.
       estimatedBytes: Math.ceil(facts.databaseBytes / 2),
@@ -50,14 +51,19 @@ export class PostgresStore implements Store {
   async dump(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest> {
     const started = Date.now();
     if (this.tools === undefined) await this.preflight(ctx);
-    const tools = this.tools as PgTools;
+    const tools = this.tools as PgToolRunner;
     const facts = await serverFacts(this.target);
-    const { dbnameArg, env } = toolConnection(this.target);
+    const env = toolEnv(this.target);
     const customPath = join(ctx.tempDir, 'database.backup');
     const sqlPath = join(ctx.tempDir, 'database.sql');
 
+    // A local pg_dump writes the file itself (seekable, so its table of contents records data
+    // offsets); one in a container streams it through stdout.
     ctx.progress.start(`pg_dump ${this.describe()}`);
-    const dumped = await runTool(tools.pgDump, ['--format=custom', '--no-password', `--file=${customPath}`, dbnameArg], { env, signal: ctx.signal });
+    const dumpArgs = ['--format=custom', '--no-password', tools.dbnameArg(this.config.url)];
+    const dumped = tools.local
+      ? await tools.run('pg_dump', [...dumpArgs, `--file=${customPath}`], { env, signal: ctx.signal })
+      : await tools.run('pg_dump', dumpArgs, { env, signal: ctx.signal, stdout: createWriteStream(customPath, { mode: 0o600 }) });
     if (dumped.exitCode !== 0) throw this.toolError('pg_dump', dumped.stderr, ctx);
     const customSize = (await stat(customPath)).size;
     ctx.progress.done(`pg_dump wrote ${formatBytes(customSize)}`);
@@ -66,7 +72,7 @@ export class PostgresStore implements Store {
     ctx.progress.start('deriving database.sql and counting rows');
     const counter = new CopyRowCounter();
     const writing = pipeline(counter, createWriteStream(sqlPath, { mode: 0o600 }));
-    const derived = await runTool(tools.pgRestore, ['--no-owner', '--no-privileges', '--file=-', customPath], { signal: ctx.signal, stdout: counter });
+    const derived = await tools.run('pg_restore', ['--no-owner', '--no-privileges', '--file=-'], { signal: ctx.signal, stdout: counter, stdin: createReadStream(customPath) });
     await writing;
     if (derived.exitCode !== 0) throw this.toolError('pg_restore', derived.stderr, ctx);
     const sqlSize = (await stat(sqlPath)).size;
@@ -110,7 +116,7 @@ export class PostgresStore implements Store {
   async prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging> {
     const target = this.restoreTarget(options);
     const dumpMajor = majorOf(manifest.toolVersion ?? '0');
-    const tools = await choosePgTools(dumpMajor, `the archive was written by pg_dump ${manifest.toolVersion ?? '?'} so restoring it`, this.config.bin_dir, ctx.signal);
+    const tools = await choosePgTools(dumpMajor, `the archive was written by pg_dump ${manifest.toolVersion ?? '?'} so restoring it`, this.toolChoice, ctx.signal);
     const customPath = join(ctx.tempDir, 'database.backup');
     let staged = false;
     return {
@@ -150,6 +156,10 @@ export class PostgresStore implements Store {
       objects: tables.map((t) => ({ name: t.name, count: exact[t.name] ?? Number(t.estimate), estimated: exact[t.name] === undefined, required: required.includes(t.name) })),
       missing,
     };
+  }
+
+  private get toolChoice(): ToolChoice {
+    return { binDir: this.config.bin_dir, exec: this.config.exec };
   }
 
   private restoreTarget(options: RestoreOptions): PgTarget {

@@ -3,15 +3,8 @@ import { access, readdir, realpath } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { FerryError } from '../../errors/index.js';
 import { runTool } from '../../process/index.js';
+import { containerRunner, localRunner, type PgToolRunner } from './runner.js';
 
-export interface PgTools {
-  dir: string;
-  version: string;
-  major: number;
-  pgDump: string;
-  pgRestore: string;
-  psql: string;
-}
 
 const VERSIONED_DIRS: Array<{ parent: string; pattern: RegExp; bin: string }> = [
   { parent: '/usr/lib/postgresql', pattern: /^\d+$/, bin: 'bin' },
@@ -71,16 +64,25 @@ export async function findPgDumps(binDir: string | undefined, signal: AbortSigna
 }
 
 export function packageHint(major: number): string {
-  return `Install the PostgreSQL ${major} client tools (Debian/Ubuntu: apt-get install postgresql-client-${major}; RHEL: dnf install postgresql${major}; macOS: brew install postgresql@${major}), or set postgres.bin_dir (FERRY_POSTGRES_BIN_DIR) to the folder holding them.`;
+  return `Install the PostgreSQL ${major} client tools (Debian/Ubuntu: apt-get install postgresql-client-${major}; RHEL: dnf install postgresql${major}; macOS: brew install postgresql@${major}), set postgres.bin_dir to their folder, or run them inside the database container with postgres.exec: docker://<container>.`;
+}
+
+export interface ToolChoice {
+  /** postgres.bin_dir: only this folder. */
+  binDir?: string | undefined;
+  /** postgres.exec: docker://<container> or compose://<service>. */
+  exec?: string | undefined;
 }
 
 /**
- * Picks client tools whose major version is at least `minMajor`: the exact major when there is one
- * (its archives are readable by the most pg_restore versions), otherwise the closest newer one.
+ * Picks client tools whose major version is at least `minMajor`: inside the container when
+ * postgres.exec says so; otherwise on this machine, the exact major when there is one (its archives
+ * are readable by the most pg_restore versions), else the closest newer one.
  */
-export async function choosePgTools(minMajor: number, what: string, binDir: string | undefined, signal: AbortSignal): Promise<PgTools> {
-  const found = await findPgDumps(binDir, signal);
-  const where = binDir ?? SEARCHED_PLACES;
+export async function choosePgTools(minMajor: number, what: string, choice: ToolChoice, signal: AbortSignal): Promise<PgToolRunner> {
+  if (choice.exec !== undefined) return containerRunner(choice.exec, minMajor, what, signal);
+  const found = await findPgDumps(choice.binDir, signal);
+  const where = choice.binDir ?? SEARCHED_PLACES;
   if (found.length === 0) {
     throw new FerryError('PG_TOOL_MISSING', `pg_dump not found (searched ${where})`, { hint: packageHint(minMajor) });
   }
@@ -90,20 +92,12 @@ export async function choosePgTools(minMajor: number, what: string, binDir: stri
     const versions = found.map((t) => `${t.version} (${t.dir})`).join(', ');
     throw new FerryError('PG_TOOL_TOO_OLD', `${what} needs PostgreSQL client tools ${minMajor} or newer, found only ${versions}`, { hint: packageHint(minMajor) });
   }
-  const tools: PgTools = {
-    dir: chosen.dir,
-    version: chosen.version,
-    major: chosen.major,
-    pgDump: join(chosen.dir, 'pg_dump'),
-    pgRestore: join(chosen.dir, 'pg_restore'),
-    psql: join(chosen.dir, 'psql'),
-  };
-  for (const tool of [tools.pgRestore, tools.psql]) {
-    if (!(await isExecutable(tool))) {
-      throw new FerryError('PG_TOOL_MISSING', `${tool} not found next to ${tools.pgDump}`, { hint: packageHint(chosen.major) });
+  for (const tool of ['pg_restore', 'psql']) {
+    if (!(await isExecutable(join(chosen.dir, tool)))) {
+      throw new FerryError('PG_TOOL_MISSING', `${tool} not found next to ${join(chosen.dir, 'pg_dump')}`, { hint: packageHint(chosen.major) });
     }
   }
-  return tools;
+  return localRunner(chosen.dir, chosen.version, chosen.major);
 }
 
 export function majorOf(version: string): number {

@@ -1,0 +1,57 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ferry } from '../support/cli.js';
+import { createDatabase, pgServer, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
+import { tempDir } from '../support/tmp.js';
+
+// A stand-in `docker` on PATH runs the commands locally (no Docker engine here); see test/support/bin/docker.
+const STAND_IN = fileURLToPath(new URL('../support/bin', import.meta.url));
+
+describe('PostgreSQL tools run inside the database container (postgres.exec)', () => {
+  it('round-trips a database through docker exec, streaming the dump, with the password never in argv', async () => {
+    const work = await tempDir();
+    const source = await createDatabase(uniqueName('exec_src'));
+    await query(source, "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes SELECT i, 'r' || i FROM generate_series(1, 300) i;");
+    const log = join(work, 'docker.log');
+    const env = {
+      PATH: `${STAND_IN}:${process.env.PATH ?? ''}`,
+      FERRY_FAKE_DOCKER_LOG: log,
+      FERRY_FAKE_CONTAINER: 'le-grimoire-postgres-1',
+      FERRY_FAKE_PGPORT: String(pgServer().port),
+      FERRY_POSTGRES_EXEC: 'docker://le-grimoire-postgres-1',
+      BACKUP_DIRECTORY: join(work, 'backups'),
+    };
+    const made = await ferry(['backup'], { ...env, DATABASE_URL: pgUrl(source) });
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stderr).toMatch(/pg_dump 15\.\d+ from docker container le-grimoire-postgres-1/);
+    const target = uniqueName('exec_dst');
+    const restored = await ferry(['restore', 'latest', '--yes'], { ...env, DATABASE_URL: pgUrl(target) });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+
+    const calls = readFileSync(log, 'utf8').trim().split('\n');
+    expect(calls[0]).toBe('exec -i -e PGPASSWORD -e PGCONNECT_TIMEOUT le-grimoire-postgres-1 pg_dump --version');
+    expect(calls.some((c) => /^exec -i .* le-grimoire-postgres-1 pg_dump --format=custom --no-password --dbname=postgresql:\/\/postgres@\/exec_src_[0-9a-f]+$/.test(c))).toBe(true);
+    expect(calls.some((c) => /le-grimoire-postgres-1 sh -c cat > "\$1" sh \/tmp\/ferry-[0-9a-f]+\.backup$/.test(c))).toBe(true);
+    expect(calls.some((c) => /le-grimoire-postgres-1 pg_restore --clean .* --single-transaction --dbname=postgresql:\/\/postgres@\/exec_dst_[0-9a-f]+ \/tmp\/ferry-/.test(c))).toBe(true);
+    expect(calls.some((c) => /le-grimoire-postgres-1 rm -f \/tmp\/ferry-/.test(c))).toBe(true);
+    expect(readFileSync(log, 'utf8')).not.toContain(pgServer().password);
+  });
+
+  it('a container that does not run is one clear error', async () => {
+    const work = await tempDir();
+    const db = await createDatabase(uniqueName('exec_missing'));
+    const result = await ferry(['backup'], {
+      PATH: `${STAND_IN}:${process.env.PATH ?? ''}`,
+      FERRY_FAKE_DOCKER_LOG: join(work, 'docker.log'),
+      FERRY_FAKE_CONTAINER: 'something-else',
+      FERRY_POSTGRES_EXEC: 'compose://postgres',
+      DATABASE_URL: pgUrl(db),
+      BACKUP_DIRECTORY: join(work, 'b'),
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^ferry: pg_dump did not run in docker compose service postgres: Error response from daemon: No such container: postgres$/m);
+  });
+});
