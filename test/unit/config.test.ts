@@ -67,3 +67,14 @@ describe('the shipped example configuration', () => {
     expect(config.mongodb).toMatchObject({ url: 'mongodb://mongodb:27017', database: 'legrimoire', export_collections: ['recipes', 'ingredients'] });
   });
 });
+
+describe('the Le Grimoire example', () => {
+  it('loads, with the declared indexes and the container exec', async () => {
+    const { fileURLToPath } = await import('node:url');
+    const file = fileURLToPath(new URL('../../examples/le-grimoire/ferry.config.yaml', import.meta.url));
+    const { config } = await loadConfig({ file, env: {} });
+    expect(config.postgres?.exec).toBe('compose://postgres');
+    expect(config.mongodb?.required_collections).toEqual(['recipes', 'ingredients', 'categories']);
+    expect(config.mongodb?.indexes.recipes?.[2]).toEqual({ key: { slug: 1 }, unique: true });
+  });
+});
