@@ -1,0 +1,158 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { Redactor } from '../config/index.js';
+import { EXIT, FerryError, interrupted } from '../errors/index.js';
+import { FERRY_VERSION } from '../version.js';
+import { backupCommand, type BackupCommandOptions } from './commands/backup.js';
+import { healthCommand, reportUnknown, type HealthCommandOptions } from './commands/health.js';
+import { dbCheckCommand, dbInitCommand, parseWait } from './commands/db.js';
+import { demoCommand } from './commands/demo.js';
+import { inspectCommand } from './commands/inspect.js';
+import { listCommand } from './commands/list.js';
+import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
+import { restoreCommand } from './commands/restore.js';
+import { verifyCommand } from './commands/verify.js';
+import { reportFailure } from './render/errors.js';
+import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
+
+const EXIT_CODES_HELP = `
+Exit codes: 0 success, 1 operation failed (connection, tool, disk), 2 integrity failure
+(corrupt or truncated archive, count mismatch), 3 usage or configuration error,
+4 refused by a safety rule, 130 interrupted.`;
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number');
+  return n;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
+  return n;
+}
+
+/**
+ * Runs one command with the shared set-up: config, Ctrl-C handling, the error → exit code switch.
+ * A command with its own failure convention (health: UNKNOWN) passes `onFailure`.
+ */
+async function run(command: Command, work: (session: Session) => Promise<number>, onFailure?: (error: FerryError, json: boolean) => number): Promise<void> {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const output = bootstrapOutput(options);
+  const controller = new AbortController();
+  let redactor = new Redactor();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    output.line('interrupted: stopping and cleaning up (press Ctrl-C again to quit at once)');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const session = await openSession(options, output, controller.signal);
+    redactor = session.loaded.redactor;
+    const code = await work(session);
+    if (controller.signal.aborted) throw interrupted();
+    process.exitCode = code;
+  } catch (error) {
+    const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
+    process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
+      ? onFailure(failure, options.json)
+      : reportFailure(failure, redactor, options.json).exitCode;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('ferry')
+    .description('Back up PostgreSQL, MongoDB and an uploads folder into one checksummed archive, and restore it into development safely.')
+    .version(FERRY_VERSION, '-V, --version')
+    .option('-c, --config <file>', 'configuration file (default: ferry.config.yaml if present, else environment variables only)')
+    .option('--json', 'print machine-readable JSON on stdout', false)
+    .option('-q, --quiet', 'print only data and errors', false)
+    .option('-v, --verbose', 'print debug lines', false)
+    .addHelpText('after', EXIT_CODES_HELP)
+    .showSuggestionAfterError()
+    .exitOverride();
+
+  program.command('backup')
+    .description('dump every configured store into one archive in the backup directory, verify it, then apply retention')
+    .option('--no-prune', 'do not apply retention after this backup')
+    .option('--metrics-file <path>', 'write Prometheus text format there after the run (failed runs too)')
+    .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600) via a .partial file, plus .sha256 and .manifest.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing.')
+    .action((opts: BackupCommandOptions, command: Command) => run(command, (s) => backupCommand(s, opts)));
+
+  program.command('restore')
+    .description('restore all or part of an archive into the configured targets')
+    .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
+    .option('--only <stores>', 'comma-separated stores to restore: postgres, mongo, uploads')
+    .option('--collections <names>', 'comma-separated MongoDB collections to restore (all when absent)')
+    .option('--to-db <name>', 'restore into this database name on the configured servers (PostgreSQL: created if missing)')
+    .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs; faster, but gives up the single transaction, so a failure can leave a partly restored database').argParser(positiveInt))
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--dry-run', 'print what would be replaced and loaded, change nothing')
+    .option('--tables <names>', 'comma-separated PostgreSQL tables to restore (pg_restore --table: the tables and their data, not their indexes)')
+    .option('--allow-source-target', 'allow restoring into the database the archive was taken from')
+    .option('--allow-remote-target', 'allow a target server that is not clearly local (localhost, a socket, a Compose service name)')
+    .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.\nMongoDB collections are loaded into a temporary collection and renamed over the target.')
+    .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
+
+  program.command('list')
+    .description('backups in the backup directory, newest first (reads sidecars, not archives)')
+    .action((_opts, command: Command) => run(command, listCommand));
+
+  program.command('inspect')
+    .description("show an archive's manifest: versions, per-table counts, checksums, how to restore")
+    .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
+    .action((archive: string, _opts, command: Command) => run(command, (s) => inspectCommand(s, archive)));
+
+  program.command('verify')
+    .description('prove an archive is whole: every checksum, the PostgreSQL dump readable to its end, every BSON document')
+    .argument('<archive>', 'archive path, file name in the backup directory, "latest" or "all"')
+    .addHelpText('after', '\nReads the archive once (twice when its .manifest.json sidecar is missing) and reports every problem.\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.')
+    .action((archive: string, _opts, command: Command) => run(command, (s) => verifyCommand(s, archive)));
+
+  program.command('health')
+    .description('monitoring check (monitoring-plugins exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)')
+    .addOption(new Option('--max-age <hours>', 'WARNING when the newest backup is older').argParser(positiveNumber).default(26))
+    .addOption(new Option('--critical-age <hours>', 'CRITICAL when the newest backup is older').argParser(positiveNumber).default(50))
+    .addOption(new Option('--min-size-ratio <ratio>', 'WARNING when the newest is under this share of the median of the 7 before').argParser(positiveNumber).default(0.5))
+    .addOption(new Option('--min-size <bytes>', 'WARNING when the newest is under this size').argParser(positiveNumber).default(1024))
+    .addOption(new Option('--space-margin <factor>', 'WARNING when free space is under factor × the newest backup (CRITICAL under 1×)').argParser(positiveNumber).default(1.5))
+    .option('--deep', 're-verify the newest archive in full (otherwise: gzip header, sidecars and the last verify)')
+    .option('--metrics-file <path>', 'also write Prometheus text format there (atomically), for node_exporter\'s textfile collector')
+    .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Reads sidecars, never whole archives unless --deep.')
+    .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, opts), reportUnknown));
+
+  program.command('prune')
+    .description('apply retention now (never the newest backup, nor the newest verified one)')
+    .option('--dry-run', 'list what would be removed and why each backup is kept')
+    .addOption(new Option('--keep-days <n>', 'keep backups younger than n days (backup.retention_days, BACKUP_RETENTION_DAYS); 0 turns the rule off').argParser(positiveInt))
+    .addOption(new Option('--keep-last <n>', 'keep the newest n backups (backup.keep_last)').argParser(positiveInt))
+    .addOption(new Option('--keep-daily <n>', 'keep the newest backup of each of the last n days that have one').argParser(positiveInt))
+    .addOption(new Option('--keep-weekly <n>', 'likewise for the last n ISO weeks').argParser(positiveInt))
+    .addOption(new Option('--keep-monthly <n>', 'likewise for the last n months').argParser(positiveInt))
+    .addOption(new Option('--keep-yearly <n>', 'likewise for the last n years').argParser(positiveInt))
+    .addHelpText('after', '\nA backup is kept when any rule keeps it, with the semantics of restic forget (UTC calendar periods;\nthe oldest backup is kept too while a rule has room left). With no rule at all, nothing is removed.\nFiles Ferry did not write are never touched, and links are never followed.')
+    .action((opts: PruneCommandOptions, command: Command) => run(command, (s) => pruneCommand(s, opts)));
+
+  const db = program.command('db').description('container start-up validation: wait for the databases, check and create what the app needs');
+  db.command('check')
+    .description('wait for each configured database, check required tables/collections, print counts')
+    .option('--wait <duration>', 'how long to wait for each database (60s, 2m, 0 to try once)', '60s')
+    .addHelpText('after', '\nExit 0 when every database answers and has its required objects (postgres.required_tables,\nmongodb.required_collections); 1 otherwise. Fit for a Docker Compose one-shot service that others\ndepend on with condition: service_completed_successfully.')
+    .action((opts: { wait: string }, command: Command) => run(command, (s) => dbCheckCommand(s, { wait: parseWait(opts.wait) })));
+  db.command('init')
+    .description('like check, then create missing required collections and the indexes declared in mongodb.indexes')
+    .option('--wait <duration>', 'how long to wait for each database (60s, 2m, 0 to try once)', '60s')
+    .addHelpText('after', '\nIdempotent: a second run creates nothing. An existing index with another definition is reported\n(exit 1), never dropped. PostgreSQL tables are the app\'s migrations\' job: init only checks them.')
+    .action((opts: { wait: string }, command: Command) => run(command, (s) => dbInitCommand(s, { wait: parseWait(opts.wait) })));
+
+  program.command('demo')
+    .description('quick start: throw-away PostgreSQL with sample data, backup, restore into a second database, verify, clean up')
+    .addHelpText('after', '\nWith MONGODB_URL configured, the demo also seeds two databases of its own on that MongoDB\n(ferry_demo_<random> and ferry_demo_<random>_dev) and drops them at the end.')
+    .action((_opts, command: Command) => run(command, demoCommand));
+
+  return program;
+}
