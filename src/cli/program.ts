@@ -57,7 +57,7 @@ async function run(command: Command, work: (session: Session) => Promise<number>
     const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
     process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
       ? onFailure(failure, options.json)
-      : reportFailure(failure, redactor, options.json).exitCode;
+      : reportFailure(failure, redactor, options.json, options.logFormat === 'json' ? 'json' : 'text').exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -72,6 +72,7 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON on stdout', false)
     .option('-q, --quiet', 'print only data and errors', false)
     .option('-v, --verbose', 'print debug lines', false)
+    .addOption(new Option('--log-format <format>', 'log lines on stderr as text, or as JSON objects for journald/Loki').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError()
     .exitOverride();

@@ -2,8 +2,9 @@ import { loadConfig, Redactor, type LoadedConfig } from '../config/index.js';
 import type { OperationContext } from '../ops/context.js';
 import { Output, type OutputOptions } from './render/output.js';
 
-export interface GlobalOptions extends OutputOptions {
+export interface GlobalOptions extends Omit<OutputOptions, 'logFormat'> {
   config?: string;
+  logFormat?: string;
 }
 
 /** Everything a command needs: loaded configuration, output, and the signal Ctrl-C fires. */
@@ -27,5 +28,5 @@ export async function openSession(options: GlobalOptions, output: Output, signal
 }
 
 export function bootstrapOutput(options: GlobalOptions): Output {
-  return new Output({ json: options.json, quiet: options.quiet, verbose: options.verbose }, new Redactor());
+  return new Output({ json: options.json, quiet: options.quiet, verbose: options.verbose, logFormat: options.logFormat === 'json' ? 'json' : 'text' }, new Redactor());
 }

@@ -37,6 +37,9 @@ const KEY_PATHS = [
   'mongodb.server_selection_timeout_seconds',
   'mongodb.insert_batch_size',
   'mongodb.required_collections',
+  'notify.on_failure.webhook',
+  'notify.on_success.webhook',
+  'notify.timeout_seconds',
   'uploads.path',
   'uploads.strict',
 ] as const;

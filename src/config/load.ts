@@ -65,6 +65,10 @@ function redactorFor(config: FerryConfig): Redactor {
     const mongoPassword = config.mongodb.password ?? passwordOf(config.mongodb.url);
     if (mongoPassword !== undefined) secrets.push(mongoPassword);
   }
+  // Webhook URLs often carry their token in the path: never print them.
+  for (const target of [config.notify?.on_failure, config.notify?.on_success]) {
+    if (target?.webhook !== undefined) secrets.push(target.webhook);
+  }
   return new Redactor(secrets);
 }
 
@@ -101,11 +105,15 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   for (const { variable, path } of ENV_OVERRIDES) {
     const value = env[variable];
     if (value === undefined || value === '') continue;
-    const [section, key] = path.split('.') as [string, string];
-    const current = out[section];
-    const target = current !== null && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
-    target[key] = value;
-    out[section] = target;
+    const keys = path.split('.');
+    let target = out;
+    for (const key of keys.slice(0, -1)) {
+      const current = target[key];
+      const next = current !== null && typeof current === 'object' && !Array.isArray(current) ? (current as Record<string, unknown>) : {};
+      target[key] = next;
+      target = next;
+    }
+    target[keys.at(-1) as string] = value;
   }
   return out;
 }

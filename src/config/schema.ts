@@ -39,6 +39,18 @@ export const mongodbConfigSchema = z.object({
     .describe('indexes ferry db init creates, per collection: {key: {field: 1}, name?, unique?, ...}'),
 });
 
+const notifyTargetSchema = z.object({
+  webhook: z.string().url('expected an http(s) URL').optional().describe('POST a JSON body here'),
+  exec: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(nonEmpty).min(1)).optional()
+    .describe('command and arguments to run, with the JSON body on stdin'),
+});
+
+export const notifyConfigSchema = z.object({
+  on_failure: notifyTargetSchema.optional(),
+  on_success: notifyTargetSchema.optional(),
+  timeout_seconds: count(1, 600).default(10),
+});
+
 export const backupConfigSchema = z.object({
   directory: nonEmpty.default('./backups'),
   retention_days: count(0, 36500).default(7),
@@ -56,10 +68,12 @@ export const configSchema = z.object({
   postgres: postgresConfigSchema.optional(),
   mongodb: mongodbConfigSchema.optional(),
   uploads: uploadsConfigSchema.optional(),
+  notify: notifyConfigSchema.optional(),
 }).strict();
 
 export type FerryConfig = z.infer<typeof configSchema>;
 export type PostgresConfig = z.infer<typeof postgresConfigSchema>;
 export type MongodbConfig = z.infer<typeof mongodbConfigSchema>;
 export type UploadsConfig = z.infer<typeof uploadsConfigSchema>;
+export type NotifyConfig = z.infer<typeof notifyConfigSchema>;
 export type BackupConfig = z.infer<typeof backupConfigSchema>;

@@ -1,5 +1,8 @@
 import { backup, type BackupResult } from '../../ops/backup.js';
 import { writeBackupMetrics } from '../../ops/health.js';
+import { isFerryError } from '../../errors/index.js';
+import { notify } from '../../notify/notify.js';
+import { storesFromConfig } from '../../stores/index.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import type { Session } from '../session.js';
 
@@ -9,14 +12,28 @@ export interface BackupCommandOptions {
 }
 
 export async function backupCommand(session: Session, options: BackupCommandOptions): Promise<number> {
+  const { ctx } = session;
+  const started = Date.now();
+  ctx.log.info(`backup started: ${storesFromConfig(ctx.config).map((s) => s.describe()).join(', ') || 'no store configured'}`);
   let result: BackupResult;
   try {
-    result = await backup(session.ctx, { noPrune: !options.prune });
+    result = await backup(ctx, { noPrune: !options.prune });
   } catch (error) {
-    if (options.metricsFile !== undefined) await writeBackupMetrics(session.ctx, options.metricsFile, false).catch(() => undefined);
+    if (options.metricsFile !== undefined) await writeBackupMetrics(ctx, options.metricsFile, false).catch(() => undefined);
+    const failure = isFerryError(error) ? { code: error.code, message: ctx.redactor.redact(error.message), exitCode: error.exitCode } : { code: 'BUG', message: ctx.redactor.redact(String(error)), exitCode: 1 };
+    await notify(ctx.config.notify, { command: 'backup', outcome: 'failure', durationSeconds: (Date.now() - started) / 1000, error: failure }, ctx.log);
     throw error;
   }
-  if (options.metricsFile !== undefined) await writeBackupMetrics(session.ctx, options.metricsFile, true);
+  if (options.metricsFile !== undefined) await writeBackupMetrics(ctx, options.metricsFile, true);
+  ctx.log.info(`backup succeeded: ${result.archive}, ${formatBytes(result.size)} in ${formatDuration(result.durationSeconds)}`);
+  await notify(ctx.config.notify, {
+    command: 'backup',
+    outcome: 'success',
+    archive: result.archive,
+    size: result.size,
+    durationSeconds: result.durationSeconds,
+    stores: Object.fromEntries(Object.entries(result.manifest.stores).map(([kind, m]) => [kind, { items: Object.values(m.counts).reduce((a, b) => a + b, 0), bytes: m.bytes }])),
+  }, ctx.log);
   const { output } = session;
   if (output.options.json) {
     output.json({

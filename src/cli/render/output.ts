@@ -6,6 +6,8 @@ export interface OutputOptions {
   json: boolean;
   quiet: boolean;
   verbose: boolean;
+  /** text: human lines (timestamped off a terminal); json: one JSON object per line, for journald or Loki. */
+  logFormat: 'text' | 'json';
 }
 
 /**
@@ -19,7 +21,7 @@ export class Output {
   private lastDraw = 0;
 
   constructor(readonly options: OutputOptions, private redactor: Redactor) {
-    this.tty = process.stderr.isTTY === true;
+    this.tty = process.stderr.isTTY === true && options.logFormat === 'text';
   }
 
   setRedactor(redactor: Redactor): void {
@@ -39,9 +41,9 @@ export class Output {
     info: (message) => {
       if (!this.options.quiet) this.line(message);
     },
-    warn: (message) => this.line(`warning: ${message}`),
+    warn: (message) => this.line(message, 'warning'),
     debug: (message) => {
-      if (this.options.verbose) this.line(message);
+      if (this.options.verbose) this.line(message, 'debug');
     },
   };
 
@@ -69,11 +71,16 @@ export class Output {
     },
   };
 
-  line(message: string): void {
+  line(message: string, level: 'info' | 'warning' | 'debug' | 'error' = 'info', fields: Record<string, unknown> = {}): void {
     this.clearProgress();
     const text = this.redactor.redact(message);
-    if (this.tty) process.stderr.write(`${text}\n`);
-    else process.stderr.write(`${new Date().toISOString()} ${text}\n`);
+    if (this.options.logFormat === 'json') {
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg: text, ...fields })}\n`);
+      return;
+    }
+    const shown = level === 'warning' ? `warning: ${text}` : text;
+    if (this.tty) process.stderr.write(`${shown}\n`);
+    else process.stderr.write(`${new Date().toISOString()} ${shown}\n`);
     if (this.progressLabel !== undefined) this.draw(this.progressLabel);
   }
 
