@@ -1,0 +1,34 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
+const UNITS = ['ferry-backup.service', 'ferry-backup.timer', 'ferry-health.service', 'ferry-health.timer'];
+const read = (file: string) => readFileSync(join(DEPLOY, file), 'utf8');
+
+describe('deploy/: systemd units and cron', () => {
+  it('schedules the backup daily at 02:00, catches up missed runs, and hardens the service', () => {
+    const timer = read('systemd/ferry-backup.timer');
+    expect(timer).toMatch(/^OnCalendar=\*-\*-\* 02:00:00$/m);
+    expect(timer).toMatch(/^Persistent=true$/m);
+    expect(timer).toMatch(/^RandomizedDelaySec=\S+$/m);
+    const service = read('systemd/ferry-backup.service');
+    for (const line of ['ProtectSystem=strict', 'NoNewPrivileges=true', 'PrivateTmp=true', 'UMask=0077']) expect(service).toContain(`\n${line}\n`);
+    expect(service).toMatch(/^ReadWritePaths=\/home\/legrimoire\/apps\/le-grimoire\/backups /m);
+    expect(service).toMatch(/^ExecStart=\/usr\/bin\/npx --no-install ferry backup .*--metrics-file /m);
+    expect(read('systemd/ferry-health.service')).toMatch(/^SuccessExitStatus=1 2$/m);
+    expect(read('cron/ferry.crontab')).toMatch(/^0 2 \* \* \* .*flock -n \/tmp\/ferry-backup\.lock npx --no-install ferry backup /m);
+  });
+
+  it('passes systemd-analyze verify without a warning', (context) => {
+    if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
+      context.skip('systemd-analyze is not installed');
+      return;
+    }
+    const result = spawnSync('systemd-analyze', ['verify', '--man=no', ...UNITS.map((u) => join(DEPLOY, 'systemd', u))], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stderr.trim()).toBe('');
+  });
+});
