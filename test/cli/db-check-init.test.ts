@@ -22,7 +22,7 @@ describe('ferry db check', () => {
     await client.close();
     await server.stop();
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/^mongo mongodb 127\.0\.0\.1:\d+\/legrimoire: reachable after \d+(\.\d)? s, MongoDB 7\.0\.0$/m);
+    expect(result.stdout).toMatch(/^mongodb 127\.0\.0\.1:\d+\/legrimoire: reachable after \d+(\.\d)? s, MongoDB 7\.0\.0$/m);
     expect(result.stdout).toMatch(/recipes\s+3\s+required/);
   });
 

@@ -18,7 +18,7 @@ export function parseWait(value: string): number {
 
 function renderChecks(checks: StoreCheck[]): string {
   return checks.map((c) => [
-    `${c.kind} ${c.target}: reachable${c.waitedSeconds >= 1 ? ` after ${formatDuration(c.waitedSeconds)}` : ''}, ${c.serverVersion}`,
+    `${c.target}: reachable${c.waitedSeconds >= 1 ? ` after ${formatDuration(c.waitedSeconds)}` : ''}, ${c.serverVersion}`,
     table([`  ${c.kind === 'mongo' ? 'collection' : 'table'}`, c.kind === 'mongo' ? 'documents' : 'rows', ''], [
       ...c.objects.map((o) => [`  ${o.name}`, `${o.estimated ? '~' : ''}${o.count}`, o.required ? 'required' : '']),
       ...c.missing.map((name) => [`  ${name}`, '-', 'required, MISSING']),
