@@ -45,6 +45,8 @@ export const manifestSchema = z.object({
   durationSeconds: z.number().nonnegative(),
   stores: z.record(z.string(), storeSchema),
   entries: z.array(entrySchema),
+  /** In the sidecar of an encrypted archive, which then lists no entries. */
+  encryption: z.object({ recipients: z.array(z.string()), passphrase: z.boolean() }).optional(),
 });
 
 export type Manifest = z.infer<typeof manifestSchema>;

@@ -1,5 +1,5 @@
-/** Archive and sidecar file names: backup_YYYYMMDD_HHMMSS.tar.gz, UTC. */
-const ARCHIVE_PATTERN = /^backup_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.tar\.gz$/;
+/** Archive and sidecar file names: backup_YYYYMMDD_HHMMSS.tar.gz (.tar.gz.age when encrypted), UTC. */
+const ARCHIVE_PATTERN = /^backup_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.tar\.gz(?:\.age)?$/;
 
 export const PARTIAL_SUFFIX = '.partial';
 export const CHECKSUM_SUFFIX = '.sha256';

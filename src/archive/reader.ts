@@ -29,10 +29,22 @@ export type EntryHandler = (header: ArchiveEntryHeader, data: Readable) => Promi
 export interface ReadArchiveOptions {
   signal?: AbortSignal;
   onCompressedBytes?: (bytes: number) => void;
+  /** Turns the file's bytes into tar.gz bytes (age decryption). */
+  decrypt?: (encrypted: Readable) => Promise<Readable>;
 }
 
-/** Streams every entry of a tar.gz once, in order. Damage is reported as ARCHIVE_CORRUPT with an offset. */
+/** Streams every entry of a tar.gz file once, in order. Damage is reported as ARCHIVE_CORRUPT with an offset. */
 export async function readArchive(path: string, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
+  const opened = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const source = options.decrypt === undefined ? opened : await options.decrypt(opened).catch((error: unknown) => {
+    opened.destroy();
+    throw error;
+  });
+  return readArchiveStream(source, path, onEntry, options);
+}
+
+/** The same over a stream of tar.gz bytes (being written, or being decrypted). */
+export async function readArchiveStream(stream: Readable, path: string, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
   let compressedOffset = 0;
   let currentEntry: string | undefined;
   const counter = new Transform({
@@ -62,7 +74,7 @@ export async function readArchive(path: string, onEntry: EntryHandler, options: 
     }
     currentEntry = undefined;
   })();
-  const feed = pipeline(createReadStream(path, { highWaterMark: 1024 * 1024 }), counter, createGunzip(), extract as unknown as Writable, { signal: options.signal });
+  const feed = pipeline(stream, counter, createGunzip(), extract as unknown as Writable, { signal: options.signal });
   try {
     await Promise.all([feed, consume]);
   } catch (cause) {
@@ -81,7 +93,8 @@ function corrupt(path: string, cause: unknown, offset: number, entry: string | u
   if (errno === 'EACCES') {
     return new FerryError('ARCHIVE_NOT_FOUND', `archive ${path} cannot be read: permission denied`, { hint: 'Run ferry as a user that can read the backup directory.', cause });
   }
-  const reason = (cause as Error | undefined)?.message ?? String(cause);
+  const raw = (cause as Error | undefined)?.message ?? String(cause);
+  const reason = raw === 'invalid tag' ? 'the encrypted data does not authenticate (changed or cut short)' : raw;
   const where = entry === undefined ? '' : ` in entry ${entry}`;
   return new FerryError('ARCHIVE_CORRUPT', `archive ${path} is damaged${where} near compressed byte ${offset}: ${reason}`, {
     hint: 'The file is truncated or corrupt; restore from another backup (ferry list) and check the disk it was stored on.',

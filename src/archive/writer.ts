@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Header as TarHeaders } from 'tar-stream';
@@ -11,6 +11,7 @@ import { FerryError } from '../errors/index.js';
 import type { ManifestEntry } from './manifest.js';
 import { PARTIAL_SUFFIX } from './naming.js';
 import { syncDirectory } from './atomic-file.js';
+import { encrypting, type EncryptionSettings } from './encryption.js';
 
 export interface EntryAttributes {
   mode?: number;
@@ -30,6 +31,10 @@ export interface ArchiveWriterOptions {
   compressionLevel: number;
   /** Called with the number of bytes of entry data written so far, for progress. */
   onBytes?: (bytes: number) => void;
+  /** Encrypt the tar.gz with age while writing. */
+  encryption?: EncryptionSettings;
+  /** Receives the clear tar.gz bytes as they are written (to verify them in the same pass). */
+  tap?: Writable;
 }
 
 export interface FinishedArchive {
@@ -43,7 +48,7 @@ export interface FinishedArchive {
  * the whole file on the way. Nothing is ever held in memory beyond a stream buffer.
  */
 export class ArchiveWriter implements ArchiveSink {
-  private readonly pack = tarPack();
+  private pack!: ReturnType<typeof tarPack>;
   private readonly archiveHash: Hash = createHash('sha256');
   private archiveSize = 0;
   private entryBytes = 0;
@@ -56,6 +61,8 @@ export class ArchiveWriter implements ArchiveSink {
     readonly finalPath: string,
     private readonly output: WriteStream,
     private readonly options: ArchiveWriterOptions,
+    compressed: Readable,
+    clearPart: Promise<void>,
   ) {
     const counter = new Transform({
       transform: (chunk: Buffer, _encoding, callback) => {
@@ -64,7 +71,7 @@ export class ArchiveWriter implements ArchiveSink {
         callback(null, chunk);
       },
     });
-    this.written = pipeline(this.pack, createGzip({ level: options.compressionLevel }), counter, output);
+    this.written = Promise.all([clearPart, pipeline(compressed, counter, output)]).then(() => undefined);
     this.written.catch((error: unknown) => {
       this.failure = error;
     });
@@ -82,7 +89,15 @@ export class ArchiveWriter implements ArchiveSink {
     } catch (cause) {
       throw writeError(cause, partial);
     }
-    return new ArchiveWriter(finalPath, output, options);
+    const pack = tarPack();
+    const clear = new PassThrough({ highWaterMark: 1024 * 1024 });
+    const stages: Array<NodeJS.ReadWriteStream> = [createGzip({ level: options.compressionLevel })];
+    if (options.tap !== undefined) stages.push(tee(options.tap));
+    const clearPart = pipeline([pack as unknown as Readable, ...stages, clear]);
+    const compressed = options.encryption === undefined ? clear : await encrypting(clear, options.encryption);
+    const writer = new ArchiveWriter(finalPath, output, options, compressed, clearPart);
+    writer.pack = pack;
+    return writer;
   }
 
   async addFile(path: string, source: string, size: number, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
@@ -203,6 +218,35 @@ export class ArchiveWriter implements ArchiveSink {
   private throwIfFailed(): void {
     if (this.failure !== undefined) throw writeError(this.failure, this.partialPath);
   }
+}
+
+/** Passes bytes on and copies them to `tap`, waiting for it: the tap's reader sets the pace. */
+function tee(tap: Writable): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      // A reader that gave up (it found a problem) must not stall the archive being written.
+      if (tap.destroyed || tap.writableEnded || tap.write(chunk)) {
+        callback(null, chunk);
+        return;
+      }
+      const go = () => {
+        tap.off('drain', go);
+        tap.off('close', go);
+        callback(null, chunk);
+      };
+      tap.on('drain', go);
+      tap.on('close', go);
+    },
+    flush(callback) {
+      if (!tap.destroyed) tap.end();
+      callback();
+    },
+    destroy(error, callback) {
+      // pipeline() destroys its streams when it is done too; only a failure ends the tap early.
+      if (error !== null) tap.destroy(error);
+      callback(error);
+    },
+  });
 }
 
 interface EntryStream {

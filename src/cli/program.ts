@@ -6,6 +6,9 @@ import { backupCommand, type BackupCommandOptions } from './commands/backup.js';
 import { healthCommand, reportUnknown, type HealthCommandOptions } from './commands/health.js';
 import { dbCheckCommand, dbInitCommand, parseWait } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
+import { keyGenerateCommand } from './commands/key.js';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
 import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
@@ -72,6 +75,7 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON on stdout', false)
     .option('-q, --quiet', 'print only data and errors', false)
     .option('-v, --verbose', 'print debug lines', false)
+    .option('-i, --identity <file...>', 'age identity file(s) for encrypted archives (also FERRY_AGE_IDENTITY_FILE; passphrases: FERRY_AGE_PASSPHRASE or FERRY_AGE_PASSPHRASE_FILE)')
     .addOption(new Option('--log-format <format>', 'log lines on stderr as text, or as JSON objects for journald/Loki').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError()
@@ -137,6 +141,13 @@ export function buildProgram(): Command {
     .addOption(new Option('--keep-yearly <n>', 'likewise for the last n years').argParser(positiveInt))
     .addHelpText('after', '\nA backup is kept when any rule keeps it, with the semantics of restic forget (UTC calendar periods;\nthe oldest backup is kept too while a rule has room left). With no rule at all, nothing is removed.\nFiles Ferry did not write are never touched, and links are never followed.')
     .action((opts: PruneCommandOptions, command: Command) => run(command, (s) => pruneCommand(s, opts)));
+
+  const key = program.command('key').description('age keys for encrypted archives');
+  key.command('generate')
+    .description('write a new age identity (mode 0600) and print its recipient for backup.encryption.recipients')
+    .option('-o, --output <file>', 'where to write the identity', join(homedir(), '.config', 'ferry', 'key.txt'))
+    .addHelpText('after', '\nThe identity (AGE-SECRET-KEY-1…) decrypts; the recipient (age1…) only encrypts: put the recipient in the\nproduction config and keep the identity on the machines that restore. An existing file is never overwritten.')
+    .action((opts: { output: string }, command: Command) => run(command, (s) => keyGenerateCommand(s, opts.output)));
 
   const db = program.command('db').description('container start-up validation: wait for the databases, check and create what the app needs');
   db.command('check')

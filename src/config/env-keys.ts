@@ -22,6 +22,8 @@ const KEY_PATHS = [
   'backup.keep_monthly',
   'backup.keep_yearly',
   'backup.compression_level',
+  'backup.encryption.recipients',
+  'backup.encryption.passphrase_file',
   'backup.temp_directory',
   'postgres.url',
   'postgres.bin_dir',

@@ -51,6 +51,12 @@ export const notifyConfigSchema = z.object({
   timeout_seconds: count(1, 600).default(10),
 });
 
+export const encryptionConfigSchema = z.object({
+  recipients: nameList.default([]).describe('age recipients (age1…): the server can encrypt, only the identities can decrypt'),
+  passphrase_file: nonEmpty.optional().describe('a file holding a passphrase (scrypt), instead of recipients'),
+  passphrase_env: nonEmpty.optional().describe('the name of an environment variable holding the passphrase'),
+});
+
 export const backupConfigSchema = z.object({
   directory: nonEmpty.default('./backups'),
   retention_days: count(0, 36500).default(7),
@@ -61,6 +67,7 @@ export const backupConfigSchema = z.object({
   keep_yearly: count(0, 100_000).default(0).describe('likewise per year'),
   compression_level: count(0, 9).default(6),
   temp_directory: nonEmpty.optional().describe('where PostgreSQL dumps are staged; defaults to the backup directory'),
+  encryption: encryptionConfigSchema.optional(),
 });
 
 export const configSchema = z.object({

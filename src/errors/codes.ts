@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   DB_NOT_READY: { exit: 'failed', summary: 'a database did not answer within --wait' },
   DB_CHECK_FAILED: { exit: 'failed', summary: 'required tables or collections are missing' },
   DB_INIT_CONFLICT: { exit: 'failed', summary: 'a declared index exists with another definition (reported, not dropped)' },
+  DECRYPT_KEY_MISSING: { exit: 'usage', summary: 'an archive is encrypted and no usable key was given' },
+  DECRYPT_WRONG_KEY: { exit: 'usage', summary: 'none of the given age identities or passphrases opens the archive' },
   INTERRUPTED: { exit: 'interrupted', summary: 'the run was interrupted (Ctrl-C or SIGTERM) and cleaned up' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
 } as const satisfies Record<string, CodeDefinition>;

@@ -99,7 +99,7 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
   }
 
   if (!newest.gzipHeader) {
-    checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} is not a gzip file`, recommendation: 'The newest backup is unreadable: run ferry verify on it, and restore from an older one if needed.' });
+    checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} does not start like a gzip (or age) file`, recommendation: 'The newest backup is unreadable: run ferry verify on it, and restore from an older one if needed.' });
   } else if (newest.deepFindings !== undefined && newest.deepFindings.length > 0) {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} is not whole: ${newest.deepFindings[0]}`, recommendation: 'Do not rely on this backup; run a new backup now and check the disk that holds the backups.' });
   } else if (newest.verification?.ok === false) {

@@ -1,9 +1,11 @@
 import { mkdir, mkdtemp, rm, statfs, access, stat, readdir } from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import { constants } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import {
-  ArchiveWriter, archiveNameFor, CHECKSUM_SUFFIX, FORMAT_VERSION, INFO_ENTRY, isArchiveName,
+  AGE_SUFFIX, ArchiveWriter, archiveNameFor, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY, isArchiveName,
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
@@ -14,7 +16,7 @@ import { renderBackupInfo } from './backup-info.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
 import { applyPrune, type PruneResult } from './prune.js';
-import { recordVerification, verifyArchive } from './verify.js';
+import { recordVerification, verifyWhileWriting, type VerifyReport } from './verify.js';
 
 export interface BackupOptions {
   /** Skip retention after the backup. */
@@ -49,6 +51,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
   const tempRoot = ctx.config.backup.temp_directory ?? directory;
   let tempDir: string | undefined;
   let writer: ArchiveWriter | undefined;
+  let verifying: Promise<VerifyReport> | undefined;
   try {
     await mkdir(tempRoot, { recursive: true, mode: 0o700 });
     tempDir = await mkdtemp(join(tempRoot, '.ferry-tmp-'));
@@ -64,9 +67,15 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     await checkFreeSpace(directory, estimated);
 
     const now = await unusedSecond(directory, ctx.now?.() ?? new Date(), ctx.now === undefined);
-    const name = archiveNameFor(now);
+    const encryption = encryptionSettings(ctx);
+    const name = archiveNameFor(now) + (encryption === undefined ? '' : AGE_SUFFIX);
     const finalPath = join(directory, name);
-    writer = await ArchiveWriter.create(finalPath, { compressionLevel: ctx.config.backup.compression_level });
+    // The clear tar.gz is verified as it is written, in the same pass: no re-read, and an encrypted
+    // archive is proven without the key the server does not have.
+    const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
+    writer = await ArchiveWriter.create(finalPath, { compressionLevel: ctx.config.backup.compression_level, tap, ...(encryption === undefined ? {} : { encryption }) });
+    verifying = verifyWhileWriting(ctx, tap, finalPath);
+    verifying.catch(() => undefined);
 
     const storeManifests: Record<string, StoreManifest> = {};
     for (const store of stores) {
@@ -95,8 +104,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
 
     // The same proof as `ferry verify`, before the archive gets its name: a backup that does not
     // verify never becomes one, and never triggers retention.
-    ctx.progress.start('verifying the archive just written');
-    const verification = await verifyArchive(ctx, finished.partialPath, manifest);
+    const verification = await verifying;
     throwIfAborted(ctx.signal);
     const firstProblem = verification.findings[0];
     if (firstProblem !== undefined) {
@@ -104,10 +112,10 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
         hint: 'Nothing was kept and nothing was pruned; check the disk of the backup directory and run the backup again.',
       });
     }
-    ctx.progress.done(`archive verified in ${verification.durationSeconds.toFixed(1)} s`);
+    ctx.log.info('archive verified while it was written');
 
     await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, `${finished.sha256}  ${name}\n`);
-    await writeFileAtomic(finalPath + MANIFEST_SUFFIX, manifestText);
+    await writeFileAtomic(finalPath + MANIFEST_SUFFIX, encryption === undefined ? manifestText : sidecarForEncrypted(manifest, encryption));
     await writer.commit();
     writer = undefined;
     await recordVerification(ctx, finalPath, verification);
@@ -126,6 +134,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     };
   } finally {
     if (writer !== undefined) await writer.discard();
+    await verifying?.catch(() => undefined);
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
     await lock.release();
   }
@@ -145,6 +154,41 @@ async function unusedSecond(directory: string, start: Date, realClock: boolean):
     when = new Date();
   }
   return when;
+}
+
+/** backup.encryption: age recipients, or a passphrase read from a file or an environment variable. */
+function encryptionSettings(ctx: OperationContext): EncryptionSettings | undefined {
+  const config = ctx.config.backup.encryption;
+  if (config === undefined) return undefined;
+  let passphrase: string | undefined;
+  if (config.passphrase_file !== undefined) {
+    try {
+      passphrase = readFileSync(config.passphrase_file, 'utf8').trim();
+    } catch (cause) {
+      throw new FerryError('CONFIG_INVALID', `backup.encryption.passphrase_file: cannot read ${config.passphrase_file}`, { hint: 'Create the file (mode 0600) or fix the path.', cause });
+    }
+  } else if (config.passphrase_env !== undefined) {
+    passphrase = process.env[config.passphrase_env];
+    if (passphrase === undefined || passphrase === '') {
+      throw new FerryError('CONFIG_INVALID', `backup.encryption.passphrase_env: ${config.passphrase_env} is not set`, { hint: `Set ${config.passphrase_env} in the environment of the backup job.` });
+    }
+  }
+  if (config.recipients.length === 0 && passphrase === undefined) return undefined;
+  return { recipients: config.recipients, ...(passphrase === undefined ? {} : { passphrase }) };
+}
+
+/**
+ * Beside an encrypted archive only what monitoring needs: times, versions, stores with their counts
+ * and sizes — no entry list, so not even a file name of the uploads is readable without the key.
+ */
+function sidecarForEncrypted(manifest: Manifest, encryption: EncryptionSettings): string {
+  const stores = Object.fromEntries(Object.entries(manifest.stores).map(([kind, store]) => [kind, { ...store, warnings: [] }]));
+  return JSON.stringify({
+    ...manifest,
+    stores,
+    entries: [],
+    encryption: { recipients: encryption.recipients, passphrase: encryption.passphrase !== undefined },
+  }, null, 2) + '\n';
 }
 
 async function prepareDirectory(directory: string): Promise<void> {

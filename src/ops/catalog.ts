@@ -3,7 +3,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import {
   LEGACY_FORMAT_VERSION, type ArchiveEntryHeader, type StoreManifest,
   CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, timeOfArchiveName,
-  type Manifest,
+  type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
 
@@ -119,9 +119,10 @@ export async function locateArchive(reference: string, directory: string): Promi
  * The manifest of an archive: from its sidecar when present, otherwise read from the archive itself.
  * An archive without one (written by the old shell scripts) gets a manifest describing what it holds.
  */
-export async function manifestOf(archivePath: string, signal?: AbortSignal): Promise<Manifest> {
+export async function manifestOf(archivePath: string, signal?: AbortSignal, options: { sidecarOnly?: boolean; decrypt?: ReadArchiveOptions['decrypt'] } = {}): Promise<Manifest> {
   const sidecar = await readSidecarManifest(archivePath);
   if (sidecar !== undefined) return sidecar;
+  if (options.sidecarOnly === true) throw new FerryError('ARCHIVE_ENTRY_MISSING', `${archivePath} has no manifest sidecar`, { hint: 'Run ferry verify on it.' });
   let manifest: Manifest | undefined;
   const seen: ArchiveEntryHeader[] = [];
   await readArchive(archivePath, async (header, data) => {
@@ -130,7 +131,7 @@ export async function manifestOf(archivePath: string, signal?: AbortSignal): Pro
       seen.push(header);
       data.resume();
     }
-  }, { signal });
+  }, { ...(signal === undefined ? {} : { signal }), ...(options.decrypt === undefined ? {} : { decrypt: options.decrypt }) });
   return manifest ?? legacyManifest(archivePath, seen);
 }
 

@@ -1,3 +1,4 @@
+import type { DecryptionKeys } from '../archive/index.js';
 import type { FerryConfig, Redactor } from '../config/index.js';
 import type { Logger, ProgressReporter } from '../stores/index.js';
 
@@ -8,6 +9,8 @@ export interface OperationContext {
   signal: AbortSignal;
   log: Logger;
   progress: ProgressReporter;
+  /** Keys for encrypted archives (restore, verify, inspect). */
+  keys?: DecryptionKeys;
   /** The clock, injectable so retention and ages can be tested. */
   now?: () => Date;
 }

@@ -1,6 +1,7 @@
 import { open, statfs } from 'node:fs/promises';
 import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
+import { AGE_SUFFIX, isAgeHeader } from '../archive/index.js';
 import { catalog, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { recordVerification, verifyArchive } from './verify.js';
@@ -17,11 +18,13 @@ const REQUIRED_ENTRIES: Record<string, string[]> = {
   postgres: ['postgresql/database.backup', 'postgresql/database.sql'],
 };
 
-async function hasGzipHeader(path: string): Promise<boolean> {
+/** The archive starts as it should: gzip's magic bytes, or age's header for an encrypted one. */
+async function hasValidHeader(path: string): Promise<boolean> {
   const handle = await open(path, 'r');
   try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(2), 0, 2, 0);
-    return bytesRead === 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(32), 0, 32, 0);
+    if (path.endsWith(AGE_SUFFIX)) return isAgeHeader(buffer.subarray(0, bytesRead));
+    return bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
   } finally {
     await handle.close();
   }
@@ -35,7 +38,8 @@ function missingContents(ctx: OperationContext, newest: BackupDetails): string[]
     if (manifest.stores[store.kind] === undefined) missing.push(`${store.kind} (configured here)`);
   }
   const paths = new Set(manifest.entries.map((e) => e.path));
-  for (const kind of Object.keys(manifest.stores)) {
+  // The sidecar of an encrypted archive lists no entries: only its stores can be checked.
+  for (const kind of manifest.encryption === undefined ? Object.keys(manifest.stores) : []) {
     for (const entry of REQUIRED_ENTRIES[kind] ?? []) if (!paths.has(entry)) missing.push(entry);
   }
   return missing;
@@ -62,7 +66,7 @@ export async function health(ctx: OperationContext, options: HealthOptions = {})
       name: newest.name,
       time: newest.time,
       size: newest.size,
-      gzipHeader: await hasGzipHeader(newest.path),
+      gzipHeader: await hasValidHeader(newest.path),
       manifest: newest.manifest === undefined ? 'missing' : 'ok',
       checksumSidecar: newest.hasChecksum,
       missing: missingContents(ctx, newest),

@@ -1,12 +1,13 @@
 import type { Readable } from 'node:stream';
 import {
-  DigestStream, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, VERIFY_SUFFIX,
-  writeFileAtomic, type EntryDigest, type Manifest,
+  DigestStream, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
+  writeFileAtomic, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
-import { CONTENT_CHECKERS } from '../stores/index.js';
+import { CONTENT_CHECKERS, type ContentCheckResult } from '../stores/index.js';
 import { catalog, locateArchive, manifestOf } from './catalog.js';
 import type { OperationContext } from './context.js';
+import { decryption } from './keys.js';
 
 export interface VerifyFinding {
   /** The entry concerned, or "archive" for the file as a whole. */
@@ -26,28 +27,28 @@ export interface VerifyReport {
   findings: VerifyFinding[];
 }
 
+type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<void>;
+
 /**
- * Reads an archive once and proves it: every entry's size and sha256 against the manifest, nothing
- * missing or extra, the PostgreSQL dump readable to its end, every BSON document parsing and as many
- * as recorded, JSON exports parsing. Collects every finding; records the outcome beside the archive.
+ * Reads an archive once and proves it: every entry's size and sha256 against the manifest inside it
+ * (written last), nothing missing or extra, the PostgreSQL dump readable to its end, every BSON
+ * document parsing, JSON exports parsing, and as many rows of each as the manifest records.
+ * Collects every finding.
  */
-export async function verifyArchive(ctx: OperationContext, archive: string, known?: Manifest): Promise<VerifyReport> {
+async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined): Promise<VerifyReport> {
   const started = Date.now();
   const findings: VerifyFinding[] = [];
   const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
-  const contentProblems = new Map<string, string[]>();
+  const checked = new Map<string, ContentCheckResult>();
   let inner: Manifest | undefined;
   let archiveBytes = 0;
-  // Content checks need the manifest's counts; Ferry writes manifest.json last, so its sidecar (or
-  // the archive's own copy, read first) supplies them.
-  const expected = known ?? (await manifestOf(archive, ctx.signal).catch(() => undefined));
   const checkCtx = { signal: ctx.signal, log: ctx.log, pgBinDir: ctx.config.postgres?.bin_dir, pgExec: ctx.config.postgres?.exec };
   try {
-    await readArchive(archive, async (header, data) => {
+    await read(async (header, data) => {
       if (header.path === MANIFEST_ENTRY) {
         const text = (await readSmallEntry(data)).toString('utf8');
         try {
-          inner = parseManifest(text, archive);
+          inner = parseManifest(text, label);
         } catch (error) {
           if (!isFerryError(error)) throw error;
           findings.push({ entry: MANIFEST_ENTRY, problem: error.message });
@@ -56,11 +57,9 @@ export async function verifyArchive(ctx: OperationContext, archive: string, know
       }
       const digest = new DigestStream();
       const flowing = (data as Readable).pipe(digest);
-      const checker = header.type === 'file' && expected !== undefined ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
-      if (checker !== undefined && expected !== undefined) {
-        const problems = await checker.check(header.path, flowing, expected, checkCtx);
-        if (problems.length > 0) contentProblems.set(header.path, problems);
-      } else {
+      const checker = header.type === 'file' ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
+      if (checker !== undefined) checked.set(header.path, await checker.check(header.path, flowing, checkCtx));
+      else {
         flowing.resume();
         await new Promise((resolveEnd) => flowing.once('end', resolveEnd));
       }
@@ -70,14 +69,14 @@ export async function verifyArchive(ctx: OperationContext, archive: string, know
       ctx.progress.update(n);
     } });
   } catch (error) {
-    if (!isFerryError(error) || error.code === 'INTERRUPTED' || error.code === 'ARCHIVE_NOT_FOUND') throw error;
+    if (!isFerryError(error) || ['INTERRUPTED', 'ARCHIVE_NOT_FOUND', 'DECRYPT_KEY_MISSING', 'DECRYPT_WRONG_KEY'].includes(error.code)) throw error;
     findings.push({ entry: 'archive', problem: error.message });
   }
-  const manifest = inner ?? (expected?.formatVersion === LEGACY_FORMAT_VERSION ? expected : undefined);
+  const manifest = inner ?? (sidecar?.formatVersion === LEGACY_FORMAT_VERSION ? sidecar : undefined);
   if (manifest === undefined) {
     if (!findings.some((f) => f.entry === 'archive')) findings.push({ entry: MANIFEST_ENTRY, problem: 'the archive has no manifest.json' });
   } else {
-    const checker = new ManifestChecker(manifest, archive);
+    const checker = new ManifestChecker(manifest, label);
     for (const { path, type, digest } of digests) {
       if (type !== 'file') {
         checker.markSeen(path);
@@ -88,14 +87,21 @@ export async function verifyArchive(ctx: OperationContext, archive: string, know
     }
     for (const missing of checker.missing()) findings.push({ entry: missing, problem: `entry ${missing} is listed in the manifest but not in the archive` });
   }
-  for (const [entry, problems] of contentProblems) for (const problem of problems) findings.push({ entry, problem });
-  if (inner !== undefined && expected !== undefined && known === undefined && entryList(inner) !== entryList(expected)) {
-    findings.push({ entry: 'manifest sidecar', problem: `${archive}.manifest.json does not match the manifest inside the archive` });
+  for (const [entry, result] of checked) {
+    for (const problem of result.problems) findings.push({ entry, problem });
+    const count = result.count;
+    const expected = count === undefined ? undefined : manifest?.stores[count.store]?.counts[count.object];
+    if (count !== undefined && expected !== undefined && expected !== count.value) {
+      findings.push({ entry, problem: `${entry}: holds ${count.value} documents, the manifest says ${expected}` });
+    }
+  }
+  if (inner !== undefined && sidecar !== undefined && sidecar.entries.length > 0 && entryList(inner) !== entryList(sidecar)) {
+    findings.push({ entry: 'manifest sidecar', problem: `${label}.manifest.json does not match the manifest inside the archive` });
   }
 
   const bad = new Set(findings.map((f) => f.entry));
-  const report: VerifyReport = {
-    archive,
+  return {
+    archive: label,
     ok: findings.length === 0,
     checkedAt: new Date().toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
@@ -104,7 +110,17 @@ export async function verifyArchive(ctx: OperationContext, archive: string, know
     entries: digests.map((d) => ({ path: d.path, size: d.digest.size, ok: !bad.has(d.path) })),
     findings,
   };
-  return report;
+}
+
+/** Verifies an archive file (decrypting it on the way when it is encrypted). */
+export async function verifyArchive(ctx: OperationContext, archive: string): Promise<VerifyReport> {
+  const sidecar = await manifestOf(archive, ctx.signal, { sidecarOnly: true }).catch(() => undefined);
+  return verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
+}
+
+/** Verifies tar.gz bytes while they are being written, so a backup is proven in the same pass. */
+export function verifyWhileWriting(ctx: OperationContext, stream: Readable, label: string): Promise<VerifyReport> {
+  return verifyWith(ctx, label, (onEntry, options) => readArchiveStream(stream, label, onEntry, options), undefined);
 }
 
 function entryList(manifest: Manifest): string {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { ArchiveEntryHeader, ArchiveSink, Manifest, StoreManifest } from '../archive/index.js';
+import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../archive/index.js';
 import type { Redactor } from '../config/index.js';
 
 export type StoreKind = 'postgres' | 'mongo' | 'uploads';
@@ -120,12 +120,18 @@ export interface ContentCheckContext {
   pgExec?: string | undefined;
 }
 
+export interface ContentCheckResult {
+  problems: string[];
+  /** What the entry holds, compared with the manifest once it has been read (it comes last). */
+  count?: { store: string; object: string; value: number };
+}
+
 /**
  * Checks what an archive entry holds, beyond its checksum: a dump that restores, documents that
- * parse, counts that match. Works from the archive alone, with no database configured.
+ * parse. Works from the archive alone, with no database configured and no manifest yet.
  */
 export interface ContentChecker {
   accepts(path: string): boolean;
-  /** Must read `data` to its end; returns every problem found (none when the content is sound). */
-  check(path: string, data: Readable, manifest: Manifest, ctx: ContentCheckContext): Promise<string[]>;
+  /** Must read `data` to its end. */
+  check(path: string, data: Readable, ctx: ContentCheckContext): Promise<ContentCheckResult>;
 }

@@ -7,6 +7,7 @@ import { FerryError, throwIfAborted } from '../../errors/index.js';
 import type { ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
 import type { OperationContext } from '../context.js';
 import type { RestorePlan } from './plan.js';
+import { decryption } from '../keys.js';
 
 export interface StoreRestoreReport {
   kind: string;
@@ -54,7 +55,7 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
         await new Promise((resolveEnd) => flowing.once('end', resolveEnd));
       }
       digests.push({ path: header.path, type: header.type, digest: digest.digest() });
-    }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n) });
+    }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
     if (inner === undefined && plan.manifest.formatVersion !== LEGACY_FORMAT_VERSION) {
       throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${plan.archive} has no manifest.json`, { hint: 'The archive is truncated; restore from another backup.' });
     }

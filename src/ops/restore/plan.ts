@@ -4,6 +4,7 @@ import { storesFromConfig, type RestoreOptions, type RestoreTarget, type Store, 
 import { locateArchive, manifestOf } from '../catalog.js';
 import type { OperationContext } from '../context.js';
 import { guardTargetHosts } from './guard.js';
+import { decryption } from '../keys.js';
 
 export interface RestoreRequest extends RestoreOptions {
   /** Only these stores; all stores in the archive that have a configured target when absent. */
@@ -32,7 +33,7 @@ export interface RestorePlan {
 /** Decides what a restore will do and looks at each target; changes nothing. */
 export async function planRestore(ctx: OperationContext, reference: string, request: RestoreRequest, storeCtx: StoreContext): Promise<RestorePlan> {
   const archive = await locateArchive(reference, ctx.config.backup.directory);
-  const manifest = await manifestOf(archive, ctx.signal);
+  const manifest = await manifestOf(archive, ctx.signal, decryption(ctx, archive));
   const configured = new Map(storesFromConfig(ctx.config).map((s) => [s.kind as string, s]));
   for (const kind of request.only ?? []) {
     if (manifest.stores[kind] === undefined) {

@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { Manifest } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ContentChecker } from '../store.js';
 import { parseDocument, readBsonStream } from './bson-file.js';
@@ -12,16 +11,11 @@ async function drain(data: Readable): Promise<void> {
   await new Promise((resolveEnd) => data.once('end', resolveEnd));
 }
 
-function countProblem(path: string, name: string, found: number, manifest: Manifest): string[] {
-  const expected = manifest.stores.mongo?.counts[name];
-  return expected === undefined || expected === found ? [] : [`${path}: holds ${found} documents, the manifest says ${expected}`];
-}
-
-/** Every document of a .bson entry parses, and there are as many as the manifest says. */
+/** Every document of a .bson entry parses; how many there are is compared with the manifest. */
 export const mongoBsonChecker: ContentChecker = {
   accepts: (path) => path.startsWith('mongodb/') && path.endsWith('.bson'),
-  async check(path, data, manifest) {
-    const name = unescapeCollectionName(path.slice(path.lastIndexOf('/') + 1, -'.bson'.length));
+  async check(path, data) {
+    const object = unescapeCollectionName(path.slice(path.lastIndexOf('/') + 1, -'.bson'.length));
     let count = 0;
     try {
       for await (const doc of readBsonStream(data.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, path)) {
@@ -30,17 +24,17 @@ export const mongoBsonChecker: ContentChecker = {
       }
     } catch (error) {
       await drain(data);
-      if (error instanceof FerryError) return [error.message];
+      if (error instanceof FerryError) return { problems: [error.message] };
       throw error;
     }
-    return countProblem(path, name, count, manifest);
+    return { problems: [], count: { store: 'mongo', object, value: count } };
   },
 };
 
-/** A JSON export parses, one document per line, as many as the collection has. */
+/** A JSON export parses, one document per line; as many as the collection has. */
 export const mongoExportChecker: ContentChecker = {
   accepts: (path) => !path.includes('/') && path.endsWith('_export.json'),
-  async check(path, data, manifest) {
+  async check(path, data) {
     const problems: string[] = [];
     let count = 0;
     let lineNumber = 0;
@@ -55,6 +49,6 @@ export const mongoExportChecker: ContentChecker = {
         if (problems.length === 0) problems.push(`${path}: line ${lineNumber} is not valid JSON`);
       }
     }
-    return [...problems, ...countProblem(path, unescapeCollectionName(path.slice(0, -'_export.json'.length)), count, manifest)];
+    return { problems, count: { store: 'mongo', object: unescapeCollectionName(path.slice(0, -'_export.json'.length)), value: count } };
   },
 };

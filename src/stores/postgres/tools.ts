@@ -79,18 +79,19 @@ export interface ToolChoice {
  * postgres.exec says so; otherwise on this machine, the exact major when there is one (its archives
  * are readable by the most pg_restore versions), else the closest newer one.
  */
-export async function choosePgTools(minMajor: number, what: string, choice: ToolChoice, signal: AbortSignal): Promise<PgToolRunner> {
-  if (choice.exec !== undefined) return containerRunner(choice.exec, minMajor, what, signal);
+export async function choosePgTools(minMajor: number | 'newest', what: string, choice: ToolChoice, signal: AbortSignal): Promise<PgToolRunner> {
+  if (choice.exec !== undefined) return containerRunner(choice.exec, minMajor === 'newest' ? 0 : minMajor, what, signal);
   const found = await findPgDumps(choice.binDir, signal);
   const where = choice.binDir ?? SEARCHED_PLACES;
   if (found.length === 0) {
-    throw new FerryError('PG_TOOL_MISSING', `pg_dump not found (searched ${where})`, { hint: packageHint(minMajor) });
+    throw new FerryError('PG_TOOL_MISSING', `pg_dump not found (searched ${where})`, { hint: packageHint(minMajor === 'newest' ? 15 : minMajor) });
   }
-  const usable = found.filter((t) => t.major >= minMajor).sort((a, b) => a.major - b.major);
+  if (minMajor === 'newest') found.sort((a, b) => b.major - a.major);
+  const usable = minMajor === 'newest' ? found : found.filter((t) => t.major >= minMajor).sort((a, b) => a.major - b.major);
   const chosen = usable[0];
   if (chosen === undefined) {
     const versions = found.map((t) => `${t.version} (${t.dir})`).join(', ');
-    throw new FerryError('PG_TOOL_TOO_OLD', `${what} needs PostgreSQL client tools ${minMajor} or newer, found only ${versions}`, { hint: packageHint(minMajor) });
+    throw new FerryError('PG_TOOL_TOO_OLD', `${what} needs PostgreSQL client tools ${String(minMajor)} or newer, found only ${versions}`, { hint: packageHint(Number(minMajor)) });
   }
   for (const tool of ['pg_restore', 'psql']) {
     if (!(await isExecutable(join(chosen.dir, tool)))) {
