@@ -74,7 +74,7 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
     }
     currentEntry = undefined;
   })();
-  const feed = pipeline(stream, counter, createGunzip(), extract as unknown as Writable, { signal: options.signal });
+  const feed = pipeline(stream, counter, createGunzip({ chunkSize: 256 * 1024 }), extract as unknown as Writable, { signal: options.signal });
   try {
     await Promise.all([feed, consume]);
   } catch (cause) {

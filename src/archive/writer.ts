@@ -91,7 +91,7 @@ export class ArchiveWriter implements ArchiveSink {
     }
     const pack = tarPack();
     const clear = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const stages: Array<NodeJS.ReadWriteStream> = [createGzip({ level: options.compressionLevel })];
+    const stages: Array<NodeJS.ReadWriteStream> = [createGzip({ level: options.compressionLevel, chunkSize: 256 * 1024 })];
     if (options.tap !== undefined) stages.push(tee(options.tap));
     const clearPart = pipeline([pack as unknown as Readable, ...stages, clear]);
     const compressed = options.encryption === undefined ? clear : await encrypting(clear, options.encryption);
