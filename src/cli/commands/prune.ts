@@ -1,16 +1,8 @@
-import { applyPrune } from '../../ops/prune.js';
+import { applyPrune, type PruneOptions } from '../../ops/prune.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
-export interface PruneCommandOptions {
-  dryRun?: boolean;
-  keepDays?: number;
-  keepLast?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-}
+export type PruneCommandOptions = Omit<PruneOptions, 'lockHeld'>;
 
 export async function pruneCommand(session: Session, options: PruneCommandOptions): Promise<number> {
   const result = await applyPrune(session.ctx, options);
