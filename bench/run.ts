@@ -1,0 +1,178 @@
+/**
+ * npm run bench [-- --size s|m|l] [--runs N]
+ *
+ * Measures, in one process tree on this machine, the shell pipeline Ferry replaces and the tools a
+ * user would otherwise run, side by side with Ferry: wall seconds (min and median of N runs), MB/s of
+ * source data, archive size and peak RSS (largest single process, from GNU time). Prints a table
+ * and writes it as JSON under bench/results/.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startThrowawayPostgres } from '../src/demo/throwaway-postgres.js';
+import { generate, SIZES } from './generate.js';
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? (args[i + 1] ?? fallback) : fallback;
+};
+const sizeName = option('size', 's');
+const runs = Number(option('runs', '3'));
+const size = SIZES[sizeName];
+if (size === undefined) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FERRY = join(ROOT, 'dist', 'cli', 'main.js');
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : undefined;
+
+interface Sample { seconds: number; peakKb: number | undefined }
+interface Row { name: string; min: number; median: number; mbPerSecond: number; archiveBytes: number | undefined; peakRssMb: number | undefined }
+
+function run(command: string, commandArgs: string[], env: NodeJS.ProcessEnv, okCodes: number[] = [0]): Promise<Sample> {
+  return new Promise((resolveRun, reject) => {
+    const full = TIME === undefined ? [command, ...commandArgs] : [TIME, '-f', 'FERRY_BENCH_RSS=%M', command, ...commandArgs];
+    const started = process.hrtime.bigint();
+    const child = spawn(full[0] as string, full.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr = (stderr + c).slice(-20_000)));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (!okCodes.includes(code ?? -1)) reject(new Error(`${command} ${commandArgs.join(' ')} exited ${code}: ${stderr.slice(-500)}`));
+      const rss = /FERRY_BENCH_RSS=(\d+)/.exec(stderr)?.[1];
+      resolveRun({ seconds, peakKb: rss === undefined ? undefined : Number(rss) });
+    });
+  });
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+
+async function measure(name: string, sourceBytes: number, once: () => Promise<{ sample: Sample; archive?: string }>): Promise<Row> {
+  const samples: Sample[] = [];
+  let archiveBytes: number | undefined;
+  for (let i = 0; i < runs; i++) {
+    const { sample, archive } = await once();
+    samples.push(sample);
+    if (archive !== undefined) archiveBytes = statSync(archive).size;
+  }
+  const seconds = samples.map((s) => s.seconds);
+  const peaks = samples.map((s) => s.peakKb).filter((p): p is number => p !== undefined);
+  const row: Row = {
+    name,
+    min: Math.min(...seconds),
+    median: median(seconds),
+    mbPerSecond: sourceBytes / 1e6 / Math.min(...seconds),
+    archiveBytes,
+    peakRssMb: peaks.length === 0 ? undefined : Math.max(...peaks) / 1024,
+  };
+  process.stderr.write(`${name}: min ${row.min.toFixed(2)} s, median ${row.median.toFixed(2)} s\n`);
+  return row;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+const server = await startThrowawayPostgres({ password: 'bench' });
+try {
+  await server.createDatabase('legrimoire');
+  const pgEnv = { ...process.env, PGPASSWORD: server.password };
+  const conn = ['-h', '127.0.0.1', '-p', String(server.port), '-U', server.user];
+  const uploads = join(work, 'uploads');
+  process.stderr.write(`generating size ${sizeName} …\n`);
+  const t0 = Date.now();
+  await generate(size, [...conn, '-d', 'legrimoire'], pgEnv, uploads);
+  const dbBytes = Number(execFileSync('psql', [...conn, '-d', 'legrimoire', '-Atc', 'SELECT pg_database_size(current_database())'], { env: pgEnv }).toString().trim());
+  const uploadBytes = size.uploads * size.uploadBytes;
+  const source = dbBytes + uploadBytes;
+  process.stderr.write(`generated in ${((Date.now() - t0) / 1000).toFixed(0)} s: database ${(dbBytes / 1e6).toFixed(0)} MB, uploads ${(uploadBytes / 1e6).toFixed(0)} MB\n`);
+
+  const scratch = join(work, 'scratch');
+  const fresh = () => {
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(scratch);
+    return scratch;
+  };
+  const ferryEnv = (extra: Record<string, string>) => ({ ...process.env, DATABASE_URL: server.url('legrimoire'), UPLOADS_DIR: uploads, FERRY_BACKUP_RETENTION_DAYS: '0', ...extra });
+  const rows: Row[] = [];
+
+  rows.push(await measure('pg_dump -Fc (the floor)', dbBytes, async () => {
+    const dir = fresh();
+    const sample = await run('pg_dump', [...conn, '-Fc', '-f', join(dir, 'd.backup'), 'legrimoire'], pgEnv);
+    return { sample, archive: join(dir, 'd.backup') };
+  }));
+  rows.push(await measure('scripts: pg_dump -Fc + pg_dump + tar czf', source, async () => {
+    const dir = fresh();
+    const started = process.hrtime.bigint();
+    const a = await run('pg_dump', [...conn, '-Fc', '-f', join(dir, 'database.backup'), 'legrimoire'], pgEnv);
+    const b = await run('pg_dump', [...conn, '-f', join(dir, 'database.sql'), 'legrimoire'], pgEnv);
+    const c = await run('tar', ['czf', join(dir, 'backup.tar.gz'), '-C', dir, 'database.backup', 'database.sql', '-C', work, 'uploads'], pgEnv);
+    const peaks = [a, b, c].map((s) => s.peakKb ?? 0);
+    return { sample: { seconds: Number(process.hrtime.bigint() - started) / 1e9, peakKb: Math.max(...peaks) }, archive: join(dir, 'backup.tar.gz') };
+  }));
+  let ferryArchive = '';
+  for (const level of ['6', '1']) {
+    rows.push(await measure(`ferry backup (gzip ${level}${level === '6' ? ', default' : ''})`, source, async () => {
+      const dir = fresh();
+      const sample = await run(process.execPath, [FERRY, 'backup', '-q'], ferryEnv({ BACKUP_DIRECTORY: dir, FERRY_BACKUP_COMPRESSION_LEVEL: level }));
+      const name = readdirSync(dir).find((n) => n.endsWith('.tar.gz'));
+      if (level === '6' && name !== undefined) {
+        ferryArchive = join(work, name);
+        copyFileSync(join(dir, name), ferryArchive);
+        copyFileSync(join(dir, `${name}.manifest.json`), `${ferryArchive}.manifest.json`);
+      }
+      return { sample, archive: name === undefined ? undefined : join(dir, name) };
+    }));
+  }
+  const dump = join(work, 'floor.backup');
+  execFileSync('pg_dump', [...conn, '-Fc', '-f', dump, 'legrimoire'], { env: pgEnv });
+  let n = 0;
+  const target = async () => {
+    const name = `restore_${n++}`;
+    await server.createDatabase(name);
+    return name;
+  };
+  rows.push(await measure('pg_restore + copy uploads (the floor)', source, async () => {
+    const dir = fresh();
+    const started = process.hrtime.bigint();
+    const a = await run('pg_restore', [...conn, '--no-owner', '--no-privileges', '--single-transaction', '-d', await target(), dump], pgEnv);
+    const b = await run('cp', ['-a', uploads, join(dir, 'uploads')], pgEnv);
+    return { sample: { seconds: Number(process.hrtime.bigint() - started) / 1e9, peakKb: Math.max(a.peakKb ?? 0, b.peakKb ?? 0) } };
+  }));
+  rows.push(await measure('pg_restore -j2', dbBytes, async () => ({ sample: await run('pg_restore', [...conn, '--no-owner', '--no-privileges', '-j', '2', '-d', await target(), dump], pgEnv) })));
+  rows.push(await measure('ferry restore', source, async () => {
+    const dir = fresh();
+    return { sample: await run(process.execPath, [FERRY, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(await target()), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work })) };
+  }));
+  rows.push(await measure('ferry verify', statSync(ferryArchive).size, async () => ({ sample: await run(process.execPath, [FERRY, 'verify', ferryArchive, '-q'], ferryEnv({ BACKUP_DIRECTORY: work })) })));
+
+  const many = join(work, 'many');
+  mkdirSync(many);
+  const base = readdirSync(work).find((name) => name.endsWith('.tar.gz')) as string;
+  for (let i = 1; i <= 1000; i++) {
+    const t = new Date(Date.now() - i * 3_600_000);
+    const p = (v: number) => String(v).padStart(2, '0');
+    const name = `backup_${t.getUTCFullYear()}${p(t.getUTCMonth() + 1)}${p(t.getUTCDate())}_${p(t.getUTCHours())}${p(t.getUTCMinutes())}${p(t.getUTCSeconds())}.tar.gz`;
+    writeFileSync(join(many, name), 'x');
+    copyFileSync(join(work, `${base}.manifest.json`), join(many, `${name}.manifest.json`));
+    writeFileSync(join(many, `${name}.sha256`), `0  ${name}\n`);
+  }
+  // The stand-in archives are not real, so health reports CRITICAL: the time is what counts here.
+  rows.push(await measure('ferry health (1,000 backups)', 0, async () => ({ sample: await run(process.execPath, [FERRY, 'health', '-q'], { ...process.env, BACKUP_DIRECTORY: many }, [0, 1, 2]) })));
+  rows.push(await measure('ferry list (1,000 backups)', 0, async () => ({ sample: await run(process.execPath, [FERRY, 'list'], { ...process.env, BACKUP_DIRECTORY: many }) })));
+
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+  const header = `size ${sizeName}: ${size.recipes} recipes, database ${(dbBytes / 1e6).toFixed(0)} MB, uploads ${(uploadBytes / 1e6).toFixed(0)} MB; ${runs} runs; ${machine}`;
+  const table = [
+    '| step | min s | median s | MB/s | archive MB | peak RSS MB |',
+    '|---|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.name} | ${r.min.toFixed(2)} | ${r.median.toFixed(2)} | ${r.mbPerSecond > 0 ? r.mbPerSecond.toFixed(0) : '-'} | ${r.archiveBytes === undefined ? '-' : (r.archiveBytes / 1e6).toFixed(1)} | ${r.peakRssMb === undefined ? '-' : r.peakRssMb.toFixed(0)} |`),
+  ].join('\n');
+  process.stdout.write(`${header}\n\n${table}\n`);
+  const results = join(ROOT, 'bench', 'results');
+  mkdirSync(results, { recursive: true });
+  writeFileSync(join(results, `${sizeName}.json`), JSON.stringify({ size: sizeName, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), rows }, null, 2) + '\n');
+} finally {
+  await server.stop();
+  rmSync(work, { recursive: true, force: true });
+}
