@@ -111,12 +111,12 @@ try {
     return { sample: { seconds: Number(process.hrtime.bigint() - started) / 1e9, peakKb: Math.max(...peaks) }, archive: join(dir, 'backup.tar.gz') };
   }));
   let ferryArchive = '';
-  for (const level of ['6', '1']) {
-    rows.push(await measure(`ferry backup (gzip ${level}${level === '6' ? ', default' : ''})`, source, async () => {
+  for (const level of ['1', '6']) {
+    rows.push(await measure(`ferry backup (gzip ${level}${level === '1' ? ', default' : ''})`, source, async () => {
       const dir = fresh();
       const sample = await run(process.execPath, [FERRY, 'backup', '-q'], ferryEnv({ BACKUP_DIRECTORY: dir, FERRY_BACKUP_COMPRESSION_LEVEL: level }));
       const name = readdirSync(dir).find((n) => n.endsWith('.tar.gz'));
-      if (level === '6' && name !== undefined) {
+      if (level === '1' && name !== undefined) {
         ferryArchive = join(work, name);
         copyFileSync(join(dir, name), ferryArchive);
         copyFileSync(join(dir, `${name}.manifest.json`), `${ferryArchive}.manifest.json`);

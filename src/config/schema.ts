@@ -65,7 +65,7 @@ export const backupConfigSchema = z.object({
   keep_weekly: count(0, 100_000).default(0).describe('likewise per ISO week'),
   keep_monthly: count(0, 100_000).default(0).describe('likewise per month'),
   keep_yearly: count(0, 100_000).default(0).describe('likewise per year'),
-  compression_level: count(0, 9).default(6),
+  compression_level: count(0, 9).default(1),
   temp_directory: nonEmpty.optional().describe('where PostgreSQL dumps are staged; defaults to the backup directory'),
   encryption: encryptionConfigSchema.optional(),
 });

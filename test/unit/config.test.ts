@@ -19,7 +19,7 @@ describe('configuration', () => {
     expect(file).toBeUndefined();
     expect(config.postgres?.url).toBe('postgresql://app:pw@db/le');
     expect(config.uploads?.path).toBe(join(cwd, 'up'));
-    expect(config.backup).toMatchObject({ directory: '/b', retention_days: 3, compression_level: 6 });
+    expect(config.backup).toMatchObject({ directory: '/b', retention_days: 3, compression_level: 1 });
   });
 
   it('lets the environment override the file, and resolves paths against the file', async () => {
