@@ -9,7 +9,7 @@ import {
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
-import { storesFromConfig, type StoreContext } from '../stores/index.js';
+import { storesFromConfig, type StagedDump, type Store, type StoreContext } from '../stores/index.js';
 import { formatBytes } from '../util/format.js';
 import { FERRY_VERSION } from '../version.js';
 import { renderBackupInfo } from './backup-info.js';
@@ -77,15 +77,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     verifying = verifyWhileWriting(ctx, tap, finalPath);
     verifying.catch(() => undefined);
 
-    const storeManifests: Record<string, StoreManifest> = {};
-    for (const store of stores) {
-      throwIfAborted(ctx.signal);
-      ctx.log.info(`dumping ${store.describe()}`);
-      const manifest = await store.dump(writer, storeCtx);
-      throwIfAborted(ctx.signal);
-      storeManifests[store.kind] = manifest;
-      ctx.log.info(`${store.kind}: ${Object.keys(manifest.counts).length} objects, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);
-    }
+    const storeManifests = await stageAndWrite(stores, writer, storeCtx, ctx);
 
     const head: Omit<Manifest, 'entries'> = {
       format: 'ferry-archive',
@@ -137,6 +129,52 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     await verifying?.catch(() => undefined);
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
     await lock.release();
+  }
+}
+
+/**
+ * Every store reads its source at the same time (a PostgreSQL dump, a MongoDB dump, the uploads
+ * folder need different resources); the archive, a single stream, takes each store's entries as soon
+ * as its staging is done. The first failure stops the others and is the one reported.
+ */
+async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: StoreContext, ctx: OperationContext): Promise<Record<string, StoreManifest>> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let firstFailure: unknown;
+  const pending = new Map<Store, Promise<{ store: Store; staged: StagedDump }>>();
+  try {
+    for (const store of stores) {
+      const tempDir = join(storeCtx.tempDir, store.kind);
+      await mkdir(tempDir, { mode: 0o700 });
+      ctx.log.info(`dumping ${store.describe()}`);
+      const staging = store.stage({ ...storeCtx, signal: stop.signal, tempDir })
+        .then((staged) => ({ store, staged }))
+        .catch((error: unknown) => {
+          firstFailure ??= error;
+          stop.abort();
+          throw error;
+        });
+      staging.catch(() => undefined);
+      pending.set(store, staging);
+    }
+    const manifests: Record<string, StoreManifest> = {};
+    while (pending.size > 0) {
+      const { store, staged } = await Promise.race(pending.values());
+      pending.delete(store);
+      throwIfAborted(ctx.signal);
+      const manifest = await staged.write(writer);
+      manifests[store.kind] = manifest;
+      ctx.log.info(`${store.kind}: ${Object.keys(manifest.counts).length} objects, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);
+    }
+    // The manifest lists stores in configuration order, whatever order they were written in.
+    return Object.fromEntries(stores.map((store) => [store.kind, manifests[store.kind] as StoreManifest]));
+  } catch (error) {
+    stop.abort();
+    await Promise.allSettled(pending.values());
+    throw ctx.signal.aborted ? error : (firstFailure ?? error);
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
   }
 }
 

@@ -92,6 +92,12 @@ export interface DatabaseInit {
   conflicts: string[];
 }
 
+/** A store's data, read from its source and ready to go into the archive. */
+export interface StagedDump {
+  /** Writes the entries (one after another: the archive is a single stream) and describes them. */
+  write(sink: ArchiveSink): Promise<StoreManifest>;
+}
+
 export interface Store {
   readonly kind: StoreKind;
   /** The folder (with trailing slash) this store owns inside the archive. */
@@ -100,7 +106,11 @@ export interface Store {
   describe(): string;
   /** Tools, versions, credentials, space: fails in seconds, before heavy work. */
   preflight(ctx: StoreContext): Promise<PreflightReport>;
-  dump(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest>;
+  /**
+   * Reads the source into ctx.tempDir. Stores are staged concurrently (a PostgreSQL dump, a MongoDB
+   * dump and the archiving of another store overlap); each is written when its staging is done.
+   */
+  stage(ctx: StoreContext): Promise<StagedDump>;
   /** The hosts a restore would write to (empty for a folder), checked before connecting. */
   targetHosts(): string[];
   /** Checks the restore target and reports what is there now. */

@@ -4,7 +4,7 @@ import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archi
 import type { UploadsConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { formatBytes } from '../../util/format.js';
-import type { PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
+import type { PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { FolderStaging } from './staging.js';
 import { countTree, walk } from './walk.js';
 
@@ -27,7 +27,12 @@ export class FilesStore implements Store {
     return { summary: `${this.describe()}: ${counts.files} files, ${formatBytes(counts.bytes)}`, estimatedBytes: counts.bytes };
   }
 
-  async dump(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest> {
+  /** Nothing to stage: the files are read straight from the folder while they are archived. */
+  async stage(ctx: StoreContext): Promise<StagedDump> {
+    return { write: (sink) => this.archive(sink, ctx) };
+  }
+
+  private async archive(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest> {
     const started = Date.now();
     const rootStats = await this.assertFolder();
     const warnings: string[] = [];

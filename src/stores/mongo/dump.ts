@@ -43,26 +43,27 @@ function isBinary(value: unknown): value is Binary {
   return typeof value === 'object' && value !== null && (value as { _bsontype?: unknown })._bsontype === 'Binary';
 }
 
-export interface DumpedCollection {
+export interface CollectionDump {
   name: string;
   documents: number;
   bytes: number;
+  /** Adds the collection's entries to the archive and removes its temporary files. */
+  write(sink: ArchiveSink): Promise<void>;
 }
 
 /**
- * Writes one collection as mongodump does: the raw BSON of every document, back to back, exactly as
- * the server sent it (never decoded), and its metadata file. Views get metadata only.
+ * Stages one collection as mongodump writes it: the raw BSON of every document, back to back,
+ * exactly as the server sent it (never decoded), its metadata, and its JSON export when asked.
+ * Views get metadata only.
  */
-export async function dumpCollection(db: Db, info: CollectionInfo, sink: ArchiveSink, ctx: StoreContext, exportJson: boolean): Promise<DumpedCollection> {
+export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreContext, exportJson: boolean): Promise<CollectionDump> {
   const base = `mongodb/${db.databaseName}/${escapeCollectionName(info.name)}`;
   const isView = info.type === 'view';
   const indexes = isView ? [] : await db.collection(info.name).listIndexes(EXACT_TYPES).toArray();
-  const metadata = renderMetadata({ options: info.options, indexes, uuid: info.uuid, collectionName: info.name, ...(info.type === 'collection' ? {} : { type: info.type }) });
+  const metadata = Buffer.from(renderMetadata({ options: info.options, indexes, uuid: info.uuid, collectionName: info.name, ...(info.type === 'collection' ? {} : { type: info.type }) }));
   if (isView) {
-    await sink.addBuffer(`${base}.metadata.json`, Buffer.from(metadata), { mode: 0o600 });
-    return { name: info.name, documents: 0, bytes: 0 };
+    return { name: info.name, documents: 0, bytes: 0, write: async (sink) => void (await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 })) };
   }
-
   const temp = join(ctx.tempDir, `${escapeCollectionName(info.name)}.bson`);
   const out = createWriteStream(temp, { mode: 0o600 });
   let documents = 0;
@@ -81,22 +82,31 @@ export async function dumpCollection(db: Db, info: CollectionInfo, sink: Archive
     }
     out.end();
     await once(out, 'finish');
-    const size = (await stat(temp)).size;
-    await sink.addFile(`${base}.bson`, temp, size, { mode: 0o600 });
-    await sink.addBuffer(`${base}.metadata.json`, Buffer.from(metadata), { mode: 0o600 });
-    if (exportJson) await writeJsonExport(temp, info.name, sink, ctx);
-    return { name: info.name, documents, bytes };
   } finally {
     out.destroy();
-    await rm(temp, { force: true });
   }
+  const exported = exportJson ? await stageJsonExport(temp, info.name, ctx) : undefined;
+  return {
+    name: info.name,
+    documents,
+    bytes,
+    write: async (sink) => {
+      await sink.addFile(`${base}.bson`, temp, (await stat(temp)).size, { mode: 0o600 });
+      await rm(temp, { force: true });
+      await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 });
+      if (exported !== undefined) {
+        await sink.addFile(`${escapeCollectionName(info.name)}_export.json`, exported, (await stat(exported)).size, { mode: 0o600 });
+        await rm(exported, { force: true });
+      }
+    },
+  };
 }
 
 /**
  * <collection>_export.json: one JSON array of relaxed Extended JSON (what mongoexport --jsonArray
  * gives), made from the BSON just dumped rather than by reading the server twice.
  */
-async function writeJsonExport(bsonPath: string, name: string, sink: ArchiveSink, ctx: StoreContext): Promise<void> {
+async function stageJsonExport(bsonPath: string, name: string, ctx: StoreContext): Promise<string> {
   const temp = join(ctx.tempDir, `${escapeCollectionName(name)}_export.json`);
   const out = createWriteStream(temp, { mode: 0o600 });
   try {
@@ -109,9 +119,8 @@ async function writeJsonExport(bsonPath: string, name: string, sink: ArchiveSink
     }
     out.end(first ? ']\n' : '\n]\n');
     await once(out, 'finish');
-    await sink.addFile(`${escapeCollectionName(name)}_export.json`, temp, (await stat(temp)).size, { mode: 0o600 });
+    return temp;
   } finally {
     out.destroy();
-    await rm(temp, { force: true });
   }
 }

@@ -6,15 +6,15 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Document } from 'bson';
 import type { MongoClient } from 'mongodb';
-import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archive/index.js';
+import type { ArchiveEntryHeader, StoreManifest } from '../../archive/index.js';
 import type { MongodbConfig } from '../../config/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { formatBytes } from '../../util/format.js';
 import { hostsOfUrl } from '../../util/url.js';
-import type { DatabaseCheck, DatabaseInit, ObjectCount, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
+import type { DatabaseCheck, DatabaseInit, ObjectCount, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { connectMongo, databaseName, describeMongo, mongoError } from './connection.js';
 import { checkMongo, initMongo } from './db.js';
-import { dumpCollection, listDumpable } from './dump.js';
+import { listDumpable, stageCollection, type CollectionDump } from './dump.js';
 import { unescapeCollectionName } from './names.js';
 import { checkStaged, restoreCollection, type StagedCollection } from './restore.js';
 
@@ -44,7 +44,7 @@ export class MongoStore implements Store {
     });
   }
 
-  async dump(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest> {
+  async stage(ctx: StoreContext): Promise<StagedDump> {
     const started = Date.now();
     return this.withClient(async (client) => {
       const facts = await serverFacts(client, this.config);
@@ -53,17 +53,19 @@ export class MongoStore implements Store {
       const counts: Record<string, number> = {};
       let bytes = 0;
       ctx.progress.start(`dumping ${this.describe()}`);
+      const staged: CollectionDump[] = [];
       for (const info of collections) {
         throwIfAborted(ctx.signal);
-        const dumped = await dumpCollection(db, info, sink, ctx, this.config.export_collections.includes(info.name));
-        if (info.type !== 'view') counts[info.name] = dumped.documents;
-        bytes += dumped.bytes;
+        const collection = await stageCollection(db, info, ctx, this.config.export_collections.includes(info.name));
+        staged.push(collection);
+        if (info.type !== 'view') counts[info.name] = collection.documents;
+        bytes += collection.bytes;
         ctx.progress.update(bytes);
       }
       ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
       const views = collections.filter((c) => c.type === 'view').map((c) => c.name);
       const missingExports = this.config.export_collections.filter((name) => !(name in counts));
-      return {
+      const manifest: StoreManifest = {
         kind: this.kind,
         source: this.describe(),
         fingerprint: facts.fingerprint,
@@ -74,6 +76,12 @@ export class MongoStore implements Store {
         durationSeconds: (Date.now() - started) / 1000,
         warnings: missingExports.map((name) => `export_collections names ${name}, which was not dumped`),
         facts: { ...facts.facts, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}) },
+      };
+      return {
+        write: async (sink) => {
+          for (const collection of staged) await collection.write(sink);
+          return { ...manifest, durationSeconds: (Date.now() - started) / 1000 };
+        },
       };
     });
   }

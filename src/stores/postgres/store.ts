@@ -3,11 +3,11 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archive/index.js';
+import type { ArchiveEntryHeader, StoreManifest } from '../../archive/index.js';
 import type { PostgresConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
-import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, Store, StoreContext } from '../store.js';
+import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { databaseExists, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
 import { applyPgRestore } from './restore.js';
@@ -48,7 +48,7 @@ export class PostgresStore implements Store {
     };
   }
 
-  async dump(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest> {
+  async stage(ctx: StoreContext): Promise<StagedDump> {
     const started = Date.now();
     if (this.tools === undefined) await this.preflight(ctx);
     const tools = this.tools as PgToolRunner;
@@ -78,25 +78,28 @@ export class PostgresStore implements Store {
     const sqlSize = (await stat(sqlPath)).size;
     ctx.progress.done(`database.sql ${formatBytes(sqlSize)}, ${Object.keys(counter.counts).length} tables`);
 
-    const now = new Date();
-    await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now });
-    await rm(customPath, { force: true });
-    await sink.addFile(PLAIN_SQL_ENTRY, sqlPath, sqlSize, { mode: 0o600, mtime: now });
-    await rm(sqlPath, { force: true });
-
     const warnings: string[] = [];
     const rows = Object.values(counter.counts).reduce((a, b) => a + b, 0);
     if (rows === 0) warnings.push(`${this.describe()} has no rows in any table; check that DATABASE_URL names the right database`);
     return {
-      kind: this.kind,
-      source: this.describe(),
-      fingerprint: facts.fingerprint,
-      serverVersion: facts.version,
-      toolVersion: tools.version,
-      counts: counter.counts,
-      bytes: customSize + sqlSize,
-      durationSeconds: (Date.now() - started) / 1000,
-      warnings,
+      write: async (sink) => {
+        const now = new Date();
+        await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now });
+        await rm(customPath, { force: true });
+        await sink.addFile(PLAIN_SQL_ENTRY, sqlPath, sqlSize, { mode: 0o600, mtime: now });
+        await rm(sqlPath, { force: true });
+        return {
+          kind: this.kind,
+          source: this.describe(),
+          fingerprint: facts.fingerprint,
+          serverVersion: facts.version,
+          toolVersion: tools.version,
+          counts: counter.counts,
+          bytes: customSize + sqlSize,
+          durationSeconds: (Date.now() - started) / 1000,
+          warnings,
+        };
+      },
     };
   }
 
