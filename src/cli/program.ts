@@ -85,7 +85,7 @@ export function buildProgram(): Command {
     .description('dump every configured store into one archive in the backup directory, verify it, then apply retention')
     .option('--no-prune', 'do not apply retention after this backup')
     .option('--metrics-file <path>', 'write Prometheus text format there after the run (failed runs too)')
-    .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600) via a .partial file, plus .sha256 and .manifest.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing.')
+    .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600; .tar.gz.age with backup.encryption) via a .partial\nfile, verified in the same pass as it is written, plus .sha256, .manifest.json and .verify.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing.')
     .action((opts: BackupCommandOptions, command: Command) => run(command, (s) => backupCommand(s, opts)));
 
   program.command('restore')
@@ -115,7 +115,7 @@ export function buildProgram(): Command {
   program.command('verify')
     .description('prove an archive is whole: every checksum, the PostgreSQL dump readable to its end, every BSON document')
     .argument('<archive>', 'archive path, file name in the backup directory, "latest" or "all"')
-    .addHelpText('after', '\nReads the archive once (twice when its .manifest.json sidecar is missing) and reports every problem.\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.')
+    .addHelpText('after', '\nReads the archive once and reports every problem (encrypted archives need --identity or a passphrase).\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.')
     .action((archive: string, _opts, command: Command) => run(command, (s) => verifyCommand(s, archive)));
 
   program.command('health')
