@@ -1,4 +1,4 @@
-import { lstat, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import {
   LEGACY_FORMAT_VERSION, type ArchiveEntryHeader, type StoreManifest,
@@ -63,18 +63,60 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
   return { backups, foreign: foreign.sort() };
 }
 
-export async function withDetails(backup: BackupSummary): Promise<BackupDetails> {
-  return {
-    ...backup,
-    manifest: backup.hasManifestSidecar ? await readSidecarManifest(backup.path) : undefined,
-    verification: backup.hasVerifySidecar ? await lastVerification(backup.path) : undefined,
-  };
+/**
+ * A backup with its sidecars read. `entries: false` reads the manifest sidecar only up to its entry
+ * list (which, for an uploads folder of thousands of files, is nearly all of it): enough for list.
+ */
+export async function withDetails(backup: BackupSummary, options: { entries?: boolean } = {}): Promise<BackupDetails> {
+  const manifest = !backup.hasManifestSidecar ? undefined
+    : options.entries === false ? await readSidecarHead(backup.path) : await readSidecarManifest(backup.path);
+  return { ...backup, manifest, verification: backup.hasVerifySidecar ? await lastVerification(backup.path) : undefined };
 }
 
-/** The catalog with every backup's sidecars read, concurrently (list and prune need them all). */
+/** The catalog with every backup's sidecars read, concurrently; manifests without their entry lists. */
 export async function detailedCatalog(directory: string): Promise<{ backups: BackupDetails[]; foreign: string[] }> {
   const { backups, foreign } = await catalog(directory);
-  return { backups: await mapConcurrently(backups, 32, withDetails), foreign };
+  return { backups: await mapConcurrently(backups, 32, (backup) => withDetails(backup, { entries: false })), foreign };
+}
+
+const ENTRIES_KEY = Buffer.from('\n  "entries": [');
+
+/**
+ * The manifest sidecar up to its entry list: Ferry writes `entries` last, so reading stops there.
+ * Falls back to the whole file for sidecars written otherwise.
+ */
+async function readSidecarHead(archivePath: string): Promise<Manifest | undefined> {
+  const path = archivePath + MANIFEST_SUFFIX;
+  let head: Buffer | undefined;
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const chunks: Buffer[] = [];
+      let position = 0;
+      for (;;) {
+        const { bytesRead, buffer } = await handle.read(Buffer.alloc(16 * 1024), 0, 16 * 1024, position);
+        if (bytesRead === 0) break;
+        chunks.push(buffer.subarray(0, bytesRead));
+        position += bytesRead;
+        const joined = Buffer.concat(chunks);
+        const at = joined.indexOf(ENTRIES_KEY);
+        if (at >= 0) {
+          head = joined.subarray(0, at);
+          break;
+        }
+      }
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return undefined;
+  }
+  if (head === undefined) return readSidecarManifest(archivePath);
+  try {
+    return parseManifest(`${head.toString('utf8')}\n  "entries": []\n}`, path);
+  } catch {
+    return readSidecarManifest(archivePath);
+  }
 }
 
 function isOwnFile(name: string): boolean {
