@@ -1,5 +1,5 @@
 export { ArchiveWriter, writeError, type ArchiveSink, type EntryAttributes, type FinishedArchive } from './writer.js';
-export { readArchive, readArchiveStream, digestOf, readSmallEntry, DigestStream, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type ReadArchiveOptions } from './reader.js';
+export { readArchive, readArchiveStream, drain, readSmallEntry, DigestStream, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type ReadArchiveOptions } from './reader.js';
 export { ManifestChecker } from './checker.js';
 export { parseManifest, FORMAT_VERSION, LEGACY_FORMAT_VERSION, MANIFEST_ENTRY, INFO_ENTRY, type Manifest, type ManifestEntry, type StoreManifest } from './manifest.js';
 export { archiveNameFor, timeOfArchiveName, isArchiveName, sidecarNames, PARTIAL_SUFFIX, CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';

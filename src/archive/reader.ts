@@ -118,11 +118,11 @@ export class DigestStream extends Transform {
   }
 }
 
-/** Reads a stream to its end, returning its digest. */
-export async function digestOf(data: Readable): Promise<EntryDigest> {
-  const digest = new DigestStream();
-  await pipeline(data, digest, new Writable({ write: (_chunk, _encoding, callback) => callback() }));
-  return digest.digest();
+/** Reads a stream to its end, discarding what it holds (an entry that is only counted or skipped). */
+export async function drain(data: Readable): Promise<void> {
+  if (data.readableEnded) return;
+  data.resume();
+  await new Promise((resolveEnd) => data.once('end', resolveEnd));
 }
 
 /** Reads a whole small entry (manifest, info) into memory, refusing anything unexpectedly large. */

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import {
-  DigestStream, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
+  DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
   writeFileAtomic, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
@@ -59,10 +59,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
       const flowing = (data as Readable).pipe(digest);
       const checker = header.type === 'file' ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
       if (checker !== undefined) checked.set(header.path, await checker.check(header.path, flowing, checkCtx));
-      else {
-        flowing.resume();
-        await new Promise((resolveEnd) => flowing.once('end', resolveEnd));
-      }
+      else await drain(flowing);
       digests.push({ path: header.path, type: header.type, digest: digest.digest() });
     }, { signal: ctx.signal, onCompressedBytes: (n) => {
       archiveBytes = n;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DigestStream, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, type EntryDigest, type Manifest } from '../../archive/index.js';
+import { DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, type EntryDigest, type Manifest } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import type { ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
 import type { OperationContext } from '../context.js';
@@ -50,10 +50,7 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
       const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
       const staging = prefix === undefined ? undefined : stagings.get(prefix);
       if (staging !== undefined && prefix !== undefined) await staging.accept(header, header.path.slice(prefix.length), flowing);
-      else {
-        flowing.resume();
-        await new Promise((resolveEnd) => flowing.once('end', resolveEnd));
-      }
+      else await drain(flowing);
       digests.push({ path: header.path, type: header.type, digest: digest.digest() });
     }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
     if (inner === undefined && plan.manifest.formatVersion !== LEGACY_FORMAT_VERSION) {

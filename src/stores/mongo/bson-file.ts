@@ -59,13 +59,3 @@ export function parseDocument(doc: RawDocument, label: string): Document {
     throw new FerryError(error.code, error.message, { hint: error.hint, cause });
   }
 }
-
-/** Reads and checks every document of a file; returns how many there are. */
-export async function checkBsonFile(path: string, label: string): Promise<number> {
-  let count = 0;
-  for await (const doc of readBsonFile(path, label)) {
-    parseDocument(doc, label);
-    count++;
-  }
-  return count;
-}

@@ -1,15 +1,9 @@
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { drain } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { ContentChecker } from '../store.js';
 import { parseDocument, readBsonStream } from './bson-file.js';
 import { unescapeCollectionName } from './names.js';
-
-async function drain(data: Readable): Promise<void> {
-  if (data.readableEnded) return;
-  data.resume();
-  await new Promise((resolveEnd) => data.once('end', resolveEnd));
-}
 
 /** Every document of a .bson entry parses; how many there are is compared with the manifest. */
 export const mongoBsonChecker: ContentChecker = {

@@ -3,7 +3,7 @@ import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ArchiveEntryHeader, StoreManifest } from '../../archive/index.js';
+import { drain, type ArchiveEntryHeader, type StoreManifest } from '../../archive/index.js';
 import type { PostgresConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
@@ -128,8 +128,7 @@ export class PostgresStore implements Store {
           await pipeline(data, createWriteStream(customPath, { mode: 0o600 }));
           staged = true;
         } else {
-          data.resume();
-          await new Promise((resolveEnd) => data.once('end', resolveEnd));
+          await drain(data);
         }
       },
       apply: async () => {

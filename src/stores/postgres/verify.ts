@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { drain } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
 import type { ContentCheckContext, ContentChecker, ContentCheckResult } from '../store.js';
@@ -18,8 +19,7 @@ export const postgresContentChecker: ContentChecker = {
     try {
       tools = await choosePgTools('newest', 'reading the dump', { binDir: ctx.pgBinDir, exec: ctx.pgExec }, ctx.signal);
     } catch (error) {
-      data.resume();
-      await new Promise((resolveEnd) => data.once('end', resolveEnd));
+      await drain(data);
       if (error instanceof FerryError) ctx.log.warn(`${path}: not read by pg_restore: ${error.message}`);
       return { problems: [] };
     }
