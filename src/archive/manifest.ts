@@ -78,3 +78,11 @@ export function parseManifest(text: string, where: string): Manifest {
   }
   return parsed.data;
 }
+
+/** Per store: rows, documents or folder entries summed over its objects, and the bytes dumped. */
+export function storeTotals(manifest: Pick<Manifest, 'stores'>): Record<string, { items: number; bytes: number }> {
+  return Object.fromEntries(Object.entries(manifest.stores).map(([kind, store]) => [kind, {
+    items: Object.values(store.counts).reduce((a, b) => a + b, 0),
+    bytes: store.bytes,
+  }]));
+}

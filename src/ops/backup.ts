@@ -1,11 +1,10 @@
-import { mkdir, mkdtemp, rm, statfs, access, stat, readdir } from 'node:fs/promises';
+import { constants, readFileSync } from 'node:fs';
+import { access, mkdir, mkdtemp, rm, stat, statfs } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
-import { readFileSync } from 'node:fs';
-import { constants } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import {
-  AGE_SUFFIX, ArchiveWriter, archiveNameFor, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY, isArchiveName,
+  AGE_SUFFIX, ArchiveWriter, archiveNameFor, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY,
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
@@ -13,6 +12,7 @@ import { storesFromConfig, type StagedDump, type Store, type StoreContext } from
 import { formatBytes } from '../util/format.js';
 import { FERRY_VERSION } from '../version.js';
 import { renderBackupInfo } from './backup-info.js';
+import { catalog } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
 import { applyPrune, type PruneResult } from './prune.js';
@@ -243,7 +243,7 @@ async function prepareDirectory(directory: string): Promise<void> {
 
 /** Needs room for the estimate, or for the last archive when that is larger (it is the better guide). */
 async function checkFreeSpace(directory: string, estimated: number): Promise<void> {
-  const last = await lastArchiveSize(directory);
+  const last = (await catalog(directory)).backups[0]?.size;
   const needed = Math.max(estimated, last ?? 0);
   const fs = await statfs(directory);
   const free = fs.bavail * fs.bsize;
@@ -254,9 +254,3 @@ async function checkFreeSpace(directory: string, estimated: number): Promise<voi
   }
 }
 
-async function lastArchiveSize(directory: string): Promise<number | undefined> {
-  const names = (await readdir(directory)).filter(isArchiveName).sort();
-  const newest = names.at(-1);
-  if (newest === undefined) return undefined;
-  return (await stat(join(directory, basename(newest)))).size;
-}

@@ -1,7 +1,7 @@
 import { open, statfs } from 'node:fs/promises';
 import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, isAgeHeader } from '../archive/index.js';
+import { AGE_SUFFIX, isAgeHeader, storeTotals } from '../archive/index.js';
 import { catalog, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { recordVerification, verifyArchive } from './verify.js';
@@ -97,7 +97,7 @@ export async function metricsFrom(backups: BackupSummary[], healthStatus: number
       time: newest.time,
       size: newest.size,
       durationSeconds: newest.manifest?.durationSeconds,
-      stores: Object.fromEntries(Object.entries(newest.manifest?.stores ?? {}).map(([kind, s]) => [kind, { items: Object.values(s.counts).reduce((a, b) => a + b, 0), bytes: s.bytes }])),
+      stores: newest.manifest === undefined ? {} : storeTotals(newest.manifest),
     },
     lastVerifiedAt: await lastVerifiedAt(backups),
     healthStatus,

@@ -1,5 +1,6 @@
 import { backup, type BackupResult } from '../../ops/backup.js';
 import { writeBackupMetrics } from '../../ops/health.js';
+import { storeTotals } from '../../archive/index.js';
 import { isFerryError } from '../../errors/index.js';
 import { notify } from '../../notify/notify.js';
 import { storesFromConfig } from '../../stores/index.js';
@@ -32,7 +33,7 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     archive: result.archive,
     size: result.size,
     durationSeconds: result.durationSeconds,
-    stores: Object.fromEntries(Object.entries(result.manifest.stores).map(([kind, m]) => [kind, { items: Object.values(m.counts).reduce((a, b) => a + b, 0), bytes: m.bytes }])),
+    stores: storeTotals(result.manifest),
   }, ctx.log);
   const { output } = session;
   if (output.options.json) {
@@ -48,8 +49,8 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     return 0;
   }
   for (const warning of result.warnings) output.logger.warn(warning);
-  const stores = Object.entries(result.manifest.stores)
-    .map(([kind, m]) => `${kind} ${Object.values(m.counts).reduce((a, b) => a + b, 0)} ${kind === 'uploads' ? 'entries' : 'rows'}`)
+  const stores = Object.entries(storeTotals(result.manifest))
+    .map(([kind, totals]) => `${kind} ${totals.items} ${kind === 'uploads' ? 'entries' : 'rows'}`)
     .join(', ');
   output.data(`backup ${result.archive}\n  ${formatBytes(result.size)} in ${formatDuration(result.durationSeconds)}; ${stores}\n  sha256 ${result.sha256}`);
   if (result.prune !== undefined && result.prune.removed.length > 0) output.data(`  pruned ${result.prune.removed.join(', ')}`);
