@@ -6,11 +6,6 @@ import type { Readable } from 'node:stream';
 import { AGE_SUFFIX, decrypting } from '../archive/index.js';
 import type { OperationContext } from './context.js';
 
-/** A decryption step for an encrypted archive, or undefined for a clear one. */
-export function decryptorFor(ctx: OperationContext, archive: string): ((encrypted: Readable) => Promise<Readable>) | undefined {
-  if (!archive.endsWith(AGE_SUFFIX)) return undefined;
-  return (encrypted) => decrypting(encrypted, ctx.keys ?? { identities: [] }, archive);
-}
 
 /** The AGE-SECRET-KEY lines of an identity file (comments and blank lines skipped). */
 export function identitiesIn(text: string): string[] {
@@ -19,12 +14,6 @@ export function identitiesIn(text: string): string[] {
 
 export function readIdentityFile(path: string): string[] {
   return identitiesIn(readFileSync(path, 'utf8'));
-}
-
-/** Read options that decrypt the archive when it is encrypted. */
-export function decryption(ctx: OperationContext, archive: string): { decrypt?: (encrypted: Readable) => Promise<Readable> } {
-  const decrypt = decryptorFor(ctx, archive);
-  return decrypt === undefined ? {} : { decrypt };
 }
 
 /** Writes a new age identity (mode 0600, never over an existing file) and returns its recipient. */
@@ -70,4 +59,10 @@ export function keysFrom(identityFiles: string[], env: NodeJS.ProcessEnv): { ide
     }
   }
   return { identities, ...(passphrase === undefined ? {} : { passphrase }) };
+}
+
+/** Read options that decrypt the archive on the way when it is encrypted (named .age). */
+export function decryption(ctx: OperationContext, archive: string): { decrypt?: (encrypted: Readable) => Promise<Readable> } {
+  if (!archive.endsWith(AGE_SUFFIX)) return {};
+  return { decrypt: (encrypted) => decrypting(encrypted, ctx.keys ?? { identities: [] }, archive) };
 }
