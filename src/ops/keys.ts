@@ -6,7 +6,6 @@ import type { Readable } from 'node:stream';
 import { AGE_SUFFIX, decrypting } from '../archive/index.js';
 import type { OperationContext } from './context.js';
 
-
 /** The AGE-SECRET-KEY lines of an identity file (comments and blank lines skipped). */
 export function identitiesIn(text: string): string[] {
   return text.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('AGE-SECRET-KEY-'));
