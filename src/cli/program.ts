@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
 import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
+import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
 import { restoreCommand } from './commands/restore.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './render/errors.js';
@@ -85,12 +87,12 @@ export function buildProgram(): Command {
     .description('dump every configured store into one archive in the backup directory, verify it, then apply retention')
     .option('--no-prune', 'do not apply retention after this backup')
     .option('--metrics-file <path>', 'write Prometheus text format there after the run (failed runs too)')
-    .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600; .tar.gz.age with backup.encryption) via a .partial\nfile, verified in the same pass as it is written, plus .sha256, .manifest.json and .verify.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing.')
+    .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600; .tar.gz.age with backup.encryption) via a .partial\nfile, verified in the same pass as it is written, plus .sha256, .manifest.json and .verify.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing. With storage.remote, the verified\narchive is then uploaded (see ferry push) and retention applied there too; a failed upload keeps the\nlocal backup and exits 1.')
     .action((opts: BackupCommandOptions, command: Command) => run(command, (s) => backupCommand(s, opts)));
 
   program.command('restore')
     .description('restore all or part of an archive into the configured targets')
-    .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
+    .argument('<archive>', 'archive path, file name in the backup directory, "latest", or s3://bucket/prefix/<name|latest> (pulled first)')
     .option('--only <stores>', 'comma-separated stores to restore: postgres, mongo, uploads')
     .option('--collections <names>', 'comma-separated MongoDB collections to restore (all when absent)')
     .option('--to-db <name>', 'restore into this database name on the configured servers (PostgreSQL: created if missing)')
@@ -105,7 +107,20 @@ export function buildProgram(): Command {
 
   program.command('list')
     .description('backups in the backup directory, newest first (reads sidecars, not archives)')
-    .action((_opts, command: Command) => run(command, listCommand));
+    .option('--remote', 'list the copies at storage.remote instead')
+    .action((opts: { remote?: boolean }, command: Command) => run(command, (s) => listCommand(s, opts)));
+
+  program.command('push')
+    .description('upload backups to storage.remote (S3): the one named, or every local one the remote lacks')
+    .argument('[archive]', 'archive path, file name in the backup directory, or "latest"; all missing ones when absent')
+    .addHelpText('after', '\nEach archive is uploaded in parts (each part retried), then checked: the bytes sent must match its\n.sha256 sidecar and the stored object must have their size and ETag. Its sidecars follow, .sha256\nlast, so a remote backup is complete exactly when its .sha256 is there. Without an archive, pushes\nthe local backups the remote lacks that remote retention would keep. Credentials come from the AWS\nenvironment variables or profile, never from the command line.')
+    .action((archive: string | undefined, _opts, command: Command) => run(command, (s) => pushCommand(s, archive)));
+
+  program.command('pull')
+    .description('download a backup from storage.remote into the backup directory, checking its sha256')
+    .argument('<backup>', 'a remote archive name, "latest" (newest complete one), or s3://bucket/prefix/<name|latest>')
+    .addHelpText('after', '\nStreams to a .partial file while hashing; a copy whose sha256 differs from the remote .sha256 sidecar\nis removed. An existing file of the same name is never overwritten. Needs only read access\n(s3:GetObject, s3:ListBucket).')
+    .action((reference: string, _opts, command: Command) => run(command, (s) => pullCommand(s, reference)));
 
   program.command('inspect')
     .description("show an archive's manifest: versions, per-table counts, checksums, how to restore")
@@ -126,6 +141,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--min-size <bytes>', 'WARNING when the newest is under this size').argParser(positiveNumber).default(1024))
     .addOption(new Option('--space-margin <factor>', 'WARNING when free space is under factor × the newest backup (CRITICAL under 1×)').argParser(positiveNumber).default(1.5))
     .option('--deep', 're-verify the newest archive in full (otherwise: gzip header, sidecars and the last verify)')
+    .option('--remote', 'check the newest copy at storage.remote instead (with --deep: download it and compare its sha256)')
     .option('--metrics-file <path>', 'also write Prometheus text format there (atomically), for node_exporter\'s textfile collector')
     .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Reads sidecars, never whole archives unless --deep.')
     .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, opts), reportUnknown));
@@ -133,6 +149,7 @@ export function buildProgram(): Command {
   program.command('prune')
     .description('apply retention now (never the newest backup, nor the newest verified one)')
     .option('--dry-run', 'list what would be removed and why each backup is kept')
+    .option('--remote', 'apply the same retention to the copies at storage.remote')
     .addOption(new Option('--keep-days <n>', 'keep backups younger than n days (backup.retention_days, BACKUP_RETENTION_DAYS); 0 turns the rule off').argParser(positiveInt))
     .addOption(new Option('--keep-last <n>', 'keep the newest n backups (backup.keep_last)').argParser(positiveInt))
     .addOption(new Option('--keep-daily <n>', 'keep the newest backup of each of the last n days that have one').argParser(positiveInt))

@@ -44,6 +44,13 @@ const KEY_PATHS = [
   'notify.timeout_seconds',
   'uploads.path',
   'uploads.strict',
+  'storage.remote',
+  'storage.endpoint',
+  'storage.region',
+  'storage.force_path_style',
+  'storage.part_size_mb',
+  'storage.upload_concurrency',
+  'storage.upload_after_backup',
 ] as const;
 
 function ferryName(path: string): string {

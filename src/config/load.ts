@@ -69,6 +69,11 @@ function redactorFor(config: FerryConfig): Redactor {
   for (const target of [config.notify?.on_failure, config.notify?.on_success]) {
     if (target?.webhook !== undefined) secrets.push(target.webhook);
   }
+  // The AWS SDK reads these itself; Ferry only makes sure no message ever shows them.
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+    const value = process.env[name];
+    if (value !== undefined && value !== '') secrets.push(value);
+  }
   return new Redactor(secrets);
 }
 

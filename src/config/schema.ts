@@ -70,12 +70,25 @@ export const backupConfigSchema = z.object({
   encryption: encryptionConfigSchema.optional(),
 });
 
+export const storageConfigSchema = z.object({
+  remote: z.string().regex(/^s3:\/\/[A-Za-z0-9][A-Za-z0-9._-]{1,62}(\/[^\s]*)?$/, 'expected s3://bucket or s3://bucket/prefix')
+    .optional()
+    .describe('S3-compatible location for off-site copies: s3://bucket/prefix (absent: only s3:// URLs given to pull/restore)'),
+  endpoint: z.string().url('expected an http(s) URL').optional().describe('S3 endpoint for MinIO, R2, B2, Scaleway, OVH…; AWS when absent'),
+  region: nonEmpty.optional().describe('region; default AWS_REGION, else us-east-1'),
+  force_path_style: flag.default(false).describe('bucket in the path instead of the host name (MinIO and most self-hosted stores)'),
+  part_size_mb: count(5, 5120).default(16).describe('multipart upload part size; memory used is about part size × upload_concurrency'),
+  upload_concurrency: count(1, 16).default(4),
+  upload_after_backup: flag.default(true).describe('ferry backup uploads each new archive when remote is set'),
+});
+
 export const configSchema = z.object({
   backup: backupConfigSchema.default(() => backupConfigSchema.parse({})),
   postgres: postgresConfigSchema.optional(),
   mongodb: mongodbConfigSchema.optional(),
   uploads: uploadsConfigSchema.optional(),
   notify: notifyConfigSchema.optional(),
+  storage: storageConfigSchema.optional(),
 }).strict();
 
 export type FerryConfig = z.infer<typeof configSchema>;
@@ -84,3 +97,4 @@ export type MongodbConfig = z.infer<typeof mongodbConfigSchema>;
 export type UploadsConfig = z.infer<typeof uploadsConfigSchema>;
 export type NotifyConfig = z.infer<typeof notifyConfigSchema>;
 export type BackupConfig = z.infer<typeof backupConfigSchema>;
+export type StorageConfig = z.infer<typeof storageConfigSchema>;

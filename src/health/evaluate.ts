@@ -45,7 +45,8 @@ export interface HealthFacts {
   earlierSizes: number[];
   count: number;
   newest: NewestBackupFacts | undefined;
-  freeBytes: number;
+  /** Free space where the next backup goes; undefined for a remote, which has no such limit to read. */
+  freeBytes: number | undefined;
 }
 
 export interface HealthCheck {
@@ -118,16 +119,20 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'contents', status: 'OK', message: 'every configured store is in the newest backup' });
   }
 
-  if (facts.freeBytes < newest.size) {
-    checks.push({ name: 'space', status: 'CRITICAL', message: `${formatBytes(facts.freeBytes)} free in ${facts.directory}, less than one backup (${formatBytes(newest.size)})`, recommendation: 'The next backup will fail: free space or lower the retention (ferry prune --dry-run shows what would go).' });
-  } else if (facts.freeBytes < newest.size * t.spaceMargin) {
-    checks.push({ name: 'space', status: 'WARNING', message: `${formatBytes(facts.freeBytes)} free in ${facts.directory}, under ${t.spaceMargin}× the last backup`, recommendation: 'Free space soon, or lower the retention.' });
-  } else {
-    checks.push({ name: 'space', status: 'OK', message: `${formatBytes(facts.freeBytes)} free` });
-  }
+  if (facts.freeBytes !== undefined) checks.push(spaceCheck(facts.freeBytes, newest.size, facts.directory, t.spaceMargin));
 
   const verified = newest.deepFindings !== undefined || newest.verification?.ok === true ? 'verified' : 'not verified';
   return finish(checks, `last backup ${age} ago, ${formatBytes(newest.size)}, ${verified}`);
+}
+
+function spaceCheck(free: number, newestSize: number, directory: string, margin: number): HealthCheck {
+  if (free < newestSize) {
+    return { name: 'space', status: 'CRITICAL', message: `${formatBytes(free)} free in ${directory}, less than one backup (${formatBytes(newestSize)})`, recommendation: 'The next backup will fail: free space or lower the retention (ferry prune --dry-run shows what would go).' };
+  }
+  if (free < newestSize * margin) {
+    return { name: 'space', status: 'WARNING', message: `${formatBytes(free)} free in ${directory}, under ${margin}× the last backup`, recommendation: 'Free space soon, or lower the retention.' };
+  }
+  return { name: 'space', status: 'OK', message: `${formatBytes(free)} free` };
 }
 
 function finish(checks: HealthCheck[], okSummary: string): HealthResult {

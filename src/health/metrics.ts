@@ -1,11 +1,15 @@
 import { writeFileAtomic } from '../archive/index.js';
 
 export interface MetricsInput {
+  /** Every sample is labelled with it: the backup directory, or the S3 remote. */
+  location: 'local' | 'remote';
   backups: number;
   newest: { time: Date; size: number; durationSeconds: number | undefined; stores: Record<string, { items: number; bytes: number }> } | undefined;
   lastVerifiedAt: Date | undefined;
   healthStatus: number | undefined;
   lastRun: { at: Date; success: boolean } | undefined;
+  /** The upload ferry backup made to storage.remote in this run, when there was one. */
+  lastUpload?: { at: Date; success: boolean } | undefined;
 }
 
 interface Metric {
@@ -22,7 +26,7 @@ function escapeLabel(value: string): string {
 export function renderMetrics(input: MetricsInput): string {
   const seconds = (d: Date) => Math.round(d.getTime() / 1000);
   const metrics: Metric[] = [
-    { name: 'ferry_backup_archives', help: 'Backups in the backup directory.', samples: [{ value: input.backups }] },
+    { name: 'ferry_backup_archives', help: 'Backups in the backup directory (location="local") or the S3 remote.', samples: [{ value: input.backups }] },
   ];
   if (input.newest !== undefined) {
     const newest = input.newest;
@@ -42,11 +46,17 @@ export function renderMetrics(input: MetricsInput): string {
       { name: 'ferry_backup_last_run_success', help: '1 when the last ferry backup succeeded, 0 when it failed.', samples: [{ value: input.lastRun.success ? 1 : 0 }] },
     );
   }
+  if (input.lastUpload !== undefined) {
+    metrics.push(
+      { name: 'ferry_backup_last_upload_timestamp_seconds', help: 'When ferry backup last tried to upload to storage.remote.', samples: [{ value: seconds(input.lastUpload.at) }] },
+      { name: 'ferry_backup_last_upload_success', help: '1 when that upload succeeded, 0 when it failed (the local archive is kept).', samples: [{ value: input.lastUpload.success ? 1 : 0 }] },
+    );
+  }
   const lines: string[] = [];
   for (const metric of metrics) {
     lines.push(`# HELP ${metric.name} ${metric.help}`, `# TYPE ${metric.name} gauge`);
     for (const sample of metric.samples) {
-      const labels = sample.labels === undefined ? '' : `{${Object.entries(sample.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
+      const labels = `{${Object.entries({ location: input.location, ...sample.labels }).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',')}}`;
       lines.push(`${metric.name}${labels} ${sample.value}`);
     }
   }

@@ -16,6 +16,7 @@ import { catalog } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
 import { applyPrune, type PruneResult } from './prune.js';
+import { uploadNewBackup, type UploadOutcome } from './push.js';
 import { recordVerification, verifyWhileWriting, type VerifyReport } from './verify.js';
 
 export interface BackupOptions {
@@ -30,6 +31,8 @@ export interface BackupResult {
   manifest: Manifest;
   durationSeconds: number;
   prune: PruneResult | undefined;
+  /** The upload to storage.remote, when one is configured. */
+  upload: UploadOutcome | undefined;
   warnings: string[];
 }
 
@@ -115,6 +118,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
 
     const warnings = Object.values(storeManifests).flatMap((m) => m.warnings);
     const prune = options.noPrune === true ? undefined : await applyPrune(ctx, { lockHeld: true });
+    const upload = await uploadNewBackup(ctx, finalPath, options.noPrune !== true);
     return {
       archive: finalPath,
       size: finished.size,
@@ -122,6 +126,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
       manifest,
       durationSeconds: (Date.now() - started) / 1000,
       prune,
+      upload,
       warnings,
     };
   } finally {

@@ -87,21 +87,21 @@ const ENTRIES_KEY = Buffer.from('\n  "entries": [');
  */
 async function readSidecarHead(archivePath: string): Promise<Manifest | undefined> {
   const path = archivePath + MANIFEST_SUFFIX;
-  let head: Buffer | undefined;
+  let head: Manifest | undefined;
+  let complete = false;
   try {
     const handle = await open(path, 'r');
     try {
       const chunks: Buffer[] = [];
       let position = 0;
       for (;;) {
-        const { bytesRead, buffer } = await handle.read(Buffer.alloc(16 * 1024), 0, 16 * 1024, position);
+        const { bytesRead, buffer } = await handle.read(Buffer.alloc(SIDECAR_HEAD_BYTES), 0, SIDECAR_HEAD_BYTES, position);
         if (bytesRead === 0) break;
         chunks.push(buffer.subarray(0, bytesRead));
         position += bytesRead;
-        const joined = Buffer.concat(chunks);
-        const at = joined.indexOf(ENTRIES_KEY);
-        if (at >= 0) {
-          head = joined.subarray(0, at);
+        head = manifestFromHead(Buffer.concat(chunks), path);
+        if (head !== undefined) {
+          complete = true;
           break;
         }
       }
@@ -111,11 +111,20 @@ async function readSidecarHead(archivePath: string): Promise<Manifest | undefine
   } catch {
     return undefined;
   }
-  if (head === undefined) return readSidecarManifest(archivePath);
+  return complete ? head : readSidecarManifest(archivePath);
+}
+
+/** How much of a manifest sidecar to read first: the head of one Ferry wrote fits. */
+export const SIDECAR_HEAD_BYTES = 16 * 1024;
+
+/** The manifest from the start of a sidecar, when the start reaches the entry list; entries left empty. */
+export function manifestFromHead(start: Buffer, source: string): Manifest | undefined {
+  const at = start.indexOf(ENTRIES_KEY);
+  if (at < 0) return undefined;
   try {
-    return parseManifest(`${head.toString('utf8')}\n  "entries": []\n}`, path);
+    return parseManifest(`${start.subarray(0, at).toString('utf8')}\n  "entries": []\n}`, source);
   } catch {
-    return readSidecarManifest(archivePath);
+    return undefined;
   }
 }
 
@@ -219,15 +228,20 @@ function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Man
 
 /** The outcome of the last verify of an archive, when there was one. */
 export async function lastVerification(archive: string): Promise<VerificationRecord | undefined> {
+  return parseVerification(await readFile(archive + VERIFY_SUFFIX, 'utf8').catch(() => undefined));
+}
+
+export function parseVerification(text: string | undefined): VerificationRecord | undefined {
+  if (text === undefined) return undefined;
   try {
-    const parsed = JSON.parse(await readFile(archive + VERIFY_SUFFIX, 'utf8')) as Partial<VerificationRecord>;
+    const parsed = JSON.parse(text) as Partial<VerificationRecord>;
     return typeof parsed.checkedAt === 'string' && typeof parsed.ok === 'boolean' ? { checkedAt: parsed.checkedAt, ok: parsed.ok } : undefined;
   } catch {
     return undefined;
   }
 }
 
-async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function mapConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

@@ -1,16 +1,90 @@
-import { open, statfs } from 'node:fs/promises';
+import { open, readFile, statfs } from 'node:fs/promises';
 import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, isAgeHeader, storeTotals } from '../archive/index.js';
+import { AGE_SUFFIX, CHECKSUM_SUFFIX, isAgeHeader, storeTotals } from '../archive/index.js';
+import type { RemoteStore } from '../remote/index.js';
 import { catalog, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
 import type { OperationContext } from './context.js';
+import { remoteSha256 } from './pull.js';
+import { sha256FromSidecar } from './push.js';
+import { remoteDetails, withRemote } from './remote.js';
 import { recordVerification, verifyArchive } from './verify.js';
 
 export interface HealthOptions {
   thresholds?: Partial<HealthThresholds>;
-  /** Re-verify the newest archive in full instead of trusting its header, sidecars and last verify. */
+  /** Re-check the newest archive in full instead of trusting its header, sidecars and last verify. */
   deep?: boolean;
   metricsFile?: string;
+  /** Check the copies at storage.remote instead of the backup directory. */
+  remote?: boolean;
+}
+
+/** Where the backups that health and metrics look at are: the backup directory or the remote. */
+interface BackupSource {
+  location: MetricsInput['location'];
+  where: string;
+  backups(): Promise<BackupSummary[]>;
+  details(backup: BackupSummary): Promise<BackupDetails>;
+  /** The archive's first bytes. */
+  head(backup: BackupSummary): Promise<Buffer>;
+  /** Reads the whole archive: the problems found. */
+  deepCheck(backup: BackupSummary): Promise<string[]>;
+  freeBytes(): Promise<number | undefined>;
+}
+
+function localSource(ctx: OperationContext): BackupSource {
+  const directory = ctx.config.backup.directory;
+  return {
+    location: 'local',
+    where: directory,
+    backups: async () => (await catalog(directory)).backups,
+    details: (backup) => withDetails(backup),
+    head: async (backup) => {
+      const handle = await open(backup.path, 'r');
+      try {
+        const { bytesRead, buffer } = await handle.read(Buffer.alloc(32), 0, 32, 0);
+        return buffer.subarray(0, bytesRead);
+      } finally {
+        await handle.close();
+      }
+    },
+    deepCheck: async (backup) => {
+      const report = await verifyArchive(ctx, backup.path);
+      await recordVerification(ctx, backup.path, report);
+      return report.findings.map((f) => f.problem);
+    },
+    freeBytes: async () => {
+      const fs = await statfs(directory).catch(() => undefined);
+      return fs === undefined ? 0 : fs.bavail * fs.bsize;
+    },
+  };
+}
+
+/**
+ * The remote's deep check reads the whole object and compares it with its .sha256 sidecar (and with
+ * the local sidecar of the same backup, when this machine has one): proof that the off-site copy is
+ * the archive that was verified here, without the key of an encrypted one.
+ */
+function remoteSource(ctx: OperationContext, remote: RemoteStore): BackupSource {
+  return {
+    location: 'remote',
+    where: remote.url,
+    backups: async () => (await remote.catalog(ctx.signal)).backups,
+    details: (backup) => remoteDetails(remote, { ...backup, etag: '' }, { signal: ctx.signal }),
+    head: async (backup) => (await remote.read(backup.name, { start: 0, end: 31 }, ctx.signal)) ?? Buffer.alloc(0),
+    deepCheck: async (backup) => {
+      const sidecar = await remote.read(backup.name + CHECKSUM_SUFFIX, undefined, ctx.signal);
+      if (sidecar === undefined) return [`${backup.path} has no .sha256 sidecar: its upload did not finish`];
+      const recorded = sha256FromSidecar(sidecar.toString('utf8'), backup.path + CHECKSUM_SUFFIX);
+      const { sha256 } = await remoteSha256(remote, backup.name, ctx.signal);
+      const findings: string[] = [];
+      if (sha256 !== recorded) findings.push(`${backup.path} has sha256 ${sha256}, its .sha256 sidecar says ${recorded}`);
+      const local = await readFile(`${ctx.config.backup.directory}/${backup.name}${CHECKSUM_SUFFIX}`, 'utf8').catch(() => undefined);
+      if (local !== undefined && sha256FromSidecar(local, backup.name) !== sha256) findings.push(`${backup.path} differs from the local archive of the same name`);
+      return findings;
+    },
+    freeBytes: async () => undefined,
+  };
 }
 
 /** Entries every backup of a store must hold. */
@@ -19,15 +93,9 @@ const REQUIRED_ENTRIES: Record<string, string[]> = {
 };
 
 /** The archive starts as it should: gzip's magic bytes, or age's header for an encrypted one. */
-async function hasValidHeader(path: string): Promise<boolean> {
-  const handle = await open(path, 'r');
-  try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(32), 0, 32, 0);
-    if (path.endsWith(AGE_SUFFIX)) return isAgeHeader(buffer.subarray(0, bytesRead));
-    return bytesRead >= 2 && buffer[0] === 0x1f && buffer[1] === 0x8b;
-  } finally {
-    await handle.close();
-  }
+function hasValidHeader(name: string, head: Buffer): boolean {
+  if (name.endsWith(AGE_SUFFIX)) return isAgeHeader(head);
+  return head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b;
 }
 
 function missingContents(ctx: OperationContext, newest: BackupDetails): string[] {
@@ -47,26 +115,24 @@ function missingContents(ctx: OperationContext, newest: BackupDetails): string[]
 
 /** The monitoring check: reads sidecars and the archive's first bytes (everything with deep). */
 export async function health(ctx: OperationContext, options: HealthOptions = {}): Promise<HealthResult> {
-  const directory = ctx.config.backup.directory;
-  const { backups } = await catalog(directory);
-  const newest = backups[0] === undefined ? undefined : await withDetails(backups[0]);
-  let deepFindings: string[] | undefined;
-  if (newest !== undefined && options.deep === true) {
-    const report = await verifyArchive(ctx, newest.path);
-    await recordVerification(ctx, newest.path, report);
-    deepFindings = report.findings.map((f) => f.problem);
-  }
-  const fs = await statfs(directory).catch(() => undefined);
+  if (options.remote === true) return withRemote(ctx, (remote) => healthOf(ctx, remoteSource(ctx, remote), options));
+  return healthOf(ctx, localSource(ctx), options);
+}
+
+async function healthOf(ctx: OperationContext, source: BackupSource, options: HealthOptions): Promise<HealthResult> {
+  const backups = await source.backups();
+  const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
+  const deepFindings = newest !== undefined && options.deep === true ? await source.deepCheck(newest) : undefined;
   const result = evaluateHealth({
-    directory,
+    directory: source.where,
     count: backups.length,
     earlierSizes: backups.slice(1).map((b) => b.size),
-    freeBytes: fs === undefined ? 0 : fs.bavail * fs.bsize,
+    freeBytes: await source.freeBytes(),
     newest: newest === undefined ? undefined : {
       name: newest.name,
       time: newest.time,
       size: newest.size,
-      gzipHeader: await hasValidHeader(newest.path),
+      gzipHeader: hasValidHeader(newest.name, await source.head(newest)),
       manifest: newest.manifest === undefined ? 'missing' : 'ok',
       checksumSidecar: newest.hasChecksum,
       missing: missingContents(ctx, newest),
@@ -74,24 +140,25 @@ export async function health(ctx: OperationContext, options: HealthOptions = {})
       deepFindings,
     },
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsFrom(backups, HEALTH_STATUS[result.status], undefined));
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined }));
   return result;
 }
 
-/** The newest backup that passed verification: sidecars are read newest first, usually just one. */
-async function lastVerifiedAt(backups: BackupSummary[]): Promise<Date | undefined> {
+/** Metrics from what a location holds, plus what this run adds. */
+async function metricsOf(source: BackupSource, backups: BackupSummary[], run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload'>): Promise<MetricsInput> {
+  const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
+  let lastVerifiedAt: Date | undefined;
+  // Sidecars are read newest first, usually just one.
   for (const backup of backups) {
     if (!backup.hasVerifySidecar) continue;
-    const { verification } = await withDetails(backup);
-    if (verification?.ok === true) return new Date(verification.checkedAt);
+    const { verification } = await source.details(backup);
+    if (verification?.ok === true) {
+      lastVerifiedAt = new Date(verification.checkedAt);
+      break;
+    }
   }
-  return undefined;
-}
-
-/** Metrics from what the backup directory holds, plus what this run adds. */
-export async function metricsFrom(backups: BackupSummary[], healthStatus: number | undefined, lastRun: MetricsInput['lastRun']): Promise<MetricsInput> {
-  const newest = backups[0] === undefined ? undefined : await withDetails(backups[0]);
   return {
+    location: source.location,
     backups: backups.length,
     newest: newest === undefined ? undefined : {
       time: newest.time,
@@ -99,14 +166,16 @@ export async function metricsFrom(backups: BackupSummary[], healthStatus: number
       durationSeconds: newest.manifest?.durationSeconds,
       stores: newest.manifest === undefined ? {} : storeTotals(newest.manifest),
     },
-    lastVerifiedAt: await lastVerifiedAt(backups),
-    healthStatus,
-    lastRun,
+    lastVerifiedAt,
+    healthStatus: run.healthStatus,
+    lastRun: run.lastRun,
+    lastUpload: run.lastUpload,
   };
 }
 
 /** For `ferry backup --metrics-file`: written after every run, failed runs included. */
-export async function writeBackupMetrics(ctx: OperationContext, path: string, success: boolean): Promise<void> {
-  const { backups } = await catalog(ctx.config.backup.directory).catch(() => ({ backups: [] as BackupSummary[] }));
-  await writeMetricsFile(path, await metricsFrom(backups, undefined, { at: ctx.now?.() ?? new Date(), success }));
+export async function writeBackupMetrics(ctx: OperationContext, path: string, success: boolean, lastUpload?: MetricsInput['lastUpload']): Promise<void> {
+  const source = localSource(ctx);
+  const backups = await source.backups().catch(() => [] as BackupSummary[]);
+  await writeMetricsFile(path, await metricsOf(source, backups, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }));
 }

@@ -1,10 +1,13 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sidecarNames } from '../archive/index.js';
+import { throwIfAborted } from '../errors/index.js';
 import { planPrune, type PrunePlan, type RetentionPolicy } from '../retention/index.js';
 import { detailedCatalog } from './catalog.js';
 import type { OperationContext } from './context.js';
+import type { RemoteStore } from '../remote/index.js';
 import { acquireLock } from './lock.js';
+import { remoteDetailedCatalog, withRemote } from './remote.js';
 
 export interface PruneOptions {
   dryRun?: boolean;
@@ -20,17 +23,19 @@ export interface PruneOptions {
 }
 
 export interface PruneResult {
+  /** The backup directory, or the remote's s3:// URL. */
+  location: string;
   plan: PrunePlan;
   removed: string[];
-  /** Files in the backup directory that Ferry did not write; never touched. */
+  /** Files Ferry did not write; never touched. */
   foreign: string[];
   dryRun: boolean;
 }
 
-export async function planPruneFor(ctx: OperationContext, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
-  const { backups, foreign } = await detailedCatalog(ctx.config.backup.directory);
+/** The configured retention, with the command line's overrides. */
+export function retentionPolicy(ctx: OperationContext, options: PruneOptions = {}): RetentionPolicy {
   const b = ctx.config.backup;
-  const policy: RetentionPolicy = {
+  return {
     keepDays: options.keepDays ?? b.retention_days,
     keepLast: options.keepLast ?? b.keep_last,
     keepDaily: options.keepDaily ?? b.keep_daily,
@@ -38,9 +43,12 @@ export async function planPruneFor(ctx: OperationContext, options: PruneOptions 
     keepMonthly: options.keepMonthly ?? b.keep_monthly,
     keepYearly: options.keepYearly ?? b.keep_yearly,
   };
+}
+
+export async function planPruneFor(ctx: OperationContext, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
+  const { backups, foreign } = await detailedCatalog(ctx.config.backup.directory);
   const records = backups.map((backup) => ({ name: backup.name, time: backup.time, verified: backup.verification?.ok }));
-  const plan = planPrune(records, policy, ctx.now?.() ?? new Date());
-  return { plan, foreign };
+  return { plan: planPrune(records, retentionPolicy(ctx, options), ctx.now?.() ?? new Date()), foreign };
 }
 
 /** Plans retention, then removes what the plan says (archive first, then its sidecars). */
@@ -58,8 +66,36 @@ export async function applyPrune(ctx: OperationContext, options: PruneOptions = 
         ctx.log.info(`pruned ${decision.name} (${decision.reasons.join(', ')})`);
       }
     }
-    return { plan, removed, foreign, dryRun: options.dryRun === true };
+    return { location: directory, plan, removed, foreign, dryRun: options.dryRun === true };
   } finally {
     await lock?.release();
   }
+}
+
+/**
+ * The same retention on the remote copies. Verified means the .verify.json uploaded with the
+ * backup says so; the newest and the newest verified are never removed. The .sha256 sidecar goes
+ * first, so an interrupted prune leaves an incomplete backup, never one that looks whole.
+ */
+export async function applyRemotePrune(ctx: OperationContext, options: PruneOptions = {}): Promise<PruneResult> {
+  return withRemote(ctx, (remote) => applyRemotePruneWith(ctx, remote, options));
+}
+
+export async function applyRemotePruneWith(ctx: OperationContext, remote: RemoteStore, options: PruneOptions = {}): Promise<PruneResult> {
+  const { backups, foreign } = await remoteDetailedCatalog(remote, ctx.signal);
+  const records = backups.map((b) => ({ name: b.name, time: b.time, verified: b.hasChecksum ? b.verification?.ok : false }));
+  const plan = planPrune(records, retentionPolicy(ctx, options), ctx.now?.() ?? new Date());
+  const removed: string[] = [];
+  if (options.dryRun !== true) {
+    for (const decision of plan.remove) {
+      throwIfAborted(ctx.signal);
+      const [checksum, ...others] = sidecarNames(decision.name) as [string, ...string[]];
+      await remote.remove(checksum, ctx.signal);
+      await remote.remove(decision.name, ctx.signal);
+      for (const sidecar of others) await remote.remove(sidecar, ctx.signal);
+      removed.push(decision.name);
+      ctx.log.info(`pruned ${remote.urlOf(decision.name)} (${decision.reasons.join(', ')})`);
+    }
+  }
+  return { location: remote.url, plan, removed, foreign, dryRun: options.dryRun === true };
 }

@@ -146,9 +146,9 @@ describe('ferry health', () => {
     await Promise.all([...writers, reader]);
     for (const text of reads) parsePrometheusText(text);
     const samples = parsePrometheusText(readFileSync(metrics, 'utf8'));
-    expect(samples.get('ferry_health_status')).toBe(0);
-    expect(samples.get('ferry_backup_archives')).toBe(1);
-    expect(samples.get('ferry_backup_store_items{store="postgres"}')).toBe(2000);
+    expect(samples.get('ferry_health_status{location="local"}')).toBe(0);
+    expect(samples.get('ferry_backup_archives{location="local"}')).toBe(1);
+    expect(samples.get('ferry_backup_store_items{location="local",store="postgres"}')).toBe(2000);
     expect(readdirSync(work).filter((n) => n.includes('.tmp'))).toEqual([]);
     if (spawnSync('promtool', ['--version']).status === 0) {
       const lint = spawnSync('promtool', ['check', 'metrics'], { input: readFileSync(metrics), encoding: 'utf8' });
@@ -158,8 +158,8 @@ describe('ferry health', () => {
     const failed = await ferry(['backup', '--metrics-file', metrics], { ...env, DATABASE_URL: pgUrl('no_such_database') });
     expect(failed.code).toBe(1);
     const after = parsePrometheusText(readFileSync(metrics, 'utf8'));
-    expect(after.get('ferry_backup_last_run_success')).toBe(0);
-    expect(after.get('ferry_backup_archives')).toBe(1);
+    expect(after.get('ferry_backup_last_run_success{location="local"}')).toBe(0);
+    expect(after.get('ferry_backup_archives{location="local"}')).toBe(1);
   });
 
   it('ships alert rules that promtool accepts', async (context) => {

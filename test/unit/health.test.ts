@@ -54,6 +54,7 @@ describe('health evaluation (monitoring-plugins semantics)', () => {
 describe('Prometheus metrics', () => {
   it('renders valid text format with conventional names', () => {
     const text = renderMetrics({
+      location: 'local',
       backups: 3,
       newest: { time: hoursAgo(1), size: 1234, durationSeconds: 2.5, stores: { postgres: { items: 100, bytes: 900 }, 'odd"name': { items: 1, bytes: 2 } } },
       lastVerifiedAt: hoursAgo(1),
@@ -61,10 +62,10 @@ describe('Prometheus metrics', () => {
       lastRun: { at: NOW, success: true },
     });
     const samples = parsePrometheusText(text);
-    expect(samples.get('ferry_backup_last_size_bytes')).toBe(1234);
-    expect(samples.get('ferry_backup_store_items{store="postgres"}')).toBe(100);
-    expect(samples.get('ferry_backup_store_items{store="odd\\"name"}')).toBe(1);
-    expect(samples.get('ferry_backup_last_run_success')).toBe(1);
-    expect(samples.get('ferry_backup_last_success_timestamp_seconds')).toBe(Math.round(hoursAgo(1).getTime() / 1000));
+    expect(samples.get('ferry_backup_last_size_bytes{location="local"}')).toBe(1234);
+    expect(samples.get('ferry_backup_store_items{location="local",store="postgres"}')).toBe(100);
+    expect(samples.get('ferry_backup_store_items{location="local",store="odd\\"name"}')).toBe(1);
+    expect(samples.get('ferry_backup_last_run_success{location="local"}')).toBe(1);
+    expect(samples.get('ferry_backup_last_success_timestamp_seconds{location="local"}')).toBe(Math.round(hoursAgo(1).getTime() / 1000));
   });
 });

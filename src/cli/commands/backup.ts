@@ -1,7 +1,8 @@
 import { backup, type BackupResult } from '../../ops/backup.js';
 import { writeBackupMetrics } from '../../ops/health.js';
 import { storeTotals } from '../../archive/index.js';
-import { isFerryError } from '../../errors/index.js';
+import { FerryError, isFerryError } from '../../errors/index.js';
+import { reportFailure } from '../render/errors.js';
 import { notify } from '../../notify/notify.js';
 import { storesFromConfig } from '../../stores/index.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
@@ -25,16 +26,30 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     await notify(ctx.config.notify, { command: 'backup', outcome: 'failure', durationSeconds: (Date.now() - started) / 1000, error: failure }, ctx.log);
     throw error;
   }
-  if (options.metricsFile !== undefined) await writeBackupMetrics(ctx, options.metricsFile, true);
+  const upload = result.upload;
+  const lastUpload = upload === undefined ? undefined : { at: ctx.now?.() ?? new Date(), success: upload.ok };
+  if (options.metricsFile !== undefined) await writeBackupMetrics(ctx, options.metricsFile, true, lastUpload);
   ctx.log.info(`backup succeeded: ${result.archive}, ${formatBytes(result.size)} in ${formatDuration(result.durationSeconds)}`);
-  await notify(ctx.config.notify, {
-    command: 'backup',
-    outcome: 'success',
-    archive: result.archive,
-    size: result.size,
-    durationSeconds: result.durationSeconds,
-    stores: storeTotals(result.manifest),
-  }, ctx.log);
+  if (upload?.ok === false) {
+    const { error } = upload;
+    await notify(ctx.config.notify, {
+      command: 'backup',
+      outcome: 'failure',
+      archive: result.archive,
+      durationSeconds: result.durationSeconds,
+      error: { code: error.code, message: ctx.redactor.redact(`backup kept locally, upload to ${upload.remote} failed: ${error.message}`), exitCode: error.exitCode },
+    }, ctx.log);
+  } else {
+    await notify(ctx.config.notify, {
+      command: 'backup',
+      outcome: 'success',
+      archive: result.archive,
+      size: result.size,
+      durationSeconds: result.durationSeconds,
+      stores: storeTotals(result.manifest),
+    }, ctx.log);
+  }
+  const exitCode = upload?.ok === false ? upload.error.exitCode : 0;
   const { output } = session;
   if (output.options.json) {
     output.json({
@@ -45,8 +60,11 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
       stores: result.manifest.stores,
       warnings: result.warnings,
       pruned: result.prune?.removed ?? [],
+      upload: upload === undefined ? null : upload.ok
+        ? { remote: upload.remote, seconds: upload.seconds, pruned: upload.pruned }
+        : { remote: upload.remote, error: { code: upload.error.code, message: ctx.redactor.redact(upload.error.message), hint: upload.error.hint ?? null } },
     });
-    return 0;
+    return exitCode;
   }
   for (const warning of result.warnings) output.logger.warn(warning);
   const stores = Object.entries(storeTotals(result.manifest))
@@ -54,5 +72,12 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     .join(', ');
   output.data(`backup ${result.archive}\n  ${formatBytes(result.size)} in ${formatDuration(result.durationSeconds)}; ${stores}\n  sha256 ${result.sha256}`);
   if (result.prune !== undefined && result.prune.removed.length > 0) output.data(`  pruned ${result.prune.removed.join(', ')}`);
-  return 0;
+  if (upload?.ok === true) {
+    output.data(`  uploaded to ${upload.remote} in ${formatDuration(upload.seconds)}${upload.pruned.length > 0 ? `; pruned there ${upload.pruned.join(', ')}` : ''}`);
+  } else if (upload?.ok === false) {
+    reportFailure(new FerryError(upload.error.code, `the backup is kept locally, but the upload to ${upload.remote} failed: ${upload.error.message}`, {
+      hint: `${upload.error.hint ?? ''} Then run ferry push to upload it.`.trim(),
+    }), ctx.redactor, false, output.options.logFormat);
+  }
+  return exitCode;
 }

@@ -3,8 +3,9 @@ import { formatBytes, formatDuration } from '../../util/format.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
-export async function listCommand(session: Session): Promise<number> {
-  const result = await list(session.ctx);
+export async function listCommand(session: Session, options: { remote?: boolean }): Promise<number> {
+  const remote = options.remote === true;
+  const result = await list(session.ctx, { remote });
   const { output } = session;
   const now = Date.now();
   if (output.options.json) {
@@ -17,7 +18,7 @@ export async function listCommand(session: Session): Promise<number> {
         ageSeconds: Math.round((now - b.time.getTime()) / 1000),
         size: b.size,
         stores: b.manifest === undefined ? null : Object.keys(b.manifest.stores),
-        status: statusOf(b.manifest !== undefined, b.hasChecksum),
+        status: statusOf(b.manifest !== undefined, b.hasChecksum, remote),
         verification: b.verification ?? null,
       })),
       foreign: result.foreign,
@@ -35,7 +36,7 @@ export async function listCommand(session: Session): Promise<number> {
       formatDuration((now - b.time.getTime()) / 1000),
       formatBytes(b.size),
       b.manifest === undefined ? '?' : Object.keys(b.manifest.stores).join(','),
-      statusOf(b.manifest !== undefined, b.hasChecksum),
+      statusOf(b.manifest !== undefined, b.hasChecksum, remote),
       b.verification === undefined ? 'never' : `${b.verification.ok ? 'ok' : 'FAILED'} ${formatDuration((now - Date.parse(b.verification.checkedAt)) / 1000)} ago`,
     ]),
   ));
@@ -43,7 +44,8 @@ export async function listCommand(session: Session): Promise<number> {
   return 0;
 }
 
-function statusOf(hasManifest: boolean, hasChecksum: boolean): string {
+function statusOf(hasManifest: boolean, hasChecksum: boolean, remote: boolean): string {
   if (hasManifest && hasChecksum) return 'complete';
+  if (remote) return hasChecksum ? 'no manifest' : 'incomplete upload (run ferry push)';
   return 'no sidecar (run ferry inspect)';
 }

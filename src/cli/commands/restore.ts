@@ -2,6 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FerryError } from '../../errors/index.js';
+import { pull } from '../../ops/pull.js';
+import { isRemoteReference, parseRemoteReference } from '../../remote/index.js';
 import { applyRestore, guardRestore, planRestore, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
 import { STORE_KINDS, type StoreKind } from '../../stores/index.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
@@ -24,6 +26,12 @@ export interface RestoreCommandOptions {
 export async function restoreCommand(session: Session, reference: string, options: RestoreCommandOptions): Promise<number> {
   const { output, ctx } = session;
   const only = parseOnly(options.only);
+  if (isRemoteReference(reference)) {
+    const { location, name } = parseRemoteReference(reference);
+    const pulled = await pull(ctx, name, location);
+    output.logger.info(pulled.downloaded ? `pulled ${reference} into ${pulled.path} (sha256 checked)` : `using ${pulled.path}, already pulled`);
+    reference = pulled.path;
+  }
   const planDir = await mkdtemp(join(tmpdir(), 'ferry-plan-'));
   let plan: RestorePlan;
   try {

@@ -1,0 +1,18 @@
+import { pull } from '../../ops/pull.js';
+import { isRemoteReference, parseRemoteReference } from '../../remote/index.js';
+import { formatBytes, formatDuration } from '../../util/format.js';
+import type { Session } from '../session.js';
+
+export async function pullCommand(session: Session, reference: string): Promise<number> {
+  const remote = isRemoteReference(reference) ? parseRemoteReference(reference) : undefined;
+  const result = remote === undefined ? await pull(session.ctx, reference) : await pull(session.ctx, remote.name, remote.location);
+  const { output } = session;
+  if (output.options.json) {
+    output.json(result);
+    return 0;
+  }
+  output.data(result.downloaded
+    ? `pulled ${result.path}: ${formatBytes(result.size)} in ${formatDuration(result.seconds)}, sha256 ${result.sha256} checked`
+    : `${result.path} is already here (sha256 ${result.sha256})`);
+  return 0;
+}

@@ -1,0 +1,114 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from '../archive/index.js';
+import { FerryError, isFerryError, throwIfAborted } from '../errors/index.js';
+import { parseRemoteUrl, remoteUrl, type RemoteStore } from '../remote/index.js';
+import { planPrune } from '../retention/index.js';
+import { formatBytes } from '../util/format.js';
+import { catalog, locateArchive } from './catalog.js';
+import type { OperationContext } from './context.js';
+import { applyRemotePruneWith, retentionPolicy } from './prune.js';
+import { withRemote } from './remote.js';
+
+export interface PushResult {
+  remote: string;
+  uploaded: Array<{ name: string; size: number; seconds: number }>;
+  /** Already complete on the remote with the same sha256. */
+  present: string[];
+}
+
+/** The sha256 a .sha256 sidecar records ("<hex>  <name>"). */
+export function sha256FromSidecar(text: string, source: string): string {
+  const m = /^([0-9a-f]{64})\b/.exec(text.trim());
+  if (m === null) throw new FerryError('ARCHIVE_CORRUPT', `${source} does not hold a sha256`, { hint: 'Run ferry verify on the archive; it writes the sidecars again.' });
+  return m[1] as string;
+}
+
+async function localSha256(archivePath: string): Promise<string> {
+  const path = archivePath + CHECKSUM_SUFFIX;
+  const text = await readFile(path, 'utf8').catch((cause: unknown) => {
+    throw new FerryError('ARCHIVE_ENTRY_MISSING', `${path} is missing, so ${basename(archivePath)} cannot be checked after upload`, {
+      hint: 'Run ferry verify on the archive first; only verified backups are pushed.',
+      cause,
+    });
+  });
+  return sha256FromSidecar(text, path);
+}
+
+/**
+ * Uploads one local backup: the archive, then its manifest and verify sidecars, and the .sha256
+ * sidecar last, so a remote backup is complete exactly when its .sha256 is there.
+ */
+export async function pushOne(ctx: OperationContext, remote: RemoteStore, archivePath: string): Promise<{ uploaded: boolean; size: number; seconds: number }> {
+  const name = basename(archivePath);
+  const sha256 = await localSha256(archivePath);
+  const remoteChecksum = await remote.read(name + CHECKSUM_SUFFIX, undefined, ctx.signal);
+  if (remoteChecksum !== undefined && sha256FromSidecar(remoteChecksum.toString('utf8'), remote.urlOf(name + CHECKSUM_SUFFIX)) === sha256 && (await remote.head(name, ctx.signal)) !== undefined) {
+    ctx.log.info(`${name} is already at ${remote.url}`);
+    return { uploaded: false, size: 0, seconds: 0 };
+  }
+  const started = Date.now();
+  ctx.progress.start(`uploading ${name} to ${remote.url}`);
+  const { size } = await remote.upload(archivePath, name, { signal: ctx.signal, expectedSha256: sha256, onProgress: (sent) => ctx.progress.update(sent) });
+  for (const suffix of [MANIFEST_SUFFIX, VERIFY_SUFFIX]) {
+    const text = await readFile(archivePath + suffix, 'utf8').catch(() => undefined);
+    if (text !== undefined) await remote.putText(name + suffix, text, ctx.signal);
+  }
+  await remote.putText(name + CHECKSUM_SUFFIX, `${sha256}  ${name}\n`, ctx.signal);
+  const seconds = (Date.now() - started) / 1000;
+  ctx.progress.done(`uploaded ${name}: ${formatBytes(size)} in ${seconds.toFixed(1)} s, ETag and sha256 checked`);
+  ctx.log.info(`uploaded ${name} to ${remote.url} (${formatBytes(size)}, ${seconds.toFixed(1)} s)`);
+  return { uploaded: true, size, seconds };
+}
+
+/**
+ * `ferry push [archive]`: that archive, or every local backup the remote lacks (or holds only in
+ * part) that the remote's retention would keep — so a push after failed uploads catches up without
+ * re-sending what remote pruning already removed.
+ */
+export async function push(ctx: OperationContext, reference?: string): Promise<PushResult> {
+  return withRemote(ctx, async (remote) => {
+    const result: PushResult = { remote: remote.url, uploaded: [], present: [] };
+    let candidates: string[];
+    if (reference !== undefined) {
+      candidates = [await locateArchive(reference, ctx.config.backup.directory)];
+    } else {
+      const local = (await catalog(ctx.config.backup.directory)).backups.filter((b) => b.hasChecksum);
+      const remoteBackups = (await remote.catalog(ctx.signal)).backups.filter((b) => b.hasChecksum);
+      const onRemote = new Set(remoteBackups.map((b) => b.name));
+      const records = [...remoteBackups, ...local.filter((b) => !onRemote.has(b.name))].map((b) => ({ name: b.name, time: b.time, verified: undefined }));
+      const kept = new Set(planPrune(records, retentionPolicy(ctx), ctx.now?.() ?? new Date()).keep.map((d) => d.name));
+      candidates = local.filter((b) => kept.has(b.name)).map((b) => b.path).reverse();
+    }
+    for (const path of candidates) {
+      throwIfAborted(ctx.signal);
+      const outcome = await pushOne(ctx, remote, path);
+      if (outcome.uploaded) result.uploaded.push({ name: basename(path), size: outcome.size, seconds: outcome.seconds });
+      else result.present.push(basename(path));
+    }
+    return result;
+  });
+}
+
+export type UploadOutcome =
+  | { ok: true; remote: string; seconds: number; pruned: string[] }
+  | { ok: false; remote: string; error: FerryError };
+
+/**
+ * After `ferry backup`: uploads the new archive when storage.remote is set, then applies retention
+ * there. A failure is returned, not thrown: the local backup stands and `ferry push` retries.
+ */
+export async function uploadNewBackup(ctx: OperationContext, archivePath: string, prune: boolean): Promise<UploadOutcome | undefined> {
+  const storage = ctx.config.storage;
+  if (storage?.remote === undefined || !storage.upload_after_backup) return undefined;
+  try {
+    return await withRemote(ctx, async (remote) => {
+      const { seconds } = await pushOne(ctx, remote, archivePath);
+      const pruned = prune ? (await applyRemotePruneWith(ctx, remote)).removed : [];
+      return { ok: true as const, remote: remote.url, seconds, pruned };
+    });
+  } catch (error) {
+    if (ctx.signal.aborted || !isFerryError(error)) throw error;
+    return { ok: false, remote: remoteUrl(parseRemoteUrl(storage.remote)), error };
+  }
+}
