@@ -77,7 +77,7 @@ export const storageConfigSchema = z.object({
   endpoint: z.string().url('expected an http(s) URL').optional().describe('S3 endpoint for MinIO, R2, B2, Scaleway, OVH…; AWS when absent'),
   region: nonEmpty.optional().describe('region; default AWS_REGION, else us-east-1'),
   force_path_style: flag.default(false).describe('bucket in the path instead of the host name (MinIO and most self-hosted stores)'),
-  part_size_mb: count(5, 5120).default(16).describe('multipart upload part size; memory used is about part size × upload_concurrency'),
+  part_size_mb: count(5, 5120).default(8).describe('multipart upload part size; memory used is about part size × upload_concurrency'),
   upload_concurrency: count(1, 16).default(4),
   upload_after_backup: flag.default(true).describe('ferry backup uploads each new archive when remote is set'),
 });

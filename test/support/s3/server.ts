@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { join } from 'node:path';
@@ -237,7 +238,11 @@ export class S3TestServer {
     });
     const temp = join(this.root, '.uploads', `${uploadId}.object`);
     const out = createWriteStream(temp);
-    for (const part of parts) await pipeline(createReadStream(join(this.root, '.uploads', uploadId, String(part.number))), out, { end: false });
+    for (const part of parts) {
+      for await (const chunk of createReadStream(join(this.root, '.uploads', uploadId, String(part.number)))) {
+        if (!out.write(chunk)) await once(out, 'drain');
+      }
+    }
     await new Promise<void>((done, fail) => out.end((error?: Error | null) => (error ? fail(error) : done())));
     await rename(temp, this.pathOf(upload.bucket, upload.key));
     await this.loseTailOf(id);
