@@ -102,6 +102,8 @@ export function buildProgram(): Command {
     .option('--tables <names>', 'comma-separated PostgreSQL tables to restore (pg_restore --table: the tables and their data, not their indexes)')
     .option('--allow-source-target', 'allow restoring into the database the archive was taken from')
     .option('--allow-remote-target', 'allow a target server that is not clearly local (localhost, a socket, a Compose service name)')
+    .option('--mask', 'mask personal data with the mask: rules on the way in (the default when rules exist; needs FERRY_MASK_KEY)')
+    .option('--no-mask', 'restore the data as it is although mask: rules exist')
     .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.\nMongoDB collections are loaded into a temporary collection and renamed over the target.')
     .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
 

@@ -69,8 +69,8 @@ function redactorFor(config: FerryConfig): Redactor {
   for (const target of [config.notify?.on_failure, config.notify?.on_success]) {
     if (target?.webhook !== undefined) secrets.push(target.webhook);
   }
-  // The AWS SDK reads these itself; Ferry only makes sure no message ever shows them.
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+  // Read from the environment where they are used; registered here so no message ever shows them.
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'FERRY_MASK_KEY']) {
     const value = process.env[name];
     if (value !== undefined && value !== '') secrets.push(value);
   }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseTransformer } from '../mask/transformers.js';
 
 const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -82,6 +83,20 @@ export const storageConfigSchema = z.object({
   upload_after_backup: flag.default(true).describe('ferry backup uploads each new archive when remote is set'),
 });
 
+const transformerRules = z.record(z.string().min(1), z.record(z.string().min(1), z.unknown())).superRefine((tables, ctx) => {
+  for (const [object, fields] of Object.entries(tables)) {
+    for (const [field, spec] of Object.entries(fields)) {
+      const parsed = parseTransformer(spec);
+      if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', path: [object, field], message: parsed });
+    }
+  }
+});
+
+export const maskConfigSchema = z.object({
+  postgres: transformerRules.default({}).describe('table (schema.table or table) → column → transformer'),
+  mongodb: transformerRules.default({}).describe('collection → field path (dotted, through arrays) → transformer'),
+});
+
 export const configSchema = z.object({
   backup: backupConfigSchema.default(() => backupConfigSchema.parse({})),
   postgres: postgresConfigSchema.optional(),
@@ -89,6 +104,7 @@ export const configSchema = z.object({
   uploads: uploadsConfigSchema.optional(),
   notify: notifyConfigSchema.optional(),
   storage: storageConfigSchema.optional(),
+  mask: maskConfigSchema.optional(),
 }).strict();
 
 export type FerryConfig = z.infer<typeof configSchema>;
@@ -98,3 +114,4 @@ export type UploadsConfig = z.infer<typeof uploadsConfigSchema>;
 export type NotifyConfig = z.infer<typeof notifyConfigSchema>;
 export type BackupConfig = z.infer<typeof backupConfigSchema>;
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
+export type MaskConfig = z.infer<typeof maskConfigSchema>;

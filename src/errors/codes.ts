@@ -65,6 +65,8 @@ export const ERROR_CODES = {
   REMOTE_CHECKSUM_MISMATCH: { exit: 'integrity', summary: 'a remote copy differs from the archive it was uploaded from' },
   REMOTE_INCOMPLETE: { exit: 'failed', summary: 'a remote backup lacks its .sha256 sidecar: its upload did not finish' },
   ARCHIVE_EXISTS: { exit: 'refused', summary: 'a different archive with that name is already in the backup directory' },
+  MASK_KEY_MISSING: { exit: 'usage', summary: 'masking rules apply and FERRY_MASK_KEY is unset or too short' },
+  MASK_RULE_UNKNOWN: { exit: 'usage', summary: 'a masking rule names a table, column, collection or field the archive does not have' },
   INTERRUPTED: { exit: 'interrupted', summary: 'the run was interrupted (Ctrl-C or SIGTERM) and cleaned up' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
 } as const satisfies Record<string, CodeDefinition>;

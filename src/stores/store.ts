@@ -1,3 +1,5 @@
+import type { MaskRules } from '../mask/rules.js';
+import type { Masker } from '../mask/transformers.js';
 import type { Readable } from 'node:stream';
 import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../archive/index.js';
 import type { Redactor } from '../config/index.js';
@@ -43,6 +45,20 @@ export interface RestoreOptions {
   collections?: string[];
   /** Only these PostgreSQL tables (pg_restore --table). */
   tables?: string[];
+  /** Mask personal data on its way into the target. */
+  mask?: MaskSettings;
+}
+
+export interface MaskSettings {
+  rules: MaskRules;
+  masker: Masker;
+}
+
+/** Per table or collection: rows/documents seen by the masking stream and values it replaced. */
+export interface MaskedObjectStats {
+  object: string;
+  rows: number;
+  masked: number;
 }
 
 export interface ObjectCount {
@@ -55,12 +71,16 @@ export interface StoreRestoreResult {
   target: string;
   counts: ObjectCount[];
   durationSeconds: number;
+  /** With masking: what the masking stream saw and replaced. */
+  masking?: MaskedObjectStats[];
 }
 
 /** What a store does with its part of an archive during restore: stage first, apply only when all is staged. */
 export interface RestoreStaging {
   /** Takes one entry under the store's prefix; must consume `data`. */
   accept(header: ArchiveEntryHeader, relativePath: string, data: Readable): Promise<void>;
+  /** Checks what is staged (masking rules against the data, say) before any store is applied. */
+  validate?(): Promise<void>;
   /** Makes the staged data live, all or nothing. */
   apply(): Promise<StoreRestoreResult>;
   /** Removes anything staged; called on every path, also after apply. */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FerryError } from '../../errors/index.js';
 import { pull } from '../../ops/pull.js';
+import { maskSettingsFor } from '../../ops/restore/mask.js';
 import { isRemoteReference, parseRemoteReference } from '../../remote/index.js';
 import { applyRestore, guardRestore, planRestore, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
 import { STORE_KINDS, type StoreKind } from '../../stores/index.js';
@@ -21,11 +22,13 @@ export interface RestoreCommandOptions {
   allowSourceTarget?: boolean;
   allowRemoteTarget?: boolean;
   tables?: string;
+  mask?: boolean;
 }
 
 export async function restoreCommand(session: Session, reference: string, options: RestoreCommandOptions): Promise<number> {
   const { output, ctx } = session;
   const only = parseOnly(options.only);
+  const mask = maskSettingsFor(ctx, options.mask);
   if (isRemoteReference(reference)) {
     const { location, name } = parseRemoteReference(reference);
     const pulled = await pull(ctx, name, location);
@@ -43,6 +46,7 @@ export async function restoreCommand(session: Session, reference: string, option
       allowSource: options.allowSourceTarget === true,
       allowRemote: options.allowRemoteTarget === true,
       ...(options.tables === undefined ? {} : { tables: options.tables.split(',').map((t) => t.trim()).filter((t) => t !== '') }),
+      ...(mask === undefined ? {} : { mask }),
     }, { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: planDir });
   } finally {
     await rm(planDir, { recursive: true, force: true });
@@ -109,6 +113,11 @@ export function renderPlan(plan: RestorePlan): string {
     })));
   }
   for (const skipped of plan.skipped) lines.push(`  ${skipped.kind}: skipped (${skipped.reason})`);
+  const mask = plan.request.mask;
+  if (mask !== undefined) {
+    const objects = [...[...mask.rules.postgres.keys()], ...[...mask.rules.mongo.keys()]];
+    lines.push(`  masking on the way in: ${objects.join(', ')} (rule set ${mask.rules.digest.slice(0, 12)}); other tables and collections as they are`);
+  }
   return lines.join('\n');
 }
 
@@ -118,7 +127,9 @@ function renderReport(result: RestoreResult): string {
     c.expected < 0 ? 'restored' : c.expected === c.actual ? 'ok' : 'MISMATCH',
   ]));
   const timings = result.stores.map((s) => `${s.kind} ${formatDuration(s.durationSeconds)}`).join(', ');
-  return `${table(['store', 'object', 'expected', 'restored', 'status'], rows)}\nrestored from ${result.archive} in ${formatDuration(result.durationSeconds)} (${timings})`;
+  const masked = result.stores.flatMap((s) => (s.masking ?? []).map((m) => [s.kind, m.object, String(m.rows), String(m.masked)]));
+  const maskTable = masked.length === 0 ? '' : `\n${table(['store', 'masked object', 'rows seen', 'values masked'], masked)}`;
+  return `${table(['store', 'object', 'expected', 'restored', 'status'], rows)}${maskTable}\nrestored from ${result.archive} in ${formatDuration(result.durationSeconds)} (${timings})`;
 }
 
 function planJson(plan: RestorePlan) {

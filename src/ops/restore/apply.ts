@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, type EntryDigest, type Manifest } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
-import type { ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
+import type { MaskedObjectStats, ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
 import type { OperationContext } from '../context.js';
 import type { RestorePlan } from './plan.js';
 import { decryption } from '../keys.js';
@@ -14,6 +14,7 @@ export interface StoreRestoreReport {
   target: string;
   counts: ObjectCount[];
   durationSeconds: number;
+  masking?: MaskedObjectStats[];
 }
 
 export interface RestoreResult {
@@ -64,6 +65,8 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     checker.assertComplete();
     ctx.progress.done('archive read and every entry matches its checksum');
     throwIfAborted(ctx.signal);
+    // Checks that need the staged data (masking rules among them) pass for every store before any is touched.
+    for (const staging of stagings.values()) await staging.validate?.();
 
     const reports: StoreRestoreReport[] = [];
     for (const [index, planned] of plan.stores.entries()) {

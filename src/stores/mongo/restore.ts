@@ -7,6 +7,7 @@ import type { StoreContext } from '../store.js';
 import { parseDocument, readBsonFile } from './bson-file.js';
 import { insertRaw, type RawInsertResult } from './raw-insert.js';
 import { parseMetadata, type CollectionMetadata } from './metadata.js';
+import type { DocumentMasker } from './document-masker.js';
 
 export interface StagedCollection {
   name: string;
@@ -53,7 +54,7 @@ function createOptions(options: Document | undefined): Document {
  * collection in bounded batches, indexes are built on it, and it is renamed over the target in one
  * step. A failure drops the temporary collection and leaves the target as it was.
  */
-export async function restoreCollection(db: Db, collection: CheckedCollection, batchSize: number, ctx: StoreContext): Promise<void> {
+export async function restoreCollection(db: Db, collection: CheckedCollection, batchSize: number, ctx: StoreContext, masking?: DocumentMasker): Promise<void> {
   const { metadata, name } = collection;
   if (metadata.type === 'view') {
     await db.collection(name).drop().catch(() => undefined);
@@ -63,7 +64,7 @@ export async function restoreCollection(db: Db, collection: CheckedCollection, b
   const temporary = `${name}.ferry-restore-${randomBytes(4).toString('hex')}`;
   await db.createCollection(temporary, createOptions(metadata.options));
   try {
-    if (collection.bsonPath !== undefined) await insertAll(db, temporary, name, collection.bsonPath, collection.label, batchSize, ctx);
+    if (collection.bsonPath !== undefined) await insertAll(db, temporary, name, collection.bsonPath, collection.label, batchSize, ctx, masking);
     const indexes = metadata.indexes
       .filter((index) => index.name !== '_id_')
       .map((index) => {
@@ -79,7 +80,7 @@ export async function restoreCollection(db: Db, collection: CheckedCollection, b
   }
 }
 
-async function insertAll(db: Db, into: string, name: string, path: string, label: string, batchSize: number, ctx: StoreContext): Promise<void> {
+async function insertAll(db: Db, into: string, name: string, path: string, label: string, batchSize: number, ctx: StoreContext, masking: DocumentMasker | undefined): Promise<void> {
   let batch: Buffer[] = [];
   let batchBytes = 0;
   let batchStart = 0;
@@ -94,9 +95,10 @@ async function insertAll(db: Db, into: string, name: string, path: string, label
   for await (const doc of readBsonFile(path, label)) {
     throwIfAborted(ctx.signal);
     if (batch.length === 0) batchStart = doc.offset;
-    // Documents are sent exactly as dumped; the batch copies them out of the read buffer.
-    batch.push(Buffer.from(doc.bytes));
-    batchBytes += doc.bytes.length;
+    // Documents are sent exactly as dumped (or as masked); the batch copies them out of the read buffer.
+    const bytes = masking === undefined ? Buffer.from(doc.bytes) : masking.apply(Buffer.from(doc.bytes));
+    batch.push(bytes);
+    batchBytes += bytes.length;
     if (batch.length >= batchSize || batchBytes >= 8 * 1024 * 1024) await flush();
   }
   await flush();

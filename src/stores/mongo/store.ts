@@ -16,7 +16,9 @@ import { connectMongo, databaseName, describeMongo, mongoError } from './connect
 import { checkMongo, initMongo } from './db.js';
 import { listDumpable, stageCollection, type CollectionDump } from './dump.js';
 import { unescapeCollectionName } from './names.js';
-import { checkStaged, restoreCollection, type StagedCollection } from './restore.js';
+import { checkStaged, restoreCollection, type CheckedCollection, type StagedCollection } from './restore.js';
+import { DocumentMasker, hasPath } from './document-masker.js';
+import { parseDocument, readBsonFile } from './bson-file.js';
 
 export const MONGO_PREFIX = 'mongodb/';
 
@@ -111,6 +113,7 @@ export class MongoStore implements Store {
     await mkdir(dir, { recursive: true });
     const staged = new Map<string, StagedCollection>();
     let fileNumber = 0;
+    let checked: CheckedCollection[] | undefined;
     return {
       accept: async (header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
         const match = /^([^/]+)\/([^/]+?)(\.metadata\.json|\.bson)$/.exec(relativePath);
@@ -127,41 +130,68 @@ export class MongoStore implements Store {
         else entry.metadataPath = path;
         staged.set(key, entry);
       },
+      validate: async () => {
+        checked = await this.checkAndSelect([...staged.values()], manifest, options, ctx);
+      },
       apply: async () => {
         const started = Date.now();
-        const all = await checkStaged([...staged.values()], ctx);
-        for (const collection of all) {
-          if (collection.metadata.collectionName !== '') collection.name = collection.metadata.collectionName;
-        }
-        const selected = options.collections === undefined ? all : all.filter((c) => options.collections?.includes(c.name));
-        const unknown = (options.collections ?? []).filter((name) => !all.some((c) => c.name === name));
-        if (unknown.length > 0) {
-          throw new FerryError('USAGE', `--collections: ${unknown.join(', ')} not in the archive (it has ${all.map((c) => c.name).join(', ')})`, { hint: 'Name collections the archive holds; ferry inspect lists them.' });
-        }
-        for (const collection of selected) {
-          const expected = manifest.counts[collection.name];
-          if (expected !== undefined && expected !== collection.documents) {
-            throw new FerryError('ARCHIVE_CORRUPT', `${collection.label} holds ${collection.documents} documents, the manifest says ${expected}`, { hint: 'The archive is damaged; restore from another backup. Nothing was written to the database.' });
-          }
-        }
+        const selected = checked ?? await this.checkAndSelect([...staged.values()], manifest, options, ctx);
+        const maskers = new Map(selected.flatMap((c) => {
+          const rules = options.mask?.rules.mongo.get(c.name);
+          return rules === undefined || options.mask === undefined ? [] : [[c.name, new DocumentMasker(c.name, rules, options.mask.masker)] as const];
+        }));
         return this.withClient(async (client) => {
           const db = client.db(database);
           ctx.progress.start(`restoring ${selected.length} collections into ${describeMongo(this.config, database)}`);
           const ordered = [...selected.filter((c) => c.metadata.type !== 'view'), ...selected.filter((c) => c.metadata.type === 'view')];
           for (const collection of ordered) {
             throwIfAborted(ctx.signal);
-            await restoreCollection(db, collection, this.config.insert_batch_size, ctx);
+            await restoreCollection(db, collection, this.config.insert_batch_size, ctx, maskers.get(collection.name));
           }
           ctx.progress.done(`restored ${selected.length} collections`);
           const counts: ObjectCount[] = [];
           for (const collection of selected.filter((c) => c.metadata.type !== 'view')) {
             counts.push({ object: collection.name, expected: manifest.counts[collection.name] ?? collection.documents, actual: await countOf(client, database, collection.name) });
           }
-          return { target: describeMongo(this.config, database), counts, durationSeconds: (Date.now() - started) / 1000 };
+          const masking = maskers.size === 0 ? {} : { masking: [...maskers.values()].map((m) => m.stats) };
+          return { target: describeMongo(this.config, database), counts, durationSeconds: (Date.now() - started) / 1000, ...masking };
         });
       },
       discard: async () => undefined,
     };
+  }
+
+  /**
+   * Every staged document parses and the counts match the manifest; the collections asked for
+   * exist; every masking rule names a collection there and a field some document has.
+   */
+  private async checkAndSelect(staged: StagedCollection[], manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<CheckedCollection[]> {
+    const all = await checkStaged(staged, ctx);
+    for (const collection of all) {
+      if (collection.metadata.collectionName !== '') collection.name = collection.metadata.collectionName;
+    }
+    const selected = options.collections === undefined ? all : all.filter((c) => options.collections?.includes(c.name));
+    const unknown = (options.collections ?? []).filter((name) => !all.some((c) => c.name === name));
+    if (unknown.length > 0) {
+      throw new FerryError('USAGE', `--collections: ${unknown.join(', ')} not in the archive (it has ${all.map((c) => c.name).join(', ')})`, { hint: 'Name collections the archive holds; ferry inspect lists them.' });
+    }
+    for (const collection of selected) {
+      const expected = manifest.counts[collection.name];
+      if (expected !== undefined && expected !== collection.documents) {
+        throw new FerryError('ARCHIVE_CORRUPT', `${collection.label} holds ${collection.documents} documents, the manifest says ${expected}`, { hint: 'The archive is damaged; restore from another backup. Nothing was written to the database.' });
+      }
+    }
+    for (const [name, rules] of options.mask?.rules.mongo ?? []) {
+      const collection = all.find((c) => c.name === name);
+      if (collection === undefined) {
+        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule for collection ${name}: the archive has no such collection`, { hint: `Fix mask.mongodb in the config; the archive has ${all.map((c) => c.name).join(', ')}. Nothing was restored.` });
+      }
+      const missing = await fieldsNeverPresent(collection, rules.map((r) => r.path));
+      if (missing.length > 0) {
+        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${name}.${missing[0]?.join('.')}: no document of ${name} has that field`, { hint: 'Fix the field path in mask.mongodb (dotted, arrays are entered by themselves). Nothing was restored.' });
+      }
+    }
+    return selected;
   }
 
   async checkDatabase(attemptTimeoutSeconds: number): Promise<DatabaseCheck> {
@@ -250,4 +280,16 @@ function safeDatabaseName(config: MongodbConfig): string {
 
 function driverVersion(): string {
   return (createRequire(import.meta.url)('mongodb/package.json') as { version: string }).version;
+}
+
+/** The rule paths that no document of the collection holds; reading stops once all were seen. */
+async function fieldsNeverPresent(collection: CheckedCollection, paths: string[][]): Promise<string[][]> {
+  let missing = paths;
+  if (collection.bsonPath === undefined) return missing;
+  for await (const doc of readBsonFile(collection.bsonPath, collection.label)) {
+    const parsed = parseDocument(doc, collection.label);
+    missing = missing.filter((path) => !hasPath(parsed, path));
+    if (missing.length === 0) break;
+  }
+  return missing;
 }
