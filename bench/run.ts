@@ -144,6 +144,13 @@ try {
     const dir = fresh();
     return { sample: await run(process.execPath, [FERRY, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(await target()), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work })) };
   }));
+  // Masking streams every row of the masked table through Ferry: recipes is most of the database.
+  const maskConfig = join(work, 'mask.yaml');
+  writeFileSync(maskConfig, 'mask:\n  postgres:\n    recipes:\n      title: text\n      slug: "recipe-{hash:16}"\n      instructions: text\n');
+  rows.push(await measure('ferry restore, masked (recipes: slug, title, instructions)', source, async () => {
+    const dir = fresh();
+    return { sample: await run(process.execPath, [FERRY, '--config', maskConfig, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(await target()), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work, FERRY_MASK_KEY: 'benchmark-mask-key-0123456789' })) };
+  }));
   rows.push(await measure('ferry verify', statSync(ferryArchive).size, async () => ({ sample: await run(process.execPath, [FERRY, 'verify', ferryArchive, '-q'], ferryEnv({ BACKUP_DIRECTORY: work })) })));
 
   const many = join(work, 'many');

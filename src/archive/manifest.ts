@@ -45,6 +45,14 @@ export const manifestSchema = z.object({
   durationSeconds: z.number().nonnegative(),
   stores: z.record(z.string(), storeSchema),
   entries: z.array(entrySchema),
+  /** Written by `ferry mask`: the rules applied (never the key) and what they changed. */
+  masked: z.object({
+    at: z.string(),
+    from: z.object({ name: z.string(), sha256: z.string() }),
+    ruleSetSha256: z.string(),
+    rules: z.record(z.string(), z.unknown()),
+    objects: z.array(z.object({ store: z.string(), object: z.string(), rows: z.number(), masked: z.number() })),
+  }).optional(),
   /** In the sidecar of an encrypted archive, which then lists no entries. */
   encryption: z.object({ recipients: z.array(z.string()), passphrase: z.boolean() }).optional(),
 });

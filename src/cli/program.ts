@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
+import { maskCommand } from './commands/mask.js';
 import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
@@ -106,6 +107,13 @@ export function buildProgram(): Command {
     .option('--no-mask', 'restore the data as it is although mask: rules exist')
     .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.\nMongoDB collections are loaded into a temporary collection and renamed over the target.')
     .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
+
+  program.command('mask')
+    .description('write a copy of an archive with personal data masked by the mask: rules, for people who must not get the raw one')
+    .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
+    .requiredOption('-o, --output <file>', 'where to write the masked archive (never overwritten)')
+    .addHelpText('after', '\nNeeds FERRY_MASK_KEY (never stored). PostgreSQL goes in as plain SQL (pg_restore --clean output) with the\nruled columns rewritten; the custom-format dump is left out, so only the masked data travels. Masked\ncollections are rewritten and their JSON exports left out; uploads are copied as they are. The\nmanifest records the rule set (sha256 and rules) and the counts; the result is verified before use.')
+    .action((archive: string, opts: { output: string }, command: Command) => run(command, (s) => maskCommand(s, archive, opts.output)));
 
   program.command('list')
     .description('backups in the backup directory, newest first (reads sidecars, not archives)')

@@ -95,18 +95,20 @@ export class Masker {
     }
   }
 
-  /** Lorem ipsum of exactly the input's length. */
+  /** Lorem ipsum of exactly the input's length: words drawn by a generator seeded from the HMAC. */
   private text(value: string): string {
     if (value.length === 0) return value;
+    const d = this.digest(value);
+    let state = d.readUInt32BE(0) || 1;
     const words: string[] = [];
-    let length = 0;
-    for (let round = 0; length < value.length; round++) {
-      const d = this.digest(value, round);
-      for (let i = 0; i + 1 < d.length && length < value.length; i += 2) {
-        const word = pick(LOREM, d, i);
-        words.push(word);
-        length += word.length + 1;
-      }
+    for (let length = 0; length < value.length;) {
+      // xorshift32: cheap, and deterministic given the seed.
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      const word = LOREM[(state >>> 0) % LOREM.length] as string;
+      words.push(word);
+      length += word.length + 1;
     }
     const text = words.join(' ').slice(0, value.length);
     return text.charAt(0).toUpperCase() + text.slice(1);

@@ -1,5 +1,6 @@
-import { readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { BSON } from 'bson';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../support/cli.js';
@@ -172,6 +173,37 @@ describe('masking on the way into development', () => {
     expect(badTransformer.result.code).toBe(3);
     expect(badTransformer.result.stderr).toMatch(/mask\.postgres\.users\.email: unknown transformer "scramble"/);
     writeFileSync(config, RULES);
+  });
+
+  it('ferry mask writes an archive without the raw data that restores to what a masked restore gives', async () => {
+    const shared = join(setup.work, 'shared', 'grimoire-masked.tar.gz');
+    mkdirSync(dirname(shared), { recursive: true });
+    const env = { BACKUP_DIRECTORY: setup.backups, FERRY_MASK_KEY: KEY };
+    const made = await ferry(['--config', setup.config, 'mask', 'latest', '-o', shared], env);
+    expect(made.code, made.stderr).toBe(0);
+    expect(made.stdout).toMatch(/postgres\s+public\.users\s+40\s+147/);
+    const raw = gunzipSync(readFileSync(shared)).toString('latin1');
+    for (const original of ORIGINALS) expect(raw.includes(Buffer.from(original).toString('latin1')), original).toBe(false);
+    expect(raw).not.toContain(KEY);
+    expect(raw).not.toContain('PGDMP');
+    const manifest = JSON.parse(readFileSync(`${shared}.manifest.json`, 'utf8')) as { masked: { ruleSetSha256: string; rules: { postgres: unknown } }; entries: Array<{ path: string }> };
+    expect(manifest.masked.ruleSetSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.masked.rules.postgres).toHaveProperty('users');
+    expect(manifest.entries.map((e) => e.path)).not.toContain('postgresql/database.backup');
+    expect((await ferry(['--config', setup.config, 'mask', 'latest', '-o', shared], env)).code).toBe(4);
+
+    const direct = await setup.restoreInto('direct');
+    expect(direct.result.code, direct.result.stderr).toBe(0);
+    // A developer without the rules or the key restores the shared archive as it is.
+    const target = uniqueName('maskdev_file');
+    const mongoTarget = mongo.database('maskdev_file');
+    const restored = await ferry(['restore', shared, '--yes'], {
+      DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: join(setup.work, 'shared'), MONGODB_URL: mongo.url, MONGODB_DB_NAME: mongoTarget,
+      ...(mongo.user === undefined ? {} : { MONGODB_USER: mongo.user, MONGODB_PASSWORD: mongo.password ?? '' }),
+    });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await tableDigests(target)).toEqual(await tableDigests(direct.pgTarget));
+    expect(await everyMongoText(mongoTarget)).toBe(await everyMongoText(direct.mongoTarget));
   });
 
   it('needs FERRY_MASK_KEY, and restores real data only with an explicit --no-mask', async () => {

@@ -26,14 +26,18 @@ export function hasPath(node: unknown, path: readonly string[]): boolean {
  */
 export class DocumentMasker {
   readonly stats: MaskedObjectStats;
+  /** Rules whose field no document has had so far: a misspelt path. */
+  readonly unmatched: Set<FieldRule>;
 
   constructor(collection: string, private readonly rules: FieldRule[], private readonly masker: Masker) {
     this.stats = { object: collection, rows: 0, masked: 0 };
+    this.unmatched = new Set(rules);
   }
 
   apply(bytes: Buffer): Buffer {
     const doc: Document = BSON.deserialize(bytes, { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true });
     this.stats.rows++;
+    for (const rule of this.unmatched) if (hasPath(doc, rule.path)) this.unmatched.delete(rule);
     let masked = 0;
     for (const rule of this.rules) masked += this.maskAt(doc, rule.path, rule.transformer);
     if (masked === 0) return bytes;

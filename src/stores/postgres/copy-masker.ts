@@ -9,30 +9,35 @@ const NEWLINE = 0x0a;
 const ESCAPES: Record<string, number> = { b: 8, f: 12, n: 10, r: 13, t: 9, v: 11 };
 
 
+const ESCAPE = /\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|([\s\S]))/g;
+
 /** A COPY text-format field as its text: backslash escapes (\n, \t, \\, octal, \x) decoded. */
 export function decodeCopyField(raw: string): string {
   if (!raw.includes('\\')) return raw;
-  const bytes: number[] = [];
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i] as string;
-    if (c !== '\\' || i + 1 >= raw.length) {
-      bytes.push(...Buffer.from(c, 'utf8'));
-      continue;
-    }
-    const next = raw[++i] as string;
-    const octal = /^[0-7]{1,3}/.exec(raw.slice(i, i + 3));
-    const hex = next === 'x' ? /^[0-9a-fA-F]{1,2}/.exec(raw.slice(i + 1, i + 3)) : null;
-    if (octal !== null) {
-      bytes.push(parseInt(octal[0], 8) & 0xff);
-      i += octal[0].length - 1;
-    } else if (hex !== null) {
-      bytes.push(parseInt(hex[0], 16));
-      i += hex[0].length;
-    } else {
-      bytes.push(...(ESCAPES[next] === undefined ? Buffer.from(next, 'utf8') : [ESCAPES[next] as number]));
-    }
+  let highByte = false;
+  const text = raw.replace(ESCAPE, (_m, octal: string | undefined, hex: string | undefined, other: string | undefined) => {
+    const code = octal !== undefined ? parseInt(octal, 8) & 0xff : hex !== undefined ? parseInt(hex, 16) : undefined;
+    if (code === undefined) return ESCAPES[other as string] === undefined ? (other as string) : String.fromCharCode(ESCAPES[other as string] as number);
+    if (code >= 0x80) highByte = true;
+    return String.fromCharCode(code);
+  });
+  return highByte ? decodeBytes(raw) : text;
+}
+
+/** The rare field with escaped bytes of a multi-byte character: decoded as bytes, then as UTF-8. */
+function decodeBytes(raw: string): string {
+  const parts: Buffer[] = [];
+  let last = 0;
+  for (const m of raw.matchAll(ESCAPE)) {
+    parts.push(Buffer.from(raw.slice(last, m.index), 'utf8'));
+    const [, octal, hex, other] = m;
+    if (octal !== undefined) parts.push(Buffer.of(parseInt(octal, 8) & 0xff));
+    else if (hex !== undefined) parts.push(Buffer.of(parseInt(hex, 16)));
+    else parts.push(ESCAPES[other as string] === undefined ? Buffer.from(other as string, 'utf8') : Buffer.of(ESCAPES[other as string] as number));
+    last = m.index + m[0].length;
   }
-  return Buffer.from(bytes).toString('utf8');
+  parts.push(Buffer.from(raw.slice(last), 'utf8'));
+  return Buffer.concat(parts).toString('utf8');
 }
 
 export function encodeCopyField(text: string): string {
@@ -72,7 +77,7 @@ export class CopyMasker extends Transform {
   private pending: Buffer[] = [];
   private block: { stats: MaskedObjectStats; rules: Array<Transformer | undefined> } | undefined;
 
-  constructor(private readonly rules: Map<string, Map<string, Transformer>>, private readonly masker: Masker) {
+  constructor(private readonly rules: Map<string, Map<string, Transformer>>, private readonly masker: Masker | undefined) {
     super();
   }
 
@@ -110,7 +115,7 @@ export class CopyMasker extends Transform {
       for (const [index, transformer] of block.rules.entries()) {
         const raw = fields[index];
         if (transformer === undefined || raw === undefined || raw === '\\N') continue;
-        const masked = this.masker.mask(transformer, decodeCopyField(raw));
+        const masked = (this.masker as Masker).mask(transformer, decodeCopyField(raw));
         if (masked === KEEP) continue;
         fields[index] = masked === null ? '\\N' : encodeCopyField(masked);
         block.stats.masked++;
@@ -126,7 +131,7 @@ export class CopyMasker extends Transform {
     if (table === undefined) return;
     const key = tableKey(table);
     const columnRules = this.rules.get(key);
-    if (columnRules === undefined) return;
+    if (columnRules === undefined || this.masker === undefined) return;
     const columns = copyColumns(header, table);
     for (const column of columnRules.keys()) {
       if (!columns.includes(column)) throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${key}.${column}: the dump's data for ${key} has no column ${column}`, { hint: `Its columns are ${columns.join(', ')}.` });

@@ -1,10 +1,13 @@
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
-import type { ObjectCount, StoreContext, StoreRestoreResult } from '../store.js';
+import type { MaskedObjectStats, ObjectCount, StoreContext, StoreRestoreResult } from '../store.js';
 import { databaseExists, databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { countRows } from './store.js';
 import type { PgToolRunner } from './runner.js';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { CopyMasker } from './copy-masker.js';
+import { tableColumns } from './ddl-columns.js';
 import type { Masker, Transformer } from '../../mask/transformers.js';
 
 export interface PgRestoreRequest {
@@ -61,22 +64,24 @@ async function ensureDatabase(target: PgTarget, ctx: StoreContext): Promise<void
   });
 }
 
-export interface MaskedPgRestoreRequest extends Omit<PgRestoreRequest, 'jobs'> {
+export interface StreamedPgRestoreRequest extends Omit<PgRestoreRequest, 'jobs' | 'dumpPath'> {
+  /** A custom-format dump (read by pg_restore -f -), or plain SQL written with --clean (a masked archive's). */
+  source: { customDump: string } | { plainSql: string };
   rules: Map<string, Map<string, Transformer>>;
-  masker: Masker;
+  /** Needed when there are rules. */
+  masker: Masker | undefined;
 }
 
 /**
- * The masked path: `pg_restore -f -` writes plain SQL, CopyMasker rewrites the rows of tables with
- * rules, and psql loads it in one transaction, so unmasked values never reach the target. A failure
- * on either side stops both, and the transaction is rolled back.
+ * The streamed path: `pg_restore -f -` (or a masked archive's plain SQL) goes through CopyMasker,
+ * which rewrites the rows of tables with rules, into psql, in one transaction, so unmasked values
+ * never reach the target. A failure on either side stops both, and the transaction is rolled back.
  */
-export async function applyMaskedPgRestore(request: MaskedPgRestoreRequest): Promise<StoreRestoreResult> {
-  const { tools, target, dumpPath, expected, tables, ctx } = request;
+export async function applyStreamedPgRestore(request: StreamedPgRestoreRequest): Promise<StoreRestoreResult> {
+  const { tools, target, expected, tables, ctx } = request;
   const started = Date.now();
   await ensureDatabase(target, ctx);
   const env = toolEnv(target);
-  const file = await tools.fileForTools(dumpPath, ctx.signal);
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -87,17 +92,19 @@ export async function applyMaskedPgRestore(request: MaskedPgRestoreRequest): Pro
     stop.abort();
     throw error;
   };
-  ctx.progress.start(`masked restore into ${describeUrl(target.url)}`);
+  const file = 'customDump' in request.source ? await tools.fileForTools(request.source.customDump, ctx.signal) : undefined;
+  ctx.progress.start(`${request.rules.size > 0 ? 'masked restore' : 'psql'} into ${describeUrl(target.url)}`);
   try {
-    const restoreArgs = ['--clean', '--if-exists', '--no-owner', '--no-privileges', ...(tables ?? []).map((t) => `--table=${t}`), '--file=-', file.path];
     const psqlArgs = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', tools.dbnameArg(target.url), '-f', '-'];
     const loading = tools.run('psql', psqlArgs, { env, signal: stop.signal, stdin: masking }).catch(failed);
-    const producing = tools.run('pg_restore', restoreArgs, { env, signal: stop.signal, stdout: masking }).catch(failed);
+    const producing = file !== undefined
+      ? tools.run('pg_restore', ['--clean', '--if-exists', '--no-owner', '--no-privileges', ...(tables ?? []).map((t) => `--table=${t}`), '--file=-', file.path], { env, signal: stop.signal, stdout: masking }).catch(failed)
+      : pipeline(createReadStream((request.source as { plainSql: string }).plainSql), masking, { signal: stop.signal }).then(() => ({ exitCode: 0, stderr: '' })).catch(failed);
     const [produced, loaded] = await Promise.all([producing, loading]);
     for (const [tool, result] of [['pg_restore', produced], ['psql', loaded]] as const) {
       if (result.exitCode === 0) continue;
       const line = ctx.redactor.redact(lastLine(result.stderr));
-      throw toolFailure(target.url, tool, line, new FerryError('PG_RESTORE_FAILED', `masked restore into ${describeUrl(target.url)} failed in ${tool}: ${line}`, {
+      throw toolFailure(target.url, tool, line, new FerryError('PG_RESTORE_FAILED', `restore into ${describeUrl(target.url)} failed in ${tool}: ${line}`, {
         hint: 'The single transaction was rolled back, so the target is as it was. Fix the cause and run the restore again.',
       }));
     }
@@ -106,11 +113,49 @@ export async function applyMaskedPgRestore(request: MaskedPgRestoreRequest): Pro
     throw firstFailure ?? error;
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
-    await file.cleanup();
+    await file?.cleanup();
   }
   const stats = [...masking.stats.values()];
-  ctx.progress.done(`masked ${stats.reduce((n, s) => n + s.masked, 0)} values in ${stats.length} tables`);
+  ctx.progress.done(stats.length === 0 ? 'psql finished' : `masked ${stats.reduce((n, s) => n + s.masked, 0)} values in ${stats.length} tables`);
   const actual = await countRows(target, Object.keys(expected));
   const counts: ObjectCount[] = Object.entries(expected).map(([object, n]) => ({ object, expected: n, actual: actual[object] ?? -1 }));
-  return { target: describeUrl(target.url), counts, durationSeconds: (Date.now() - started) / 1000, masking: stats };
+  return { target: describeUrl(target.url), counts, durationSeconds: (Date.now() - started) / 1000, ...(stats.length === 0 ? {} : { masking: stats }) };
+}
+
+/**
+ * For `ferry mask`: plain SQL with --clean from a custom dump, with the rows of ruled tables masked
+ * on the way to the file. Every ruled table and column must exist in the dump.
+ */
+export async function writeMaskedSql(tools: PgToolRunner, dumpPath: string, outPath: string, rules: Map<string, Map<string, Transformer>>, masker: Masker, ctx: StoreContext): Promise<MaskedObjectStats[]> {
+  await checkMaskRules(tools, dumpPath, rules, ctx);
+  const masking = new CopyMasker(rules, masker);
+  const writing = pipeline(masking, createWriteStream(outPath, { mode: 0o600 }));
+  writing.catch(() => undefined);
+  const file = await tools.fileForTools(dumpPath, ctx.signal);
+  const result = await tools.run('pg_restore', ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--file=-', file.path], { signal: ctx.signal, stdout: masking }).finally(() => file.cleanup());
+  await writing;
+  if (result.exitCode !== 0) throw new FerryError('PG_DUMP_FAILED', `pg_restore could not read the dump: ${ctx.redactor.redact(lastLine(result.stderr))}`, { hint: 'Run ferry verify on the archive.' });
+  return [...masking.stats.values()];
+}
+
+/** Every masked table and column must exist in the dump: checked before anything is restored. */
+export async function checkMaskRules(tools: PgToolRunner, dumpPath: string, rules: Map<string, Map<string, Transformer>>, ctx: StoreContext): Promise<void> {
+  if (rules.size === 0) return;
+  const file = await tools.fileForTools(dumpPath, ctx.signal);
+  // Only the ruled tables' definitions (--table matches bare names): small, whatever the schema's size.
+  const selection = [...new Set([...rules.keys()].map((t) => `--table=${t.slice(t.indexOf('.') + 1)}`))];
+  const ddl = await tools.run('pg_restore', ['--schema-only', '--section=pre-data', '--no-owner', '--no-privileges', ...selection, '--file=-', file.path], { signal: ctx.signal }).finally(() => file.cleanup());
+  if (ddl.exitCode !== 0) throw new FerryError('PG_RESTORE_FAILED', `pg_restore could not read the dump's table definitions: ${ctx.redactor.redact(lastLine(ddl.stderr))}`, { hint: 'Run ferry verify on the archive.' });
+  const tables = tableColumns(ddl.stdout);
+  for (const [table, columns] of rules) {
+    const present = tables.get(table);
+    if (present === undefined) {
+      throw new FerryError('MASK_RULE_UNKNOWN', `mask rule for table ${table}: the dump has no such table`, { hint: `Fix mask.postgres in the config; the dump's tables are ${[...tables.keys()].join(', ') || 'none'}. Nothing was restored.` });
+    }
+    for (const column of columns.keys()) {
+      if (!present.includes(column)) {
+        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${table}.${column}: table ${table} has no column ${column}`, { hint: `Its columns are ${present.join(', ')}. Nothing was restored.` });
+      }
+    }
+  }
 }

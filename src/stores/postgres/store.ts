@@ -10,9 +10,7 @@ import { lastLine } from '../../process/index.js';
 import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { databaseExists, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
-import { applyMaskedPgRestore, applyPgRestore } from './restore.js';
-import { tableColumns } from './ddl-columns.js';
-import type { Transformer } from '../../mask/transformers.js';
+import { applyPgRestore, applyStreamedPgRestore, checkMaskRules } from './restore.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
@@ -123,7 +121,9 @@ export class PostgresStore implements Store {
     const dumpMajor = majorOf(manifest.toolVersion ?? '0');
     const tools = await choosePgTools(dumpMajor, `the archive was written by pg_dump ${manifest.toolVersion ?? '?'} so restoring it`, this.toolChoice, ctx.signal);
     const customPath = join(ctx.tempDir, 'database.backup');
+    const plainPath = join(ctx.tempDir, 'database.sql');
     let staged = false;
+    let plainStaged = false;
     // Tables without rules still go through the masked path's single pg_restore | psql stream.
     const mask = options.mask !== undefined && options.mask.rules.postgres.size > 0 ? options.mask : undefined;
     return {
@@ -131,21 +131,32 @@ export class PostgresStore implements Store {
         if (relativePath === 'database.backup') {
           await pipeline(data, createWriteStream(customPath, { mode: 0o600 }));
           staged = true;
+        } else if (relativePath === 'database.sql' && !staged) {
+          // Only a masked archive has plain SQL and no custom dump (which comes first otherwise).
+          await pipeline(data, createWriteStream(plainPath, { mode: 0o600 }));
+          plainStaged = true;
         } else {
           await drain(data);
         }
       },
       validate: async () => {
         if (mask !== undefined && staged) await checkMaskRules(tools, customPath, mask.rules.postgres, ctx);
+        if (!staged && plainStaged && options.tables !== undefined) {
+          throw new FerryError('USAGE', '--tables needs the custom-format dump, and this archive (a masked one) holds plain SQL only', { hint: 'Restore it whole.' });
+        }
       },
       apply: async () => {
+        if (!staged && plainStaged) {
+          const expected = Object.fromEntries(selectTables(manifest.counts, undefined).map((t) => [t, manifest.counts[t] ?? 0]));
+          return applyStreamedPgRestore({ tools, target, source: { plainSql: plainPath }, expected, tables: undefined, ctx, rules: mask?.rules.postgres ?? new Map(), masker: mask?.masker });
+        }
         if (!staged) {
           throw new FerryError('ARCHIVE_ENTRY_MISSING', `the archive has no ${CUSTOM_DUMP_ENTRY}`, { hint: 'Restore PostgreSQL by hand from postgresql/database.sql with psql, or use another backup.' });
         }
         const tables = selectTables(manifest.counts, options.tables);
         const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
         const request = { tools, target, dumpPath: customPath, expected, tables: options.tables === undefined ? undefined : tables.map(bareName), ctx };
-        if (mask !== undefined) return applyMaskedPgRestore({ ...request, rules: mask.rules.postgres, masker: mask.masker });
+        if (mask !== undefined) return applyStreamedPgRestore({ ...request, source: { customDump: customPath }, rules: mask.rules.postgres, masker: mask.masker });
         return applyPgRestore({ ...request, jobs: options.jobs });
       },
       discard: async () => undefined,
@@ -222,23 +233,3 @@ export async function countRows(target: PgTarget, tables: string[]): Promise<Rec
   });
 }
 
-/** Every masked table and column must exist in the dump: checked before anything is restored. */
-async function checkMaskRules(tools: PgToolRunner, dumpPath: string, rules: Map<string, Map<string, Transformer>>, ctx: StoreContext): Promise<void> {
-  const file = await tools.fileForTools(dumpPath, ctx.signal);
-  // Only the ruled tables' definitions (--table matches bare names): small, whatever the schema's size.
-  const selection = [...new Set([...rules.keys()].map((t) => `--table=${t.slice(t.indexOf('.') + 1)}`))];
-  const ddl = await tools.run('pg_restore', ['--schema-only', '--section=pre-data', '--no-owner', '--no-privileges', ...selection, '--file=-', file.path], { signal: ctx.signal }).finally(() => file.cleanup());
-  if (ddl.exitCode !== 0) throw new FerryError('PG_RESTORE_FAILED', `pg_restore could not read the dump's table definitions: ${ctx.redactor.redact(lastLine(ddl.stderr))}`, { hint: 'Run ferry verify on the archive.' });
-  const tables = tableColumns(ddl.stdout);
-  for (const [table, columns] of rules) {
-    const present = tables.get(table);
-    if (present === undefined) {
-      throw new FerryError('MASK_RULE_UNKNOWN', `mask rule for table ${table}: the dump has no such table`, { hint: `Fix mask.postgres in the config; the dump's tables are ${[...tables.keys()].join(', ') || 'none'}. Nothing was restored.` });
-    }
-    for (const column of columns.keys()) {
-      if (!present.includes(column)) {
-        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${table}.${column}: table ${table} has no column ${column}`, { hint: `Its columns are ${present.join(', ')}. Nothing was restored.` });
-      }
-    }
-  }
-}
