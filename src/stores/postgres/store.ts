@@ -156,6 +156,7 @@ export class PostgresStore implements Store {
         const tables = selectTables(manifest.counts, options.tables);
         const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
         const request = { tools, target, dumpPath: customPath, expected, tables: options.tables === undefined ? undefined : tables.map(bareName), ctx };
+        if (mask !== undefined && (options.jobs ?? 1) > 1) ctx.log.warn('--jobs does not apply to a masked restore: it streams through psql in one transaction');
         if (mask !== undefined) return applyStreamedPgRestore({ ...request, source: { customDump: customPath }, rules: mask.rules.postgres, masker: mask.masker });
         return applyPgRestore({ ...request, jobs: options.jobs });
       },
