@@ -1,7 +1,7 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { drain, type ArchiveEntryHeader, type StoreManifest } from '../../archive/index.js';
 import type { PostgresConfig } from '../../config/index.js';
@@ -58,25 +58,45 @@ export class PostgresStore implements Store {
     const sqlPath = join(ctx.tempDir, 'database.sql');
 
     // A local pg_dump writes the file itself (seekable, so its table of contents records data
-    // offsets); one in a container streams it through stdout.
-    ctx.progress.start(`pg_dump ${this.describe()}`);
+    // offsets); one in a container streams it through stdout. The plain SQL is derived from the
+    // same bytes while they are written (both hold one snapshot, production is read once, and the
+    // derivation overlaps the dump): pg_restore reads the growing file in order, as from a pipe.
+    ctx.progress.start(`pg_dump ${this.describe()}, deriving database.sql and counting rows`);
     const dumpArgs = ['--format=custom', '--no-password', tools.dbnameArg(this.config.url)];
-    const dumped = tools.local
-      ? await tools.run('pg_dump', [...dumpArgs, `--file=${customPath}`], { env, signal: ctx.signal })
-      : await tools.run('pg_dump', dumpArgs, { env, signal: ctx.signal, stdout: createWriteStream(customPath, { mode: 0o600 }) });
-    if (dumped.exitCode !== 0) throw this.toolError('pg_dump', dumped.stderr, ctx);
-    const customSize = (await stat(customPath)).size;
-    ctx.progress.done(`pg_dump wrote ${formatBytes(customSize)}`);
-
-    // The plain SQL comes from the custom dump, so both hold the same snapshot and production is read once.
-    ctx.progress.start('deriving database.sql and counting rows');
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    let dumpFinished = false;
     const counter = new CopyRowCounter();
-    const writing = pipeline(counter, createWriteStream(sqlPath, { mode: 0o600 }));
-    const derived = await tools.run('pg_restore', ['--no-owner', '--no-privileges', '--file=-'], { signal: ctx.signal, stdout: counter, stdin: createReadStream(customPath) });
-    await writing;
-    if (derived.exitCode !== 0) throw this.toolError('pg_restore', derived.stderr, ctx);
+    try {
+      const dumping = (tools.local
+        ? tools.run('pg_dump', [...dumpArgs, `--file=${customPath}`], { env, signal: ctx.signal })
+        : tools.run('pg_dump', dumpArgs, { env, signal: ctx.signal, stdout: createWriteStream(customPath, { mode: 0o600 }) }))
+        .finally(() => {
+          dumpFinished = true;
+        });
+      const writing = pipeline(counter, createWriteStream(sqlPath, { mode: 0o600 }));
+      writing.catch(() => undefined);
+      const deriving = tools.run('pg_restore', ['--no-owner', '--no-privileges', '--file=-'], {
+        signal: stop.signal,
+        stdout: counter,
+        stdin: Readable.from(followGrowingFile(customPath, () => dumpFinished, stop.signal)),
+      });
+      deriving.catch(() => undefined);
+      const dumped = await dumping;
+      if (dumped.exitCode !== 0) {
+        stop.abort();
+        throw this.toolError('pg_dump', dumped.stderr, ctx);
+      }
+      const derived = await deriving;
+      await writing;
+      if (derived.exitCode !== 0) throw this.toolError('pg_restore', derived.stderr, ctx);
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
+    const customSize = (await stat(customPath)).size;
     const sqlSize = (await stat(sqlPath)).size;
-    ctx.progress.done(`database.sql ${formatBytes(sqlSize)}, ${Object.keys(counter.counts).length} tables`);
+    ctx.progress.done(`pg_dump wrote ${formatBytes(customSize)}; database.sql ${formatBytes(sqlSize)}, ${Object.keys(counter.counts).length} tables`);
 
     const warnings: string[] = [];
     const rows = Object.values(counter.counts).reduce((a, b) => a + b, 0);
@@ -234,3 +254,40 @@ export async function countRows(target: PgTarget, tables: string[]): Promise<Rec
   });
 }
 
+
+/**
+ * Reads a file that another process is still appending to, in order, until that process is done
+ * and the end is reached. Bytes written in place later (pg_dump rewrites its table of contents with
+ * data offsets at the end) are not read again: a sequential reader does not need them.
+ */
+async function* followGrowingFile(path: string, writerDone: () => boolean, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const pause = () => new Promise((resolvePause) => setTimeout(resolvePause, 20));
+  let handle: FileHandle | undefined;
+  while (handle === undefined) {
+    if (signal.aborted) return;
+    const finished = writerDone();
+    handle = await open(path, 'r').catch(() => undefined);
+    if (handle === undefined) {
+      if (finished) return;
+      await pause();
+    }
+  }
+  try {
+    let position = 0;
+    for (;;) {
+      if (signal.aborted) return;
+      const finished = writerDone();
+      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(1024 * 1024), 0, 1024 * 1024, position);
+      if (bytesRead > 0) {
+        position += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+      } else if (finished) {
+        return;
+      } else {
+        await pause();
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+}
