@@ -1,3 +1,5 @@
+import { FerryError } from '../errors/index.js';
+
 /** Archive and sidecar file names: backup_YYYYMMDD_HHMMSS.tar.gz (.tar.gz.age when encrypted), UTC. */
 const ARCHIVE_PATTERN = /^backup_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.tar\.gz(?:\.age)?$/;
 
@@ -27,4 +29,16 @@ export function isArchiveName(name: string): boolean {
 
 export function sidecarNames(archiveName: string): string[] {
   return [archiveName + CHECKSUM_SUFFIX, archiveName + MANIFEST_SUFFIX, archiveName + VERIFY_SUFFIX];
+}
+
+/** The one line of a .sha256 sidecar, as sha256sum writes it. */
+export function checksumLine(sha256: string, archiveName: string): string {
+  return `${sha256}  ${archiveName}\n`;
+}
+
+/** The sha256 a .sha256 sidecar records; `source` names it in the error. */
+export function sha256OfChecksumLine(text: string, source: string): string {
+  const m = /^([0-9a-f]{64})\b/.exec(text.trim());
+  if (m === null) throw new FerryError('ARCHIVE_CORRUPT', `${source} does not hold a sha256`, { hint: 'Run ferry verify on the archive; it writes the sidecars again.' });
+  return m[1] as string;
 }

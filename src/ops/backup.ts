@@ -4,7 +4,7 @@ import { PassThrough } from 'node:stream';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import {
-  AGE_SUFFIX, ArchiveWriter, archiveNameFor, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY,
+  AGE_SUFFIX, ArchiveWriter, archiveNameFor, checksumLine, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY,
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
@@ -109,7 +109,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     }
     ctx.log.info('archive verified while it was written');
 
-    await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, `${finished.sha256}  ${name}\n`);
+    await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, checksumLine(finished.sha256, name));
     await writeFileAtomic(finalPath + MANIFEST_SUFFIX, encryption === undefined ? manifestText : sidecarForEncrypted(manifest, encryption));
     await writer.commit();
     writer = undefined;

@@ -2,7 +2,7 @@ import { lstat, open, readdir, readFile, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import {
   LEGACY_FORMAT_VERSION, type ArchiveEntryHeader, type StoreManifest,
-  CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, timeOfArchiveName,
+  CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, sha256OfChecksumLine, timeOfArchiveName,
   type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
@@ -224,6 +224,12 @@ function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Man
     stores,
     entries: normalised.map((h) => ({ path: h.path, type: h.type === 'other' ? 'file' : h.type, size: h.size })),
   };
+}
+
+/** The sha256 an archive's .sha256 sidecar records, or undefined when it has none. */
+export async function recordedSha256(archivePath: string): Promise<string | undefined> {
+  const text = await readFile(archivePath + CHECKSUM_SUFFIX, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : sha256OfChecksumLine(text, archivePath + CHECKSUM_SUFFIX);
 }
 
 /** The outcome of the last verify of an archive, when there was one. */

@@ -1,12 +1,12 @@
-import { open, readFile, statfs } from 'node:fs/promises';
+import { open, statfs } from 'node:fs/promises';
+import { join } from 'node:path';
 import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, CHECKSUM_SUFFIX, isAgeHeader, storeTotals } from '../archive/index.js';
+import { AGE_SUFFIX, isAgeHeader, storeTotals, VERIFY_SUFFIX } from '../archive/index.js';
 import type { RemoteStore } from '../remote/index.js';
-import { catalog, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
+import { catalog, lastVerification, parseVerification, recordedSha256, withDetails, type BackupDetails, type BackupSummary, type VerificationRecord } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { remoteSha256 } from './pull.js';
-import { sha256FromSidecar } from './push.js';
 import { remoteDetails, withRemote } from './remote.js';
 import { recordVerification, verifyArchive } from './verify.js';
 
@@ -25,6 +25,8 @@ interface BackupSource {
   where: string;
   backups(): Promise<BackupSummary[]>;
   details(backup: BackupSummary): Promise<BackupDetails>;
+  /** The outcome of the backup's last verify, from its .verify.json alone. */
+  verification(backup: BackupSummary): Promise<VerificationRecord | undefined>;
   /** The archive's first bytes. */
   head(backup: BackupSummary): Promise<Buffer>;
   /** Reads the whole archive: the problems found. */
@@ -39,6 +41,7 @@ function localSource(ctx: OperationContext): BackupSource {
     where: directory,
     backups: async () => (await catalog(directory)).backups,
     details: (backup) => withDetails(backup),
+    verification: (backup) => lastVerification(backup.path),
     head: async (backup) => {
       const handle = await open(backup.path, 'r');
       try {
@@ -71,16 +74,16 @@ function remoteSource(ctx: OperationContext, remote: RemoteStore): BackupSource 
     where: remote.url,
     backups: async () => (await remote.catalog(ctx.signal)).backups,
     details: (backup) => remoteDetails(remote, { ...backup, etag: '' }, { signal: ctx.signal }),
+    verification: async (backup) => parseVerification((await remote.read(backup.name + VERIFY_SUFFIX, undefined, ctx.signal))?.toString('utf8')),
     head: async (backup) => (await remote.read(backup.name, { start: 0, end: 31 }, ctx.signal)) ?? Buffer.alloc(0),
     deepCheck: async (backup) => {
-      const sidecar = await remote.read(backup.name + CHECKSUM_SUFFIX, undefined, ctx.signal);
-      if (sidecar === undefined) return [`${backup.path} has no .sha256 sidecar: its upload did not finish`];
-      const recorded = sha256FromSidecar(sidecar.toString('utf8'), backup.path + CHECKSUM_SUFFIX);
+      const recorded = await remote.recordedSha256(backup.name, ctx.signal);
+      if (recorded === undefined) return [`${backup.path} has no .sha256 sidecar: its upload did not finish`];
       const { sha256 } = await remoteSha256(remote, backup.name, ctx.signal);
       const findings: string[] = [];
       if (sha256 !== recorded) findings.push(`${backup.path} has sha256 ${sha256}, its .sha256 sidecar says ${recorded}`);
-      const local = await readFile(`${ctx.config.backup.directory}/${backup.name}${CHECKSUM_SUFFIX}`, 'utf8').catch(() => undefined);
-      if (local !== undefined && sha256FromSidecar(local, backup.name) !== sha256) findings.push(`${backup.path} differs from the local archive of the same name`);
+      const local = await recordedSha256(join(ctx.config.backup.directory, backup.name));
+      if (local !== undefined && local !== sha256) findings.push(`${backup.path} differs from the local archive of the same name`);
       return findings;
     },
     freeBytes: async () => undefined,
@@ -140,18 +143,18 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       deepFindings,
     },
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined }));
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined }));
   return result;
 }
 
 /** Metrics from what a location holds, plus what this run adds. */
-async function metricsOf(source: BackupSource, backups: BackupSummary[], run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload'>): Promise<MetricsInput> {
-  const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
+async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload'>): Promise<MetricsInput> {
   let lastVerifiedAt: Date | undefined;
-  // Sidecars are read newest first, usually just one.
+  // Verify sidecars are read newest first, usually just one.
   for (const backup of backups) {
     if (!backup.hasVerifySidecar) continue;
-    const { verification } = await source.details(backup);
+    // Read again rather than taken from `newest`: a --deep check has just rewritten the newest one's.
+    const verification = await source.verification(backup);
     if (verification?.ok === true) {
       lastVerifiedAt = new Date(verification.checkedAt);
       break;
@@ -177,5 +180,6 @@ async function metricsOf(source: BackupSource, backups: BackupSummary[], run: Pi
 export async function writeBackupMetrics(ctx: OperationContext, path: string, success: boolean, lastUpload?: MetricsInput['lastUpload']): Promise<void> {
   const source = localSource(ctx);
   const backups = await source.backups().catch(() => [] as BackupSummary[]);
-  await writeMetricsFile(path, await metricsOf(source, backups, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }));
+  const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
+  await writeMetricsFile(path, await metricsOf(source, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }));
 }

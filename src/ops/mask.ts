@@ -6,8 +6,7 @@ import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
-  ArchiveWriter, CHECKSUM_SUFFIX, DigestStream, drain, INFO_ENTRY, MANIFEST_ENTRY, MANIFEST_SUFFIX, ManifestChecker, parseManifest,
-  readArchive, readSmallEntry, writeFileAtomic, type ArchiveEntryHeader, type EntryDigest, type Manifest,
+  ArchiveWriter, checksumLine, CHECKSUM_SUFFIX, drain, INFO_ENTRY, MANIFEST_ENTRY, MANIFEST_SUFFIX, readArchiveChecked, sidecarNames, writeFileAtomic, type ArchiveEntryHeader, type Manifest,
 } from '../archive/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
 import { maskKeyFromEnvironment, maskRulesFrom, type MaskRules } from '../mask/rules.js';
@@ -19,7 +18,7 @@ import { unescapeCollectionName } from '../stores/mongo/names.js';
 import { writeMaskedSql } from '../stores/postgres/restore.js';
 import { choosePgTools, majorOf } from '../stores/postgres/tools.js';
 import { renderBackupInfo } from './backup-info.js';
-import { locateArchive, manifestOf } from './catalog.js';
+import { locateArchive, manifestOf, recordedSha256 } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
 import { recordVerification, verifyArchive } from './verify.js';
@@ -61,29 +60,13 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
   let committed = false;
   try {
     const run = new MaskRun(ctx, storeCtx, rules, masker, writer, source);
-    const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
-    let inner: Manifest | undefined;
     ctx.progress.start(`masking ${input}`);
-    await readArchive(input, async (header, data) => {
-      if (header.path === MANIFEST_ENTRY) {
-        inner = parseManifest((await readSmallEntry(data)).toString('utf8'), input);
-        return;
-      }
-      const digest = new DigestStream();
-      const flowing = data.pipe(digest);
-      await run.entry(header, flowing);
-      digests.push({ path: header.path, type: header.type, digest: digest.digest() });
-    }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, input) });
-    const manifest = inner ?? source;
-    const checker = new ManifestChecker(manifest, input);
-    for (const { path, type, digest } of digests) {
-      if (type === 'file') checker.check(path, digest);
-      else checker.markSeen(path);
-    }
-    checker.assertComplete();
+    const manifest = await readArchiveChecked(input, source, (header, data) => run.entry(header, data), {
+      signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, input),
+    });
     run.assertRulesMatched();
 
-    const sha256 = await fileSha256(input);
+    const sha256 = await sha256Of(input);
     const { entries: _sourceEntries, masked: _previous, ...rest } = manifest;
     const head: Omit<Manifest, 'entries'> = {
       ...rest,
@@ -96,7 +79,7 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
     const finished = await writer.finish();
     await writer.commit();
     committed = true;
-    await writeFileAtomic(output + CHECKSUM_SUFFIX, `${finished.sha256}  ${basename(output)}\n`);
+    await writeFileAtomic(output + CHECKSUM_SUFFIX, checksumLine(finished.sha256, basename(output)));
     await writeFileAtomic(output + MANIFEST_SUFFIX, text);
     ctx.progress.done(`masked ${run.objects.reduce((n, o) => n + o.masked, 0)} values`);
     const report = await verifyArchive(ctx, output);
@@ -106,7 +89,7 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
     }
     return { input, output, size: finished.size, sha256: finished.sha256, objects: run.objects, dropped: run.dropped, verified: report.ok };
   } catch (error) {
-    if (committed) for (const path of [output, output + CHECKSUM_SUFFIX, output + MANIFEST_SUFFIX, `${output}.verify.json`]) await rm(path, { force: true });
+    if (committed) for (const path of [output, ...sidecarNames(output)]) await rm(path, { force: true });
     else await writer.discard();
     throw error;
   } finally {
@@ -114,7 +97,10 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
   }
 }
 
-async function fileSha256(path: string): Promise<string> {
+/** The source's sha256: from its .sha256 sidecar, or read when it has none. */
+async function sha256Of(path: string): Promise<string> {
+  const recorded = await recordedSha256(path);
+  if (recorded !== undefined) return recorded;
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');

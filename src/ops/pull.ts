@@ -1,14 +1,14 @@
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CHECKSUM_SUFFIX, DigestStream, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, syncDirectory, writeFileAtomic } from '../archive/index.js';
+import { checksumLine, CHECKSUM_SUFFIX, DigestStream, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, syncDirectory, writeFileAtomic } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
 import type { RemoteBackup, RemoteLocation, RemoteStore } from '../remote/index.js';
 import { formatBytes } from '../util/format.js';
 import type { OperationContext } from './context.js';
-import { sha256FromSidecar } from './push.js';
+import { recordedSha256 } from './catalog.js';
 import { withRemote } from './remote.js';
 
 export interface PullResult {
@@ -52,9 +52,9 @@ export async function remoteSha256(remote: RemoteStore, name: string, signal: Ab
 }
 
 async function expectedSha256(remote: RemoteStore, name: string, signal: AbortSignal): Promise<string> {
-  const text = await remote.read(name + CHECKSUM_SUFFIX, undefined, signal);
-  if (text === undefined) throw new FerryError('REMOTE_INCOMPLETE', `${remote.urlOf(name + CHECKSUM_SUFFIX)} is missing`, { hint: 'Run ferry push on the server, or pull another backup.' });
-  return sha256FromSidecar(text.toString('utf8'), remote.urlOf(name + CHECKSUM_SUFFIX));
+  const sha256 = await remote.recordedSha256(name, signal);
+  if (sha256 === undefined) throw new FerryError('REMOTE_INCOMPLETE', `${remote.urlOf(name + CHECKSUM_SUFFIX)} is missing`, { hint: 'Run ferry push on the server, or pull another backup.' });
+  return sha256;
 }
 
 /**
@@ -70,8 +70,7 @@ export async function pullFrom(ctx: OperationContext, remote: RemoteStore, refer
   await mkdir(directory, { recursive: true, mode: 0o700 });
   const finalPath = join(directory, name);
   if (await stat(finalPath).then(() => true, () => false)) {
-    const local = await readFile(finalPath + CHECKSUM_SUFFIX, 'utf8').then((t) => sha256FromSidecar(t, finalPath + CHECKSUM_SUFFIX), () => undefined);
-    if (local === sha256) {
+    if (await recordedSha256(finalPath) === sha256) {
       ctx.log.info(`${name} is already in ${directory}`);
       return { name, path: finalPath, size: backup.size, sha256, downloaded: false, seconds: 0 };
     }
@@ -99,7 +98,7 @@ export async function pullFrom(ctx: OperationContext, remote: RemoteStore, refer
       const text = await remote.read(name + suffix, undefined, ctx.signal);
       if (text !== undefined) await writeFileAtomic(finalPath + suffix, text);
     }
-    await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, `${sha256}  ${name}\n`);
+    await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, checksumLine(sha256, name));
     await rename(partial, finalPath);
     await syncDirectory(directory);
   } catch (error) {

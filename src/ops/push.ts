@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from '../archive/index.js';
+import { checksumLine, CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from '../archive/index.js';
 import { FerryError, isFerryError, throwIfAborted } from '../errors/index.js';
 import { parseRemoteUrl, remoteUrl, type RemoteStore } from '../remote/index.js';
 import { planPrune } from '../retention/index.js';
 import { formatBytes } from '../util/format.js';
-import { catalog, locateArchive } from './catalog.js';
+import { catalog, locateArchive, recordedSha256 } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { applyRemotePruneWith, retentionPolicy } from './prune.js';
 import { withRemote } from './remote.js';
@@ -17,22 +17,14 @@ export interface PushResult {
   present: string[];
 }
 
-/** The sha256 a .sha256 sidecar records ("<hex>  <name>"). */
-export function sha256FromSidecar(text: string, source: string): string {
-  const m = /^([0-9a-f]{64})\b/.exec(text.trim());
-  if (m === null) throw new FerryError('ARCHIVE_CORRUPT', `${source} does not hold a sha256`, { hint: 'Run ferry verify on the archive; it writes the sidecars again.' });
-  return m[1] as string;
-}
-
 async function localSha256(archivePath: string): Promise<string> {
-  const path = archivePath + CHECKSUM_SUFFIX;
-  const text = await readFile(path, 'utf8').catch((cause: unknown) => {
-    throw new FerryError('ARCHIVE_ENTRY_MISSING', `${path} is missing, so ${basename(archivePath)} cannot be checked after upload`, {
+  const sha256 = await recordedSha256(archivePath);
+  if (sha256 === undefined) {
+    throw new FerryError('ARCHIVE_ENTRY_MISSING', `${archivePath + CHECKSUM_SUFFIX} is missing, so ${basename(archivePath)} cannot be checked after upload`, {
       hint: 'Run ferry verify on the archive first; only verified backups are pushed.',
-      cause,
     });
-  });
-  return sha256FromSidecar(text, path);
+  }
+  return sha256;
 }
 
 /**
@@ -42,8 +34,7 @@ async function localSha256(archivePath: string): Promise<string> {
 export async function pushOne(ctx: OperationContext, remote: RemoteStore, archivePath: string): Promise<{ uploaded: boolean; size: number; seconds: number }> {
   const name = basename(archivePath);
   const sha256 = await localSha256(archivePath);
-  const remoteChecksum = await remote.read(name + CHECKSUM_SUFFIX, undefined, ctx.signal);
-  if (remoteChecksum !== undefined && sha256FromSidecar(remoteChecksum.toString('utf8'), remote.urlOf(name + CHECKSUM_SUFFIX)) === sha256 && (await remote.head(name, ctx.signal)) !== undefined) {
+  if (await remote.recordedSha256(name, ctx.signal) === sha256 && (await remote.head(name, ctx.signal)) !== undefined) {
     ctx.log.info(`${name} is already at ${remote.url}`);
     return { uploaded: false, size: 0, seconds: 0 };
   }
@@ -54,7 +45,7 @@ export async function pushOne(ctx: OperationContext, remote: RemoteStore, archiv
     const text = await readFile(archivePath + suffix, 'utf8').catch(() => undefined);
     if (text !== undefined) await remote.putText(name + suffix, text, ctx.signal);
   }
-  await remote.putText(name + CHECKSUM_SUFFIX, `${sha256}  ${name}\n`, ctx.signal);
+  await remote.putText(name + CHECKSUM_SUFFIX, checksumLine(sha256, name), ctx.signal);
   const seconds = (Date.now() - started) / 1000;
   ctx.progress.done(`uploaded ${name}: ${formatBytes(size)} in ${seconds.toFixed(1)} s, ETag and sha256 checked`);
   ctx.log.info(`uploaded ${name} to ${remote.url} (${formatBytes(size)}, ${seconds.toFixed(1)} s)`);

@@ -1,9 +1,11 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+
+type S3Sdk = typeof import('@aws-sdk/client-s3');
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CHECKSUM_SUFFIX, timeOfArchiveName, sidecarNames } from '../archive/index.js';
+import { CHECKSUM_SUFFIX, sha256OfChecksumLine, sidecarNames, timeOfArchiveName } from '../archive/index.js';
 import type { StorageConfig } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import { remoteUrl, type RemoteLocation } from './location.js';
@@ -38,6 +40,7 @@ export interface UploadOptions {
  */
 export class RemoteStore {
   private constructor(
+    private readonly sdk: S3Sdk,
     private readonly client: S3Client,
     readonly location: RemoteLocation,
     private readonly storage: StorageConfig,
@@ -47,8 +50,8 @@ export class RemoteStore {
   static async open(storage: StorageConfig, location: RemoteLocation): Promise<RemoteStore> {
     // The SDK warns on every run under Node 20 about its own future releases; Ferry pins it.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-    const { S3Client: Client } = await import('@aws-sdk/client-s3');
-    const client = new Client({
+    const sdk = await import('@aws-sdk/client-s3');
+    const client = new sdk.S3Client({
       region: storage.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(storage.endpoint === undefined ? {} : { endpoint: storage.endpoint }),
       forcePathStyle: storage.force_path_style,
@@ -60,7 +63,7 @@ export class RemoteStore {
       // A stalled transfer ends in an error instead of hanging forever.
       requestHandler: { connectionTimeout: 10_000, requestTimeout: 120_000 },
     });
-    return new RemoteStore(client, location, storage);
+    return new RemoteStore(sdk, client, location, storage);
   }
 
   get url(): string {
@@ -81,12 +84,11 @@ export class RemoteStore {
 
   /** Backups under the prefix, newest first, and the names there that are not Ferry's. */
   async catalog(signal?: AbortSignal): Promise<{ backups: RemoteBackup[]; foreign: string[] }> {
-    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
     const objects = new Map<string, { size: number; etag: string }>();
     let token: string | undefined;
     try {
       do {
-        const page = await this.client.send(new ListObjectsV2Command({
+        const page = await this.client.send(new this.sdk.ListObjectsV2Command({
           Bucket: this.location.bucket,
           Prefix: this.location.prefix,
           Delimiter: '/',
@@ -125,9 +127,8 @@ export class RemoteStore {
 
   /** An object's bytes, or a range of them; undefined when there is no such object. */
   async read(name: string, range?: { start: number; end: number }, signal?: AbortSignal): Promise<Buffer | undefined> {
-    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     try {
-      const response = await this.client.send(new GetObjectCommand({
+      const response = await this.client.send(new this.sdk.GetObjectCommand({
         Bucket: this.location.bucket,
         Key: this.key(name),
         ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }),
@@ -139,11 +140,16 @@ export class RemoteStore {
     }
   }
 
+  /** The sha256 a remote backup's .sha256 sidecar records, or undefined when it has none. */
+  async recordedSha256(name: string, signal?: AbortSignal): Promise<string | undefined> {
+    const text = await this.read(name + CHECKSUM_SUFFIX, undefined, signal);
+    return text === undefined ? undefined : sha256OfChecksumLine(text.toString('utf8'), this.urlOf(name + CHECKSUM_SUFFIX));
+  }
+
   /** Streams an object into `sink`. */
   async download(name: string, sink: Writable, signal: AbortSignal): Promise<void> {
-    const { GetObjectCommand } = await import('@aws-sdk/client-s3');
     try {
-      const response = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), { abortSignal: signal });
+      const response = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), { abortSignal: signal });
       await pipeline(response.Body as Readable, sink, { signal });
     } catch (error) {
       if (signal.aborted) throw error;
@@ -155,9 +161,8 @@ export class RemoteStore {
   }
 
   async putText(name: string, text: string, signal: AbortSignal): Promise<void> {
-    const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     try {
-      await this.client.send(new PutObjectCommand({
+      await this.client.send(new this.sdk.PutObjectCommand({
         Bucket: this.location.bucket,
         Key: this.key(name),
         Body: text,
@@ -169,9 +174,8 @@ export class RemoteStore {
   }
 
   async remove(name: string, signal?: AbortSignal): Promise<void> {
-    const { DeleteObjectCommand } = await import('@aws-sdk/client-s3');
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), signal === undefined ? {} : { abortSignal: signal });
+      await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), signal === undefined ? {} : { abortSignal: signal });
     } catch (error) {
       throw remoteError(error, `removing ${this.urlOf(name)}`);
     }
@@ -179,9 +183,8 @@ export class RemoteStore {
 
   /** Size and ETag of an object, or undefined when there is none. */
   async head(name: string, signal?: AbortSignal): Promise<{ size: number; etag: string } | undefined> {
-    const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
     try {
-      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), signal === undefined ? {} : { abortSignal: signal });
+      const response = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), signal === undefined ? {} : { abortSignal: signal });
       return { size: response.ContentLength ?? 0, etag: (response.ETag ?? '').replace(/"/g, '') };
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -195,13 +198,12 @@ export class RemoteStore {
    * store keeps (and bills) them until someone does.
    */
   private async abortEarlierUploads(name: string, signal: AbortSignal): Promise<void> {
-    const { ListMultipartUploadsCommand, AbortMultipartUploadCommand } = await import('@aws-sdk/client-s3');
     const key = this.key(name);
     try {
-      const listed = await this.client.send(new ListMultipartUploadsCommand({ Bucket: this.location.bucket, Prefix: key }), { abortSignal: signal });
+      const listed = await this.client.send(new this.sdk.ListMultipartUploadsCommand({ Bucket: this.location.bucket, Prefix: key }), { abortSignal: signal });
       for (const upload of listed.Uploads ?? []) {
         if (upload.Key !== key || upload.UploadId === undefined) continue;
-        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.location.bucket, Key: key, UploadId: upload.UploadId }), { abortSignal: signal });
+        await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: this.location.bucket, Key: key, UploadId: upload.UploadId }), { abortSignal: signal });
       }
     } catch (error) {
       throw remoteError(error, `cleaning up earlier uploads of ${this.urlOf(name)}`);

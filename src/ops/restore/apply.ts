@@ -1,8 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
-import { DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readSmallEntry, type EntryDigest, type Manifest } from '../../archive/index.js';
+import { drain, readArchiveChecked } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import type { MaskedObjectStats, ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
 import type { OperationContext } from '../context.js';
@@ -39,30 +38,12 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
       stagings.set(planned.store.archivePrefix, await planned.store.prepareRestore(planned.manifest, plan.request, storeCtx));
     }
     ctx.progress.start(`reading ${plan.archive}`);
-    const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
-    let inner: Manifest | undefined;
-    await readArchive(plan.archive, async (header, data) => {
-      if (header.path === MANIFEST_ENTRY) {
-        inner = parseManifest((await readSmallEntry(data)).toString('utf8'), plan.archive);
-        return;
-      }
-      const digest = new DigestStream();
-      const flowing = (data as Readable).pipe(digest);
+    await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
       const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
       const staging = prefix === undefined ? undefined : stagings.get(prefix);
-      if (staging !== undefined && prefix !== undefined) await staging.accept(header, header.path.slice(prefix.length), flowing);
-      else await drain(flowing);
-      digests.push({ path: header.path, type: header.type, digest: digest.digest() });
+      if (staging !== undefined && prefix !== undefined) await staging.accept(header, header.path.slice(prefix.length), data);
+      else await drain(data);
     }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
-    if (inner === undefined && plan.manifest.formatVersion !== LEGACY_FORMAT_VERSION) {
-      throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${plan.archive} has no manifest.json`, { hint: 'The archive is truncated; restore from another backup.' });
-    }
-    const checker = new ManifestChecker(inner ?? plan.manifest, plan.archive);
-    for (const { path, type, digest } of digests) {
-      if (type === 'file') checker.check(path, digest);
-      else checker.markSeen(path);
-    }
-    checker.assertComplete();
     ctx.progress.done('archive read and every entry matches its checksum');
     throwIfAborted(ctx.signal);
     // Checks that need the staged data (masking rules among them) pass for every store before any is touched.

@@ -2,6 +2,7 @@ import { BSON, type Document } from 'bson';
 import { KEEP, type Masker, type Transformer } from '../../mask/transformers.js';
 import type { FieldRule } from '../../mask/rules.js';
 import type { MaskedObjectStats } from '../store.js';
+import { EXACT_TYPES } from './bson-file.js';
 
 type Container = Record<string, unknown>;
 
@@ -35,7 +36,7 @@ export class DocumentMasker {
   }
 
   apply(bytes: Buffer): Buffer {
-    const doc: Document = BSON.deserialize(bytes, { promoteValues: false, promoteLongs: false, promoteBuffers: false, bsonRegExp: true });
+    const doc: Document = BSON.deserialize(bytes, EXACT_TYPES);
     this.stats.rows++;
     for (const rule of this.unmatched) if (hasPath(doc, rule.path)) this.unmatched.delete(rule);
     let masked = 0;

@@ -49,9 +49,13 @@ export async function applyPgRestore(request: PgRestoreRequest): Promise<StoreRe
     }));
   }
   ctx.progress.done('pg_restore finished');
+  return { target: describeUrl(target.url), counts: await restoredCounts(target, expected), durationSeconds: (Date.now() - started) / 1000 };
+}
+
+/** Each table's expected count beside what the target now holds (-1 for a table that is not there). */
+async function restoredCounts(target: PgTarget, expected: Record<string, number>): Promise<ObjectCount[]> {
   const actual = await countRows(target, Object.keys(expected));
-  const counts: ObjectCount[] = Object.entries(expected).map(([object, n]) => ({ object, expected: n, actual: actual[object] ?? -1 }));
-  return { target: describeUrl(target.url), counts, durationSeconds: (Date.now() - started) / 1000 };
+  return Object.entries(expected).map(([object, n]) => ({ object, expected: n, actual: actual[object] ?? -1 }));
 }
 
 /** Creates the target database when it does not exist yet: an empty database loses nothing. */
@@ -117,8 +121,7 @@ export async function applyStreamedPgRestore(request: StreamedPgRestoreRequest):
   }
   const stats = [...masking.stats.values()];
   ctx.progress.done(stats.length === 0 ? 'psql finished' : `masked ${stats.reduce((n, s) => n + s.masked, 0)} values in ${stats.length} tables`);
-  const actual = await countRows(target, Object.keys(expected));
-  const counts: ObjectCount[] = Object.entries(expected).map(([object, n]) => ({ object, expected: n, actual: actual[object] ?? -1 }));
+  const counts = await restoredCounts(target, expected);
   return { target: describeUrl(target.url), counts, durationSeconds: (Date.now() - started) / 1000, ...(stats.length === 0 ? {} : { masking: stats }) };
 }
 

@@ -166,19 +166,17 @@ export class PostgresStore implements Store {
         }
       },
       apply: async () => {
-        if (!staged && plainStaged) {
-          const expected = Object.fromEntries(selectTables(manifest.counts, undefined).map((t) => [t, manifest.counts[t] ?? 0]));
-          return applyStreamedPgRestore({ tools, target, source: { plainSql: plainPath }, expected, tables: undefined, ctx, rules: mask?.rules.postgres ?? new Map(), masker: mask?.masker });
-        }
-        if (!staged) {
+        if (!staged && !plainStaged) {
           throw new FerryError('ARCHIVE_ENTRY_MISSING', `the archive has no ${CUSTOM_DUMP_ENTRY}`, { hint: 'Restore PostgreSQL by hand from postgresql/database.sql with psql, or use another backup.' });
         }
         const tables = selectTables(manifest.counts, options.tables);
         const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
-        const request = { tools, target, dumpPath: customPath, expected, tables: options.tables === undefined ? undefined : tables.map(bareName), ctx };
-        if (mask !== undefined && (options.jobs ?? 1) > 1) ctx.log.warn('--jobs does not apply to a masked restore: it streams through psql in one transaction');
-        if (mask !== undefined) return applyStreamedPgRestore({ ...request, source: { customDump: customPath }, rules: mask.rules.postgres, masker: mask.masker });
-        return applyPgRestore({ ...request, jobs: options.jobs });
+        const selection = options.tables === undefined ? undefined : tables.map(bareName);
+        const streamed = { tools, target, expected, tables: selection, ctx, rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker };
+        if (!staged) return applyStreamedPgRestore({ ...streamed, source: { plainSql: plainPath } });
+        if (mask === undefined) return applyPgRestore({ tools, target, dumpPath: customPath, expected, tables: selection, jobs: options.jobs, ctx });
+        if ((options.jobs ?? 1) > 1) ctx.log.warn('--jobs does not apply to a masked restore: it streams through psql in one transaction');
+        return applyStreamedPgRestore({ ...streamed, source: { customDump: customPath } });
       },
       discard: async () => undefined,
     };
