@@ -7,6 +7,7 @@ import { ferry, startFerry } from '../support/cli.js';
 import { fakeToolDir } from '../support/fake-tools.js';
 import { createDatabase, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
+import { backedUpDatabase } from '../support/backed-up.js';
 
 async function smallDatabase(): Promise<string> {
   const db = await createDatabase(uniqueName('small'));
@@ -164,12 +165,7 @@ describe('configuration errors name the file, the key and what was expected', ()
 
 describe('restore failures and refusals', () => {
   async function backedUp() {
-    const work = await tempDir();
-    const source = await smallDatabase();
-    const dir = join(work, 'backups');
-    const made = await ferry(['backup'], { DATABASE_URL: pgUrl(source), BACKUP_DIRECTORY: dir });
-    expect(made.code, made.stderr).toBe(0);
-    const archive = join(dir, (await readdir(dir)).find((n) => n.endsWith('.tar.gz'))!);
+    const { work, db: source, dir, archive } = await backedUpDatabase('small', '', await smallDatabase());
     return { work, source, dir, archive };
   }
 

@@ -3,20 +3,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { archiveNameFor } from '../../src/archive/naming.js';
 import { ferry } from '../support/cli.js';
-import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
-import { tempDir } from '../support/tmp.js';
+import { backedUpDatabase } from '../support/backed-up.js';
 
 const DAY = 86_400_000;
 
 async function seeded() {
-  const work = await tempDir();
-  const db = await createDatabase(uniqueName('ret'));
-  await query(db, "CREATE TABLE recipes (id int); INSERT INTO recipes SELECT generate_series(1, 42);");
-  const dir = join(work, 'backups');
-  const env = { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: dir };
-  const made = await ferry(['backup'], env);
-  expect(made.code, made.stderr).toBe(0);
-  const real = (await readdir(dir)).find((n) => n.endsWith('.tar.gz'))!;
+  const { work, dir, env, name: real } = await backedUpDatabase('ret', 'CREATE TABLE recipes (id int); INSERT INTO recipes SELECT generate_series(1, 42);');
   for (const s of ['', '.sha256', '.manifest.json']) await copyFile(join(dir, real + s), join(work, `template${s}`));
   /** Copies the real archive and its sidecars under the name a backup taken `daysAgo` would have. */
   const age = async (daysAgo: number) => {

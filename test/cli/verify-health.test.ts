@@ -5,20 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { archiveNameFor } from '../../src/archive/naming.js';
 import { replaceEntry } from '../support/archive-edit.js';
 import { ferry } from '../support/cli.js';
-import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
+import { backedUpDatabase } from '../support/backed-up.js';
+import { pgUrl } from '../support/pg.js';
 import { parsePrometheusText } from '../support/prometheus.js';
-import { tempDir } from '../support/tmp.js';
 
-async function backedUp() {
-  const work = await tempDir();
-  const db = await createDatabase(uniqueName('vh'));
-  await query(db, "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes SELECT i, repeat('recette ', 20) || i FROM generate_series(1, 2000) i;");
-  const dir = join(work, 'backups');
-  const env = { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: dir };
-  const made = await ferry(['backup'], env);
-  expect(made.code, made.stderr).toBe(0);
-  const name = readdirSync(dir).find((n) => n.endsWith('.tar.gz'))!;
-  return { work, dir, env, name, archive: join(dir, name) };
+function backedUp() {
+  return backedUpDatabase('vh', "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes SELECT i, repeat('recette ', 20) || i FROM generate_series(1, 2000) i;");
 }
 
 /** Renames an archive and its sidecars to the name a backup taken `hours` ago would have. */
