@@ -5,17 +5,22 @@ import { rename, rm, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PassThrough, Transform, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { pack as tarPack, type Header as TarHeaders } from 'tar-stream';
 import { FerryError } from '../errors/index.js';
 import type { ManifestEntry } from './manifest.js';
 import { PARTIAL_SUFFIX } from './naming.js';
 import { syncDirectory } from './atomic-file.js';
+import { GzipMembers, looksCompressed } from './gzip-members.js';
 import { encrypting, type EncryptionSettings } from './encryption.js';
 
 export interface EntryAttributes {
   mode?: number;
   mtime?: Date;
+  /**
+   * The content is compressed already (true: stored as is) or not (false: deflated). Unsaid, an
+   * entry of 64 KB or more is judged by its first bytes, and a smaller one follows the entry before it.
+   */
+  compressed?: boolean;
 }
 
 /** What a store may write into an archive. Entries are written one after another. */
@@ -49,6 +54,7 @@ export interface FinishedArchive {
  */
 export class ArchiveWriter implements ArchiveSink {
   private pack!: ReturnType<typeof tarPack>;
+  private gzip!: GzipMembers;
   private readonly archiveHash: Hash = createHash('sha256');
   private archiveSize = 0;
   private entryBytes = 0;
@@ -91,12 +97,14 @@ export class ArchiveWriter implements ArchiveSink {
     }
     const pack = tarPack();
     const clear = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const stages: Array<NodeJS.ReadWriteStream> = [createGzip({ level: options.compressionLevel, chunkSize: 256 * 1024 })];
+    const gzip = new GzipMembers(options.compressionLevel);
+    const stages: Array<NodeJS.ReadWriteStream> = [gzip];
     if (options.tap !== undefined) stages.push(tee(options.tap));
     const clearPart = pipeline([pack as unknown as Readable, ...stages, clear]);
     const compressed = options.encryption === undefined ? clear : await encrypting(clear, options.encryption);
     const writer = new ArchiveWriter(finalPath, output, options, compressed, clearPart);
     writer.pack = pack;
+    writer.gzip = gzip;
     return writer;
   }
 
@@ -113,6 +121,7 @@ export class ArchiveWriter implements ArchiveSink {
 
   async addBuffer(path: string, content: Buffer, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
     const hash = createHash('sha256').update(content).digest('hex');
+    this.gzip.useStored(false);
     await this.withEntry({ name: path, size: content.length, type: 'file', ...header(attributes, 0o600) }, async (entry) => {
       entry.end(content);
     });
@@ -178,6 +187,7 @@ export class ArchiveWriter implements ArchiveSink {
       if (source !== undefined) {
         for await (const chunk of source as AsyncIterable<Buffer>) {
           this.throwIfFailed();
+          if (seen === 0) this.chooseCompression(size, chunk, attributes.compressed);
           seen += chunk.length;
           if (seen > size) throw new FerryError('UPLOADS_UNREADABLE', `${path} changed size while it was being archived`, { hint: 'Run the backup again when the file is no longer being written.' });
           hash.update(chunk);
@@ -190,6 +200,11 @@ export class ArchiveWriter implements ArchiveSink {
       entry.end();
     });
     return this.record({ path, type: 'file', size, sha256: hash.digest('hex'), ...describe(attributes) });
+  }
+
+  private chooseCompression(size: number, start: Buffer, compressed: boolean | undefined): void {
+    if (compressed !== undefined) this.gzip.useStored(compressed);
+    else if (size >= 64 * 1024) this.gzip.useStored(looksCompressed(start));
   }
 
   private async withEntry(headers: Partial<TarHeaders> & { name: string }, write: (entry: EntryStream) => Promise<void>): Promise<void> {

@@ -29,6 +29,7 @@ const KEY_PATHS = [
   'postgres.bin_dir',
   'postgres.exec',
   'postgres.connect_timeout_seconds',
+  'postgres.dump_compression',
   'postgres.required_tables',
   'mongodb.url',
   'mongodb.database',

@@ -16,6 +16,7 @@ export const postgresConfigSchema = z.object({
   exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected docker://<container> or compose://<service>').optional()
     .describe('run the PostgreSQL tools inside the database container'),
   connect_timeout_seconds: count(1, 3600).default(10),
+  dump_compression: count(0, 9).default(1).describe('pg_dump --compress level of the custom-format dump'),
   required_tables: nameList.default([]).describe('tables ferry db check requires (schema.table or table)'),
 });
 

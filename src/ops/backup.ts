@@ -77,10 +77,11 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     // archive is proven without the key the server does not have.
     const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
     writer = await ArchiveWriter.create(finalPath, { compressionLevel: ctx.config.backup.compression_level, tap, ...(encryption === undefined ? {} : { encryption }) });
-    verifying = verifyWhileWriting(ctx, tap, finalPath);
+    const contentProven = new Set<string>();
+    verifying = verifyWhileWriting(ctx, tap, finalPath, contentProven);
     verifying.catch(() => undefined);
 
-    const storeManifests = await stageAndWrite(stores, writer, storeCtx, ctx);
+    const storeManifests = await stageAndWrite(stores, writer, storeCtx, ctx, contentProven);
 
     const head: Omit<Manifest, 'entries'> = {
       format: 'ferry-archive',
@@ -142,7 +143,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
  * folder need different resources); the archive, a single stream, takes each store's entries as soon
  * as its staging is done. The first failure stops the others and is the one reported.
  */
-async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: StoreContext, ctx: OperationContext): Promise<Record<string, StoreManifest>> {
+async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: StoreContext, ctx: OperationContext, contentProven: Set<string>): Promise<Record<string, StoreManifest>> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -168,6 +169,7 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
       const { store, staged } = await Promise.race(pending.values());
       pending.delete(store);
       throwIfAborted(ctx.signal);
+      for (const path of staged.contentProven ?? []) contentProven.add(path);
       const manifest = await staged.write(writer);
       manifests[store.kind] = manifest;
       ctx.log.info(`${store.kind}: ${Object.keys(manifest.counts).length} objects, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);

@@ -35,7 +35,7 @@ type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<vo
  * document parsing, JSON exports parsing, and as many rows of each as the manifest records.
  * Collects every finding.
  */
-async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined): Promise<VerifyReport> {
+async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined, contentProven: ReadonlySet<string> = new Set()): Promise<VerifyReport> {
   const started = Date.now();
   const findings: VerifyFinding[] = [];
   const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
@@ -57,7 +57,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
       }
       const digest = new DigestStream();
       const flowing = (data as Readable).pipe(digest);
-      const checker = header.type === 'file' ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
+      const checker = header.type === 'file' && !contentProven.has(header.path) ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
       if (checker !== undefined) checked.set(header.path, await checker.check(header.path, flowing, checkCtx));
       else await drain(flowing);
       digests.push({ path: header.path, type: header.type, digest: digest.digest() });
@@ -115,9 +115,12 @@ export async function verifyArchive(ctx: OperationContext, archive: string): Pro
   return verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
 }
 
-/** Verifies tar.gz bytes while they are being written, so a backup is proven in the same pass. */
-export function verifyWhileWriting(ctx: OperationContext, stream: Readable, label: string): Promise<VerifyReport> {
-  return verifyWith(ctx, label, (onEntry, options) => readArchiveStream(stream, label, onEntry, options), undefined);
+/**
+ * Verifies tar.gz bytes while they are being written, so a backup is proven in the same pass.
+ * `contentProven` may still grow while the archive is written (see StagedDump.contentProven).
+ */
+export function verifyWhileWriting(ctx: OperationContext, stream: Readable, label: string, contentProven: ReadonlySet<string>): Promise<VerifyReport> {
+  return verifyWith(ctx, label, (onEntry, options) => readArchiveStream(stream, label, onEntry, options), undefined, contentProven);
 }
 
 function entryList(manifest: Manifest): string {

@@ -116,6 +116,12 @@ export interface DatabaseInit {
 export interface StagedDump {
   /** Writes the entries (one after another: the archive is a single stream) and describes them. */
   write(sink: ArchiveSink): Promise<StoreManifest>;
+  /**
+   * Archive paths whose content the tool that restores them has already read whole while staging,
+   * from the very bytes that are written: verifying the archive in the same pass compares their
+   * checksums and skips the content check that would repeat that reading.
+   */
+  contentProven?: string[];
 }
 
 export interface Store {

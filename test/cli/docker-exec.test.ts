@@ -33,7 +33,7 @@ describe('PostgreSQL tools run inside the database container (postgres.exec)', (
 
     const calls = readFileSync(log, 'utf8').trim().split('\n');
     expect(calls[0]).toBe('exec -i -e PGPASSWORD -e PGCONNECT_TIMEOUT le-grimoire-postgres-1 pg_dump --version');
-    expect(calls.some((c) => /^exec -i .* le-grimoire-postgres-1 pg_dump --format=custom --no-password --dbname=postgresql:\/\/postgres@\/exec_src_[0-9a-f]+$/.test(c))).toBe(true);
+    expect(calls.some((c) => /^exec -i .* le-grimoire-postgres-1 pg_dump --format=custom --compress=1 --no-password --dbname=postgresql:\/\/postgres@\/exec_src_[0-9a-f]+$/.test(c))).toBe(true);
     expect(calls.some((c) => /le-grimoire-postgres-1 sh -c cat > "\$1" sh \/tmp\/ferry-[0-9a-f]+\.backup$/.test(c))).toBe(true);
     expect(calls.some((c) => /le-grimoire-postgres-1 pg_restore --clean .* --single-transaction --dbname=postgresql:\/\/postgres@\/exec_dst_[0-9a-f]+ \/tmp\/ferry-/.test(c))).toBe(true);
     expect(calls.some((c) => /le-grimoire-postgres-1 rm -f \/tmp\/ferry-/.test(c))).toBe(true);

@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { drain, type ArchiveEntryHeader, type StoreManifest } from '../../archive/index.js';
 import type { PostgresConfig } from '../../config/index.js';
@@ -62,7 +62,7 @@ export class PostgresStore implements Store {
     // same bytes while they are written (both hold one snapshot, production is read once, and the
     // derivation overlaps the dump): pg_restore reads the growing file in order, as from a pipe.
     ctx.progress.start(`pg_dump ${this.describe()}, deriving database.sql and counting rows`);
-    const dumpArgs = ['--format=custom', '--no-password', tools.dbnameArg(this.config.url)];
+    const dumpArgs = ['--format=custom', `--compress=${this.config.dump_compression}`, '--no-password', tools.dbnameArg(this.config.url)];
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -91,6 +91,12 @@ export class PostgresStore implements Store {
       const derived = await deriving;
       await writing;
       if (derived.exitCode !== 0) throw this.toolError('pg_restore', derived.stderr, ctx);
+      // A local pg_dump rewrote its table of contents (with data offsets) after the derivation read
+      // it; that final version must read too. Through stdout nothing was rewritten.
+      if (tools.local) {
+        const listed = await tools.run('pg_restore', ['--list', customPath], { signal: ctx.signal, stdout: discard() });
+        if (listed.exitCode !== 0) throw this.toolError('pg_restore --list', listed.stderr, ctx);
+      }
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
@@ -102,11 +108,12 @@ export class PostgresStore implements Store {
     const rows = Object.values(counter.counts).reduce((a, b) => a + b, 0);
     if (rows === 0) warnings.push(`${this.describe()} has no rows in any table; check that DATABASE_URL names the right database`);
     return {
+      contentProven: [CUSTOM_DUMP_ENTRY],
       write: async (sink) => {
         const now = new Date();
-        await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now });
+        await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now, compressed: this.config.dump_compression > 0 });
         await rm(customPath, { force: true });
-        await sink.addFile(PLAIN_SQL_ENTRY, sqlPath, sqlSize, { mode: 0o600, mtime: now });
+        await sink.addFile(PLAIN_SQL_ENTRY, sqlPath, sqlSize, { mode: 0o600, mtime: now, compressed: false });
         await rm(sqlPath, { force: true });
         return {
           kind: this.kind,
@@ -288,4 +295,8 @@ async function* followGrowingFile(path: string, writerDone: () => boolean, signa
   } finally {
     await handle.close();
   }
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
 }

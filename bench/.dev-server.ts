@@ -1,0 +1,14 @@
+import { writeFileSync } from 'node:fs';
+import { startThrowawayPostgres } from '../src/demo/throwaway-postgres.js';
+import { generate, SIZES } from './generate.js';
+const size = process.argv[2] ?? 'l';
+const server = await startThrowawayPostgres({ password: 'bench' });
+await server.createDatabase('legrimoire');
+const env = { ...process.env, PGPASSWORD: server.password };
+const conn = ['-h', '127.0.0.1', '-p', String(server.port), '-U', server.user];
+const t0 = Date.now();
+await generate(SIZES[size]!, [...conn, '-d', 'legrimoire'], env, '/tmp/dev/uploads');
+writeFileSync('/tmp/dev/env', `export PGHOST=127.0.0.1 PGPORT=${server.port} PGUSER=${server.user} PGPASSWORD=bench\nexport DATABASE_URL=${server.url('legrimoire')}\n`);
+console.log('ready', (Date.now() - t0) / 1000);
+setInterval(() => undefined, 1 << 30);
+process.on('SIGTERM', async () => { await server.stop(); process.exit(0); });
