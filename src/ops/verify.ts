@@ -1,4 +1,8 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import {
   DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
   writeFileAtomic, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
@@ -42,7 +46,9 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
   const checked = new Map<string, ContentCheckResult>();
   let inner: Manifest | undefined;
   let archiveBytes = 0;
-  const checkCtx = { signal: ctx.signal, log: ctx.log, pgBinDir: ctx.config.postgres?.bin_dir, pgExec: ctx.config.postgres?.exec };
+  const tempDir = await mkdtemp(join(ctx.config.backup.temp_directory ?? tmpdir(), 'ferry-verify-'));
+  const checkCtx = { signal: ctx.signal, log: ctx.log, pgBinDir: ctx.config.postgres?.bin_dir, pgExec: ctx.config.postgres?.exec, tempDir };
+  const pendingChecks: Array<Promise<void>> = [];
   try {
     await read(async (header, data) => {
       if (header.path === MANIFEST_ENTRY) {
@@ -57,17 +63,30 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
       }
       const digest = new DigestStream();
       const flowing = (data as Readable).pipe(digest);
+      // pipe() does not pass a damaged entry's error on; a checker reading `flowing` must see it.
+      (data as Readable).once('error', (error) => digest.destroy(error));
       const checker = header.type === 'file' && !contentProven.has(header.path) ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
-      if (checker !== undefined) checked.set(header.path, await checker.check(header.path, flowing, checkCtx));
-      else await drain(flowing);
+      if (checker !== undefined) {
+        const checking = checker.check(header.path, flowing, checkCtx).then((result) => void checked.set(header.path, result));
+        checking.catch(() => undefined);
+        pendingChecks.push(checking);
+        // The next entry comes as soon as this one is read; a slow check finishes meanwhile.
+        await Promise.race([finished(flowing), checking]);
+      } else {
+        await drain(flowing);
+      }
       digests.push({ path: header.path, type: header.type, digest: digest.digest() });
     }, { signal: ctx.signal, onCompressedBytes: (n) => {
       archiveBytes = n;
       ctx.progress.update(n);
     } });
+    await Promise.all(pendingChecks);
   } catch (error) {
     if (!isFerryError(error) || ['INTERRUPTED', 'ARCHIVE_NOT_FOUND', 'DECRYPT_KEY_MISSING', 'DECRYPT_WRONG_KEY'].includes(error.code)) throw error;
     findings.push({ entry: 'archive', problem: error.message });
+  } finally {
+    await Promise.allSettled(pendingChecks);
+    await rm(tempDir, { recursive: true, force: true });
   }
   const manifest = inner ?? (sidecar?.formatVersion === LEGACY_FORMAT_VERSION ? sidecar : undefined);
   if (manifest === undefined) {

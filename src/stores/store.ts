@@ -154,6 +154,8 @@ export interface ContentCheckContext {
   /** postgres.bin_dir and postgres.exec when configured, to find pg_restore. */
   pgBinDir?: string | undefined;
   pgExec?: string | undefined;
+  /** A private folder for the duration of the check, removed afterwards. */
+  tempDir: string;
 }
 
 export interface ContentCheckResult {
@@ -168,6 +170,9 @@ export interface ContentCheckResult {
  */
 export interface ContentChecker {
   accepts(path: string): boolean;
-  /** Must read `data` to its end. */
+  /**
+   * Must read `data` to its end. The result may come later than that: the archive moves on to its
+   * next entry as soon as `data` is read, while a slower check (an external tool) goes on.
+   */
   check(path: string, data: Readable, ctx: ContentCheckContext): Promise<ContentCheckResult>;
 }

@@ -60,7 +60,7 @@ describe('ferry verify', () => {
     const { env, archive } = await backedUp();
     truncateSync(archive, Math.floor(readFileSync(archive).length * 0.7));
     const result = await ferry(['verify', 'latest'], env);
-    expect(result.code).toBe(2);
+    expect(result.code, result.stdout + result.stderr).toBe(2);
     expect(result.stdout).toMatch(/problem: archive .* is damaged .*near compressed byte \d+: unexpected end of file/);
     expect((await ferry(['health', '--deep'], env)).code).toBe(2);
   });

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -16,6 +16,7 @@ import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
 import { formatBytes } from '../../util/format.js';
 import { hostsOfUrl } from '../../util/url.js';
+import { followGrowingFile } from '../../util/follow-file.js';
 
 export const CUSTOM_DUMP_ENTRY = 'postgresql/database.backup';
 export const PLAIN_SQL_ENTRY = 'postgresql/database.sql';
@@ -259,43 +260,6 @@ export async function countRows(target: PgTarget, tables: string[]): Promise<Rec
   });
 }
 
-
-/**
- * Reads a file that another process is still appending to, in order, until that process is done
- * and the end is reached. Bytes written in place later (pg_dump rewrites its table of contents with
- * data offsets at the end) are not read again: a sequential reader does not need them.
- */
-async function* followGrowingFile(path: string, writerDone: () => boolean, signal: AbortSignal): AsyncGenerator<Buffer> {
-  const pause = () => new Promise((resolvePause) => setTimeout(resolvePause, 20));
-  let handle: FileHandle | undefined;
-  while (handle === undefined) {
-    if (signal.aborted) return;
-    const finished = writerDone();
-    handle = await open(path, 'r').catch(() => undefined);
-    if (handle === undefined) {
-      if (finished) return;
-      await pause();
-    }
-  }
-  try {
-    let position = 0;
-    for (;;) {
-      if (signal.aborted) return;
-      const finished = writerDone();
-      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(1024 * 1024), 0, 1024 * 1024, position);
-      if (bytesRead > 0) {
-        position += bytesRead;
-        yield buffer.subarray(0, bytesRead);
-      } else if (finished) {
-        return;
-      } else {
-        await pause();
-      }
-    }
-  } finally {
-    await handle.close();
-  }
-}
 
 function discard(): Writable {
   return new Writable({ write: (_chunk, _encoding, callback) => callback() });
