@@ -89,17 +89,24 @@ export async function runTool(command: string, args: readonly string[], options:
   };
   options.signal.addEventListener('abort', onAbort, { once: true });
 
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, rejectExit) => {
+    child.once('error', rejectExit);
+    child.once('close', (code, signal) => resolveExit({ code, signal }));
+  });
+  exit.catch(() => undefined);
   try {
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit, rejectExit) => {
-      child.once('error', rejectExit);
-      child.once('close', (code, signal) => resolveExit({ code, signal }));
-    });
-    const [status] = await Promise.all([exit, stdoutDone.catch((error: unknown) => {
-      if (pid !== undefined) killGroup(pid, 'SIGTERM');
-      throw error;
-    }), stdinDone]);
+    const [status] = await Promise.all([exit, stdoutDone, stdinDone]);
     if (options.signal.aborted) throw interrupted();
     return { exitCode: status.code, signal: status.signal, stderr: stderr.trim(), stdout };
+  } catch (error) {
+    // The child goes before its stdin is closed: psql commits whatever it got when its input ends.
+    if (pid !== undefined) {
+      killGroup(pid, 'SIGTERM');
+      const forced = setTimeout(() => killGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+      await exit.catch(() => undefined);
+      clearTimeout(forced);
+    }
+    throw error;
   } finally {
     if (pid !== undefined) liveGroups.delete(pid);
     options.signal.removeEventListener('abort', onAbort);
@@ -136,6 +143,6 @@ async function pump(source: Readable, sink: Writable): Promise<void> {
 /** The last meaningful line of a tool's stderr, for a one-line message. */
 export function lastLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  const errorLine = [...lines].reverse().find((l) => /error|fatal|FATAL/.test(l));
+  const errorLine = [...lines].reverse().find((l) => /error|fatal/i.test(l));
   return errorLine ?? lines.at(-1) ?? '';
 }

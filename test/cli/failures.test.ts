@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { freePort } from '../../src/demo/throwaway-postgres.js';
 import { ferry, startFerry } from '../support/cli.js';
 import { fakeToolDir } from '../support/fake-tools.js';
-import { createDatabase, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
+import { createDatabase, databaseExists, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
 import { backedUpDatabase } from '../support/backed-up.js';
+import { replaceEntry } from '../support/archive-edit.js';
 
 async function smallDatabase(): Promise<string> {
   const db = await createDatabase(uniqueName('small'));
@@ -197,7 +198,7 @@ describe('restore failures and refusals', () => {
     const before = await tableDigests(target);
     const result = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^ferry: pg_restore into postgres .* failed: .*cannot drop table public\.recipes because other objects depend on it/m);
+    expect(result.stderr).toMatch(/^ferry: restore into postgres .* failed in psql: ERROR: +cannot drop table public\.recipes because other objects depend on it$/m);
     expect(result.stderr).toMatch(/the single transaction was rolled back, so the target is as it was/);
     expect(await tableDigests(target)).toEqual(before);
     expect(await query(target, 'SELECT * FROM recipe_titles')).toEqual([{ title: 'local only' }]);
@@ -211,7 +212,7 @@ describe('restore failures and refusals', () => {
     await query(target, "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('mine');");
     const before = await tableDigests(target);
     const result = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(/^ferry: archive .* is damaged .*near compressed byte \d+: unexpected end of file$/m);
     expect(await tableDigests(target)).toEqual(before);
   });
@@ -230,9 +231,63 @@ describe('restore failures and refusals', () => {
     execFileSync('tar', ['-czf', archive, '-C', x, 'postgresql', 'backup_info.txt', 'manifest.json']);
     const target = await createDatabase(uniqueName('flip'));
     const result = await ferry(['restore', archive, '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
-    expect(result.code).toBe(2);
+    expect(result.code, result.stderr).toBe(2);
     expect(result.stderr).toMatch(/^ferry: archive .*: entry postgresql\/database\.backup does not match its checksum/m);
     expect(await tableDigests(target)).toEqual({});
+  });
+
+  it('an entry damaged after the dump: the restore already under way is rolled back, and a database it created is removed', async () => {
+    const { work, dir, archive } = await backedUp();
+    // PostgreSQL starts loading as soon as database.backup arrives; database.sql comes after it.
+    const { execFileSync } = await import('node:child_process');
+    const x = join(work, 'x');
+    await mkdir(x);
+    execFileSync('tar', ['-xzf', archive, '-C', x]);
+    const sql = join(x, 'postgresql', 'database.sql');
+    const bytes = await readFile(sql);
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0x01, bytes.length - 3);
+    await writeFile(sql, bytes);
+    execFileSync('tar', ['-czf', archive, '-C', x, 'postgresql/database.backup', 'postgresql/database.sql', 'backup_info.txt', 'manifest.json']);
+
+    const target = await createDatabase(uniqueName('late'));
+    await query(target, "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes VALUES (1, 'local only');");
+    const before = await tableDigests(target);
+    const result = await ferry(['restore', archive, '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+    expect(result.code, result.stderr).toBe(2);
+    expect(result.stderr).toMatch(/^ferry: archive .*: entry postgresql\/database\.sql does not match its checksum/m);
+    expect(await tableDigests(target)).toEqual(before);
+
+    const fresh = uniqueName('late_new');
+    const intoNew = await ferry(['restore', archive, '--yes'], { DATABASE_URL: pgUrl(fresh), BACKUP_DIRECTORY: dir });
+    expect(intoNew.code, intoNew.stderr).toBe(2);
+    expect(await databaseExists(fresh)).toBe(false);
+  });
+
+  it('a dump pg_restore cannot read to its end (checksums consistent): nothing of it is committed', async () => {
+    const { work, dir, archive } = await backedUp();
+    const { execFileSync } = await import('node:child_process');
+    const x = join(work, 'cut');
+    await mkdir(x);
+    execFileSync('tar', ['-xzf', archive, '-C', x]);
+    const dump = await readFile(join(x, 'postgresql', 'database.backup'));
+    // Cut inside the table's data: pg_restore prints part of the COPY rows, then fails.
+    replaceEntry(archive, 'postgresql/database.backup', dump.subarray(0, Math.floor(dump.length * 0.9)));
+    const target = await createDatabase(uniqueName('cut'));
+    await query(target, "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes VALUES (1, 'local only');");
+    const before = await tableDigests(target);
+    const result = await ferry(['restore', archive, '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^ferry: restore into postgres .* failed in pg_restore: /m);
+    expect(await tableDigests(target)).toEqual(before);
+    // Masked, the rows reach psql through Ferry as pg_restore prints them; psql's input must not end
+    // (psql would commit what it has) before pg_restore has succeeded.
+    const config = join(work, 'mask.yaml');
+    await writeFile(config, 'mask:\n  postgres:\n    recipes:\n      title: text\n', { mode: 0o600 });
+    for (let i = 0; i < 3; i++) {
+      const masked = await ferry(['--config', config, 'restore', archive, '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir, FERRY_MASK_KEY: 'failures-test-mask-key-0123' });
+      expect(masked.code, masked.stderr).toBe(1);
+      expect(await tableDigests(target)).toEqual(before);
+    }
   });
 
   it('a missing archive and a store the archive lacks are usage errors', async () => {

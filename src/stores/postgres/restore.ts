@@ -1,10 +1,11 @@
 import { FerryError } from '../../errors/index.js';
-import { lastLine } from '../../process/index.js';
+import { lastLine, type ToolResult } from '../../process/index.js';
 import type { MaskedObjectStats, ObjectCount, StoreContext, StoreRestoreResult } from '../store.js';
 import { databaseExists, databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { countRows } from './store.js';
 import type { PgToolRunner } from './runner.js';
 import { createReadStream, createWriteStream } from 'node:fs';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { CopyMasker } from './copy-masker.js';
 import { tableColumns } from './ddl-columns.js';
@@ -69,17 +70,26 @@ async function ensureDatabase(target: PgTarget, ctx: StoreContext): Promise<void
 }
 
 export interface StreamedPgRestoreRequest extends Omit<PgRestoreRequest, 'jobs' | 'dumpPath'> {
-  /** A custom-format dump (read by pg_restore -f -), or plain SQL written with --clean (a masked archive's). */
-  source: { customDump: string } | { plainSql: string };
+  /**
+   * A custom-format dump (read by pg_restore -f -) as a file or as a stream of its bytes in order,
+   * or plain SQL written with --clean (a masked archive's).
+   */
+  source: { customDump: string } | { customDumpStream: Readable } | { plainSql: string };
   rules: Map<string, Map<string, Transformer>>;
   /** Needed when there are rules. */
   masker: Masker | undefined;
+  /**
+   * When given, psql's input ends, so its transaction commits, only once this resolves: the restore
+   * can run while the rest of the archive is still being checked. Rejecting it rolls everything back.
+   */
+  commit?: Promise<void>;
 }
 
 /**
  * The streamed path: `pg_restore -f -` (or a masked archive's plain SQL) goes through CopyMasker,
  * which rewrites the rows of tables with rules, into psql, in one transaction, so unmasked values
- * never reach the target. A failure on either side stops both, and the transaction is rolled back.
+ * never reach the target. A failure on either side stops both, and the transaction is rolled back:
+ * Ferry holds the end of psql's input, and psql commits only when its input ends.
  */
 export async function applyStreamedPgRestore(request: StreamedPgRestoreRequest): Promise<StoreRestoreResult> {
   const { tools, target, expected, tables, ctx } = request;
@@ -89,40 +99,75 @@ export async function applyStreamedPgRestore(request: StreamedPgRestoreRequest):
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const masking = new CopyMasker(request.rules, request.masker);
+  const masking = request.rules.size > 0 ? new CopyMasker(request.rules, request.masker) : new PassThrough({ highWaterMark: 1024 * 1024 });
   let firstFailure: unknown;
   const failed = (error: unknown) => {
     firstFailure ??= error;
     stop.abort();
     throw error;
   };
-  const file = 'customDump' in request.source ? await tools.fileForTools(request.source.customDump, ctx.signal) : undefined;
+  const source = request.source;
+  const file = 'customDump' in source ? await tools.fileForTools(source.customDump, ctx.signal) : undefined;
   ctx.progress.start(`${request.rules.size > 0 ? 'masked restore' : 'psql'} into ${describeUrl(target.url)}`);
+  const running: Array<Promise<unknown>> = [];
   try {
+    // psql commits when its input ends: only after pg_restore has exited cleanly (a dump it could
+    // not read to the end would otherwise commit half a table) and after the caller's commit.
+    let producerSucceeded!: () => void;
+    const produced = new Promise<void>((resolveProduced) => (producerSucceeded = resolveProduced));
+    const psqlInput = masking.pipe(endingOnlyAfter(Promise.all([produced, request.commit]).then(() => undefined), stop.signal));
+    masking.once('error', (error) => psqlInput.destroy(error));
     const psqlArgs = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', tools.dbnameArg(target.url), '-f', '-'];
-    const loading = tools.run('psql', psqlArgs, { env, signal: stop.signal, stdin: masking }).catch(failed);
-    const producing = file !== undefined
-      ? tools.run('pg_restore', ['--clean', '--if-exists', '--no-owner', '--no-privileges', ...(tables ?? []).map((t) => `--table=${t}`), '--file=-', file.path], { env, signal: stop.signal, stdout: masking }).catch(failed)
-      : pipeline(createReadStream((request.source as { plainSql: string }).plainSql), masking, { signal: stop.signal }).then(() => ({ exitCode: 0, stderr: '' })).catch(failed);
-    const [produced, loaded] = await Promise.all([producing, loading]);
-    for (const [tool, result] of [['pg_restore', produced], ['psql', loaded]] as const) {
-      if (result.exitCode === 0) continue;
-      const line = ctx.redactor.redact(lastLine(result.stderr));
-      throw toolFailure(target.url, tool, line, new FerryError('PG_RESTORE_FAILED', `restore into ${describeUrl(target.url)} failed in ${tool}: ${line}`, {
-        hint: 'The single transaction was rolled back, so the target is as it was. Fix the cause and run the restore again.',
-      }));
-    }
+    // A tool that fails stops the other at once: psql must not wait for a commit that cannot come.
+    const succeeded = (tool: 'pg_restore' | 'psql') => (result: ToolResult) => {
+      if (result.exitCode === 0) {
+        if (tool === 'pg_restore') producerSucceeded();
+        return;
+      }
+      // psql prefixes its errors with the input's name and line: "psql:<stdin>:42: ERROR: …".
+      const line = ctx.redactor.redact(lastLine(result.stderr)).replace(/^psql:[^:]*:\d+: /, '');
+      failed(toolFailure(target.url, tool, line, new FerryError('PG_RESTORE_FAILED', `restore into ${describeUrl(target.url)} failed in ${tool}: ${line}`, {
+        hint: 'Nothing was committed: the single transaction was rolled back, so the target is as it was. Fix the cause (often an object in the target that depends on a restored table) and run the restore again.',
+      })));
+    };
+    const loading = tools.run('psql', psqlArgs, { env, signal: stop.signal, stdin: psqlInput }).then(succeeded('psql'), failed);
+    const pgRestoreArgs = ['--clean', '--if-exists', '--no-owner', '--no-privileges', ...(tables ?? []).map((t) => `--table=${t}`), '--file=-'];
+    const producing = 'plainSql' in source
+      ? pipeline(createReadStream(source.plainSql), masking, { signal: stop.signal }).then(() => producerSucceeded(), failed)
+      : tools.run('pg_restore', file === undefined ? pgRestoreArgs : [...pgRestoreArgs, file.path], {
+        env, signal: stop.signal, stdout: masking, ...('customDumpStream' in source ? { stdin: source.customDumpStream } : {}),
+      }).then(succeeded('pg_restore'), failed);
+    running.push(producing, loading);
+    await Promise.all(running);
   } catch (error) {
+    await Promise.allSettled(running);
     if (ctx.signal.aborted) throw error;
     throw firstFailure ?? error;
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     await file?.cleanup();
   }
-  const stats = [...masking.stats.values()];
+  const stats = masking instanceof CopyMasker ? [...masking.stats.values()] : [];
   ctx.progress.done(stats.length === 0 ? 'psql finished' : `masked ${stats.reduce((n, s) => n + s.masked, 0)} values in ${stats.length} tables`);
   const counts = await restoredCounts(target, expected);
   return { target: describeUrl(target.url), counts, durationSeconds: (Date.now() - started) / 1000, ...(stats.length === 0 ? {} : { masking: stats }) };
+}
+
+/** Passes everything on, but ends only once `commit` resolves (and fails when it rejects or `signal` fires). */
+function endingOnlyAfter(commit: Promise<void>, signal: AbortSignal): Transform {
+  const decided = new Promise<void>((resolveDecided, rejectDecided) => {
+    const onAbort = () => rejectDecided(new Error('restore stopped'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    commit.then(resolveDecided, rejectDecided).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+  // Settled long before the end of the input, perhaps: handled here, acted on in flush.
+  decided.catch(() => undefined);
+  return new Transform({
+    transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
+    flush: (callback) => {
+      decided.then(() => callback(), (error: unknown) => callback(error as Error));
+    },
+  });
 }
 
 /**

@@ -7,8 +7,8 @@ import { drain, type ArchiveEntryHeader, type StoreManifest } from '../../archiv
 import type { PostgresConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
-import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
-import { databaseExists, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
+import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext, StoreRestoreResult } from '../store.js';
+import { databaseExists, describeUrl, dropCreatedDatabase, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
 import { applyPgRestore, applyStreamedPgRestore, checkMaskRules } from './restore.js';
 import { serverFacts } from './server.js';
@@ -145,19 +145,51 @@ export class PostgresStore implements Store {
   }
 
   async prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging> {
-    const target = this.restoreTarget(options);
     const dumpMajor = majorOf(manifest.toolVersion ?? '0');
     const tools = await choosePgTools(dumpMajor, `the archive was written by pg_dump ${manifest.toolVersion ?? '?'} so restoring it`, this.toolChoice, ctx.signal);
     const customPath = join(ctx.tempDir, 'database.backup');
     const plainPath = join(ctx.tempDir, 'database.sql');
+    const target = this.restoreTarget(options);
     let staged = false;
     let plainStaged = false;
     // Tables without rules still go through the masked path's single pg_restore | psql stream.
     const mask = options.mask !== undefined && options.mask.rules.postgres.size > 0 ? options.mask : undefined;
+    const tables = selectTables(manifest.counts, options.tables);
+    const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
+    const selection = options.tables === undefined ? undefined : tables.map(bareName);
+    // Without masking rules to check first or --jobs, the restore starts while the archive is still
+    // being read: pg_restore follows the dump as it is staged, and psql's transaction commits only in
+    // apply(), once every entry matched its checksum. discard() before that rolls it back.
+    const early = mask === undefined && (options.jobs ?? 1) <= 1;
+    let started: { result: Promise<StoreRestoreResult>; commit: () => void; cancel: (reason: Error) => void; created: boolean } | undefined;
+    const startEarly = (written: () => boolean, created: boolean) => {
+      let commit!: () => void;
+      let cancel!: (reason: Error) => void;
+      const decided = new Promise<void>((resolveDecided, rejectDecided) => {
+        commit = resolveDecided;
+        cancel = rejectDecided;
+      });
+      decided.catch(() => undefined);
+      const stop = new AbortController();
+      // The archive's reading owns the progress line meanwhile.
+      const quietCtx = { ...ctx, progress: { start: () => undefined, update: () => undefined, done: () => undefined } };
+      const result = applyStreamedPgRestore({
+        tools, target, expected, tables: selection, ctx: quietCtx, rules: new Map(), masker: undefined, commit: decided,
+        source: { customDumpStream: Readable.from(followGrowingFile(customPath, written, stop.signal)) },
+      }).finally(() => stop.abort());
+      result.catch(() => undefined);
+      started = { result, commit, cancel, created };
+    };
     return {
       accept: async (_header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
         if (relativePath === 'database.backup') {
-          await pipeline(data, createWriteStream(customPath, { mode: 0o600 }));
+          let written = false;
+          const created = early && !(await databaseExists(target));
+          const writing = pipeline(data, createWriteStream(customPath, { mode: 0o600 })).finally(() => {
+            written = true;
+          });
+          if (early) startEarly(() => written, created);
+          await writing;
           staged = true;
         } else if (relativePath === 'database.sql' && !staged) {
           // Only a masked archive has plain SQL and no custom dump (which comes first otherwise).
@@ -174,19 +206,27 @@ export class PostgresStore implements Store {
         }
       },
       apply: async () => {
+        if (started !== undefined) {
+          started.commit();
+          return started.result;
+        }
         if (!staged && !plainStaged) {
           throw new FerryError('ARCHIVE_ENTRY_MISSING', `the archive has no ${CUSTOM_DUMP_ENTRY}`, { hint: 'Restore PostgreSQL by hand from postgresql/database.sql with psql, or use another backup.' });
         }
-        const tables = selectTables(manifest.counts, options.tables);
-        const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
-        const selection = options.tables === undefined ? undefined : tables.map(bareName);
         const streamed = { tools, target, expected, tables: selection, ctx, rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker };
         if (!staged) return applyStreamedPgRestore({ ...streamed, source: { plainSql: plainPath } });
         if (mask === undefined) return applyPgRestore({ tools, target, dumpPath: customPath, expected, tables: selection, jobs: options.jobs, ctx });
         if ((options.jobs ?? 1) > 1) ctx.log.warn('--jobs does not apply to a masked restore: it streams through psql in one transaction');
         return applyStreamedPgRestore({ ...streamed, source: { customDump: customPath } });
       },
-      discard: async () => undefined,
+      discard: async () => {
+        if (started === undefined) return;
+        started.cancel(new Error('the restore was called off before it was committed'));
+        const outcome = await started.result.then(() => 'committed', () => 'rolled back');
+        if (started.created && outcome === 'rolled back') {
+          await dropCreatedDatabase(target).catch((error: unknown) => ctx.log.warn(`could not remove the database created for the restore: ${(error as Error).message}`));
+        }
+      },
     };
   }
 
