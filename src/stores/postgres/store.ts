@@ -10,7 +10,7 @@ import { lastLine } from '../../process/index.js';
 import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext, StoreRestoreResult } from '../store.js';
 import { databaseExists, describeUrl, dropCreatedDatabase, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
-import { applyPgRestore, applyStreamedPgRestore, checkMaskRules } from './restore.js';
+import { applyPgRestore, applyStreamedPgRestore, checkMaskRules, type StreamedPgRestoreRequest } from './restore.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
@@ -157,12 +157,15 @@ export class PostgresStore implements Store {
     const tables = selectTables(manifest.counts, options.tables);
     const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
     const selection = options.tables === undefined ? undefined : tables.map(bareName);
-    // Without masking rules to check first or --jobs, the restore starts while the archive is still
-    // being read: pg_restore follows the dump as it is staged, and psql's transaction commits only in
-    // apply(), once every entry matched its checksum. discard() before that rolls it back.
-    const early = mask === undefined && (options.jobs ?? 1) <= 1;
+    // The restore starts while the archive is still being read, and psql's transaction commits only
+    // in apply(), once every entry matched its checksum; discard() before that rolls it back.
+    // Unmasked, pg_restore follows the dump as it is staged. Masked, it starts once the whole dump is
+    // staged and the rules are checked against it: unmasked values of ruled columns never reach the
+    // target, not even in a transaction that is rolled back. --jobs (unmasked) waits for the check.
+    const early = mask !== undefined || (options.jobs ?? 1) <= 1;
     let started: { result: Promise<StoreRestoreResult>; commit: () => void; cancel: (reason: Error) => void; created: boolean } | undefined;
-    const startEarly = (written: () => boolean, created: boolean) => {
+    let rulesChecked: Promise<void> | undefined;
+    const startEarly = (source: StreamedPgRestoreRequest['source'], created: boolean) => {
       let commit!: () => void;
       let cancel!: (reason: Error) => void;
       const decided = new Promise<void>((resolveDecided, rejectDecided) => {
@@ -170,27 +173,36 @@ export class PostgresStore implements Store {
         cancel = rejectDecided;
       });
       decided.catch(() => undefined);
-      const stop = new AbortController();
       // The archive's reading owns the progress line meanwhile.
       const quietCtx = { ...ctx, progress: { start: () => undefined, update: () => undefined, done: () => undefined } };
       const result = applyStreamedPgRestore({
-        tools, target, expected, tables: selection, ctx: quietCtx, rules: new Map(), masker: undefined, commit: decided,
-        source: { customDumpStream: Readable.from(followGrowingFile(customPath, written, stop.signal)) },
-      }).finally(() => stop.abort());
+        tools, target, expected, tables: selection, ctx: quietCtx, commit: decided, source,
+        rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker,
+      });
       result.catch(() => undefined);
       started = { result, commit, cancel, created };
     };
     return {
       accept: async (_header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
         if (relativePath === 'database.backup') {
-          let written = false;
           const created = early && !(await databaseExists(target));
+          let written = false;
+          const stop = new AbortController();
           const writing = pipeline(data, createWriteStream(customPath, { mode: 0o600 })).finally(() => {
             written = true;
           });
-          if (early) startEarly(() => written, created);
+          if (early && mask === undefined) {
+            startEarly({ customDumpStream: Readable.from(followGrowingFile(customPath, () => written, stop.signal)) }, created);
+            // A restore that ends early (it failed) stops following the file.
+            started?.result.then(() => stop.abort(), () => stop.abort());
+          }
           await writing;
           staged = true;
+          if (early && mask !== undefined) {
+            rulesChecked = checkMaskRules(tools, customPath, mask.rules.postgres, ctx);
+            rulesChecked.catch(() => undefined);
+            if (await rulesChecked.then(() => true, () => false)) startEarly({ customDump: customPath }, created);
+          }
         } else if (relativePath === 'database.sql' && !staged) {
           // Only a masked archive has plain SQL and no custom dump (which comes first otherwise).
           await pipeline(data, createWriteStream(plainPath, { mode: 0o600 }));
@@ -200,13 +212,14 @@ export class PostgresStore implements Store {
         }
       },
       validate: async () => {
-        if (mask !== undefined && staged) await checkMaskRules(tools, customPath, mask.rules.postgres, ctx);
+        if (mask !== undefined && staged) await (rulesChecked ?? checkMaskRules(tools, customPath, mask.rules.postgres, ctx));
         if (!staged && plainStaged && options.tables !== undefined) {
           throw new FerryError('USAGE', '--tables needs the custom-format dump, and this archive (a masked one) holds plain SQL only', { hint: 'Restore it whole.' });
         }
       },
       apply: async () => {
         if (started !== undefined) {
+          if (mask !== undefined && (options.jobs ?? 1) > 1) ctx.log.warn('--jobs does not apply to a masked restore: it streams through psql in one transaction');
           started.commit();
           return started.result;
         }
