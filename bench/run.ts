@@ -101,6 +101,11 @@ try {
     const sample = await run('pg_dump', [...conn, '-Fc', '-f', join(dir, 'd.backup'), 'legrimoire'], pgEnv);
     return { sample, archive: join(dir, 'd.backup') };
   }));
+  rows.push(await measure('pg_dump -Fc --compress=1 (what ferry backup runs)', dbBytes, async () => {
+    const dir = fresh();
+    const sample = await run('pg_dump', [...conn, '-Fc', '--compress=1', '-f', join(dir, 'd.backup'), 'legrimoire'], pgEnv);
+    return { sample, archive: join(dir, 'd.backup') };
+  }));
   rows.push(await measure('scripts: pg_dump -Fc + pg_dump + tar czf', source, async () => {
     const dir = fresh();
     const started = process.hrtime.bigint();
@@ -132,24 +137,38 @@ try {
     await server.createDatabase(name);
     return name;
   };
+  // A restored database is dropped once measured: autovacuum analysing it would otherwise take CPU
+  // from the steps measured after it.
+  const dropped = async <T>(name: string, measured: Promise<T>): Promise<T> => {
+    const result = await measured;
+    execFileSync('psql', [...conn, '-d', 'postgres', '-qc', `DROP DATABASE ${name}`], { env: pgEnv });
+    return result;
+  };
   rows.push(await measure('pg_restore + copy uploads (the floor)', source, async () => {
     const dir = fresh();
+    const db = await target();
     const started = process.hrtime.bigint();
-    const a = await run('pg_restore', [...conn, '--no-owner', '--no-privileges', '--single-transaction', '-d', await target(), dump], pgEnv);
+    const a = await run('pg_restore', [...conn, '--no-owner', '--no-privileges', '--single-transaction', '-d', db, dump], pgEnv);
     const b = await run('cp', ['-a', uploads, join(dir, 'uploads')], pgEnv);
-    return { sample: { seconds: Number(process.hrtime.bigint() - started) / 1e9, peakKb: Math.max(a.peakKb ?? 0, b.peakKb ?? 0) } };
+    const sample = { seconds: Number(process.hrtime.bigint() - started) / 1e9, peakKb: Math.max(a.peakKb ?? 0, b.peakKb ?? 0) };
+    return dropped(db, Promise.resolve({ sample }));
   }));
-  rows.push(await measure('pg_restore -j2', dbBytes, async () => ({ sample: await run('pg_restore', [...conn, '--no-owner', '--no-privileges', '-j', '2', '-d', await target(), dump], pgEnv) })));
+  rows.push(await measure('pg_restore -j2', dbBytes, async () => {
+    const db = await target();
+    return dropped(db, run('pg_restore', [...conn, '--no-owner', '--no-privileges', '-j', '2', '-d', db, dump], pgEnv).then((sample) => ({ sample })));
+  }));
   rows.push(await measure('ferry restore', source, async () => {
     const dir = fresh();
-    return { sample: await run(process.execPath, [FERRY, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(await target()), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work })) };
+    const db = await target();
+    return dropped(db, run(process.execPath, [FERRY, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(db), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work })).then((sample) => ({ sample })));
   }));
   // Masking streams every row of the masked table through Ferry: recipes is most of the database.
   const maskConfig = join(work, 'mask.yaml');
   writeFileSync(maskConfig, 'mask:\n  postgres:\n    recipes:\n      title: text\n      slug: "recipe-{hash:16}"\n      instructions: text\n');
   rows.push(await measure('ferry restore, masked (recipes: slug, title, instructions)', source, async () => {
     const dir = fresh();
-    return { sample: await run(process.execPath, [FERRY, '--config', maskConfig, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(await target()), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work, FERRY_MASK_KEY: 'benchmark-mask-key-0123456789' })) };
+    const db = await target();
+    return dropped(db, run(process.execPath, [FERRY, '--config', maskConfig, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(db), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work, FERRY_MASK_KEY: 'benchmark-mask-key-0123456789' })).then((sample) => ({ sample })));
   }));
   rows.push(await measure('ferry verify', statSync(ferryArchive).size, async () => ({ sample: await run(process.execPath, [FERRY, 'verify', ferryArchive, '-q'], ferryEnv({ BACKUP_DIRECTORY: work })) })));
 
