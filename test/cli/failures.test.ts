@@ -17,6 +17,21 @@ async function smallDatabase(): Promise<string> {
   return db;
 }
 
+/**
+ * Rewrites the archive with one byte of `entry` (`fromEnd` bytes before its end) changed, inside a
+ * valid gzip/tar and with the manifest unchanged: only the entry's checksum can tell.
+ */
+async function flipByte(work: string, archive: string, entry: string, fromEnd: number): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const x = join(work, 'flipped');
+  await mkdir(x);
+  execFileSync('tar', ['-xzf', archive, '-C', x]);
+  const bytes = await readFile(join(x, entry));
+  bytes.writeUInt8(bytes.readUInt8(bytes.length - fromEnd) ^ 0x01, bytes.length - fromEnd);
+  await writeFile(join(x, entry), bytes);
+  execFileSync('tar', ['-czf', archive, '-C', x, 'postgresql/database.backup', 'postgresql/database.sql', 'backup_info.txt', 'manifest.json']);
+}
+
 /** A backup directory holding one good, old backup that nothing may remove or damage. */
 async function directoryWithOldBackup(work: string): Promise<{ dir: string; old: string; oldBytes: Buffer }> {
   const db = await smallDatabase();
@@ -219,16 +234,7 @@ describe('restore failures and refusals', () => {
 
   it('a flipped byte inside the PostgreSQL dump entry is caught by its checksum', async () => {
     const { work, dir, archive } = await backedUp();
-    // Rewrite the archive with one byte of database.backup changed but a valid gzip/tar around it.
-    const { execFileSync } = await import('node:child_process');
-    const x = join(work, 'x');
-    await mkdir(x);
-    execFileSync('tar', ['-xzf', archive, '-C', x]);
-    const dump = join(x, 'postgresql', 'database.backup');
-    const bytes = await readFile(dump);
-    bytes.writeUInt8(bytes.readUInt8(bytes.length - 20) ^ 0x01, bytes.length - 20);
-    await writeFile(dump, bytes);
-    execFileSync('tar', ['-czf', archive, '-C', x, 'postgresql', 'backup_info.txt', 'manifest.json']);
+    await flipByte(work, archive, 'postgresql/database.backup', 20);
     const target = await createDatabase(uniqueName('flip'));
     const result = await ferry(['restore', archive, '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
     expect(result.code, result.stderr).toBe(2);
@@ -239,15 +245,7 @@ describe('restore failures and refusals', () => {
   it('an entry damaged after the dump: the restore already under way is rolled back, and a database it created is removed', async () => {
     const { work, dir, archive } = await backedUp();
     // PostgreSQL starts loading as soon as database.backup arrives; database.sql comes after it.
-    const { execFileSync } = await import('node:child_process');
-    const x = join(work, 'x');
-    await mkdir(x);
-    execFileSync('tar', ['-xzf', archive, '-C', x]);
-    const sql = join(x, 'postgresql', 'database.sql');
-    const bytes = await readFile(sql);
-    bytes.writeUInt8(bytes.readUInt8(bytes.length - 3) ^ 0x01, bytes.length - 3);
-    await writeFile(sql, bytes);
-    execFileSync('tar', ['-czf', archive, '-C', x, 'postgresql/database.backup', 'postgresql/database.sql', 'backup_info.txt', 'manifest.json']);
+    await flipByte(work, archive, 'postgresql/database.sql', 3);
 
     const target = await createDatabase(uniqueName('late'));
     await query(target, "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes VALUES (1, 'local only');");
