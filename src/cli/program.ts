@@ -105,7 +105,7 @@ export function buildProgram(): Command {
     .option('--allow-remote-target', 'allow a target server that is not clearly local (localhost, a socket, a Compose service name)')
     .option('--mask', 'mask personal data with the mask: rules on the way in (the default when rules exist; needs FERRY_MASK_KEY)')
     .option('--no-mask', 'restore the data as it is although mask: rules exist')
-    .addHelpText('after', '\nPostgreSQL is restored with pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction:\na failure leaves the target as it was. The archive is read and every entry checked against its\nsha256 before any target is touched. Uploads are built beside the target folder and swapped in.\nMongoDB collections are loaded into a temporary collection and renamed over the target.')
+    .addHelpText('after', '\nThe archive is read once and every entry checked against its sha256 before anything is committed.\nPostgreSQL loads meanwhile (pg_restore --clean --if-exists --no-owner --no-privileges -f - into\npsql --single-transaction), and psql commits only once the whole archive was checked: a failure\nleaves the target as it was. With --jobs, pg_restore --jobs runs after the check, without the single\ntransaction. Uploads are built beside the target folder and swapped in. MongoDB collections are loaded\ninto a temporary collection and renamed over the target.')
     .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
 
   program.command('mask')

@@ -1,6 +1,6 @@
 import type { DecryptionKeys } from '../archive/index.js';
 import type { FerryConfig, Redactor } from '../config/index.js';
-import type { Logger, ProgressReporter } from '../stores/index.js';
+import { silentProgress, type Logger, type ProgressReporter } from '../stores/index.js';
 
 /** What every use case receives: configuration, cancellation and where to report. */
 export interface OperationContext {
@@ -16,4 +16,4 @@ export interface OperationContext {
 }
 
 export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, debug: () => undefined };
-export const silentProgress: ProgressReporter = { start: () => undefined, update: () => undefined, done: () => undefined };
+export { silentProgress };

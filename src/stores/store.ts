@@ -19,6 +19,9 @@ export interface ProgressReporter {
   done(summary?: string): void;
 }
 
+/** Reports nothing: for work that runs while another step owns the progress line. */
+export const silentProgress: ProgressReporter = { start: () => undefined, update: () => undefined, done: () => undefined };
+
 export interface StoreContext {
   signal: AbortSignal;
   log: Logger;

@@ -103,11 +103,3 @@ export async function databaseExists(target: PgTarget): Promise<boolean> {
     throw error;
   }
 }
-
-/** Removes a database Ferry created itself (a restore that was called off leaves nothing behind). */
-export async function dropCreatedDatabase(target: PgTarget): Promise<void> {
-  const name = databaseOf(target.url);
-  await withClient({ ...target, url: withDatabase(target.url, 'postgres') }, async (client) => {
-    await client.query(`DROP DATABASE IF EXISTS "${name.replace(/"/g, '""')}"`);
-  });
-}

@@ -62,10 +62,20 @@ async function restoredCounts(target: PgTarget, expected: Record<string, number>
 /** Creates the target database when it does not exist yet: an empty database loses nothing. */
 async function ensureDatabase(target: PgTarget, ctx: StoreContext): Promise<void> {
   if (await databaseExists(target)) return;
-  const name = databaseOf(target.url);
+  await onServer(target, (name) => `CREATE DATABASE ${name}`);
+  ctx.log.info(`created database ${databaseOf(target.url)}`);
+}
+
+/** Removes a database Ferry created itself (a restore that was called off leaves nothing behind). */
+export async function dropCreatedDatabase(target: PgTarget): Promise<void> {
+  await onServer(target, (name) => `DROP DATABASE IF EXISTS ${name}`);
+}
+
+/** Runs a statement about the target database from the server's maintenance database. */
+async function onServer(target: PgTarget, statement: (quotedName: string) => string): Promise<void> {
+  const name = `"${databaseOf(target.url).replace(/"/g, '""')}"`;
   await withClient({ ...target, url: withDatabase(target.url, 'postgres') }, async (client) => {
-    await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
-    ctx.log.info(`created database ${name}`);
+    await client.query(statement(name));
   });
 }
 

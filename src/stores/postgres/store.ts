@@ -1,16 +1,16 @@
 import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { drain, type ArchiveEntryHeader, type StoreManifest } from '../../archive/index.js';
 import type { PostgresConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
-import type { DatabaseCheck, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext, StoreRestoreResult } from '../store.js';
-import { databaseExists, describeUrl, dropCreatedDatabase, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
+import { silentProgress, type DatabaseCheck, type PreflightReport, type RestoreOptions, type RestoreStaging, type RestoreTarget, type StagedDump, type Store, type StoreContext, type StoreRestoreResult } from '../store.js';
+import { databaseExists, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
-import { applyPgRestore, applyStreamedPgRestore, checkMaskRules, type StreamedPgRestoreRequest } from './restore.js';
+import { applyPgRestore, applyStreamedPgRestore, checkMaskRules, dropCreatedDatabase, type StreamedPgRestoreRequest } from './restore.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
@@ -95,7 +95,7 @@ export class PostgresStore implements Store {
       // A local pg_dump rewrote its table of contents (with data offsets) after the derivation read
       // it; that final version must read too. Through stdout nothing was rewritten.
       if (tools.local) {
-        const listed = await tools.run('pg_restore', ['--list', customPath], { signal: ctx.signal, stdout: discard() });
+        const listed = await tools.run('pg_restore', ['--list', customPath], { signal: ctx.signal });
         if (listed.exitCode !== 0) throw this.toolError('pg_restore --list', listed.stderr, ctx);
       }
     } finally {
@@ -174,9 +174,8 @@ export class PostgresStore implements Store {
       });
       decided.catch(() => undefined);
       // The archive's reading owns the progress line meanwhile.
-      const quietCtx = { ...ctx, progress: { start: () => undefined, update: () => undefined, done: () => undefined } };
       const result = applyStreamedPgRestore({
-        tools, target, expected, tables: selection, ctx: quietCtx, commit: decided, source,
+        tools, target, expected, tables: selection, ctx: { ...ctx, progress: silentProgress }, commit: decided, source,
         rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker,
       });
       result.catch(() => undefined);
@@ -226,11 +225,11 @@ export class PostgresStore implements Store {
         if (!staged && !plainStaged) {
           throw new FerryError('ARCHIVE_ENTRY_MISSING', `the archive has no ${CUSTOM_DUMP_ENTRY}`, { hint: 'Restore PostgreSQL by hand from postgresql/database.sql with psql, or use another backup.' });
         }
-        const streamed = { tools, target, expected, tables: selection, ctx, rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker };
-        if (!staged) return applyStreamedPgRestore({ ...streamed, source: { plainSql: plainPath } });
-        if (mask === undefined) return applyPgRestore({ tools, target, dumpPath: customPath, expected, tables: selection, jobs: options.jobs, ctx });
-        if ((options.jobs ?? 1) > 1) ctx.log.warn('--jobs does not apply to a masked restore: it streams through psql in one transaction');
-        return applyStreamedPgRestore({ ...streamed, source: { customDump: customPath } });
+        if (!staged) {
+          return applyStreamedPgRestore({ tools, target, expected, tables: selection, ctx, rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker, source: { plainSql: plainPath } });
+        }
+        // A staged dump that did not start early: unmasked with --jobs (a masked one always starts once its rules pass).
+        return applyPgRestore({ tools, target, dumpPath: customPath, expected, tables: selection, jobs: options.jobs, ctx });
       },
       discard: async () => {
         if (started === undefined) return;
@@ -311,9 +310,4 @@ export async function countRows(target: PgTarget, tables: string[]): Promise<Rec
     }
     return counts;
   });
-}
-
-
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
 }
