@@ -52,6 +52,9 @@ const KEY_PATHS = [
   'storage.part_size_mb',
   'storage.upload_concurrency',
   'storage.upload_after_backup',
+  'restore.strategy',
+  'restore.disconnect',
+  'restore.keep_pristine',
 ] as const;
 
 function ferryName(path: string): string {

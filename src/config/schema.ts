@@ -84,6 +84,18 @@ export const storageConfigSchema = z.object({
   upload_after_backup: flag.default(true).describe('ferry backup uploads each new archive when remote is set'),
 });
 
+export const restoreConfigSchema = z.object({
+  strategy: z.enum(['auto', 'swap', 'in-place']).default('auto')
+    .describe('PostgreSQL: swap builds <db>__ferry_new beside the target and renames it in; in-place replaces the dumped schemas in one transaction; auto picks swap when the role may'),
+  disconnect: flag.default(false).describe('terminate sessions connected to the target database instead of refusing (as --force)'),
+  before: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(nonEmpty).min(1)).optional()
+    .describe('command and arguments run before the swap (e.g. docker compose stop web)'),
+  after: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(nonEmpty).min(1)).optional()
+    .describe('command and arguments run after the swap, also when it failed (e.g. docker compose start web)'),
+  hook_timeout_seconds: count(1, 3600).default(120),
+  keep_pristine: flag.default(false).describe('also keep a pristine copy of what was restored, for ferry reset'),
+});
+
 const transformerRules = z.record(z.string().min(1), z.record(z.string().min(1), z.unknown())).superRefine((tables, ctx) => {
   for (const [object, fields] of Object.entries(tables)) {
     for (const [field, spec] of Object.entries(fields)) {
@@ -106,6 +118,7 @@ export const configSchema = z.object({
   notify: notifyConfigSchema.optional(),
   storage: storageConfigSchema.optional(),
   mask: maskConfigSchema.optional(),
+  restore: restoreConfigSchema.default(() => restoreConfigSchema.parse({})),
 }).strict();
 
 export type FerryConfig = z.infer<typeof configSchema>;
@@ -116,3 +129,4 @@ export type NotifyConfig = z.infer<typeof notifyConfigSchema>;
 export type BackupConfig = z.infer<typeof backupConfigSchema>;
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type MaskConfig = z.infer<typeof maskConfigSchema>;
+export type RestoreConfig = z.infer<typeof restoreConfigSchema>;

@@ -68,6 +68,11 @@ export const ERROR_CODES = {
   MASK_KEY_MISSING: { exit: 'usage', summary: 'masking rules apply and FERRY_MASK_KEY is unset or too short' },
   MASK_RULE_UNKNOWN: { exit: 'usage', summary: 'a masking rule names a table, column, collection or field the archive does not have' },
   INTERRUPTED: { exit: 'interrupted', summary: 'the run was interrupted (Ctrl-C or SIGTERM) and cleaned up' },
+  RESTORE_TARGET_IN_USE: { exit: 'refused', summary: 'sessions are connected to the restore target; --force (restore.disconnect) terminates them' },
+  RESTORE_TABLES_REFERENCED: { exit: 'refused', summary: '--tables selects a table that other, unselected tables reference; --cascade empties those too' },
+  RESTORE_HOOK_FAILED: { exit: 'failed', summary: 'a restore.before or restore.after command failed or timed out' },
+  NOTHING_TO_UNDO: { exit: 'usage', summary: 'ferry restore --undo found no previous copy kept by a restore' },
+  NOTHING_TO_RESET: { exit: 'usage', summary: 'ferry reset found no pristine copy (restore.keep_pristine was off at the last restore)' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
 } as const satisfies Record<string, CodeDefinition>;
 

@@ -50,6 +50,25 @@ export interface RestoreOptions {
   tables?: string[];
   /** Mask personal data on its way into the target. */
   mask?: MaskSettings;
+  /** Terminate sessions connected to the target instead of refusing (--force, restore.disconnect). */
+  disconnect?: boolean;
+  /** --tables: also empty the tables that reference the selected ones (TRUNCATE … CASCADE). */
+  cascade?: boolean;
+  /** Also keep a pristine copy of what is restored, for `ferry reset` (restore.keep_pristine). */
+  keepPristine?: boolean;
+}
+
+/**
+ * A copy of a store's data that restores keep beside the target: `previous` is what the last
+ * restore replaced (for `ferry restore --undo`), `pristine` what it restored (for `ferry reset`).
+ * Found by name (`<db>__ferry_prev`, `<coll>__ferry_prev`, `<folder>.ferry-prev`, …), never by a state file.
+ */
+export interface KeptCopy {
+  role: 'previous' | 'pristine';
+  /** Where it is, without secrets. */
+  describe: string;
+  /** Its size on disk, when the store can tell. */
+  bytes?: number;
 }
 
 export interface MaskSettings {
@@ -145,6 +164,20 @@ export interface Store {
   /** Checks the restore target and reports what is there now. */
   inspectTarget(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreTarget>;
   prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging>;
+  /** The copies restores kept beside the target (none when there are none). */
+  keptCopies?(options: RestoreOptions, ctx: StoreContext): Promise<KeptCopy[]>;
+  /**
+   * Swaps the previous copy back in; what it replaces becomes the previous copy, so a second undo
+   * redoes. Throws NOTHING_TO_UNDO when there is no previous copy. Returns a one-line summary.
+   */
+  undo?(options: RestoreOptions, ctx: StoreContext): Promise<string>;
+  /**
+   * Brings back the pristine copy of the last restore; what it replaces becomes the previous copy.
+   * Throws NOTHING_TO_RESET when there is none. Returns a one-line summary.
+   */
+  reset?(options: RestoreOptions, ctx: StoreContext): Promise<string>;
+  /** Removes the kept copies of these roles; returns what it removed. */
+  dropKept?(roles: Array<KeptCopy['role']>, options: RestoreOptions, ctx: StoreContext): Promise<string[]>;
   /** For database stores: one attempt to reach the server and look at what is there. */
   checkDatabase?(attemptTimeoutSeconds: number): Promise<DatabaseCheck>;
   /** For stores with declared objects: create what is missing, idempotently. */
