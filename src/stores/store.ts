@@ -95,6 +95,8 @@ export interface StoreRestoreResult {
   durationSeconds: number;
   /** With masking: what the masking stream saw and replaced. */
   masking?: MaskedObjectStats[];
+  /** What really happened, one line each (strategy used, what was kept for undo, what was moved aside). */
+  notes?: string[];
 }
 
 /** What a store does with its part of an archive during restore: stage first, apply only when all is staged. */
@@ -116,6 +118,8 @@ export interface RestoreTarget {
   fingerprint: string | undefined;
   /** What the target holds now, for the plan and confirmation; absent objects count 0. */
   currentCounts: Record<string, number> | undefined;
+  /** Lines the plan shows under this store: how it will be replaced, what is moved aside, what cannot be undone. */
+  notes?: string[];
 }
 
 export interface DatabaseCheck {

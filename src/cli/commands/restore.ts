@@ -99,6 +99,7 @@ export function renderPlan(plan: RestorePlan): string {
   const lines = [`restore ${plan.archive}`, `  taken ${m.createdAt} on ${m.host}`];
   for (const { store, manifest, target } of plan.stores) {
     lines.push(`  ${store.kind}: ${manifest.source} -> ${target.describe}${target.currentCounts === undefined ? ' (does not exist yet: will be created)' : ''}`);
+    for (const note of target.notes ?? []) lines.push(`    ${note}`);
     if (store.kind === 'uploads') {
       const now = target.currentCounts;
       lines.push(`    replaces ${now === undefined ? 'nothing' : `${now.files ?? 0} files, ${now.directories ?? 0} folders, ${now.symlinks ?? 0} links`} with ${manifest.counts.files ?? '?'} files, ${manifest.counts.directories ?? '?'} folders, ${manifest.counts.symlinks ?? '?'} links (${formatBytes(manifest.bytes)})`);
@@ -126,10 +127,12 @@ function renderReport(result: RestoreResult): string {
     s.kind, c.object, c.expected < 0 ? '?' : String(c.expected), c.actual < 0 ? 'missing' : String(c.actual),
     c.expected < 0 ? 'restored' : c.expected === c.actual ? 'ok' : 'MISMATCH',
   ]));
+  const notes = result.stores.flatMap((s) => (s.notes ?? []).map((note) => `${s.kind}: ${note}`));
   const timings = result.stores.map((s) => `${s.kind} ${formatDuration(s.durationSeconds)}`).join(', ');
   const masked = result.stores.flatMap((s) => (s.masking ?? []).map((m) => [s.kind, m.object, String(m.rows), String(m.masked)]));
   const maskTable = masked.length === 0 ? '' : `\n${table(['store', 'masked object', 'rows seen', 'values masked'], masked)}`;
-  return `${table(['store', 'object', 'expected', 'restored', 'status'], rows)}${maskTable}\nrestored from ${result.archive} in ${formatDuration(result.durationSeconds)} (${timings})`;
+  const noteLines = notes.length === 0 ? '' : `\n${notes.join('\n')}`;
+  return `${table(['store', 'object', 'expected', 'restored', 'status'], rows)}${maskTable}${noteLines}\nrestored from ${result.archive} in ${formatDuration(result.durationSeconds)} (${timings})`;
 }
 
 function planJson(plan: RestorePlan) {

@@ -14,6 +14,7 @@ export interface StoreRestoreReport {
   counts: ObjectCount[];
   durationSeconds: number;
   masking?: MaskedObjectStats[];
+  notes?: string[];
 }
 
 export interface RestoreResult {
