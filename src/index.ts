@@ -1,6 +1,6 @@
 /** Ferry's library API: every CLI command is a thin shell over these functions. */
 export { backup, type BackupOptions, type BackupResult } from './ops/backup.js';
-export { planRestore, guardRestore, applyRestore, type RestorePlan, type RestoreRequest, type RestoreResult } from './ops/restore/index.js';
+export { planRestore, guardRestore, applyRestore, keptCopies, swapInKept, dropKeptCopies, type RestorePlan, type RestoreRequest, type RestoreResult, type KeptCopiesRequest, type StoreKeptCopies } from './ops/restore/index.js';
 export { list, type ListResult } from './ops/list.js';
 export { inspect, type InspectResult } from './ops/inspect.js';
 export { applyPrune, planPruneFor, type PruneOptions, type PruneResult } from './ops/prune.js';

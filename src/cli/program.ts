@@ -15,7 +15,7 @@ import { maskCommand } from './commands/mask.js';
 import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
-import { restoreCommand } from './commands/restore.js';
+import { resetCommand, restoreCommand } from './commands/restore.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './render/errors.js';
 import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
@@ -70,6 +70,20 @@ async function run(command: Command, work: (session: Session) => Promise<number>
   }
 }
 
+const RESTORE_HELP = `
+The plan is shown (and confirmed on a terminal) before anything changes. The archive is read once and
+every entry checked against its sha256 before anything is swapped in or committed.
+PostgreSQL (strategy swap, the default): the archive is loaded into an empty <db>__ferry_new beside the
+target (pg_restore --no-owner --no-privileges, --jobs N), its counts are checked, then one transaction
+renames the target to <db>__ferry_prev and the new database into place. Sessions connected to the target
+make it refuse unless --force. A role without CREATEDB or ownership of the target gets the in-place
+strategy: one transaction that drops the dumped schemas and loads them again. --tables replaces only those
+tables' rows (TRUNCATE, then their data and sequences) in one transaction.
+MongoDB: every collection is loaded into a temporary collection first, then each is renamed over its target.
+Uploads: built beside the folder (unchanged files hard-linked), then swapped in.
+The replaced copies are kept: ferry restore --undo swaps them back, --drop-previous removes them. With
+restore.keep_pristine, ferry reset brings back the state just restored, in seconds.`;
+
 export function buildProgram(): Command {
   const program = new Command('ferry')
     .description('Back up PostgreSQL, MongoDB and an uploads folder into one checksummed archive, and restore it into development safely.')
@@ -92,21 +106,34 @@ export function buildProgram(): Command {
     .action((opts: BackupCommandOptions, command: Command) => run(command, (s) => backupCommand(s, opts)));
 
   program.command('restore')
-    .description('restore all or part of an archive into the configured targets')
-    .argument('<archive>', 'archive path, file name in the backup directory, "latest", or s3://bucket/prefix/<name|latest> (pulled first)')
+    .description('restore all or part of an archive into the configured targets, keeping what it replaces for --undo')
+    .argument('[archive]', 'archive path, file name in the backup directory, "latest", or s3://bucket/prefix/<name|latest> (pulled first)')
     .option('--only <stores>', 'comma-separated stores to restore: postgres, mongo, uploads')
     .option('--collections <names>', 'comma-separated MongoDB collections to restore (all when absent)')
     .option('--to-db <name>', 'restore into this database name on the configured servers (PostgreSQL: created if missing)')
-    .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs; faster, but gives up the single transaction, so a failure can leave a partly restored database').argParser(positiveInt))
+    .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs into the database built beside the target (default: the cores, at most 4)').argParser(positiveInt))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--dry-run', 'print what would be replaced and loaded, change nothing')
-    .option('--tables <names>', 'comma-separated PostgreSQL tables to restore (pg_restore --table: the tables and their data, not their indexes)')
+    .option('--tables <names>', 'comma-separated PostgreSQL tables whose rows to replace, in one transaction, keeping the target\'s schema')
+    .option('--cascade', 'with --tables: also empty the tables that reference the selected ones')
+    .option('--force', 'terminate sessions connected to the target database instead of refusing (restore.disconnect)')
+    .option('--undo', 'swap back the previous copies kept by the last restore (no archive)')
+    .option('--drop-previous', 'remove the previous and pristine copies kept by restores (no archive)')
     .option('--allow-source-target', 'allow restoring into the database the archive was taken from')
     .option('--allow-remote-target', 'allow a target server that is not clearly local (localhost, a socket, a Compose service name)')
     .option('--mask', 'mask personal data with the mask: rules on the way in (the default when rules exist; needs FERRY_MASK_KEY)')
     .option('--no-mask', 'restore the data as it is although mask: rules exist')
-    .addHelpText('after', '\nThe archive is read once and every entry checked against its sha256 before anything is committed.\nPostgreSQL loads meanwhile (pg_restore --clean --if-exists --no-owner --no-privileges -f - into\npsql --single-transaction), and psql commits only once the whole archive was checked: a failure\nleaves the target as it was. With --jobs, pg_restore --jobs runs after the check, without the single\ntransaction. Uploads are built beside the target folder and swapped in. MongoDB collections are loaded\ninto a temporary collection and renamed over the target.')
-    .action((archive: string, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
+    .addHelpText('after', RESTORE_HELP)
+    .action((archive: string | undefined, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
+
+  program.command('reset')
+    .description('bring every target back to the pristine copy of the last restore (restore.keep_pristine), without the archive')
+    .option('--only <stores>', 'comma-separated stores: postgres, mongo, uploads')
+    .option('--to-db <name>', 'the database name the restore used with --to-db')
+    .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
+    .option('--force', 'terminate sessions connected to the target database instead of refusing')
+    .option('--allow-remote-target', 'allow a target server that is not clearly local')
+    .action((opts, command: Command) => run(command, (s) => resetCommand(s, opts)));
 
   program.command('mask')
     .description('write a copy of an archive with personal data masked by the mask: rules, for people who must not get the raw one')

@@ -56,6 +56,8 @@ export interface RestoreOptions {
   cascade?: boolean;
   /** Also keep a pristine copy of what is restored, for `ferry reset` (restore.keep_pristine). */
   keepPristine?: boolean;
+  /** How PostgreSQL replaces the target (restore.strategy); auto when absent. */
+  strategy?: 'auto' | 'swap' | 'in-place';
 }
 
 /**

@@ -43,13 +43,14 @@ describe('restoring into a developer environment', () => {
     expect(result.stderr).toMatch(/--allow-remote-target/);
   });
 
-  it('--dry-run prints what each store drops and loads, needs no confirmation, and changes nothing', async () => {
+  it('--dry-run prints what each store replaces and how, needs no confirmation, and changes nothing', async () => {
     const { work, backups } = await production();
     const dev = await developer(work);
     const before = { pg: await tableDigests(dev.db), files: files(dev.uploads) };
     const result = await ferry(['restore', 'latest', '--dry-run'], { DATABASE_URL: pgUrl(dev.db), UPLOADS_DIR: dev.uploads, BACKUP_DIRECTORY: backups });
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/drops and loads 2 tables \(rows now -> in the archive\):/);
+    expect(result.stdout).toMatch(/replaces 2 tables \(rows now -> in the archive\):/);
+    expect(result.stdout).toMatch(/strategy swap: built beside the target as \w+__ferry_new, then swapped in by renaming/);
     expect(result.stdout).toMatch(/public\.recipes\s+1\s+40/);
     expect(result.stdout).toMatch(/public\.users\s+1\s+7/);
     expect(result.stdout).toMatch(/replaces 1 files, 0 folders, 0 links with 1 files, 0 folders, 0 links/);

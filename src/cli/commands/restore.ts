@@ -5,7 +5,7 @@ import { FerryError } from '../../errors/index.js';
 import { pull } from '../../ops/pull.js';
 import { maskSettingsFor } from '../../ops/restore/mask.js';
 import { isRemoteReference, parseRemoteReference } from '../../remote/index.js';
-import { applyRestore, guardRestore, planRestore, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
+import { applyRestore, dropKeptCopies, guardRestore, keptCopies, planRestore, swapInKept, type KeptCopiesRequest, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
 import { STORE_KINDS, type StoreKind } from '../../stores/index.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import { canPrompt, confirm } from '../render/confirm.js';
@@ -23,11 +23,24 @@ export interface RestoreCommandOptions {
   allowRemoteTarget?: boolean;
   tables?: string;
   mask?: boolean;
+  cascade?: boolean;
+  force?: boolean;
+  undo?: boolean;
+  dropPrevious?: boolean;
 }
 
-export async function restoreCommand(session: Session, reference: string, options: RestoreCommandOptions): Promise<number> {
+export async function restoreCommand(session: Session, archive: string | undefined, options: RestoreCommandOptions): Promise<number> {
   const { output, ctx } = session;
   const only = parseOnly(options.only);
+  if (options.undo === true || options.dropPrevious === true) {
+    if (archive !== undefined) throw new FerryError('USAGE', `--${options.undo === true ? 'undo' : 'drop-previous'} takes no archive`, { hint: 'Run ferry restore --undo (or --drop-previous) alone.' });
+    if (options.undo === true && options.dropPrevious === true) throw new FerryError('USAGE', '--undo and --drop-previous contradict each other', { hint: 'Choose one.' });
+    return options.undo === true
+      ? keptCopyCommand(session, 'previous', { ...keptRequest(options, only) }, options.yes === true)
+      : dropPreviousCommand(session, keptRequest(options, only));
+  }
+  if (archive === undefined) throw new FerryError('USAGE', 'ferry restore needs an archive (a path, a name in the backup directory, latest, or s3://…)', { hint: 'For example: ferry restore latest. ferry list shows the backups.' });
+  let reference = archive;
   const mask = maskSettingsFor(ctx, options.mask);
   if (isRemoteReference(reference)) {
     const { location, name } = parseRemoteReference(reference);
@@ -47,6 +60,10 @@ export async function restoreCommand(session: Session, reference: string, option
       allowRemote: options.allowRemoteTarget === true,
       ...(options.tables === undefined ? {} : { tables: options.tables.split(',').map((t) => t.trim()).filter((t) => t !== '') }),
       ...(mask === undefined ? {} : { mask }),
+      disconnect: options.force === true || ctx.config.restore.disconnect,
+      keepPristine: ctx.config.restore.keep_pristine,
+      strategy: ctx.config.restore.strategy,
+      cascade: options.cascade === true,
     }, { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: planDir });
   } finally {
     await rm(planDir, { recursive: true, force: true });
@@ -82,6 +99,63 @@ export async function restoreCommand(session: Session, reference: string, option
   return 0;
 }
 
+export interface ResetCommandOptions {
+  only?: string;
+  toDb?: string;
+  yes?: boolean;
+  force?: boolean;
+  allowRemoteTarget?: boolean;
+}
+
+export async function resetCommand(session: Session, options: ResetCommandOptions): Promise<number> {
+  return keptCopyCommand(session, 'pristine', keptRequest(options, parseOnly(options.only)), options.yes === true);
+}
+
+function keptRequest(options: { toDb?: string; force?: boolean; allowRemoteTarget?: boolean }, only: StoreKind[] | undefined): KeptCopiesRequest {
+  return {
+    ...(only === undefined ? {} : { only }),
+    ...(options.toDb === undefined ? {} : { toDatabase: options.toDb }),
+    disconnect: options.force === true || undefined,
+    allowRemote: options.allowRemoteTarget === true,
+  };
+}
+
+/** --undo and reset: show what each store keeps, confirm, then swap the kept copies in. */
+async function keptCopyCommand(session: Session, role: 'previous' | 'pristine', request: KeptCopiesRequest, yes: boolean): Promise<number> {
+  const { output, ctx } = session;
+  const storeCtx = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: tmpdir() };
+  const kept = await keptCopies(ctx, { ...request, disconnect: request.disconnect === true || ctx.config.restore.disconnect }, storeCtx);
+  const what = role === 'previous' ? 'undo the last restore' : 'reset to the state the last restore left';
+  const lines = [`${what}:`, ...kept.map((k) => {
+    const copy = k.copies.find((c) => c.role === role);
+    return `  ${k.kind}: ${copy === undefined ? `no ${role} copy kept, left as it is` : `${copy.describe}${copy.bytes === undefined ? '' : ` (${formatBytes(copy.bytes)})`} replaces ${k.target}`}`;
+  })];
+  if (kept.some((k) => k.copies.some((c) => c.role === role))) {
+    if (!yes) {
+      if (!canPrompt()) {
+        throw new FerryError('CONFIRMATION_REQUIRED', `${role === 'previous' ? 'restore --undo' : 'reset'} replaces data and there is no terminal to confirm on`, { hint: 'Run it in a terminal, or add --yes to confirm in scripts.' });
+      }
+      process.stderr.write(lines.join('\n') + '\n');
+      if (!(await confirm('Go ahead?'))) throw new FerryError('RESTORE_DECLINED', `${what}: cancelled; nothing was changed`, { hint: 'Run it again and answer yes to go ahead.' });
+    } else if (!output.options.json) {
+      output.logger.info(lines.join('\n'));
+    }
+  }
+  const actions = await swapInKept(ctx, role, { ...request, disconnect: request.disconnect === true || ctx.config.restore.disconnect }, storeCtx);
+  if (output.options.json) output.json({ action: role === 'previous' ? 'undo' : 'reset', stores: actions });
+  else output.data(actions.map((a) => `${a.kind}: ${a.summary}`).join('\n'));
+  return 0;
+}
+
+async function dropPreviousCommand(session: Session, request: KeptCopiesRequest): Promise<number> {
+  const { output, ctx } = session;
+  const storeCtx = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: tmpdir() };
+  const actions = await dropKeptCopies(ctx, ['previous', 'pristine'], request, storeCtx);
+  if (output.options.json) output.json({ action: 'drop-previous', stores: actions });
+  else output.data(actions.map((a) => `${a.kind}: ${a.summary}`).join('\n'));
+  return 0;
+}
+
 function parseOnly(value: string | undefined): StoreKind[] | undefined {
   if (value === undefined) return undefined;
   const aliases: Record<string, StoreKind> = { postgres: 'postgres', postgresql: 'postgres', pg: 'postgres', mongo: 'mongo', mongodb: 'mongo', uploads: 'uploads', files: 'uploads' };
@@ -107,7 +181,7 @@ export function renderPlan(plan: RestorePlan): string {
     }
     const selected = Object.keys(manifest.counts).filter((object) => target.currentCounts === undefined || object in target.currentCounts);
     const unit = store.kind === 'mongo' ? 'documents' : 'rows';
-    lines.push(`    drops and loads ${selected.length} ${store.kind === 'mongo' ? 'collections' : 'tables'} (${unit} now -> in the archive):`);
+    lines.push(`    replaces ${selected.length} ${store.kind === 'mongo' ? 'collections' : 'tables'} (${unit} now -> in the archive):`);
     lines.push(table(['      object', 'now', 'archive'], selected.map((object) => {
       const now = target.currentCounts?.[object];
       return [`      ${object}`, now === undefined || now < 0 ? '-' : String(now), String(manifest.counts[object])];

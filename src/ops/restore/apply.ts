@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drain, readArchiveChecked } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
+import { lastLine, runTool } from '../../process/index.js';
 import type { MaskedObjectStats, ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
 import type { OperationContext } from '../context.js';
 import type { RestorePlan } from './plan.js';
@@ -51,16 +52,21 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     for (const staging of stagings.values()) await staging.validate?.();
 
     const reports: StoreRestoreReport[] = [];
-    for (const [index, planned] of plan.stores.entries()) {
-      const staging = stagings.get(planned.store.archivePrefix);
-      if (staging === undefined) continue;
-      try {
-        const result = await staging.apply();
-        reports.push({ kind: planned.store.kind, ...result });
-        ctx.log.info(`${planned.store.kind}: restored into ${result.target} in ${result.durationSeconds.toFixed(1)} s`);
-      } catch (error) {
-        throw withStoreStates(error, plan, index);
+    try {
+      await runHook(ctx, 'before');
+      for (const [index, planned] of plan.stores.entries()) {
+        const staging = stagings.get(planned.store.archivePrefix);
+        if (staging === undefined) continue;
+        try {
+          const result = await staging.apply();
+          reports.push({ kind: planned.store.kind, ...result });
+          ctx.log.info(`${planned.store.kind}: restored into ${result.target} in ${result.durationSeconds.toFixed(1)} s`);
+        } catch (error) {
+          throw withStoreStates(error, plan, index);
+        }
       }
+    } finally {
+      await runHook(ctx, 'after');
     }
     // An expected count below zero means the archive did not say (old scripts' archives).
     const mismatches = reports.flatMap((r) => r.counts.filter((c) => c.expected >= 0 && c.expected !== c.actual).map((c) => ({ kind: r.kind, ...c })));
@@ -69,6 +75,35 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     for (const staging of stagings.values()) await staging.discard().catch(() => undefined);
     await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * restore.before / restore.after (e.g. stopping and starting the app around the swap), bounded by
+ * restore.hook_timeout_seconds. A failed `before` stops the restore before any store is swapped.
+ */
+async function runHook(ctx: OperationContext, which: 'before' | 'after'): Promise<void> {
+  const command = ctx.config.restore[which];
+  if (command === undefined) return;
+  const [program, ...args] = command;
+  const timeout = AbortSignal.timeout(ctx.config.restore.hook_timeout_seconds * 1000);
+  const signal = AbortSignal.any([ctx.signal, timeout]);
+  let failure: string | undefined;
+  try {
+    const result = await runTool(program as string, args, { signal });
+    if (result.exitCode !== 0) failure = `exited ${String(result.exitCode ?? result.signal)}: ${lastLine(result.stderr)}`;
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    failure = timeout.aborted ? `ran past ${ctx.config.restore.hook_timeout_seconds} s and was stopped` : (error as Error).message;
+  }
+  if (failure === undefined) {
+    ctx.log.info(`restore.${which}: ${command.join(' ')} done`);
+    return;
+  }
+  const error = new FerryError('RESTORE_HOOK_FAILED', `restore.${which} (${ctx.redactor.redact(command.join(' '))}) ${ctx.redactor.redact(failure)}`, {
+    hint: which === 'before' ? 'Nothing was swapped: every target is as it was. Fix the command and restore again.' : 'The restore itself finished; start what the hook should have started by hand.',
+  });
+  if (which === 'before') throw error;
+  ctx.log.warn(`${error.message} — ${error.hint ?? ''}`);
 }
 
 /** A failed restore says exactly what state each store is in. */

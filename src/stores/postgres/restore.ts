@@ -1,7 +1,7 @@
 import { FerryError } from '../../errors/index.js';
 import { lastLine, type ToolResult } from '../../process/index.js';
-import type { MaskedObjectStats, ObjectCount, StoreContext, StoreRestoreResult } from '../store.js';
-import { databaseExists, databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
+import type { MaskedObjectStats, ObjectCount, StoreContext } from '../store.js';
+import { describeUrl, toolEnv, toolFailure, type PgTarget } from './connection.js';
 import { countRows } from './store.js';
 import type { PgToolRunner } from './runner.js';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -11,100 +11,78 @@ import { CopyMasker } from './copy-masker.js';
 import { tableColumns } from './ddl-columns.js';
 import type { Masker, Transformer } from '../../mask/transformers.js';
 
-export interface PgRestoreRequest {
+/** What pg_restore reads: the staged dump as a file (seekable: needed by --jobs), or its bytes in order. */
+export type DumpSource = { customDump: string } | { customDumpStream: Readable };
+
+export interface PgRestoreIntoRequest {
   tools: PgToolRunner;
+  /** The database to load: an empty one, built beside the target. */
   target: PgTarget;
-  dumpPath: string;
-  expected: Record<string, number>;
-  jobs: number | undefined;
-  /** pg_restore --table selections; every table when undefined. */
-  tables: string[] | undefined;
+  source: DumpSource;
+  jobs: number;
   ctx: StoreContext;
 }
 
 /**
- * pg_restore with the development defaults: no owners, no grants, and one transaction so a failure
- * leaves the target exactly as it was. --jobs trades that guarantee for speed.
+ * pg_restore straight into an empty database with the development defaults (no owners, no grants,
+ * stop at the first error). No transaction is needed: a database that fails to load is dropped.
  */
-export async function applyPgRestore(request: PgRestoreRequest): Promise<StoreRestoreResult> {
-  const { tools, target, dumpPath, expected, jobs, tables, ctx } = request;
-  const started = Date.now();
-  await ensureDatabase(target, ctx);
-  const env = toolEnv(target);
-  const args = ['--clean', '--if-exists', '--no-owner', '--no-privileges', '--no-password', '--exit-on-error'];
-  for (const table of tables ?? []) args.push(`--table=${table}`);
-  if (jobs !== undefined && jobs > 1) args.push(`--jobs=${jobs}`);
-  else args.push('--single-transaction');
-  // pg_restore needs a seekable file: restore order is not file order.
-  const file = await tools.fileForTools(dumpPath, ctx.signal);
-  args.push(tools.dbnameArg(target.url), file.path);
-  ctx.progress.start(`pg_restore into ${describeUrl(target.url)}`);
-  const result = await tools.run('pg_restore', args, { env, signal: ctx.signal }).finally(() => file.cleanup());
-  if (result.exitCode !== 0) {
-    const line = ctx.redactor.redact(lastLine(result.stderr));
-    const state = jobs !== undefined && jobs > 1
-      ? 'with --jobs there was no single transaction, so the target may be partly restored'
-      : 'the single transaction was rolled back, so the target is as it was';
-    throw toolFailure(target.url, 'pg_restore', line, new FerryError('PG_RESTORE_FAILED', `pg_restore into ${describeUrl(target.url)} failed: ${line}`, {
-      hint: `Nothing was committed unless stated: ${state}. Fix the cause (often an object in the target that depends on a restored table) and run the restore again.`,
-    }));
-  }
-  ctx.progress.done('pg_restore finished');
-  return { target: describeUrl(target.url), counts: await restoredCounts(target, expected), durationSeconds: (Date.now() - started) / 1000 };
+export async function pgRestoreInto(request: PgRestoreIntoRequest): Promise<void> {
+  const { tools, target, source, ctx } = request;
+  const jobs = 'customDump' in source ? request.jobs : 1;
+  const args = ['--no-owner', '--no-privileges', '--no-password', '--exit-on-error', ...(jobs > 1 ? [`--jobs=${jobs}`] : []), tools.dbnameArg(target.url)];
+  const file = 'customDump' in source ? await tools.fileForTools(source.customDump, ctx.signal) : undefined;
+  const result = await tools.run('pg_restore', file === undefined ? args : [...args, file.path], {
+    env: toolEnv(target), signal: ctx.signal, ...('customDumpStream' in source ? { stdin: source.customDumpStream } : {}),
+  }).finally(() => file?.cleanup());
+  if (result.exitCode !== 0) throw restoreFailure(target, 'pg_restore', result, ctx, `the database being built beside the target was dropped; the target is as it was`);
 }
 
-/** Each table's expected count beside what the target now holds (-1 for a table that is not there). */
-async function restoredCounts(target: PgTarget, expected: Record<string, number>): Promise<ObjectCount[]> {
+function restoreFailure(target: PgTarget, tool: string, result: ToolResult, ctx: StoreContext, state: string): FerryError {
+  // psql prefixes its errors with the input's name and line: "psql:<stdin>:42: ERROR: …".
+  const line = ctx.redactor.redact(lastLine(result.stderr)).replace(/^psql:[^:]*:\d+: /, '');
+  return toolFailure(target.url, tool, line, new FerryError('PG_RESTORE_FAILED', `restore into ${describeUrl(target.url)} failed in ${tool}: ${line}`, {
+    hint: `Nothing was committed: ${state}. Fix the cause and run the restore again.`,
+  }));
+}
+
+/** Each table's expected count beside what a database holds (-1 for a table that is not there). */
+export async function restoredCounts(target: PgTarget, expected: Record<string, number>): Promise<ObjectCount[]> {
   const actual = await countRows(target, Object.keys(expected));
   return Object.entries(expected).map(([object, n]) => ({ object, expected: n, actual: actual[object] ?? -1 }));
 }
 
-/** Creates the target database when it does not exist yet: an empty database loses nothing. */
-async function ensureDatabase(target: PgTarget, ctx: StoreContext): Promise<void> {
-  if (await databaseExists(target)) return;
-  await onServer(target, (name) => `CREATE DATABASE ${name}`);
-  ctx.log.info(`created database ${databaseOf(target.url)}`);
-}
-
-/** Removes a database Ferry created itself (a restore that was called off leaves nothing behind). */
-export async function dropCreatedDatabase(target: PgTarget): Promise<void> {
-  await onServer(target, (name) => `DROP DATABASE IF EXISTS ${name}`);
-}
-
-/** Runs a statement about the target database from the server's maintenance database. */
-async function onServer(target: PgTarget, statement: (quotedName: string) => string): Promise<void> {
-  const name = `"${databaseOf(target.url).replace(/"/g, '""')}"`;
-  await withClient({ ...target, url: withDatabase(target.url, 'postgres') }, async (client) => {
-    await client.query(statement(name));
-  });
-}
-
-export interface StreamedPgRestoreRequest extends Omit<PgRestoreRequest, 'jobs' | 'dumpPath'> {
+export interface PsqlLoadRequest {
+  tools: PgToolRunner;
+  target: PgTarget;
+  ctx: StoreContext;
   /**
-   * A custom-format dump (read by pg_restore -f -) as a file or as a stream of its bytes in order,
-   * or plain SQL written with --clean (a masked archive's).
+   * A custom-format dump turned into SQL by `pg_restore -f -` with `restoreArgs`, or plain SQL
+   * (a masked archive's, written with --clean).
    */
-  source: { customDump: string } | { customDumpStream: Readable } | { plainSql: string };
+  source: DumpSource | { plainSql: string };
+  restoreArgs: string[];
+  /** SQL run first, inside the transaction: the drops of an in-place restore, the TRUNCATE of a partial one. */
+  prelude: string;
   rules: Map<string, Map<string, Transformer>>;
   /** Needed when there are rules. */
   masker: Masker | undefined;
   /**
-   * When given, psql's input ends, so its transaction commits, only once this resolves: the restore
-   * can run while the rest of the archive is still being checked. Rejecting it rolls everything back.
+   * When given, the transaction commits only once this resolves: the load can run while the rest
+   * of the archive is still being checked. Rejecting it rolls everything back.
    */
   commit?: Promise<void>;
 }
 
 /**
- * The streamed path: `pg_restore -f -` (or a masked archive's plain SQL) goes through CopyMasker,
- * which rewrites the rows of tables with rules, into psql, in one transaction, so unmasked values
- * never reach the target. A failure on either side stops both, and the transaction is rolled back:
- * Ferry holds the end of psql's input, and psql commits only when its input ends.
+ * The SQL path: `pg_restore -f -` (or plain SQL) goes through CopyMasker, which rewrites the rows
+ * of tables with rules, into psql. Ferry writes BEGIN and COMMIT itself and writes COMMIT only
+ * after pg_restore exited cleanly and the caller's commit came: input that ends any other way
+ * (Ferry SIGKILLed, pg_restore cut short) ends psql's session inside the transaction, which the
+ * server rolls back. psql's own --single-transaction would commit whatever it had received.
  */
-export async function applyStreamedPgRestore(request: StreamedPgRestoreRequest): Promise<StoreRestoreResult> {
-  const { tools, target, expected, tables, ctx } = request;
-  const started = Date.now();
-  await ensureDatabase(target, ctx);
+export async function loadThroughPsql(request: PsqlLoadRequest): Promise<MaskedObjectStats[]> {
+  const { tools, target, ctx } = request;
   const env = toolEnv(target);
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -118,30 +96,23 @@ export async function applyStreamedPgRestore(request: StreamedPgRestoreRequest):
   };
   const source = request.source;
   const file = 'customDump' in source ? await tools.fileForTools(source.customDump, ctx.signal) : undefined;
-  ctx.progress.start(`${request.rules.size > 0 ? 'masked restore' : 'psql'} into ${describeUrl(target.url)}`);
   const running: Array<Promise<unknown>> = [];
   try {
-    // psql commits when its input ends: only after pg_restore has exited cleanly (a dump it could
-    // not read to the end would otherwise commit half a table) and after the caller's commit.
     let producerSucceeded!: () => void;
     const produced = new Promise<void>((resolveProduced) => (producerSucceeded = resolveProduced));
-    const psqlInput = masking.pipe(endingOnlyAfter(Promise.all([produced, request.commit]).then(() => undefined), stop.signal));
+    const psqlInput = masking.pipe(framedInTransaction(request.prelude, Promise.all([produced, request.commit]).then(() => undefined), stop.signal));
     masking.once('error', (error) => psqlInput.destroy(error));
-    const psqlArgs = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--single-transaction', '--no-password', tools.dbnameArg(target.url), '-f', '-'];
+    const psqlArgs = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', tools.dbnameArg(target.url), '-f', '-'];
     // A tool that fails stops the other at once: psql must not wait for a commit that cannot come.
     const succeeded = (tool: 'pg_restore' | 'psql') => (result: ToolResult) => {
       if (result.exitCode === 0) {
         if (tool === 'pg_restore') producerSucceeded();
         return;
       }
-      // psql prefixes its errors with the input's name and line: "psql:<stdin>:42: ERROR: …".
-      const line = ctx.redactor.redact(lastLine(result.stderr)).replace(/^psql:[^:]*:\d+: /, '');
-      failed(toolFailure(target.url, tool, line, new FerryError('PG_RESTORE_FAILED', `restore into ${describeUrl(target.url)} failed in ${tool}: ${line}`, {
-        hint: 'Nothing was committed: the single transaction was rolled back, so the target is as it was. Fix the cause (often an object in the target that depends on a restored table) and run the restore again.',
-      })));
+      failed(restoreFailure(target, tool, result, ctx, 'the transaction was rolled back, so the target is as it was'));
     };
     const loading = tools.run('psql', psqlArgs, { env, signal: stop.signal, stdin: psqlInput }).then(succeeded('psql'), failed);
-    const pgRestoreArgs = ['--clean', '--if-exists', '--no-owner', '--no-privileges', ...(tables ?? []).map((t) => `--table=${t}`), '--file=-'];
+    const pgRestoreArgs = [...request.restoreArgs, '--file=-'];
     const producing = 'plainSql' in source
       ? pipeline(createReadStream(source.plainSql), masking, { signal: stop.signal }).then(() => producerSucceeded(), failed)
       : tools.run('pg_restore', file === undefined ? pgRestoreArgs : [...pgRestoreArgs, file.path], {
@@ -157,14 +128,14 @@ export async function applyStreamedPgRestore(request: StreamedPgRestoreRequest):
     ctx.signal.removeEventListener('abort', onAbort);
     await file?.cleanup();
   }
-  const stats = masking instanceof CopyMasker ? [...masking.stats.values()] : [];
-  ctx.progress.done(stats.length === 0 ? 'psql finished' : `masked ${stats.reduce((n, s) => n + s.masked, 0)} values in ${stats.length} tables`);
-  const counts = await restoredCounts(target, expected);
-  return { target: describeUrl(target.url), counts, durationSeconds: (Date.now() - started) / 1000, ...(stats.length === 0 ? {} : { masking: stats }) };
+  return masking instanceof CopyMasker ? [...masking.stats.values()] : [];
 }
 
-/** Passes everything on, but ends only once `commit` resolves (and fails when it rejects or `signal` fires). */
-function endingOnlyAfter(commit: Promise<void>, signal: AbortSignal): Transform {
+/**
+ * Puts BEGIN and the prelude before the SQL and COMMIT after it, but writes COMMIT and ends only
+ * once `commit` resolves (and fails when it rejects or `signal` fires).
+ */
+function framedInTransaction(prelude: string, commit: Promise<void>, signal: AbortSignal): Transform {
   const decided = new Promise<void>((resolveDecided, rejectDecided) => {
     const onAbort = () => rejectDecided(new Error('restore stopped'));
     signal.addEventListener('abort', onAbort, { once: true });
@@ -172,10 +143,20 @@ function endingOnlyAfter(commit: Promise<void>, signal: AbortSignal): Transform 
   });
   // Settled long before the end of the input, perhaps: handled here, acted on in flush.
   decided.catch(() => undefined);
+  let begun = false;
   return new Transform({
-    transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
-    flush: (callback) => {
-      decided.then(() => callback(), (error: unknown) => callback(error as Error));
+    transform(chunk: Buffer, _encoding, callback) {
+      if (!begun) {
+        begun = true;
+        this.push(`BEGIN;\n${prelude}\n`);
+      }
+      callback(null, chunk);
+    },
+    flush(callback) {
+      decided.then(() => {
+        if (!begun) this.push(`BEGIN;\n${prelude}\n`);
+        callback(null, 'COMMIT;\n');
+      }, (error: unknown) => callback(error as Error));
     },
   });
 }

@@ -1,16 +1,18 @@
 import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { drain, type ArchiveEntryHeader, type StoreManifest } from '../../archive/index.js';
+import type { StoreManifest } from '../../archive/index.js';
 import type { PostgresConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
-import { silentProgress, type DatabaseCheck, type PreflightReport, type RestoreOptions, type RestoreStaging, type RestoreTarget, type StagedDump, type Store, type StoreContext, type StoreRestoreResult } from '../store.js';
-import { databaseExists, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
+import { type DatabaseCheck, type KeptCopy, type PreflightReport, type RestoreOptions, type RestoreStaging, type RestoreTarget, type StagedDump, type Store, type StoreContext } from '../store.js';
+import { databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
-import { applyPgRestore, applyStreamedPgRestore, checkMaskRules, dropCreatedDatabase, type StreamedPgRestoreRequest } from './restore.js';
+import { chooseStrategy, preparePgRefresh, strategyNotes } from './refresh.js';
+import { copyDatabase, databaseNames, dropKeptDatabase, keptName, onMaintenance, swapDatabases } from './databases.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
@@ -137,109 +139,106 @@ export class PostgresStore implements Store {
 
   async inspectTarget(manifest: StoreManifest, options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {
     const target = this.restoreTarget(options);
-    const exists = await databaseExists(target);
-    if (!exists) return { describe: describeUrl(target.url), fingerprint: undefined, currentCounts: undefined };
+    const choice = await chooseStrategy(target, options.strategy ?? 'auto', options.tables === undefined ? undefined : selectTables(manifest.counts, options.tables));
+    const notes = strategyNotes(choice, databaseOf(target.url), options.disconnect === true, options.keepPristine === true);
+    if (!choice.privileges.targetExists) return { describe: describeUrl(target.url), fingerprint: undefined, currentCounts: undefined, notes };
     const facts = await serverFacts(target);
     const currentCounts = await countRows(target, selectTables(manifest.counts, options.tables));
-    return { describe: describeUrl(target.url), fingerprint: facts.fingerprint, currentCounts };
+    return { describe: describeUrl(target.url), fingerprint: facts.fingerprint, currentCounts, notes };
   }
 
   async prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging> {
     const dumpMajor = majorOf(manifest.toolVersion ?? '0');
     const tools = await choosePgTools(dumpMajor, `the archive was written by pg_dump ${manifest.toolVersion ?? '?'} so restoring it`, this.toolChoice, ctx.signal);
-    const customPath = join(ctx.tempDir, 'database.backup');
-    const plainPath = join(ctx.tempDir, 'database.sql');
     const target = this.restoreTarget(options);
-    let staged = false;
-    let plainStaged = false;
-    // Tables without rules still go through the masked path's single pg_restore | psql stream.
-    const mask = options.mask !== undefined && options.mask.rules.postgres.size > 0 ? options.mask : undefined;
     const tables = selectTables(manifest.counts, options.tables);
-    const expected = Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0]));
-    const selection = options.tables === undefined ? undefined : tables.map(bareName);
-    // The restore starts while the archive is still being read, and psql's transaction commits only
-    // in apply(), once every entry matched its checksum; discard() before that rolls it back.
-    // Unmasked, pg_restore follows the dump as it is staged. Masked, it starts once the whole dump is
-    // staged and the rules are checked against it: unmasked values of ruled columns never reach the
-    // target, not even in a transaction that is rolled back. --jobs (unmasked) waits for the check.
-    const early = mask !== undefined || (options.jobs ?? 1) <= 1;
-    let started: { result: Promise<StoreRestoreResult>; commit: () => void; cancel: (reason: Error) => void; created: boolean } | undefined;
-    let rulesChecked: Promise<void> | undefined;
-    const startEarly = (source: StreamedPgRestoreRequest['source'], created: boolean) => {
-      let commit!: () => void;
-      let cancel!: (reason: Error) => void;
-      const decided = new Promise<void>((resolveDecided, rejectDecided) => {
-        commit = resolveDecided;
-        cancel = rejectDecided;
-      });
-      decided.catch(() => undefined);
-      // The archive's reading owns the progress line meanwhile.
-      const result = applyStreamedPgRestore({
-        tools, target, expected, tables: selection, ctx: { ...ctx, progress: silentProgress }, commit: decided, source,
-        rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker,
-      });
-      result.catch(() => undefined);
-      started = { result, commit, cancel, created };
-    };
-    return {
-      accept: async (_header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
-        if (relativePath === 'database.backup') {
-          const created = early && !(await databaseExists(target));
-          let written = false;
-          const stop = new AbortController();
-          const writing = pipeline(data, createWriteStream(customPath, { mode: 0o600 })).finally(() => {
-            written = true;
-          });
-          if (early && mask === undefined) {
-            startEarly({ customDumpStream: Readable.from(followGrowingFile(customPath, () => written, stop.signal)) }, created);
-            // A restore that ends early (it failed) stops following the file.
-            started?.result.then(() => stop.abort(), () => stop.abort());
-          }
-          await writing;
-          staged = true;
-          if (early && mask !== undefined) {
-            rulesChecked = checkMaskRules(tools, customPath, mask.rules.postgres, ctx);
-            rulesChecked.catch(() => undefined);
-            if (await rulesChecked.then(() => true, () => false)) startEarly({ customDump: customPath }, created);
-          }
-        } else if (relativePath === 'database.sql' && !staged) {
-          // Only a masked archive has plain SQL and no custom dump (which comes first otherwise).
-          await pipeline(data, createWriteStream(plainPath, { mode: 0o600 }));
-          plainStaged = true;
-        } else {
-          await drain(data);
-        }
-      },
-      validate: async () => {
-        if (mask !== undefined && staged) await (rulesChecked ?? checkMaskRules(tools, customPath, mask.rules.postgres, ctx));
-        if (!staged && plainStaged && options.tables !== undefined) {
-          throw new FerryError('USAGE', '--tables needs the custom-format dump, and this archive (a masked one) holds plain SQL only', { hint: 'Restore it whole.' });
-        }
-      },
-      apply: async () => {
-        if (started !== undefined) {
-          if (mask !== undefined && (options.jobs ?? 1) > 1) ctx.log.warn('--jobs does not apply to a masked restore: it streams through psql in one transaction');
-          started.commit();
-          return started.result;
-        }
-        if (!staged && !plainStaged) {
-          throw new FerryError('ARCHIVE_ENTRY_MISSING', `the archive has no ${CUSTOM_DUMP_ENTRY}`, { hint: 'Restore PostgreSQL by hand from postgresql/database.sql with psql, or use another backup.' });
-        }
-        if (!staged) {
-          return applyStreamedPgRestore({ tools, target, expected, tables: selection, ctx, rules: mask?.rules.postgres ?? new Map<string, never>(), masker: mask?.masker, source: { plainSql: plainPath } });
-        }
-        // A staged dump that did not start early: unmasked with --jobs (a masked one always starts once its rules pass).
-        return applyPgRestore({ tools, target, dumpPath: customPath, expected, tables: selection, jobs: options.jobs, ctx });
-      },
-      discard: async () => {
-        if (started === undefined) return;
-        started.cancel(new Error('the restore was called off before it was committed'));
-        const outcome = await started.result.then(() => 'committed', () => 'rolled back');
-        if (started.created && outcome === 'rolled back') {
-          await dropCreatedDatabase(target).catch((error: unknown) => ctx.log.warn(`could not remove the database created for the restore: ${(error as Error).message}`));
-        }
-      },
-    };
+    const facts = await serverFacts({ ...target, url: withDatabase(target.url, 'postgres') });
+    return preparePgRefresh({
+      tools,
+      target,
+      expected: Object.fromEntries(tables.map((t) => [t, manifest.counts[t] ?? 0])),
+      tables: options.tables === undefined ? undefined : tables,
+      // Tables without rules still go through the masked path's pg_restore | psql stream.
+      mask: options.mask !== undefined && options.mask.rules.postgres.size > 0 ? options.mask : undefined,
+      jobs: options.jobs ?? defaultJobs(),
+      disconnect: options.disconnect === true,
+      keepPristine: options.keepPristine === true,
+      cascade: options.cascade === true,
+      strategy: options.strategy ?? 'auto',
+      serverMajor: facts.major,
+      ctx,
+    });
+  }
+
+  async keptCopies(options: RestoreOptions): Promise<KeptCopy[]> {
+    const target = this.restoreTarget(options);
+    const database = databaseOf(target.url);
+    const names = { previous: keptName(database, 'prev'), pristine: keptName(database, 'pristine') } as const;
+    const sizes = await onMaintenance(target, (client) => databaseNames(client, Object.values(names)));
+    return (['previous', 'pristine'] as const).filter((role) => sizes.has(names[role])).map((role) => ({
+      role, describe: describeUrl(withDatabase(target.url, names[role])), bytes: sizes.get(names[role]) as number,
+    }));
+  }
+
+  async undo(options: RestoreOptions, _ctx: StoreContext): Promise<string> {
+    const target = this.restoreTarget(options);
+    const database = databaseOf(target.url);
+    const prev = keptName(database, 'prev');
+    const swap = keptName(database, 'old');
+    return onMaintenance(target, async (client) => {
+      const present = await databaseNames(client, [database, prev]);
+      if (!present.has(prev)) {
+        throw new FerryError('NOTHING_TO_UNDO', `no previous copy of ${database} is kept (${prev} does not exist)`, { hint: 'Undo brings back what the last restore replaced; nothing was changed.' });
+      }
+      await dropKeptDatabase(client, swap);
+      const renames = present.has(database)
+        ? [{ from: database, to: swap }, { from: prev, to: database }, { from: swap, to: prev }]
+        : [{ from: prev, to: database }];
+      await swapDatabases(client, database, renames, options.disconnect === true);
+      return `${database}: the previous copy is back; what it replaced is kept as ${prev} (undo again to redo)`;
+    });
+  }
+
+  async reset(options: RestoreOptions, _ctx: StoreContext): Promise<string> {
+    const target = this.restoreTarget(options);
+    const database = databaseOf(target.url);
+    const names = { pristine: keptName(database, 'pristine'), new: keptName(database, 'new'), prev: keptName(database, 'prev'), old: keptName(database, 'old') };
+    return onMaintenance(target, async (client) => {
+      const present = await databaseNames(client, [database, names.pristine, names.prev]);
+      if (!present.has(names.pristine)) {
+        throw new FerryError('NOTHING_TO_RESET', `no pristine copy of ${database} is kept (${names.pristine} does not exist)`, { hint: 'Set restore.keep_pristine: true and restore once; then ferry reset brings that state back. Nothing was changed.' });
+      }
+      const major = Math.floor(Number((await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ?? 0) / 10000);
+      await dropKeptDatabase(client, names.new);
+      await copyDatabase(client, names.pristine, names.new, major);
+      const renames = [];
+      if (present.has(database)) {
+        if (present.has(names.prev)) renames.push({ from: names.prev, to: names.old });
+        renames.push({ from: database, to: names.prev });
+      }
+      renames.push({ from: names.new, to: database });
+      try {
+        await swapDatabases(client, database, renames, options.disconnect === true);
+      } catch (error) {
+        await dropKeptDatabase(client, names.new).catch(() => undefined);
+        throw error;
+      }
+      await dropKeptDatabase(client, names.old);
+      return `${database}: back to the pristine copy of the last restore; what it replaced is kept as ${names.prev}`;
+    });
+  }
+
+  async dropKept(roles: Array<KeptCopy['role']>, options: RestoreOptions): Promise<string[]> {
+    const target = this.restoreTarget(options);
+    const database = databaseOf(target.url);
+    return onMaintenance(target, async (client) => {
+      const dropped: string[] = [];
+      for (const role of roles) {
+        const name = keptName(database, role === 'previous' ? 'prev' : 'pristine');
+        if (await dropKeptDatabase(client, name)) dropped.push(`database ${name}`);
+      }
+      return dropped;
+    });
   }
 
   async checkDatabase(attemptTimeoutSeconds: number): Promise<DatabaseCheck> {
@@ -310,4 +309,9 @@ export async function countRows(target: PgTarget, tables: string[]): Promise<Rec
     }
     return counts;
   });
+}
+
+/** pg_restore --jobs for a restore into a new database: the cores, at most 4 (more rarely helps a dev database). */
+function defaultJobs(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
 }

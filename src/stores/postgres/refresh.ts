@@ -1,0 +1,357 @@
+import { createWriteStream } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { drain, type ArchiveEntryHeader } from '../../archive/index.js';
+import { FerryError } from '../../errors/index.js';
+import { lastLine } from '../../process/index.js';
+import { followGrowingFile } from '../../util/follow-file.js';
+import type { MaskSettings, MaskedObjectStats, RestoreStaging, StoreContext, StoreRestoreResult } from '../store.js';
+import { describeUrl, withDatabase, type PgTarget } from './connection.js';
+import {
+  copyDatabase, createBeside, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
+  sessionsOn, swapDatabases, swapRefusal, targetDatabase, type RolePrivileges, type Session, type SwapStep,
+} from './databases.js';
+import { checkMaskRules, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
+import type { PgToolRunner } from './runner.js';
+import { dumpedSchemas, parseToc, partialSelection, unquoteName } from './toc.js';
+
+export type PgStrategy = 'swap' | 'in-place' | 'tables';
+
+export interface StrategyChoice {
+  strategy: PgStrategy;
+  /** Why this strategy (shown in the plan and the result). */
+  reason: string;
+  privileges: RolePrivileges;
+  sessions: Session[];
+}
+
+/** Picks how a restore replaces the target: looked at before the archive is read. */
+export async function chooseStrategy(target: PgTarget, configured: 'auto' | 'swap' | 'in-place', tables: string[] | undefined): Promise<StrategyChoice> {
+  const database = targetDatabase(target);
+  return onMaintenance(target, async (client) => {
+    const privileges = await rolePrivileges(client, database);
+    const sessions = privileges.targetExists ? await sessionsOn(client, database) : [];
+    if (tables !== undefined) return { strategy: 'tables', reason: 'only the tables named by --tables are replaced, in one transaction; the schema stays', privileges, sessions };
+    const refusal = swapRefusal(privileges);
+    if (configured === 'in-place') return { strategy: 'in-place', reason: 'restore.strategy is in-place', privileges, sessions };
+    if (refusal === undefined) return { strategy: 'swap', reason: `built beside the target as ${keptName(database, 'new')}, then swapped in by renaming`, privileges, sessions };
+    if (configured === 'swap') {
+      throw new FerryError('PG_RESTORE_FAILED', `restore.strategy is swap, but ${refusal}`, {
+        hint: `Grant them (ALTER ROLE ${privileges.role} CREATEDB; ALTER DATABASE … OWNER TO ${privileges.role}), or set restore.strategy: in-place. Nothing was changed.`,
+      });
+    }
+    if (!privileges.targetExists) {
+      throw new FerryError('PG_DATABASE_MISSING', `database ${database} does not exist and role ${privileges.role} may not create it`, {
+        hint: 'Create it (createdb, as a role that may), or grant CREATEDB. Nothing was changed.',
+      });
+    }
+    return { strategy: 'in-place', reason: `in place, in one transaction: ${refusal}`, privileges, sessions };
+  });
+}
+
+/** The plan's lines for a PostgreSQL target. */
+export function strategyNotes(choice: StrategyChoice, database: string, disconnect: boolean, keepPristine: boolean): string[] {
+  const notes = [`strategy ${choice.strategy}: ${choice.reason}`];
+  if (choice.strategy === 'swap' && choice.privileges.targetExists) notes.push(`the current ${database} is kept as ${keptName(database, 'prev')} (ferry restore --undo brings it back)`);
+  if (choice.strategy !== 'swap') notes.push('no previous copy is kept: --undo will not be possible for PostgreSQL');
+  if (keepPristine && choice.strategy === 'swap') notes.push(`a pristine copy is kept as ${keptName(database, 'pristine')} (ferry reset)`);
+  if (choice.sessions.length > 0 && choice.strategy !== 'tables') {
+    const list = choice.sessions.map((s) => `${s.application} (pid ${s.pid})`).join(', ');
+    notes.push(disconnect ? `${choice.sessions.length} connected session(s) will be terminated: ${list}` : `${choice.sessions.length} connected session(s): ${list} — the restore refuses unless --force`);
+  }
+  return notes;
+}
+
+export interface PgRefreshRequest {
+  tools: PgToolRunner;
+  target: PgTarget;
+  /** Manifest names of the tables restored, with their expected counts. */
+  expected: Record<string, number>;
+  /** --tables: the manifest names selected. */
+  tables: string[] | undefined;
+  mask: MaskSettings | undefined;
+  jobs: number;
+  disconnect: boolean;
+  keepPristine: boolean;
+  cascade: boolean;
+  strategy: 'auto' | 'swap' | 'in-place';
+  serverMajor: number;
+  ctx: StoreContext;
+}
+
+interface Load {
+  done: Promise<MaskedObjectStats[]>;
+  commit: () => void;
+}
+
+const DEV_ARGS = ['--no-owner', '--no-privileges'];
+
+/**
+ * The PostgreSQL side of a restore. "swap" builds the new copy in an empty database beside the
+ * target and renames it in once everything was checked, keeping the replaced one for undo; the
+ * other strategies load inside one transaction that commits only then. A failure before that point
+ * leaves the target exactly as it was, whatever --jobs is.
+ */
+export async function preparePgRefresh(request: PgRefreshRequest): Promise<RestoreStaging> {
+  const { tools, target, ctx } = request;
+  const database = targetDatabase(target);
+  const choice = await chooseStrategy(target, request.strategy, request.tables);
+  const notes: string[] = [choice.strategy === 'swap' ? `swapped in (${choice.reason})` : `strategy ${choice.strategy}: ${choice.reason}`];
+  const newName = keptName(database, 'new');
+  const started = Date.now();
+  let createdTarget = false;
+  await onMaintenance(target, async (client) => {
+    if (await reopenIfClosed(client, database)) notes.push(`${database} had been left closed to connections by a killed restore: opened again`);
+    for (const leftover of [newName, keptName(database, 'pristine_new')]) {
+      if (await dropKeptDatabase(client, leftover)) notes.push(`removed ${leftover}, left by an earlier restore that did not finish`);
+    }
+    if (choice.strategy !== 'tables' && choice.sessions.length > 0 && !request.disconnect) throw inUseError(database, choice.sessions);
+    if (choice.strategy === 'swap') {
+      await createBeside(client, newName, choice.privileges);
+    } else if (!choice.privileges.targetExists) {
+      await client.query(`CREATE DATABASE ${quoteIdent(database)}`);
+      createdTarget = true;
+    }
+  });
+  if (choice.strategy === 'tables') await refuseReferencedTables(target, request.tables ?? [], request.cascade, notes);
+
+  const loadTarget: PgTarget = choice.strategy === 'swap' ? { ...target, url: withDatabase(target.url, newName) } : target;
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const loadCtx: StoreContext = { ...ctx, signal: stop.signal, progress: { start: () => undefined, update: () => undefined, done: () => undefined } };
+  const customPath = join(ctx.tempDir, 'database.backup');
+  const plainPath = join(ctx.tempDir, 'database.sql');
+  const rules = request.mask?.rules.postgres ?? new Map<string, never>();
+  const masked = rules.size > 0;
+  let dumpStaged = false;
+  let plainStaged = false;
+  let load: Load | undefined;
+  let rulesChecked: Promise<void> | undefined;
+  let committed = false;
+
+  const startLoad = (source: DumpSource | { plainSql: string }, restoreArgs: string[], prelude: string): void => {
+    let commit!: () => void;
+    let cancel!: (reason: Error) => void;
+    const decided = new Promise<void>((resolveDecided, rejectDecided) => {
+      commit = resolveDecided;
+      cancel = rejectDecided;
+    });
+    decided.catch(() => undefined);
+    stop.signal.addEventListener('abort', () => cancel(new Error('the restore was called off before it was committed')), { once: true });
+    const plainPg = choice.strategy === 'swap' && !masked && !('plainSql' in source);
+    const done = plainPg
+      ? pgRestoreInto({ tools, target: loadTarget, source, jobs: request.jobs, ctx: loadCtx }).then(() => [])
+      : loadThroughPsql({ tools, target: loadTarget, ctx: loadCtx, source, restoreArgs, prelude, rules, masker: request.mask?.masker, commit: decided });
+    done.catch(() => undefined);
+    load = { done, commit };
+  };
+
+  const startFromStagedDump = async (): Promise<void> => {
+    if (choice.strategy === 'swap') {
+      if (masked) {
+        rulesChecked = checkMaskRules(tools, customPath, rules, ctx);
+        rulesChecked.catch(() => undefined);
+        if (!(await rulesChecked.then(() => true, () => false))) return;
+        startLoad({ customDump: customPath }, DEV_ARGS, '');
+      } else if (request.jobs > 1) {
+        startLoad({ customDump: customPath }, DEV_ARGS, '');
+      }
+      return;
+    }
+    if (masked) {
+      rulesChecked = checkMaskRules(tools, customPath, rules, ctx);
+      rulesChecked.catch(() => undefined);
+      if (!(await rulesChecked.then(() => true, () => false))) return;
+    }
+    const entries = parseToc(await toolOutput(tools, ['--list'], customPath, ctx));
+    if (choice.strategy === 'in-place') {
+      startLoad({ customDump: customPath }, DEV_ARGS, inPlacePrelude(entries, notes));
+      return;
+    }
+    const selection = partialSelection(
+      entries, request.tables ?? [], await existingTables(target, request.tables ?? []),
+      await toolOutput(tools, ['--schema-only', '--section=pre-data', '--file=-'], customPath, ctx),
+      await toolOutput(tools, ['--schema-only', '--section=post-data', '--file=-'], customPath, ctx),
+    );
+    if (selection.left.length > 0) notes.push(`left out (they need objects that were not selected): ${selection.left.join(', ')}`);
+    const listPath = join(ctx.tempDir, 'tables.list');
+    await writeFile(listPath, selection.list, { mode: 0o600 });
+    const list = await tools.fileForTools(listPath, ctx.signal);
+    startLoad({ customDump: customPath }, [...DEV_ARGS, `--use-list=${list.path}`], truncateStatement(await existingTables(target, request.tables ?? []), request.cascade));
+    void load?.done.finally(() => list.cleanup()).catch(() => undefined);
+  };
+
+  const staging: RestoreStaging = {
+    accept: async (_header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
+      if (relativePath === 'database.backup') {
+        let written = false;
+        const writing = pipeline(data, createWriteStream(customPath, { mode: 0o600 })).finally(() => {
+          written = true;
+        });
+        // Unmasked and single-job, the new database loads while the dump is still being staged.
+        if (choice.strategy === 'swap' && !masked && request.jobs <= 1) {
+          startLoad({ customDumpStream: Readable.from(followGrowingFile(customPath, () => written, stop.signal)) }, DEV_ARGS, '');
+        }
+        await writing;
+        dumpStaged = true;
+        await startFromStagedDump();
+      } else if (relativePath === 'database.sql' && !dumpStaged) {
+        // Only a masked archive has plain SQL and no custom dump (which comes first otherwise).
+        await pipeline(data, createWriteStream(plainPath, { mode: 0o600 }));
+        plainStaged = true;
+      } else {
+        await drain(data);
+      }
+    },
+    validate: async () => {
+      if (masked && dumpStaged) await (rulesChecked ?? checkMaskRules(tools, customPath, rules, ctx));
+      if (!dumpStaged && plainStaged && request.tables !== undefined) {
+        throw new FerryError('USAGE', '--tables needs the custom-format dump, and this archive (a masked one) holds plain SQL only', { hint: 'Restore it whole.' });
+      }
+      if (!dumpStaged && !plainStaged) {
+        throw new FerryError('ARCHIVE_ENTRY_MISSING', 'the archive has no postgresql/database.backup', { hint: 'Restore PostgreSQL by hand from postgresql/database.sql with psql, or use another backup.' });
+      }
+    },
+    apply: async () => {
+      if (load === undefined) {
+        if (plainStaged && !dumpStaged) {
+          // A masked archive's SQL was written with --clean: it drops what it recreates.
+          startLoad({ plainSql: plainPath }, [], '');
+        } else {
+          // swap with --jobs waits for the whole dump; nothing else reaches here without a load.
+          startLoad({ customDump: customPath }, DEV_ARGS, '');
+        }
+      }
+      const running = load as Load;
+      ctx.progress.start(choice.strategy === 'swap' ? `loading ${describeUrl(loadTarget.url)}` : `loading into ${describeUrl(target.url)}`);
+      running.commit();
+      const masking = await running.done;
+      ctx.progress.done('loaded');
+      const counts = await restoredCounts(loadTarget, request.expected);
+      if (choice.strategy === 'swap') {
+        const wrong = counts.filter((c) => c.expected >= 0 && c.expected !== c.actual);
+        if (wrong.length > 0) {
+          const first = wrong[0];
+          throw new FerryError('COUNT_MISMATCH', `${newName} holds other counts than the manifest in ${wrong.length} table(s), first ${first?.object}: expected ${first?.expected}, found ${first?.actual}`, {
+            hint: `It was not swapped in: ${database} is as it was. Run ferry verify on the archive.`,
+          });
+        }
+        await swapIn(request, database, choice.privileges.targetExists, notes);
+      }
+      committed = true;
+      return {
+        target: describeUrl(target.url),
+        counts,
+        durationSeconds: (Date.now() - started) / 1000,
+        notes,
+        ...(masking.length === 0 ? {} : { masking }),
+      } satisfies StoreRestoreResult;
+    },
+    discard: async () => {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (committed) return;
+      stop.abort();
+      await load?.done.catch(() => undefined);
+      await onMaintenance(target, async (client) => {
+        if (choice.strategy === 'swap') {
+          await dropKeptDatabase(client, newName);
+          await dropKeptDatabase(client, keptName(database, 'pristine_new'));
+        } else if (createdTarget) {
+          await dropKeptDatabase(client, database);
+        }
+      }).catch((error: unknown) => ctx.log.warn(`could not remove what the restore built: ${(error as Error).message}`));
+    },
+  };
+  return staging;
+}
+
+/** The swap itself: one transaction of renames; the replaced copies are dropped only after it. */
+async function swapIn(request: PgRefreshRequest, database: string, targetExists: boolean, notes: string[]): Promise<void> {
+  const { target, ctx } = request;
+  const names = { new: keptName(database, 'new'), prev: keptName(database, 'prev'), old: keptName(database, 'old'), pristine: keptName(database, 'pristine'), pristineNew: keptName(database, 'pristine_new'), pristineOld: keptName(database, 'pristine_old') };
+  await onMaintenance(target, async (client) => {
+    const existing = new Set((await client.query<{ datname: string }>('SELECT datname FROM pg_database')).rows.map((r) => r.datname));
+    if (request.keepPristine) await copyDatabase(client, names.new, names.pristineNew, request.serverMajor);
+    const renames: SwapStep[] = [];
+    if (targetExists && existing.has(names.prev)) renames.push({ from: names.prev, to: names.old });
+    if (targetExists) renames.push({ from: database, to: names.prev });
+    renames.push({ from: names.new, to: database });
+    if (existing.has(names.pristine)) renames.push({ from: names.pristine, to: names.pristineOld });
+    if (request.keepPristine) renames.push({ from: names.pristineNew, to: names.pristine });
+    const swapStarted = Date.now();
+    await swapDatabases(client, database, renames, request.disconnect);
+    notes.push(`the target was unavailable for ${Date.now() - swapStarted} ms while swapping`);
+    if (targetExists) notes.push(`the previous ${database} is kept as ${names.prev} (ferry restore --undo)`);
+    if (request.keepPristine) notes.push(`a pristine copy is kept as ${names.pristine} (ferry reset)`);
+    for (const name of [names.old, names.pristineOld]) {
+      await dropKeptDatabase(client, name).catch((error: unknown) => ctx.log.warn(`could not drop ${name}: ${(error as Error).message}`));
+    }
+  });
+}
+
+/** Drops every schema the dump fills and creates again those it does not create itself. */
+function inPlacePrelude(entries: ReturnType<typeof parseToc>, notes: string[]): string {
+  const schemas = dumpedSchemas(entries);
+  notes.push(`drops schemas ${schemas.all.join(', ')} (CASCADE, with everything in them, extensions included) and loads them from the dump`);
+  const drops = schemas.all.map((s) => `DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE;`);
+  const creates = schemas.all.filter((s) => !schemas.created.includes(s)).map((s) => `CREATE SCHEMA ${quoteIdent(s)};`);
+  return [...drops, ...creates].join('\n');
+}
+
+function truncateStatement(existing: Set<string>, cascade: boolean): string {
+  if (existing.size === 0) return '';
+  return `TRUNCATE ${[...existing].map((t) => t.split('.').map(quoteIdent).join('.')).join(', ')}${cascade ? ' CASCADE' : ''};`;
+}
+
+/** The selected tables that the target already has ("schema.name", unquoted). */
+async function existingTables(target: PgTarget, tables: string[]): Promise<Set<string>> {
+  const { withClient } = await import('./connection.js');
+  const names = tables.map(unquoteName);
+  return withClient(target, async (client) => {
+    const rows = await client.query<{ name: string }>(
+      `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname || '.' || c.relname = ANY($1)`,
+      [names],
+    );
+    return new Set(rows.rows.map((r) => r.name));
+  });
+}
+
+/** TRUNCATE of a table that unselected tables reference would fail or, with CASCADE, empty them: said first. */
+async function refuseReferencedTables(target: PgTarget, tables: string[], cascade: boolean, notes: string[]): Promise<void> {
+  const { withClient } = await import('./connection.js');
+  const names = tables.map(unquoteName);
+  const referencing = await withClient(target, async (client) => (await client.query<{ referencing: string; referenced: string }>(
+    `SELECT DISTINCT rn.nspname || '.' || r.relname AS referencing, fn.nspname || '.' || f.relname AS referenced
+       FROM pg_constraint k
+       JOIN pg_class r ON r.oid = k.conrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+       JOIN pg_class f ON f.oid = k.confrelid JOIN pg_namespace fn ON fn.oid = f.relnamespace
+      WHERE k.contype = 'f' AND fn.nspname || '.' || f.relname = ANY($1) AND NOT (rn.nspname || '.' || r.relname = ANY($1))
+      ORDER BY 1`,
+    [names],
+  )).rows);
+  if (referencing.length === 0) return;
+  const list = referencing.map((r) => `${r.referencing} → ${r.referenced}`).join(', ');
+  if (!cascade) {
+    throw new FerryError('RESTORE_TABLES_REFERENCED', `--tables: other tables reference the selected ones: ${list}`, {
+      hint: `Add them to --tables, or pass --cascade to empty them too (TRUNCATE … CASCADE). Nothing was changed.`,
+    });
+  }
+  notes.push(`--cascade also empties ${[...new Set(referencing.map((r) => r.referencing))].join(', ')}`);
+}
+
+/** What pg_restore prints about the dump (its list, its schema: never its rows), through a file: it may be long. */
+async function toolOutput(tools: PgToolRunner, args: string[], dumpPath: string, ctx: StoreContext): Promise<string> {
+  const file = await tools.fileForTools(dumpPath, ctx.signal);
+  const outPath = join(ctx.tempDir, `pg_restore-${args.join('').replace(/\W/g, '')}.txt`);
+  const result = await tools.run('pg_restore', [...args, file.path], { signal: ctx.signal, stdout: createWriteStream(outPath, { mode: 0o600 }) }).finally(() => file.cleanup());
+  if (result.exitCode !== 0) {
+    throw new FerryError('PG_RESTORE_FAILED', `pg_restore could not read the dump: ${ctx.redactor.redact(lastLine(result.stderr))}`, { hint: 'Run ferry verify on the archive. Nothing was changed.' });
+  }
+  const text = await readFile(outPath, 'utf8');
+  await rm(outPath, { force: true });
+  return text;
+}

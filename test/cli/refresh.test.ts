@@ -1,0 +1,235 @@
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ferry, startFerry } from '../support/cli.js';
+import { backedUpDatabase } from '../support/backed-up.js';
+import { loadPagila } from '../support/fixtures.js';
+import { createDatabase, databaseExists, pgServer, pgUrl, query, sequenceValues, tableDigests, uniqueName } from '../support/pg.js';
+
+/** Constraints, triggers and indexes per kind: what a restore that "succeeds" half-way loses first. */
+async function objectCounts(database: string): Promise<Record<string, number>> {
+  const [row] = await query<{ constraints: string; triggers: string; indexes: string; sequences: string }>(database, `
+    SELECT (SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = 'public')::text AS constraints,
+           (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname = 'public')::text AS triggers,
+           (SELECT count(*) FROM pg_indexes WHERE schemaname = 'public')::text AS indexes,
+           (SELECT count(*) FROM pg_sequences WHERE schemaname = 'public')::text AS sequences`);
+  return Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
+}
+
+async function state(database: string) {
+  return { tables: await tableDigests(database), sequences: await sequenceValues(database), objects: await objectCounts(database) };
+}
+
+let pagila: Awaited<ReturnType<typeof backedUpDatabase>> | undefined;
+async function pagilaBackup() {
+  if (pagila === undefined) {
+    const db = await createDatabase(uniqueName('pagila_src'));
+    await loadPagila(db);
+    pagila = await backedUpDatabase('pagila', '', db);
+  }
+  return pagila;
+}
+
+/** A developer database that already holds Pagila, changed the way a developer changes it. */
+async function populatedTarget(prefix: string): Promise<string> {
+  const { dir } = await pagilaBackup();
+  const target = uniqueName(prefix);
+  const first = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+  expect(first.code, first.stderr).toBe(0);
+  await query(target, `DELETE FROM payment WHERE amount < 2; UPDATE actor SET first_name = 'LOCAL' WHERE actor_id < 10;
+    CREATE TABLE dev_notes (n text); INSERT INTO dev_notes VALUES ('mine'); CREATE VIEW actor_names AS SELECT first_name FROM actor;`);
+  return target;
+}
+
+function psqlSession(database: string, application: string) {
+  const server = pgServer();
+  const child = spawn('psql', ['-X', '-h', '127.0.0.1', '-p', String(server.port), '-U', server.user, '-d', database, '-c', 'SELECT pg_sleep(60)'], {
+    env: { ...process.env, PGPASSWORD: server.password, PGAPPNAME: application },
+    stdio: 'ignore',
+  });
+  return child;
+}
+
+async function waitFor(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+describe('refreshing a developer database (build beside, swap, keep the previous copy)', () => {
+  it('restores Pagila (partitions, domains, enums) into a populated target twice in a row, also with --jobs 2', async () => {
+    const { db, dir } = await pagilaBackup();
+    const source = await state(db);
+    const target = await populatedTarget('pagila_twice');
+    for (const jobs of [['--jobs', '1'], [], ['--jobs', '2']]) {
+      const result = await ferry(['restore', 'latest', '--yes', ...jobs], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(/postgres: swapped in/);
+      expect(result.stdout).toMatch(/the target was unavailable for \d+ ms while swapping/);
+      expect(await state(target)).toEqual(source);
+    }
+    expect(await databaseExists(`${target}__ferry_new`)).toBe(false);
+    expect(await databaseExists(`${target}__ferry_prev`)).toBe(true);
+  });
+
+  it('undo swaps the previous copy back (and again to redo); reset brings back the restored state; --drop-previous frees them', async () => {
+    const { db, dir } = await pagilaBackup();
+    const target = await populatedTarget('pagila_undo');
+    const config = join(dir, '..', 'keep-pristine.yaml');
+    await writeFile(config, 'restore:\n  keep_pristine: true\n', { mode: 0o600 });
+    const env = { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir };
+    const developerState = await state(target);
+    const restored = await ferry(['--config', config, 'restore', 'latest', '--yes'], env);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toMatch(new RegExp(`a pristine copy is kept as ${target}__ferry_pristine`));
+    const restoredState = await state(db);
+
+    const undo = await ferry(['restore', '--undo', '--yes'], env);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.stdout).toMatch(/postgres: .*the previous copy is back/);
+    expect(await state(target)).toEqual(developerState);
+    const redo = await ferry(['restore', '--undo', '--yes'], env);
+    expect(redo.code, redo.stderr).toBe(0);
+    expect(await state(target)).toEqual(restoredState);
+
+    await query(target, 'DELETE FROM rental WHERE rental_id > 5000 AND rental_id NOT IN (SELECT rental_id FROM payment WHERE rental_id IS NOT NULL); TRUNCATE actor CASCADE;');
+    const reset = await ferry(['--config', config, 'reset', '--yes'], env);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(await state(target)).toEqual(restoredState);
+
+    const noTerminal = await ferry(['reset'], env);
+    expect(noTerminal.code).toBe(4);
+    expect(noTerminal.stderr).toMatch(/^ferry: reset replaces data and there is no terminal to confirm on$/m);
+
+    const dropped = await ferry(['restore', '--drop-previous'], env);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(dropped.stdout).toMatch(new RegExp(`removed database ${target}__ferry_prev, database ${target}__ferry_pristine`));
+    const nothing = await ferry(['restore', '--undo', '--yes'], env);
+    expect(nothing.code).toBe(3);
+    expect(nothing.stderr).toMatch(/^ferry: no restore kept a previous copy of any configured target$/m);
+    const noReset = await ferry(['reset', '--yes'], env);
+    expect(noReset.code).toBe(3);
+    expect(await state(target)).toEqual(restoredState);
+  });
+
+  it('refuses while a session is connected to the target, naming it; --force terminates it', async () => {
+    const { db, dir } = await pagilaBackup();
+    const target = await populatedTarget('pagila_busy');
+    const before = await state(target);
+    const session = psqlSession(target, 'recipe-web');
+    try {
+      await waitFor(async () => (await query('postgres', "SELECT 1 FROM pg_stat_activity WHERE application_name = 'recipe-web'")).length > 0, 'the psql session');
+      const env = { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir };
+      const dry = await ferry(['restore', 'latest', '--dry-run'], env);
+      expect(dry.stdout).toMatch(/1 connected session\(s\): recipe-web \(pid \d+\) — the restore refuses unless --force/);
+      const refused = await ferry(['restore', 'latest', '--yes'], env);
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toMatch(new RegExp(`^ferry: database ${target} has 1 connected session: recipe-web \\(pid \\d+, \\w+ from 127\\.0\\.0\\.1, since `, 'm'));
+      expect(refused.stderr).toMatch(/--force/);
+      expect(await state(target)).toEqual(before);
+      expect(await databaseExists(`${target}__ferry_new`)).toBe(false);
+      const forced = await ferry(['restore', 'latest', '--yes', '--force'], env);
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(await state(target)).toEqual(await state(db));
+    } finally {
+      session.kill('SIGKILL');
+    }
+  });
+
+  it('a restore killed with SIGKILL while loading leaves the target as it was; the next run removes what it left and succeeds', async () => {
+    const { dir, env: sourceEnv } = await backedUpDatabase('big', `CREATE TABLE big (id int PRIMARY KEY, body text);
+      INSERT INTO big SELECT i, repeat(md5(i::text), 12) FROM generate_series(1, 400000) i;`);
+    void sourceEnv;
+    const target = await createDatabase(uniqueName('killed'));
+    await query(target, "CREATE TABLE big (id int PRIMARY KEY, body text); INSERT INTO big VALUES (1, 'developer row'); CREATE TABLE mine (v text); INSERT INTO mine VALUES ('kept');");
+    const before = await tableDigests(target);
+    const env = { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir };
+    for (const jobs of ['1', '2']) {
+      const run = startFerry(['restore', 'latest', '--yes', '--jobs', jobs], env);
+      await waitFor(async () => (await query('postgres', "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'COPY%'", [`${target}__ferry_new`])).length > 0, 'the load into the new database');
+      run.child.kill('SIGKILL');
+      await run.done;
+      expect(await tableDigests(target)).toEqual(before);
+    }
+    const next = await ferry(['restore', 'latest', '--yes'], env);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(new RegExp(`removed ${target}__ferry_new, left by an earlier restore that did not finish`));
+    expect((await query<{ n: string }>(target, 'SELECT count(*)::text AS n FROM big'))[0]?.n).toBe('400000');
+    await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
+  });
+
+  it('--tables replaces only those rows and sequences, into a populated and into a fresh database; a referenced table needs --cascade', async () => {
+    const { db, dir } = await pagilaBackup();
+    const source = await state(db);
+    const target = await populatedTarget('pagila_tables');
+    await query(target, "UPDATE film SET title = 'LOCAL FILM' WHERE film_id = 1; DELETE FROM film_actor WHERE actor_id > 150; DELETE FROM actor WHERE actor_id > 150; SELECT setval('actor_actor_id_seq', 5000);");
+    const before = await state(target);
+    const env = { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir };
+    const refused = await ferry(['restore', 'latest', '--yes', '--tables', 'actor'], env);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toMatch(/^ferry: --tables: other tables reference the selected ones: public\.film_actor → public\.actor$/m);
+    expect(await state(target)).toEqual(before);
+
+    const both = await ferry(['restore', 'latest', '--yes', '--tables', 'actor,film_actor'], env);
+    expect(both.code, both.stderr).toBe(0);
+    const after = await state(target);
+    expect(after.tables['public.actor']).toEqual(source.tables['public.actor']);
+    expect(after.tables['public.film_actor']).toEqual(source.tables['public.film_actor']);
+    expect(after.sequences['public.actor_actor_id_seq']).toBe(source.sequences['public.actor_actor_id_seq']);
+    expect(after.tables['public.film']).toEqual(before.tables['public.film']);
+    expect(after.tables['public.dev_notes']).toEqual(before.tables['public.dev_notes']);
+    expect(after.objects).toEqual(before.objects);
+
+    const fresh = uniqueName('tables_fresh');
+    const intoFresh = await ferry(['restore', 'latest', '--yes', '--tables', 'actor'], { DATABASE_URL: pgUrl(fresh), BACKUP_DIRECTORY: dir });
+    expect(intoFresh.code, intoFresh.stderr).toBe(0);
+    expect(intoFresh.stdout).toMatch(/left out \(they need objects that were not selected\): trigger last_updated of public\.actor/);
+    expect((await tableDigests(fresh))['public.actor']).toEqual(source.tables['public.actor']);
+    expect((await sequenceValues(fresh))['public.actor_actor_id_seq']).toBe(source.sequences['public.actor_actor_id_seq']);
+    expect((await query<{ indexname: string }>(fresh, "SELECT indexname FROM pg_indexes WHERE tablename = 'actor' ORDER BY 1")).map((r) => r.indexname)).toEqual(['actor_pkey', 'idx_actor_last_name']);
+  });
+
+  it('a role without CREATEDB gets the in-place strategy, says why, and refreshes twice; SIGKILL during its load commits nothing', async () => {
+    const { db, dir } = await pagilaBackup();
+    const role = uniqueName('dev_role');
+    const target = uniqueName('inplace');
+    await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'dev-role-pw' NOCREATEDB`);
+    await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
+    const url = pgUrl(target, { user: role, password: 'dev-role-pw' });
+    const env = { DATABASE_URL: url, BACKUP_DIRECTORY: dir };
+    for (let i = 0; i < 2; i++) {
+      const result = await ferry(['restore', 'latest', '--yes'], env);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`strategy in-place: in place, in one transaction: role ${role} lacks CREATEDB`));
+      expect(await state(target)).toEqual(await state(db));
+    }
+    await query(target, 'TRUNCATE payment, rental CASCADE');
+    const before = await state(target);
+    const run = startFerry(['restore', 'latest', '--yes'], env);
+    await waitFor(async () => (await query('postgres', "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'COPY%'", [target])).length > 0, 'the in-place load');
+    run.child.kill('SIGKILL');
+    await run.done;
+    await waitFor(async () => (await query('postgres', 'SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND usename = $2', [target, role])).length === 0, 'the killed load to end');
+    expect(await state(target)).toEqual(before);
+  });
+
+  it('restore.before runs before the swap (a failure there changes nothing), restore.after after it', async () => {
+    const { dir } = await pagilaBackup();
+    const target = await populatedTarget('pagila_hooks');
+    const before = await state(target);
+    const marker = join(dir, '..', `after-${target}`);
+    const failing = join(dir, '..', 'hooks-fail.yaml');
+    await writeFile(failing, `restore:\n  before: [sh, -c, 'echo app will not stop >&2; exit 7']\n  after: [touch, ${marker}]\n`, { mode: 0o600 });
+    const env = { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir };
+    const failed = await ferry(['--config', failing, 'restore', 'latest', '--yes'], env);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/^ferry: restore\.before \(sh -c echo app will not stop >&2; exit 7\) exited 7: app will not stop$/m);
+    expect(await state(target)).toEqual(before);
+    expect(await databaseExists(`${target}__ferry_new`)).toBe(false);
+    const { existsSync } = await import('node:fs');
+    expect(existsSync(marker)).toBe(true);
+  });
+});
