@@ -73,6 +73,7 @@ async function measure(name: string, sourceBytes: number, once: () => Promise<{ 
 }
 
 const work = mkdtempSync(join(tmpdir(), 'ferry-bench-'));
+let unavailable: string | undefined;
 const server = await startThrowawayPostgres({ password: 'bench' });
 try {
   await server.createDatabase('legrimoire');
@@ -141,7 +142,7 @@ try {
   // from the steps measured after it.
   const dropped = async <T>(name: string, measured: Promise<T>): Promise<T> => {
     const result = await measured;
-    execFileSync('psql', [...conn, '-d', 'postgres', '-qc', `DROP DATABASE ${name}`], { env: pgEnv });
+    for (const db of [name, `${name}__ferry_prev`, `${name}__ferry_pristine`]) execFileSync('psql', [...conn, '-d', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${db}`], { env: pgEnv });
     return result;
   };
   rows.push(await measure('pg_restore + copy uploads (the floor)', source, async () => {
@@ -157,11 +158,32 @@ try {
     const db = await target();
     return dropped(db, run('pg_restore', [...conn, '--no-owner', '--no-privileges', '-j', '2', '-d', db, dump], pgEnv).then((sample) => ({ sample })));
   }));
-  rows.push(await measure('ferry restore', source, async () => {
+  // The target exists and holds data, as a developer's does: the swap keeps it as <db>__ferry_prev.
+  rows.push(await measure('ferry restore (swap, --jobs default)', source, async () => {
     const dir = fresh();
     const db = await target();
     return dropped(db, run(process.execPath, [FERRY, 'restore', ferryArchive, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(db), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work })).then((sample) => ({ sample })));
   }));
+  rows.push(await measure('ferry restore (swap, --jobs 1)', source, async () => {
+    const dir = fresh();
+    const db = await target();
+    return dropped(db, run(process.execPath, [FERRY, 'restore', ferryArchive, '--yes', '-q', '--jobs', '1'], ferryEnv({ DATABASE_URL: server.url(db), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: work })).then((sample) => ({ sample })));
+  }));
+  // ferry reset copies the pristine database (FILE_COPY) and swaps it in: it never reads the archive.
+  const pristineConfig = join(work, 'pristine.yaml');
+  writeFileSync(pristineConfig, 'restore:\n  keep_pristine: true\n');
+  const resetDb = await target();
+  const resetEnv = ferryEnv({ DATABASE_URL: server.url(resetDb), UPLOADS_DIR: join(fresh(), 'uploads'), BACKUP_DIRECTORY: work });
+  rows.push(await measure('ferry restore, keeping a pristine copy', source, async () => ({
+    sample: await run(process.execPath, [FERRY, '--config', pristineConfig, 'restore', ferryArchive, '--yes', '-q', '--only', 'postgres'], resetEnv),
+  })));
+  rows.push(await measure('ferry reset (PostgreSQL)', dbBytes, async () => ({
+    sample: await run(process.execPath, [FERRY, '--config', pristineConfig, 'reset', '--yes', '-q', '--only', 'postgres'], resetEnv),
+  })));
+  const swapReport = JSON.parse(execFileSync(process.execPath, [FERRY, '--json', 'restore', ferryArchive, '--yes', '--only', 'postgres'], { env: resetEnv }).toString()) as { stores: Array<{ notes?: string[] }> };
+  unavailable = swapReport.stores.flatMap((st) => st.notes ?? []).find((note) => /unavailable for/.test(note));
+  process.stderr.write(`swap: ${unavailable ?? '?'}\n`);
+  await dropped(resetDb, Promise.resolve());
   // Masking streams every row of the masked table through Ferry: recipes is most of the database.
   const maskConfig = join(work, 'mask.yaml');
   writeFileSync(maskConfig, 'mask:\n  postgres:\n    recipes:\n      title: text\n      slug: "recipe-{hash:16}"\n      instructions: text\n');
@@ -197,7 +219,7 @@ try {
   process.stdout.write(`${header}\n\n${table}\n`);
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, `${sizeName}.json`), JSON.stringify({ size: sizeName, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), rows }, null, 2) + '\n');
+  writeFileSync(join(results, `${sizeName}.json`), JSON.stringify({ size: sizeName, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, rows }, null, 2) + '\n');
 } finally {
   await server.stop();
   rmSync(work, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { FerryError } from '../../errors/index.js';
 import { assertRequiredPresent, dbCheck, dbInit, type StoreCheck } from '../../ops/db.js';
 import { formatDuration } from '../../util/format.js';
+import { keptCopiesOf, renderKept } from '../render/kept.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
@@ -28,8 +29,9 @@ function renderChecks(checks: StoreCheck[]): string {
 
 export async function dbCheckCommand(session: Session, options: DbCommandOptions): Promise<number> {
   const checks = await dbCheck(session.ctx, { waitSeconds: options.wait });
-  if (session.output.options.json) session.output.json({ checks });
-  else session.output.data(renderChecks(checks));
+  const kept = await keptCopiesOf(session);
+  if (session.output.options.json) session.output.json({ checks, kept });
+  else session.output.data([renderChecks(checks), renderKept(kept)].filter((part) => part !== undefined).join('\n'));
   assertRequiredPresent(checks);
   return 0;
 }

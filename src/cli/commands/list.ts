@@ -1,5 +1,6 @@
 import { list } from '../../ops/list.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
+import { keptCopiesOf, renderKept } from '../render/kept.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
@@ -41,6 +42,8 @@ export async function listCommand(session: Session, options: { remote?: boolean 
     ]),
   ));
   if (result.foreign.length > 0) output.logger.info(`not Ferry's, left alone: ${result.foreign.join(', ')}`);
+  const kept = remote ? undefined : renderKept(await keptCopiesOf(session));
+  if (kept !== undefined) output.data(kept);
   return 0;
 }
 
