@@ -1,0 +1,109 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ferry, startFerry } from '../support/cli.js';
+import { createDatabase, databaseExists, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
+import { tempDir } from '../support/tmp.js';
+
+/** A deterministic sequence from a printed seed, so a failing kill moment can be replayed. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state * 1664525 + 1013904223) >>> 0;
+    return state / 2 ** 32;
+  };
+}
+
+function tree(dir: string): string {
+  if (!existsSync(dir)) return 'missing';
+  const hash = createHash('sha256');
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = join(rel, name);
+      const full = join(dir, path);
+      try {
+        hash.update(`${path}\n`).update(readFileSync(full));
+      } catch {
+        walk(path);
+      }
+    }
+  };
+  walk('');
+  return hash.digest('hex');
+}
+
+const KILLS = 20;
+
+describe('crash points: SIGKILL of ferry restore at many moments', () => {
+  it(`leaves each target exactly as before or exactly as the archive holds it, never a mix; the next run cleans up (${KILLS} kills)`, async () => {
+    const seed = Number(process.env.FERRY_CRASH_SEED ?? Date.now() % 1_000_000);
+    console.log(`crash-restore seed ${seed} (replay with FERRY_CRASH_SEED=${seed})`);
+    const next = random(seed);
+    const work = await tempDir();
+    const source = await createDatabase(uniqueName('crash_src'));
+    await query(source, `CREATE TABLE recipes (id int PRIMARY KEY, title text, body text);
+      INSERT INTO recipes SELECT i, 'recipe ' || i, repeat(md5(i::text), 20) FROM generate_series(1, 60000) i;
+      CREATE TABLE tags (id serial PRIMARY KEY, recipe int REFERENCES recipes, tag text);
+      INSERT INTO tags (recipe, tag) SELECT i, 'tag' || (i % 7) FROM generate_series(1, 60000) i;`);
+    const sourceUploads = join(work, 'prod-uploads');
+    mkdirSync(join(sourceUploads, 'images'), { recursive: true });
+    for (let i = 0; i < 40; i++) writeFileSync(join(sourceUploads, 'images', `r${i}.jpg`), randomBytes(64 * 1024));
+    const backups = join(work, 'backups');
+    const made = await ferry(['backup'], { DATABASE_URL: pgUrl(source), UPLOADS_DIR: sourceUploads, BACKUP_DIRECTORY: backups });
+    expect(made.code, made.stderr).toBe(0);
+    const archiveState = { pg: await tableDigests(source), files: tree(sourceUploads) };
+
+    const target = await createDatabase(uniqueName('crash_dev'));
+    await query(target, `CREATE TABLE recipes (id int PRIMARY KEY, title text, body text); INSERT INTO recipes VALUES (1, 'draft', 'mine');
+      CREATE TABLE mine (v text); INSERT INTO mine VALUES ('dev only');`);
+    const uploads = join(work, 'dev-uploads');
+    mkdirSync(uploads);
+    writeFileSync(join(uploads, 'local.jpg'), 'local file');
+    const env = { DATABASE_URL: pgUrl(target), UPLOADS_DIR: uploads, BACKUP_DIRECTORY: backups };
+    const devState = { pg: await tableDigests(target), files: tree(uploads) };
+
+    // How long a whole restore takes here, to spread the kill moments over it; then back to the developer's state.
+    const started = Date.now();
+    const whole = await ferry(['restore', 'latest', '--yes'], env);
+    expect(whole.code, whole.stderr).toBe(0);
+    const duration = Date.now() - started;
+    const undo = await ferry(['restore', '--undo', '--yes'], env);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect({ pg: await tableDigests(target), files: tree(uploads) }).toEqual(devState);
+
+    const outcomes = { before: 0, restored: 0 };
+    for (let i = 0; i < KILLS; i++) {
+      const moment = Math.floor(next() * duration * 1.1);
+      const run = startFerry(['restore', 'latest', '--yes'], env);
+      await new Promise((r) => setTimeout(r, moment));
+      run.child.kill('SIGKILL');
+      const ended = await run.done;
+      const now = { pg: await tableDigests(target).catch((error: unknown) => `unreadable: ${(error as Error).message}`), files: tree(uploads) };
+      const pgBefore = JSON.stringify(now.pg) === JSON.stringify(devState.pg);
+      const pgRestored = JSON.stringify(now.pg) === JSON.stringify(archiveState.pg);
+      const filesBefore = now.files === devState.files;
+      const filesRestored = now.files === archiveState.files;
+      const where = `kill ${i + 1} at ${moment} ms (seed ${seed}, exit ${ended.code})`;
+      expect(pgBefore || pgRestored, `${where}: PostgreSQL is a mix`).toBe(true);
+      expect(filesBefore || filesRestored, `${where}: uploads are a mix (or missing)`).toBe(true);
+      const swapped = [...(pgRestored ? ['postgres'] : []), ...(filesRestored ? ['uploads'] : [])];
+      if (swapped.length === 0) outcomes.before++;
+      else {
+        outcomes.restored++;
+        // Back to the developer's state for the next kill: undo swaps back exactly the stores that were swapped.
+        const back = await ferry(['restore', '--undo', '--yes', '--force', '--only', swapped.join(',')], env);
+        expect(back.code, `${where}: undo: ${back.stderr}`).toBe(0);
+      }
+      expect({ pg: await tableDigests(target), files: tree(uploads) }, `${where}: back to the developer state`).toEqual(devState);
+    }
+    console.log(`crash-restore: ${KILLS} kills, ${outcomes.before} left every target as before, ${outcomes.restored} after at least one swap`);
+
+    const final = await ferry(['restore', 'latest', '--yes', '--force'], env);
+    expect(final.code, final.stderr).toBe(0);
+    expect({ pg: await tableDigests(target), files: tree(uploads) }).toEqual(archiveState);
+    expect(await databaseExists(`${target}__ferry_new`)).toBe(false);
+    const leftovers = readdirSync(work).filter((name) => name.includes('ferry-restore') || name.includes('ferry-new'));
+    expect(leftovers).toEqual([]);
+  });
+});
