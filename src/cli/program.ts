@@ -16,6 +16,7 @@ import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
 import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
 import { resetCommand, restoreCommand } from './commands/restore.js';
+import { notifyTestCommand } from './commands/notify.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './render/errors.js';
 import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
@@ -134,6 +135,11 @@ export function buildProgram(): Command {
     .option('--force', 'terminate sessions connected to the target database instead of refusing')
     .option('--allow-remote-target', 'allow a target server that is not clearly local')
     .action((opts, command: Command) => run(command, (s) => resetCommand(s, opts)));
+
+  const notifyGroup = program.command('notify').description('notifications: webhook, command and e-mail (notify: in the config)');
+  notifyGroup.command('test')
+    .description('send one test message through every configured notifier and say which worked')
+    .action((_opts, command: Command) => run(command, (s) => notifyTestCommand(s)));
 
   program.command('mask')
     .description('write a copy of an archive with personal data masked by the mask: rules, for people who must not get the raw one')

@@ -47,9 +47,33 @@ const notifyTargetSchema = z.object({
     .describe('command and arguments to run, with the JSON body on stdin'),
 });
 
+const emailEventsSchema = z.object({
+  backup_failed: flag.default(true),
+  upload_failed: flag.default(true),
+  health_critical: flag.default(true).describe('ferry health CRITICAL (a damaged archive, backups that stopped): once per state change, again every 24 h'),
+  anomaly: flag.default(true).describe('ferry health reports a table or collection that shrank'),
+  retention_removed: flag.default(false).describe('a backup run removed backups by retention'),
+  daily_digest: flag.default(false).describe('one success summary per day'),
+}).strict();
+
+export const smtpConfigSchema = z.object({
+  host: nonEmpty,
+  port: count(1, 65535).optional().describe('default 465 with security tls, 587 with starttls, 25 with none'),
+  security: z.enum(['none', 'starttls', 'tls']).default('starttls'),
+  user: nonEmpty.optional(),
+  password_file: nonEmpty.optional().describe('a file holding the SMTP password'),
+  password_env: nonEmpty.optional().describe('the name of an environment variable holding the SMTP password'),
+  from: nonEmpty,
+  to: nameList.pipe(z.array(nonEmpty).min(1, 'expected at least one address')),
+  allow_self_signed: flag.default(false).describe('accept a self-signed server certificate'),
+  events: emailEventsSchema.default(() => emailEventsSchema.parse({})),
+}).strict();
+
 export const notifyConfigSchema = z.object({
   on_failure: notifyTargetSchema.optional(),
   on_success: notifyTargetSchema.optional(),
+  smtp: smtpConfigSchema.optional(),
+  environment: nonEmpty.optional().describe('a name for this installation in notification subjects, e.g. production'),
   timeout_seconds: count(1, 600).default(10),
 });
 
@@ -126,6 +150,7 @@ export type PostgresConfig = z.infer<typeof postgresConfigSchema>;
 export type MongodbConfig = z.infer<typeof mongodbConfigSchema>;
 export type UploadsConfig = z.infer<typeof uploadsConfigSchema>;
 export type NotifyConfig = z.infer<typeof notifyConfigSchema>;
+export type SmtpConfig = z.infer<typeof smtpConfigSchema>;
 export type BackupConfig = z.infer<typeof backupConfigSchema>;
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type MaskConfig = z.infer<typeof maskConfigSchema>;

@@ -73,6 +73,7 @@ export const ERROR_CODES = {
   RESTORE_HOOK_FAILED: { exit: 'failed', summary: 'a restore.before or restore.after command failed or timed out' },
   NOTHING_TO_UNDO: { exit: 'usage', summary: 'ferry restore --undo found no previous copy kept by a restore' },
   NOTHING_TO_RESET: { exit: 'usage', summary: 'ferry reset found no pristine copy (restore.keep_pristine was off at the last restore)' },
+  NOTIFY_FAILED: { exit: 'failed', summary: 'ferry notify test: a configured notifier (webhook, command or e-mail) failed' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
 } as const satisfies Record<string, CodeDefinition>;
 

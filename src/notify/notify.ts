@@ -2,33 +2,61 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import type { NotifyConfig } from '../config/index.js';
 import type { Logger } from '../stores/index.js';
+import { sendEmail } from './email.js';
+import { emailFor } from './messages.js';
+
+/** What happened; decides which e-mail events apply. */
+export type NotificationKind = 'backup_failed' | 'upload_failed' | 'backup_succeeded' | 'health_critical' | 'health_recovered' | 'anomaly' | 'test';
 
 export interface NotificationEvent {
   command: string;
   outcome: 'success' | 'failure';
+  kind: NotificationKind;
   archive?: string;
   size?: number;
   durationSeconds: number;
   stores?: Record<string, { items: number; bytes: number }>;
-  error?: { code: string; message: string; exitCode: number };
+  error?: { code: string; message: string; exitCode: number; hint?: string };
+  /** Backups removed by retention in this run. */
+  pruned?: string[];
+  /** Health reasons or anomalies, one line each. */
+  details?: string[];
+  /** For a success: whether this run's daily digest is due (decided by the caller, who keeps the date). */
+  digestDue?: boolean;
+}
+
+export interface ChannelResult {
+  channel: 'webhook' | 'exec' | 'smtp';
+  ok: boolean;
 }
 
 /**
- * Tells a webhook and/or a command how a run ended. A notification that fails or times out is
- * logged and never changes the run's own outcome.
+ * Tells a webhook, a command and/or an SMTP server how a run ended. A notification that fails or
+ * times out is logged and never changes the run's own outcome; the results say which failed.
  */
-export async function notify(config: NotifyConfig | undefined, event: NotificationEvent, log: Logger): Promise<void> {
-  const target = event.outcome === 'success' ? config?.on_success : config?.on_failure;
-  if (config === undefined || target === undefined) return;
+export async function notify(config: NotifyConfig | undefined, event: NotificationEvent, log: Logger): Promise<ChannelResult[]> {
+  if (config === undefined) return [];
+  const targets = event.kind === 'test' ? [config.on_failure, config.on_success] : [event.outcome === 'success' ? config.on_success : config.on_failure];
   const body = JSON.stringify({ ...event, host: hostname(), at: new Date().toISOString() });
   const timeoutMs = config.timeout_seconds * 1000;
-  const jobs: Array<Promise<void>> = [];
-  if (target.webhook !== undefined) jobs.push(postWebhook(target.webhook, body, timeoutMs, log));
-  if (target.exec !== undefined) jobs.push(runHook(target.exec, body, event, timeoutMs, log));
-  await Promise.all(jobs);
+  const jobs: Array<Promise<ChannelResult>> = [];
+  for (const target of targets) {
+    if (target?.webhook !== undefined) jobs.push(postWebhook(target.webhook, body, timeoutMs, log).then((ok) => ({ channel: 'webhook', ok })));
+    if (target?.exec !== undefined) jobs.push(runHook(target.exec, body, event, timeoutMs, log).then((ok) => ({ channel: 'exec', ok })));
+  }
+  const message = config.smtp === undefined ? undefined : emailFor(config.smtp, config.environment, event);
+  if (config.smtp !== undefined && message !== undefined) {
+    const smtp = config.smtp;
+    jobs.push(sendEmail(smtp, message, timeoutMs).then((outcome) => {
+      if (outcome.ok) log.info(`notification e-mail sent to ${smtp.to.join(', ')}: ${message.subject}`);
+      else log.warn(`notification e-mail to ${smtp.host} failed: ${outcome.reason ?? '?'}; the run's outcome is unchanged`);
+      return { channel: 'smtp', ok: outcome.ok };
+    }));
+  }
+  return Promise.all(jobs);
 }
 
-async function postWebhook(url: string, body: string, timeoutMs: number, log: Logger): Promise<void> {
+async function postWebhook(url: string, body: string, timeoutMs: number, log: Logger): Promise<boolean> {
   try {
     const response = await fetch(url, {
       method: 'POST',
@@ -38,15 +66,17 @@ async function postWebhook(url: string, body: string, timeoutMs: number, log: Lo
     });
     await response.body?.cancel();
     if (!response.ok) log.warn(`notification webhook answered HTTP ${response.status}; the run's outcome is unchanged`);
+    return response.ok;
   } catch (error) {
     const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs / 1000} s` : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message);
     log.warn(`notification webhook failed: ${reason}; the run's outcome is unchanged`);
+    return false;
   }
 }
 
-async function runHook(command: string[], body: string, event: NotificationEvent, timeoutMs: number, log: Logger): Promise<void> {
+async function runHook(command: string[], body: string, event: NotificationEvent, timeoutMs: number, log: Logger): Promise<boolean> {
   const [program, ...args] = command as [string, ...string[]];
-  await new Promise<void>((resolveHook) => {
+  return new Promise<boolean>((resolveHook) => {
     const child = spawn(program, args, {
       stdio: ['pipe', 'ignore', 'pipe'],
       env: { ...process.env, FERRY_COMMAND: event.command, FERRY_OUTCOME: event.outcome, FERRY_ARCHIVE: event.archive ?? '', FERRY_ERROR_CODE: event.error?.code ?? '' },
@@ -60,12 +90,12 @@ async function runHook(command: string[], body: string, event: NotificationEvent
     child.on('error', (error) => {
       clearTimeout(timer);
       log.warn(`notification command ${program} could not start: ${error.message}`);
-      resolveHook();
+      resolveHook(false);
     });
     child.on('close', (code) => {
       clearTimeout(timer);
       if (code !== 0 && code !== null) log.warn(`notification command ${program} exited ${code}: ${stderr.trim().split('\n').at(-1) ?? ''}`);
-      resolveHook();
+      resolveHook(code === 0);
     });
     child.stdin.on('error', () => undefined);
     child.stdin.end(body);

@@ -4,6 +4,7 @@ import { storeTotals } from '../../archive/index.js';
 import { FerryError, isFerryError } from '../../errors/index.js';
 import { reportFailure } from '../render/errors.js';
 import { notify } from '../../notify/notify.js';
+import { takeDigestDay } from '../../notify/state.js';
 import { storesFromConfig } from '../../stores/index.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import type { Session } from '../session.js';
@@ -22,8 +23,10 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     result = await backup(ctx, { noPrune: !options.prune });
   } catch (error) {
     if (options.metricsFile !== undefined) await writeBackupMetrics(ctx, options.metricsFile, false).catch(() => undefined);
-    const failure = isFerryError(error) ? { code: error.code, message: ctx.redactor.redact(error.message), exitCode: error.exitCode } : { code: 'BUG', message: ctx.redactor.redact(String(error)), exitCode: 1 };
-    await notify(ctx.config.notify, { command: 'backup', outcome: 'failure', durationSeconds: (Date.now() - started) / 1000, error: failure }, ctx.log);
+    const failure = isFerryError(error)
+      ? { code: error.code, message: ctx.redactor.redact(error.message), exitCode: error.exitCode, ...(error.hint === undefined ? {} : { hint: ctx.redactor.redact(error.hint) }) }
+      : { code: 'BUG', message: ctx.redactor.redact(String(error)), exitCode: 1 };
+    await notify(ctx.config.notify, { command: 'backup', outcome: 'failure', kind: 'backup_failed', durationSeconds: (Date.now() - started) / 1000, error: failure }, ctx.log);
     throw error;
   }
   const upload = result.upload;
@@ -35,18 +38,23 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     await notify(ctx.config.notify, {
       command: 'backup',
       outcome: 'failure',
+      kind: 'upload_failed',
       archive: result.archive,
       durationSeconds: result.durationSeconds,
       error: { code: error.code, message: ctx.redactor.redact(`backup kept locally, upload to ${upload.remote} failed: ${error.message}`), exitCode: error.exitCode },
     }, ctx.log);
   } else {
+    const digestDue = ctx.config.notify?.smtp?.events.daily_digest === true && await takeDigestDay(ctx.config.backup.directory, ctx.now?.() ?? new Date());
     await notify(ctx.config.notify, {
       command: 'backup',
       outcome: 'success',
+      kind: 'backup_succeeded',
       archive: result.archive,
       size: result.size,
       durationSeconds: result.durationSeconds,
       stores: storeTotals(result.manifest),
+      pruned: result.prune?.removed ?? [],
+      digestDue,
     }, ctx.log);
   }
   const exitCode = upload?.ok === false ? upload.error.exitCode : 0;
