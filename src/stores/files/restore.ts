@@ -19,11 +19,13 @@ export function folderFingerprint(stats: { dev: number; ino: number }): string {
 }
 
 export async function inspectFolder(target: string, options: RestoreOptions): Promise<RestoreTarget> {
+  const layout = await layoutOf(target);
+  const leftovers = await deadLeftovers(layout);
+  const cleanup = leftovers.length === 0 ? [] : [`left by a killed restore, recovered or removed first: ${leftovers.join(', ')}`];
   const stats = await stat(target).catch(() => undefined);
   if (stats === undefined || !stats.isDirectory()) {
-    return { describe: target, fingerprint: undefined, currentCounts: undefined };
+    return { describe: target, fingerprint: undefined, currentCounts: undefined, notes: cleanup };
   }
-  const layout = await layoutOf(target);
   const counts = await countTree(target, ownEntry);
   const notes = [
     layout.mountPoint
@@ -40,8 +42,7 @@ export async function inspectFolder(target: string, options: RestoreOptions): Pr
     if (lookSame > 0) notes.push(`${lookSame} files have the archive's size, time and mode: compared byte by byte and hard-linked, not written again`);
   }
   if (options.keepPristine === true) notes.push(`a pristine copy is kept at ${layout.pristine} (hard links) for ferry reset`);
-  const leftovers = await deadLeftovers(layout);
-  if (leftovers.length > 0) notes.push(`left by a killed restore, cleaned up first: ${leftovers.join(', ')}`);
+  notes.push(...cleanup);
   return {
     describe: target,
     fingerprint: folderFingerprint(stats),

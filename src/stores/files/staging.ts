@@ -82,7 +82,7 @@ export class FolderStaging {
         return;
       }
       // linkIfSame has written it when it was linked and then differed.
-      if (!data.readableEnded) await pipeline(data, createWriteStream(path, { flags: 'wx', mode: header.mode & 0o7777 }));
+      if (!data.readableEnded) await writeEntry(data, path, header.mode & 0o7777);
       await chmod(path, header.mode & 0o7777);
       await utimes(path, header.mtime, header.mtime);
       this.counts.written++;
@@ -149,22 +149,49 @@ async function linkIfSame(current: string, path: string, data: Readable): Promis
   let matched = 0;
   try {
     for await (const chunk of data as AsyncIterable<Buffer>) {
-      if (out === undefined) {
-        if (await sameBytes(existing, chunk, matched)) {
-          matched += chunk.length;
-          continue;
+      await onPath(path, async () => {
+        if (out === undefined) {
+          if (await sameBytes(existing, chunk, matched)) {
+            matched += chunk.length;
+            return;
+          }
+          await unlink(path);
+          out = await open(path, 'wx', 0o600);
+          await copyPrefix(existing, out, matched);
         }
-        await unlink(path);
-        out = await open(path, 'wx', 0o600);
-        await copyPrefix(existing, out, matched);
-      }
-      await writeAll(out, chunk);
+        await writeAll(out, chunk);
+      });
     }
   } finally {
     await existing.close();
     await out?.close();
   }
   return out === undefined;
+}
+
+/** Writes an entry to a new file; a failure of the file (not of the archive's stream) names its path. */
+async function writeEntry(data: Readable, path: string, mode: number): Promise<void> {
+  const out = createWriteStream(path, { flags: 'wx', mode });
+  try {
+    await pipeline(data, out);
+  } catch (cause) {
+    throw out.errored === null ? cause : withPath(out.errored, path);
+  }
+}
+
+/** Calls on a file handle fail without the path; the target's error mapping needs it. */
+async function onPath(path: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (cause) {
+    throw withPath(cause, path);
+  }
+}
+
+function withPath(cause: unknown, path: string): unknown {
+  const error = cause as NodeJS.ErrnoException;
+  if (error instanceof Error && error.syscall !== undefined && error.path === undefined) error.path = path;
+  return cause;
 }
 
 async function sameBytes(file: FileHandle, chunk: Buffer, position: number): Promise<boolean> {

@@ -23,7 +23,11 @@ async function swapFolder(layout: FolderLayout, incoming: string): Promise<boole
     return false;
   }
   const displaced = workPath(layout, 'swap');
-  await rename(layout.target, displaced);
+  try {
+    await rename(layout.target, displaced);
+  } catch (cause) {
+    throw swapFailed(layout, cause);
+  }
   try {
     await rename(incoming, layout.target);
   } catch (cause) {
@@ -134,8 +138,8 @@ export async function recoverLeftovers(layout: FolderLayout): Promise<string[]> 
 function swapFailed(layout: FolderLayout, cause: unknown): FerryError {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   return new FerryError('UPLOADS_SWAP_FAILED', `cannot move the restored uploads into ${layout.target}${code === undefined ? '' : `: ${code}`}`, {
-    hint: layout.mountPoint
-      ? 'The previous uploads were put back unchanged; check that ferry may write inside the mounted uploads folder.'
+    hint: layout.mountPoint ? 'The previous uploads were put back unchanged; check that ferry may write inside the mounted uploads folder.'
+      : code === 'EBUSY' ? 'The uploads folder is in use as a mount point that Ferry did not recognise (not in /proc/self/mountinfo); it was left unchanged. Restore into a folder inside the mount instead.'
       : 'The previous uploads folder was put back unchanged; check permissions on its parent folder.',
     cause,
   });
