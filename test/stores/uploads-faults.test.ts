@@ -81,6 +81,30 @@ describe.skipIf(!isRoot)('uploads restore on real mounts (needs root for mount; 
     expect(await snapshotTree(join(volume, '.ferry-prev'))).toEqual(await snapshotTree(source));
   });
 
+  it('a restore killed while moving a mount point\'s entries out is undone by the next run, which then restores', async () => {
+    const { work, source, backups } = await backedUp({ 'a.txt': 'a' });
+    const volume = join(work, 'volume');
+    await mkdir(volume);
+    mountTmpfs(volume, '10m');
+    await writeFile(join(volume, 'one.txt'), '1');
+    await mkdir(join(volume, 'two'));
+    await writeFile(join(volume, 'two', 'three.txt'), '3');
+    const original = await snapshotTree(volume);
+    const dead = deadPid();
+    // The state after a kill in the first half: 'two' already moved out, 'one.txt' not yet.
+    await mkdir(join(volume, `.ferry-swap-${dead}-0000aaaa`));
+    await rename(join(volume, 'two'), join(volume, `.ferry-swap-${dead}-0000aaaa`, 'two'));
+    await mkdir(join(volume, `.ferry-restore-${dead}-0000bbbb`));
+    await writeFile(join(volume, `.ferry-restore-${dead}-0000bbbb`, 'a.txt'), 'a');
+
+    const restored = await ferry(['restore', 'latest', '--yes'], { UPLOADS_DIR: volume, BACKUP_DIRECTORY: backups });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toContain(`uploads: a killed run (pid ${dead}) had moved entries of ${volume} aside: put them back`);
+    expect(await snapshotTree(volume, '', ferryOwn)).toEqual(await snapshotTree(source));
+    expect(await snapshotTree(join(volume, '.ferry-prev'))).toEqual(original);
+    expect((await readdir(volume)).filter(ferryOwn)).toEqual(['.ferry-prev']);
+  });
+
   it('a full filesystem is DISK_FULL (exit 1), not a damaged archive: the folder is unchanged and nothing is left beside it', async () => {
     const { work, backups } = await backedUp({ 'big1.bin': randomBytes(3_000_000), 'big2.bin': randomBytes(3_000_000) });
     const small = join(work, 'small');
@@ -140,15 +164,20 @@ describe('what a killed restore leaves is cleaned up by the next one', () => {
     await rename(target, join(work, `.dev.ferry-swap-${dead}-0000beef`));
     const live = join(work, `.dev.ferry-restore-${process.pid}-0000cafe`);
     await mkdir(live);
+    // A live pid that started at another time is a reused pid (a container's pid 1): its owner is dead.
+    const reused = `.dev.ferry-restore-${process.pid}.1-0000d00d`;
+    await mkdir(join(work, reused));
 
     const plan = await ferry(['restore', 'latest', '--dry-run'], { UPLOADS_DIR: target, BACKUP_DIRECTORY: backups });
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toContain(`left by a killed restore, recovered or removed first: .dev.ferry-restore-${dead}-0000abcd, .dev.ferry-swap-${dead}-0000beef`);
+    const cleanupLine = plan.stdout.split('\n').find((line) => line.includes('left by a killed restore, recovered or removed first: ')) ?? '';
+    for (const name of [`.dev.ferry-restore-${dead}-0000abcd`, `.dev.ferry-swap-${dead}-0000beef`, reused]) expect(cleanupLine).toContain(name);
     expect(plan.stdout).not.toContain('0000cafe');
     const restored = await ferry(['restore', 'latest', '--yes'], { UPLOADS_DIR: target, BACKUP_DIRECTORY: backups });
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout).toContain(`uploads: a killed run (pid ${dead}) had moved ${target} aside: put it back`);
     expect(restored.stdout).toContain(`uploads: removed .dev.ferry-restore-${dead}-0000abcd, left by a killed run (pid ${dead})`);
+    expect(restored.stdout).toContain(`uploads: removed ${reused}, left by a killed run (pid ${process.pid})`);
     expect(await snapshotTree(target)).toEqual(await snapshotTree(source));
     expect(await snapshotTree(`${target}.ferry-prev`)).toEqual(mine);
     expect((await readdir(work)).sort()).toEqual([`.dev.ferry-restore-${process.pid}-0000cafe`, 'backups', 'dev', 'dev.ferry-prev', 'uploads']);

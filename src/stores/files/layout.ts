@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -31,7 +32,7 @@ export type WorkPurpose = 'restore' | 'clone' | 'pristine' | 'swap' | 'swapped' 
 const PURPOSES = 'restore|clone|pristine|swap|swapped|undo';
 
 /** Names Ferry keeps at the top of a mounted uploads folder: never archived, counted or swapped. */
-export const OWN_ENTRY = new RegExp(`^\\.ferry-(prev|pristine|(${PURPOSES})-\\d+-[0-9a-f]+)$`);
+export const OWN_ENTRY = new RegExp(`^\\.ferry-(prev|pristine|(${PURPOSES})-\\d+(\\.\\d+)?-[0-9a-f]+)$`);
 
 export async function layoutOf(target: string): Promise<FolderLayout> {
   const mountPoint = await isMountPoint(target);
@@ -43,17 +44,47 @@ export async function layoutOf(target: string): Promise<FolderLayout> {
   return { target, mountPoint, previous: join(parent, `${name}.ferry-prev`), pristine: join(parent, `${name}.ferry-pristine`), workParent: parent, workPrefix: `.${name}.ferry-` };
 }
 
-/** A fresh temporary folder name; the pid in it tells a later run whether its owner is still alive. */
+/**
+ * A fresh temporary folder name. Its owner (pid and the process's start time) tells a later run
+ * whether the run that made it is still alive — the start time because a container's restore is
+ * often pid 1 every time.
+ */
 export function workPath(layout: FolderLayout, purpose: WorkPurpose): string {
-  return join(layout.workParent, `${layout.workPrefix}${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  const started = startTime(process.pid);
+  const owner = started === undefined ? String(process.pid) : `${process.pid}.${started}`;
+  return join(layout.workParent, `${layout.workPrefix}${purpose}-${owner}-${randomBytes(4).toString('hex')}`);
 }
 
-/** Parses a temporary folder name of this layout: its purpose and the pid of the run that made it. */
-export function parseWorkName(layout: FolderLayout, name: string): { purpose: WorkPurpose; pid: number } | undefined {
+export interface WorkName {
+  purpose: WorkPurpose;
+  pid: number;
+  /** The owner's start time in clock ticks since boot, where /proc tells. */
+  started: string | undefined;
+}
+
+/** Parses a temporary folder name of this layout: its purpose and the run that made it. */
+export function parseWorkName(layout: FolderLayout, name: string): WorkName | undefined {
   if (!name.startsWith(layout.workPrefix)) return undefined;
-  const match = new RegExp(`^(${PURPOSES})-(\\d+)-[0-9a-f]+$`).exec(name.slice(layout.workPrefix.length));
+  const match = new RegExp(`^(${PURPOSES})-(\\d+)(?:\\.(\\d+))?-[0-9a-f]+$`).exec(name.slice(layout.workPrefix.length));
   if (match === null) return undefined;
-  return { purpose: match[1] as WorkPurpose, pid: Number(match[2]) };
+  return { purpose: match[1] as WorkPurpose, pid: Number(match[2]), started: match[3] };
+}
+
+/** Whether the run that made a temporary folder is alive: its pid exists and, where known, started then. */
+export function ownerAlive(owner: Pick<WorkName, 'pid' | 'started'>): boolean {
+  if (!processAlive(owner.pid)) return false;
+  const started = startTime(owner.pid);
+  return owner.started === undefined || started === undefined || started === owner.started;
+}
+
+/** Field 22 of /proc/<pid>/stat; the command name before it may hold spaces, so count from its ')'. */
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** A folder that cannot be renamed: another filesystem than its parent's, or listed in mountinfo (bind mounts). */
@@ -72,7 +103,7 @@ function unescapeMount(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
-export function processAlive(pid: number): boolean {
+function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

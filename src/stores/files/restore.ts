@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import type { ArchiveEntryHeader, ManifestEntry, StoreManifest } from '../../archive/index.js';
 import { formatBytes } from '../../util/format.js';
 import type { RestoreOptions, RestoreStaging, RestoreTarget, StoreRestoreResult } from '../store.js';
-import { layoutOf, OWN_ENTRY, parseWorkName, processAlive, workPath, type FolderLayout } from './layout.js';
+import { layoutOf, OWN_ENTRY, parseWorkName, ownerAlive, workPath, type FolderLayout } from './layout.js';
 import { FolderStaging } from './staging.js';
 import { recoverLeftovers, swapIn } from './swap.js';
 import { targetError } from './target-error.js';
@@ -139,7 +139,7 @@ async function deadLeftovers(layout: FolderLayout): Promise<string[]> {
   const names = await readdir(layout.workParent).catch(() => [] as string[]);
   return names.filter((name) => {
     const parsed = parseWorkName(layout, name);
-    return parsed !== undefined && !processAlive(parsed.pid);
+    return parsed !== undefined && !ownerAlive(parsed);
   });
 }
 

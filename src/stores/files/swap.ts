@@ -1,7 +1,7 @@
 import { chmod, mkdir, readdir, rename, rm, rmdir, stat, utimes } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { FerryError } from '../../errors/index.js';
-import { OWN_ENTRY, parseWorkName, processAlive, workPath, type FolderLayout } from './layout.js';
+import { OWN_ENTRY, parseWorkName, ownerAlive, workPath, type FolderLayout } from './layout.js';
 
 /**
  * Makes `incoming` the target's content; what it replaces becomes the previous copy (replacing an
@@ -56,7 +56,7 @@ async function swapEntries(layout: FolderLayout, incoming: string): Promise<bool
     await rmdir(displacing);
     throw swapFailed(layout, cause);
   }
-  const displaced = displacing.replace(/swap-(\d+-[0-9a-f]+)$/, 'swapped-$1');
+  const displaced = displacing.replace(/swap-([\d.]+-[0-9a-f]+)$/, 'swapped-$1');
   await rename(displacing, displaced);
   try {
     await moveEntries(incoming, layout.target, await readdir(incoming));
@@ -94,14 +94,17 @@ export async function recoverLeftovers(layout: FolderLayout): Promise<string[]> 
   const names = await readdir(layout.workParent).catch(() => [] as string[]);
   const dead = names
     .map((name) => ({ name, path: join(layout.workParent, name), parsed: parseWorkName(layout, name) }))
-    .filter((item): item is typeof item & { parsed: NonNullable<typeof item.parsed> } => item.parsed !== undefined && !processAlive(item.parsed.pid));
+    .filter((item): item is typeof item & { parsed: NonNullable<typeof item.parsed> } => item.parsed !== undefined && !ownerAlive(item.parsed));
   const notes: string[] = [];
-  const byPurpose = (purpose: string, pid: number) => dead.find((item) => item.parsed.purpose === purpose && item.parsed.pid === pid);
-  for (const pid of new Set(dead.map((item) => item.parsed.pid))) {
-    const swap = byPurpose('swap', pid);
-    const swapped = byPurpose('swapped', pid);
-    const undo = byPurpose('undo', pid);
-    const incoming = byPurpose('restore', pid) ?? byPurpose('clone', pid) ?? undo;
+  const ownerOf = (item: (typeof dead)[number]) => `${item.parsed.pid}.${item.parsed.started ?? ''}`;
+  for (const owner of new Set(dead.map(ownerOf))) {
+    const ofOwner = dead.filter((item) => ownerOf(item) === owner);
+    const byPurpose = (purpose: string) => ofOwner.find((item) => item.parsed.purpose === purpose);
+    const pid = ofOwner[0]?.parsed.pid;
+    const swap = byPurpose('swap');
+    const swapped = byPurpose('swapped');
+    const undo = byPurpose('undo');
+    const incoming = byPurpose('restore') ?? byPurpose('clone') ?? undo;
     if (swap !== undefined && !layout.mountPoint) {
       if (await exists(layout.target)) {
         await keepAs(swap.path, layout.previous);
@@ -126,7 +129,7 @@ export async function recoverLeftovers(layout: FolderLayout): Promise<string[]> 
       if (!(await exists(layout.previous))) await rename(undo.path, layout.previous);
       else await rm(undo.path, { recursive: true, force: true });
     }
-    for (const item of dead.filter((d) => d.parsed.pid === pid && d.parsed.purpose !== 'undo')) {
+    for (const item of ofOwner.filter((d) => d.parsed.purpose !== 'undo')) {
       if (!(await exists(item.path))) continue;
       await rm(item.path, { recursive: true, force: true });
       notes.push(`removed ${basename(item.path)}, left by a killed run (pid ${pid})`);
