@@ -76,12 +76,8 @@ export async function prepareFolderRestore(target: string, manifest: StoreManife
           await linkTree(staging.path, pristine);
         }
         kept = await swapIn(layout, staging.path);
-        if (pristine !== undefined) {
-          await rm(layout.pristine, { recursive: true, force: true });
-          await rename(pristine, layout.pristine);
-          pristine = undefined;
-          notes.push(`pristine copy kept at ${layout.pristine} for ferry reset`);
-        }
+        if (pristine !== undefined) notes.push(await keepPristine(pristine, layout.pristine));
+        pristine = undefined;
         const { linked, written, bytesWritten } = staging.counts;
         notes.unshift(`${linked} files reused from the current folder by hard link, ${written} written (${formatBytes(bytesWritten)})`);
         notes.push(kept ? `previous folder kept at ${layout.previous}${movedAside > 0 ? `, with the ${movedAside} files that were only there` : ''}` : 'there was no previous folder to keep');
@@ -102,6 +98,18 @@ export async function prepareFolderRestore(target: string, manifest: StoreManife
       if (pristine !== undefined) await rm(pristine, { recursive: true, force: true });
     },
   };
+}
+
+/** Past the swap the restore has happened: a pristine copy that cannot be kept is said, not thrown. */
+async function keepPristine(incoming: string, kept: string): Promise<string> {
+  try {
+    await rm(kept, { recursive: true, force: true });
+    await rename(incoming, kept);
+    return `pristine copy kept at ${kept} for ferry reset`;
+  } catch (cause) {
+    await rm(incoming, { recursive: true, force: true }).catch(() => undefined);
+    return `the pristine copy could not be kept at ${kept} (${(cause as Error).message}); ferry reset has nothing to bring back`;
+  }
 }
 
 /** The archive's uploads files by path relative to the folder, when the manifest lists entries. */
