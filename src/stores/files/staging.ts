@@ -162,6 +162,14 @@ async function linkIfSame(current: string, path: string, data: Readable): Promis
         await writeAll(out, chunk);
       });
     }
+    // The file grew since it was looked at: the archive's bytes are the part that matched.
+    if (out === undefined && (await existing.stat()).size !== matched) {
+      await onPath(path, async () => {
+        await unlink(path);
+        out = await open(path, 'wx', 0o600);
+        await copyPrefix(existing, out, matched);
+      });
+    }
   } finally {
     await existing.close();
     await out?.close();
