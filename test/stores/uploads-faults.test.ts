@@ -1,14 +1,13 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FilesStore } from '../../src/stores/files/index.js';
-import { Redactor } from '../../src/config/index.js';
-import { silentLogger, silentProgress } from '../../src/ops/context.js';
 import { ferry, startFerry } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { snapshotTree } from '../support/tree.js';
+import { libraryRestore, storeCtx } from '../support/uploads-restore.js';
 
 const isRoot = process.getuid?.() === 0;
 const ferryOwn = (name: string) => /^\.ferry-/.test(name);
@@ -37,7 +36,6 @@ function deadPid(): number {
   return spawnSync('true').pid;
 }
 
-const storeCtx = (dir: string) => ({ signal: new AbortController().signal, log: silentLogger, progress: silentProgress, redactor: new Redactor(), tempDir: dir });
 
 describe.skipIf(!isRoot)('uploads restore on real mounts (needs root for mount; skipped otherwise)', () => {
   afterAll(() => {
@@ -79,6 +77,17 @@ describe.skipIf(!isRoot)('uploads restore on real mounts (needs root for mount; 
     await store.undo({}, storeCtx(work));
     expect(await snapshotTree(volume, '', ferryOwn)).toEqual(before);
     expect(await snapshotTree(join(volume, '.ferry-prev'))).toEqual(await snapshotTree(source));
+    await store.undo({}, storeCtx(work));
+    expect(await snapshotTree(volume, '', ferryOwn)).toEqual(await snapshotTree(source));
+
+    // With a pristine copy, reset brings the restored entries back after an experiment.
+    await libraryRestore(volume, backups, true);
+    await writeFile(join(volume, 'experiment.txt'), 'x');
+    await rm(join(volume, 'photos'), { recursive: true });
+    expect(await store.reset({}, storeCtx(work))).toMatch(/back to the pristine copy/);
+    expect(await snapshotTree(volume, '', ferryOwn)).toEqual(await snapshotTree(source));
+    expect((await readdir(volume)).filter(ferryOwn).sort()).toEqual(['.ferry-prev', '.ferry-pristine']);
+    expect((await store.keptCopies({}, storeCtx(work))).map((c) => c.describe)).toEqual([join(volume, '.ferry-prev'), join(volume, '.ferry-pristine')]);
   });
 
   it('a restore killed while moving a mount point\'s entries out is undone by the next run, which then restores', async () => {

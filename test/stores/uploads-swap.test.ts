@@ -1,15 +1,13 @@
 import { chmod, mkdir, readFile, readdir, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { applyRestore, guardRestore, planRestore } from '../../src/ops/restore/index.js';
-import { loadConfig, Redactor } from '../../src/config/index.js';
-import { silentLogger, silentProgress, type OperationContext } from '../../src/ops/context.js';
 import { FilesStore } from '../../src/stores/files/index.js';
-import type { StoreContext } from '../../src/stores/index.js';
 import { FerryError } from '../../src/errors/index.js';
 import { ferry } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { inode, snapshotTree } from '../support/tree.js';
+import { libraryRestore, storeCtx } from '../support/uploads-restore.js';
 
 const past = new Date('2024-05-06T07:08:09Z');
 
@@ -30,19 +28,6 @@ async function backedUpUploads() {
   const made = await ferry(['backup'], { UPLOADS_DIR: source, BACKUP_DIRECTORY: backups });
   expect(made.code, made.stderr).toBe(0);
   return { work, source, backups };
-}
-
-function storeCtx(tempDirPath: string): StoreContext {
-  return { signal: new AbortController().signal, log: silentLogger, progress: silentProgress, redactor: new Redactor(), tempDir: tempDirPath };
-}
-
-/** A restore through the library, which already takes keepPristine (the CLI flag is wired elsewhere). */
-async function libraryRestore(target: string, backups: string, keepPristine: boolean) {
-  const loaded = await loadConfig({ env: { UPLOADS_DIR: target, BACKUP_DIRECTORY: backups }, cwd: backups });
-  const ctx: OperationContext = { config: loaded.config, redactor: loaded.redactor, signal: new AbortController().signal, log: silentLogger, progress: silentProgress };
-  const plan = await planRestore(ctx, 'latest', { keepPristine }, storeCtx(backups));
-  guardRestore(plan);
-  return { plan, result: await applyRestore(ctx, plan) };
 }
 
 describe('uploads restore: build beside, hard-link what is unchanged, keep the previous folder', () => {
@@ -84,6 +69,31 @@ describe('uploads restore: build beside, hard-link what is unchanged, keep the p
     expect(third.stdout).toContain('3 files reused from the current folder by hard link, 1 written (0 B)');
     expect(await snapshotTree(`${target}.ferry-prev`)).toEqual(await snapshotTree(source));
     expect((await readdir(work)).sort()).toEqual(['backups', 'dev', 'dev.ferry-prev', 'uploads']);
+  });
+
+  it('still checks an entry whose file is hard-linked: a checksum that disagrees fails the restore and changes nothing', async () => {
+    const { work, backups } = await backedUpUploads();
+    const target = join(work, 'dev');
+    const env = { UPLOADS_DIR: target, BACKUP_DIRECTORY: backups };
+    expect((await ferry(['restore', 'latest', '--yes'], env)).code).toBe(0);
+    const before = await snapshotTree(target);
+    // The archive's bytes for big.bin are the target's, but its manifest says another sha256.
+    const archive = join(backups, (await readdir(backups)).find((n) => n.endsWith('.tar.gz'))!);
+    const opened = join(work, 'opened');
+    await mkdir(opened);
+    execFileSync('tar', ['-xzf', archive, '-C', opened]);
+    const manifest = JSON.parse(await readFile(join(opened, 'manifest.json'), 'utf8')) as { entries: Array<{ path: string; sha256?: string }> };
+    manifest.entries.find((e) => e.path === 'uploads/big.bin')!.sha256 = '0'.repeat(64);
+    await writeFile(join(opened, 'manifest.json'), JSON.stringify(manifest));
+    execFileSync('tar', ['-czf', archive, '-C', opened, ...(await readdir(opened)).filter((n) => n !== 'manifest.json'), 'manifest.json']);
+    await rm(`${archive}.manifest.json`, { force: true });
+    await rm(`${archive}.sha256`, { force: true });
+
+    const restored = await ferry(['restore', archive, '--yes'], env);
+    expect(restored.code).toBe(2);
+    expect(restored.stderr).toMatch(/uploads\/big\.bin/);
+    expect(await snapshotTree(target)).toEqual(before);
+    expect((await readdir(work)).sort()).toEqual(['backups', 'dev', 'opened', 'uploads']);
   });
 
   it('does not link a file whose mode differs, nor one reached through a link out of the folder', async () => {
