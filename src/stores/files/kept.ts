@@ -78,6 +78,6 @@ async function withTargetErrors<T>(layout: FolderLayout, work: () => Promise<T>)
   try {
     return await work();
   } catch (cause) {
-    throw targetError(cause, layout.workParent, layout.target);
+    throw targetError(cause, layout);
   }
 }

@@ -54,7 +54,7 @@ export async function inspectFolder(target: string, options: RestoreOptions): Pr
 export async function prepareFolderRestore(target: string, manifest: StoreManifest, options: RestoreOptions): Promise<RestoreStaging> {
   const layout = await layoutOf(target);
   const recovered = await recoverLeftovers(layout).catch((cause: unknown) => {
-    throw targetError(cause, layout.workParent, target);
+    throw targetError(cause, layout);
   });
   const staging = await FolderStaging.create(layout);
   const accepted = new Set<string>();
@@ -82,7 +82,7 @@ export async function prepareFolderRestore(target: string, manifest: StoreManife
         notes.unshift(`${linked} files reused from the current folder by hard link, ${written} written (${formatBytes(bytesWritten)})`);
         notes.push(kept ? `previous folder kept at ${layout.previous}${movedAside > 0 ? `, with the ${movedAside} files that were only there` : ''}` : 'there was no previous folder to keep');
       } catch (cause) {
-        throw targetError(cause, layout.workParent, target);
+        throw targetError(cause, layout);
       }
       const actual = await countTree(target, ownEntry);
       const result: StoreRestoreResult = {

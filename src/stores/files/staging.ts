@@ -39,7 +39,7 @@ export class FolderStaging {
       await mkdir(layout.workParent, { recursive: true });
       await mkdir(path, { mode: 0o700 });
     } catch (cause) {
-      throw targetError(cause, layout.workParent, layout.target);
+      throw targetError(cause, layout);
     }
     const reuse = await lstat(layout.target).then((s) => s.isDirectory(), () => false);
     return new FolderStaging(layout, path, reuse);
@@ -49,7 +49,7 @@ export class FolderStaging {
     try {
       await this.place(header, relativePath, data);
     } catch (cause) {
-      throw targetError(cause, this.layout.workParent, this.layout.target);
+      throw targetError(cause, this.layout);
     }
   }
 
@@ -123,7 +123,7 @@ export class FolderStaging {
         await utimes(this.path, this.rootAttributes.mtime, this.rootAttributes.mtime);
       }
     } catch (cause) {
-      throw targetError(cause, this.layout.workParent, this.layout.target);
+      throw targetError(cause, this.layout);
     }
   }
 
