@@ -130,6 +130,42 @@ describe('uploads restore: build beside, hard-link what is unchanged, keep the p
   });
 });
 
+describe('uploads undo and reset through the CLI', () => {
+  it('restore --undo swaps back and forth, reset brings the restored folder back, --drop-previous frees both copies', async () => {
+    const { work, source, backups } = await backedUpUploads();
+    const target = join(work, 'dev');
+    await mkdir(target);
+    await writeFile(join(target, 'mine.txt'), 'my experiment');
+    const modified = await snapshotTree(target);
+    const restoredTree = await snapshotTree(source);
+    const env = { UPLOADS_DIR: target, BACKUP_DIRECTORY: backups, FERRY_RESTORE_KEEP_PRISTINE: 'true' };
+    const restored = await ferry(['restore', 'latest', '--yes'], env);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout).toContain(`pristine copy kept at ${target}.ferry-pristine for ferry reset`);
+
+    const undo = await ferry(['restore', '--undo', '--yes'], env);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(await snapshotTree(target)).toEqual(modified);
+    const redo = await ferry(['restore', '--undo', '--yes'], env);
+    expect(redo.code, redo.stderr).toBe(0);
+    expect(await snapshotTree(target)).toEqual(restoredTree);
+
+    await rm(join(target, 'big.bin'));
+    await writeFile(join(target, 'scratch.txt'), 'x');
+    const reset = await ferry(['reset', '--yes'], env);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(await snapshotTree(target)).toEqual(restoredTree);
+
+    const dropped = await ferry(['restore', '--drop-previous', '--yes'], env);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect((await readdir(work)).sort()).toEqual(['backups', 'dev', 'uploads']);
+    const nothing = await ferry(['restore', '--undo', '--yes'], env);
+    expect(nothing.code).toBe(3);
+    expect(nothing.stderr).toMatch(/no restore kept a previous copy/);
+    expect(await snapshotTree(target)).toEqual(restoredTree);
+  });
+});
+
 describe('uploads undo and reset, on the store', () => {
   it('undo brings the modified folder back, a second undo redoes, reset brings the restored folder back', async () => {
     const { work, source, backups } = await backedUpUploads();
