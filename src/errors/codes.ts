@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   UPLOADS_MISSING: { exit: 'failed', summary: 'the uploads folder does not exist' },
   UPLOADS_UNREADABLE: { exit: 'failed', summary: 'files in the uploads folder could not be read (with --strict)' },
   UPLOADS_SWAP_FAILED: { exit: 'failed', summary: 'the restored uploads folder could not be moved into place' },
+  UPLOADS_TARGET_UNWRITABLE: { exit: 'failed', summary: 'the restored uploads cannot be written beside (or inside) the uploads folder' },
   BACKUP_DIR_UNWRITABLE: { exit: 'failed', summary: 'the backup directory cannot be created or written' },
   DISK_FULL: { exit: 'failed', summary: 'the disk ran out of space while writing' },
   BACKUP_LOCKED: { exit: 'refused', summary: 'another ferry backup is running in the same backup directory' },

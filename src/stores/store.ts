@@ -1,7 +1,7 @@
 import type { MaskRules } from '../mask/rules.js';
 import type { Masker } from '../mask/transformers.js';
 import type { Readable } from 'node:stream';
-import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../archive/index.js';
+import type { ArchiveEntryHeader, ArchiveSink, ManifestEntry, StoreManifest } from '../archive/index.js';
 import type { Redactor } from '../config/index.js';
 
 export type StoreKind = 'postgres' | 'mongo' | 'uploads';
@@ -58,6 +58,8 @@ export interface RestoreOptions {
   keepPristine?: boolean;
   /** How PostgreSQL replaces the target (restore.strategy); auto when absent. */
   strategy?: 'auto' | 'swap' | 'in-place';
+  /** The archive's entry list (paths, sizes, times, sha256), for a plan that compares the target with it. */
+  archiveEntries?: readonly ManifestEntry[];
 }
 
 /**

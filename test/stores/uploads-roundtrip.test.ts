@@ -61,8 +61,9 @@ describe('uploads folder backup and restore', () => {
     expect(await snapshot(target)).toEqual(await snapshot(source));
     // The link is a link again, not a copy of what it pointed to.
     expect(await readlink(join(target, 'outside-link'))).toBe('/etc/hostname');
-    // Nothing is left beside the target.
-    expect((await readdir(work)).sort()).toEqual(['backups', 'dev-uploads', 'uploads']);
+    // Only the previous folder is left beside the target, for undo.
+    expect((await readdir(work)).sort()).toEqual(['backups', 'dev-uploads', 'dev-uploads.ferry-prev', 'uploads']);
+    expect(await readFile(join(work, 'dev-uploads.ferry-prev', 'stale.txt'), 'utf8')).toBe('from an older restore');
   });
 
   it('leaves the target untouched when the archive turns out to be corrupt', async () => {

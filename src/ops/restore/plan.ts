@@ -66,7 +66,7 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
   }
   guardTargetHosts(selected.map((s) => s.store), request);
   for (const { store, manifest: storeManifest } of selected) {
-    stores.push({ store, manifest: storeManifest, target: await store.inspectTarget(storeManifest, request, storeCtx) });
+    stores.push({ store, manifest: storeManifest, target: await store.inspectTarget(storeManifest, { ...request, archiveEntries: manifest.entries }, storeCtx) });
   }
   if (stores.length === 0) {
     throw new FerryError('NO_STORES', `nothing to restore from ${archive}: ${skipped.map((s) => `${s.kind} ${s.reason}`).join('; ') || 'the archive is empty'}`, {

@@ -1,12 +1,17 @@
 import { open, readlink, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archive/index.js';
+import type { ArchiveSink, StoreManifest } from '../../archive/index.js';
 import type { UploadsConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { formatBytes } from '../../util/format.js';
-import type { PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
-import { FolderStaging } from './staging.js';
+import type { KeptCopy, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
+import { dropFolderCopies, keptFolderCopies, resetFolder, undoFolder } from './kept.js';
+import { OWN_ENTRY } from './layout.js';
+import { folderFingerprint, inspectFolder, prepareFolderRestore } from './restore.js';
 import { countTree, walk } from './walk.js';
+
+/** Ferry's own folders at the top of a mounted uploads folder are not uploads. */
+const notOwn = (name: string) => OWN_ENTRY.test(name);
 
 export const UPLOADS_PREFIX = 'uploads/';
 
@@ -23,7 +28,7 @@ export class FilesStore implements Store {
 
   async preflight(_ctx: StoreContext): Promise<PreflightReport> {
     await this.assertFolder();
-    const counts = await countTree(this.config.path);
+    const counts = await countTree(this.config.path, notOwn);
     return { summary: `${this.describe()}: ${counts.files} files, ${formatBytes(counts.bytes)}`, estimatedBytes: counts.bytes };
   }
 
@@ -40,7 +45,7 @@ export class FilesStore implements Store {
     let bytes = 0;
     ctx.progress.start(`archiving ${this.describe()}`);
     await sink.addDirectory(UPLOADS_PREFIX, { mode: rootStats.mode & 0o7777, mtime: rootStats.mtime });
-    for await (const entry of walk(this.config.path)) {
+    for await (const entry of walk(this.config.path, '', notOwn)) {
       if (ctx.signal.aborted) break;
       const name = UPLOADS_PREFIX + entry.relative;
       const attributes = { mode: entry.stats.mode & 0o7777, mtime: entry.stats.mtime };
@@ -81,6 +86,7 @@ export class FilesStore implements Store {
     return {
       kind: this.kind,
       source: this.describe(),
+      fingerprint: folderFingerprint(rootStats),
       counts,
       bytes,
       durationSeconds: (Date.now() - started) / 1000,
@@ -92,35 +98,28 @@ export class FilesStore implements Store {
     return [];
   }
 
-  async inspectTarget(_manifest: StoreManifest, _options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {
-    const exists = await stat(this.config.path).then((s) => s.isDirectory(), () => false);
-    if (!exists) return { describe: this.config.path, fingerprint: undefined, currentCounts: undefined };
-    const counts = await countTree(this.config.path);
-    return {
-      describe: this.config.path,
-      fingerprint: undefined,
-      currentCounts: { files: counts.files, directories: counts.directories, symlinks: counts.symlinks },
-    };
+  inspectTarget(_manifest: StoreManifest, options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {
+    return inspectFolder(this.config.path, options);
   }
 
-  async prepareRestore(manifest: StoreManifest, _options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging> {
-    const staging = await FolderStaging.create(this.config.path);
-    return {
-      accept: (header: ArchiveEntryHeader, relativePath: string, data: Readable) => staging.accept(header, relativePath, data),
-      apply: async () => {
-        const started = Date.now();
-        await staging.finish();
-        await staging.swapIn(ctx.log);
-        const actual = await countTree(this.config.path);
-        const expected = manifest.counts;
-        return {
-          target: this.config.path,
-          counts: (['files', 'directories', 'symlinks'] as const).map((object) => ({ object, expected: expected[object] ?? -1, actual: actual[object] })),
-          durationSeconds: (Date.now() - started) / 1000,
-        };
-      },
-      discard: () => staging.discard(),
-    };
+  prepareRestore(manifest: StoreManifest, options: RestoreOptions, _ctx: StoreContext): Promise<RestoreStaging> {
+    return prepareFolderRestore(this.config.path, manifest, options);
+  }
+
+  keptCopies(_options: RestoreOptions, _ctx: StoreContext): Promise<KeptCopy[]> {
+    return keptFolderCopies(this.config.path);
+  }
+
+  undo(_options: RestoreOptions, _ctx: StoreContext): Promise<string> {
+    return undoFolder(this.config.path);
+  }
+
+  reset(_options: RestoreOptions, _ctx: StoreContext): Promise<string> {
+    return resetFolder(this.config.path);
+  }
+
+  dropKept(roles: Array<KeptCopy['role']>, _options: RestoreOptions, _ctx: StoreContext): Promise<string[]> {
+    return dropFolderCopies(this.config.path, roles);
   }
 
   private async assertFolder() {

@@ -11,12 +11,13 @@ export interface WalkedEntry {
 
 /**
  * Every entry below `root`, parents before children, names in a stable order. Symbolic links are
- * reported as links and never followed.
+ * reported as links and never followed. `skipTop` leaves out names at the top (Ferry's own folders
+ * inside a mounted uploads folder).
  */
-export async function* walk(root: string, relative = ''): AsyncGenerator<WalkedEntry> {
+export async function* walk(root: string, relative = '', skipTop: (name: string) => boolean = () => false): AsyncGenerator<WalkedEntry> {
   const dir = join(root, relative);
   const names: string[] = [];
-  for await (const dirent of await opendir(dir)) names.push(dirent.name);
+  for await (const dirent of await opendir(dir)) if (relative !== '' || !skipTop(dirent.name)) names.push(dirent.name);
   names.sort();
   for (const name of names) {
     const rel = relative === '' ? name : `${relative}/${name}`;
@@ -34,9 +35,9 @@ export interface TreeCounts {
   bytes: number;
 }
 
-export async function countTree(root: string): Promise<TreeCounts> {
+export async function countTree(root: string, skipTop?: (name: string) => boolean): Promise<TreeCounts> {
   const counts: TreeCounts = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
-  for await (const entry of walk(root)) {
+  for await (const entry of walk(root, '', skipTop)) {
     if (entry.stats.isFile()) {
       counts.files++;
       counts.bytes += entry.stats.size;
