@@ -74,7 +74,7 @@ describe('crash points: SIGKILL of ferry restore at many moments', () => {
 
     const outcomes = { before: 0, restored: 0 };
     for (let i = 0; i < KILLS; i++) {
-      const moment = Math.floor(next() * duration * 1.1);
+      const moment = Math.floor(next() * duration * 1.5);
       const run = startFerry(['restore', 'latest', '--yes'], env);
       await new Promise((r) => setTimeout(r, moment));
       run.child.kill('SIGKILL');
