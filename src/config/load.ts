@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
@@ -68,6 +69,15 @@ function redactorFor(config: FerryConfig): Redactor {
   // Webhook URLs often carry their token in the path: never print them.
   for (const target of [config.notify?.on_failure, config.notify?.on_success]) {
     if (target?.webhook !== undefined) secrets.push(target.webhook);
+  }
+  const smtp = config.notify?.smtp;
+  if (smtp?.password_env !== undefined) secrets.push(process.env[smtp.password_env] ?? '');
+  if (smtp?.password_file !== undefined) {
+    try {
+      secrets.push(readFileSync(smtp.password_file, 'utf8').replace(/\r?\n$/, ''));
+    } catch {
+      // Unreadable: the e-mail notifier says so when it needs it.
+    }
   }
   // Read from the environment where they are used; registered here so no message ever shows them.
   for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'FERRY_MASK_KEY']) {
