@@ -9,6 +9,13 @@ export { verify, verifyArchive, type VerifyReport, type VerifyFinding } from './
 export { health, type HealthOptions } from './ops/health.js';
 export { evaluateHealth, renderMetrics, type HealthResult, type HealthThresholds } from './health/index.js';
 export { silentLogger, silentProgress, type OperationContext } from './ops/context.js';
+export { openContext, type OpenOptions, type OpenedContext } from './ops/open.js';
+export { push, type PushResult } from './ops/push.js';
+export { pull, type PullResult } from './ops/pull.js';
+export { maskArchive, type MaskResult } from './ops/mask.js';
+export { dbCheck, dbInit, type StoreCheck, type DbInitResult } from './ops/db.js';
+export { generateKey } from './ops/keys.js';
+export { notify, type NotificationEvent, type ChannelResult } from './notify/notify.js';
 export { loadConfig, Redactor, type FerryConfig, type LoadedConfig } from './config/index.js';
 export { FerryError, isFerryError, ERROR_CODES, EXIT, type ErrorCode } from './errors/index.js';
 export { planPrune, type RetentionPolicy, type PrunePlan } from './retention/index.js';
