@@ -56,7 +56,7 @@ async function run(command: Command, work: (session: Session) => Promise<number>
   process.on('SIGTERM', onSignal);
   try {
     const session = await openSession(options, output, controller.signal);
-    redactor = session.loaded.redactor;
+    redactor = session.ctx.redactor;
     const code = await work(session);
     if (controller.signal.aborted) throw interrupted();
     process.exitCode = code;
