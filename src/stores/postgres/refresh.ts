@@ -10,7 +10,7 @@ import { followGrowingFile } from '../../util/follow-file.js';
 import type { MaskSettings, MaskedObjectStats, RestoreStaging, StoreContext, StoreRestoreResult } from '../store.js';
 import { describeUrl, withDatabase, type PgTarget } from './connection.js';
 import {
-  copyDatabase, createBeside, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
+  copyDatabase, createBeside, describeSessions, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
   sessionsOn, swapDatabases, swapRefusal, targetDatabase, type RolePrivileges, type Session, type SwapStep,
 } from './databases.js';
 import { checkMaskRules, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
@@ -107,7 +107,15 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
     for (const leftover of [newName, keptName(database, 'pristine_new')]) {
       if (await dropKeptDatabase(client, leftover)) notes.push(`removed ${leftover}, left by an earlier restore that did not finish`);
     }
-    if (choice.strategy !== 'tables' && choice.sessions.length > 0 && !request.disconnect) throw inUseError(database, choice.sessions);
+    if (choice.strategy !== 'tables' && choice.sessions.length > 0) {
+      if (!request.disconnect) throw inUseError(database, choice.sessions);
+      const others = choice.sessions.filter((session) => session.user !== choice.privileges.role);
+      if (others.length > 0 && !choice.privileges.signalBackend) {
+        throw new FerryError('RESTORE_TARGET_IN_USE', `--force: role ${choice.privileges.role} may not end the sessions of other roles on ${database}: ${describeSessions(others)}`, {
+          hint: `Stop those clients, or grant pg_signal_backend to ${choice.privileges.role}. Nothing was changed.`,
+        });
+      }
+    }
     if (choice.strategy === 'swap') {
       await createBeside(client, newName, choice.privileges);
     } else if (!choice.privileges.targetExists) {
