@@ -21,6 +21,9 @@ const option = (name: string, fallback: string) => {
 };
 const sizeName = option('size', 's');
 const runs = Number(option('runs', '3'));
+// --steps REGEX measures only the matching rows (the default backup still runs once: later rows restore its archive).
+const steps = option('steps', '');
+const wanted = (name: string) => steps === '' || new RegExp(steps, 'i').test(name);
 const size = SIZES[sizeName];
 if (size === undefined) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
 
@@ -50,7 +53,11 @@ function run(command: string, commandArgs: string[], env: NodeJS.ProcessEnv, okC
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
 
-async function measure(name: string, sourceBytes: number, once: () => Promise<{ sample: Sample; archive?: string }>): Promise<Row> {
+async function measure(name: string, sourceBytes: number, once: () => Promise<{ sample: Sample; archive?: string }>): Promise<Row | undefined> {
+  if (!wanted(name)) {
+    if (name.includes('default')) await once();
+    return undefined;
+  }
   const samples: Sample[] = [];
   let archiveBytes: number | undefined;
   for (let i = 0; i < runs; i++) {
@@ -95,7 +102,7 @@ try {
     return scratch;
   };
   const ferryEnv = (extra: Record<string, string>) => ({ ...process.env, DATABASE_URL: server.url('legrimoire'), UPLOADS_DIR: uploads, FERRY_BACKUP_RETENTION_DAYS: '0', ...extra });
-  const rows: Row[] = [];
+  const rows: Array<Row | undefined> = [];
 
   rows.push(await measure('pg_dump -Fc (the floor)', dbBytes, async () => {
     const dir = fresh();
@@ -214,12 +221,12 @@ try {
   const table = [
     '| step | min s | median s | MB/s | archive MB | peak RSS MB |',
     '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.name} | ${r.min.toFixed(2)} | ${r.median.toFixed(2)} | ${r.mbPerSecond > 0 ? r.mbPerSecond.toFixed(0) : '-'} | ${r.archiveBytes === undefined ? '-' : (r.archiveBytes / 1e6).toFixed(1)} | ${r.peakRssMb === undefined ? '-' : r.peakRssMb.toFixed(0)} |`),
+    ...rows.filter((r): r is Row => r !== undefined).map((r) => `| ${r.name} | ${r.min.toFixed(2)} | ${r.median.toFixed(2)} | ${r.mbPerSecond > 0 ? r.mbPerSecond.toFixed(0) : '-'} | ${r.archiveBytes === undefined ? '-' : (r.archiveBytes / 1e6).toFixed(1)} | ${r.peakRssMb === undefined ? '-' : r.peakRssMb.toFixed(0)} |`),
   ].join('\n');
   process.stdout.write(`${header}\n\n${table}\n`);
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, `${sizeName}.json`), JSON.stringify({ size: sizeName, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, rows }, null, 2) + '\n');
+  writeFileSync(join(results, `${sizeName}.json`), JSON.stringify({ size: sizeName, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, rows: rows.filter((r) => r !== undefined) }, null, 2) + '\n');
 } finally {
   await server.stop();
   rmSync(work, { recursive: true, force: true });
