@@ -35,7 +35,7 @@ function tree(dir: string): string {
 
 const KILLS = 20;
 
-describe('crash points: SIGKILL of ferry restore at many moments', () => {
+describe('crash points: SIGKILL of ferry restore at many moments', { timeout: 300_000 }, () => {
   it(`leaves each target exactly as before or exactly as the archive holds it, never a mix; the next run cleans up (${KILLS} kills)`, async () => {
     const seed = Number(process.env.FERRY_CRASH_SEED ?? Date.now() % 1_000_000);
     console.log(`crash-restore seed ${seed} (replay with FERRY_CRASH_SEED=${seed})`);

@@ -59,7 +59,7 @@ async function waitFor(condition: () => Promise<boolean>, what: string): Promise
   }
 }
 
-describe('refreshing a developer database (build beside, swap, keep the previous copy)', () => {
+describe('refreshing a developer database (build beside, swap, keep the previous copy)', { timeout: 300_000 }, () => {
   it('restores Pagila (partitions, domains, enums) into a populated target twice in a row, also with --jobs 2', async () => {
     const { db, dir } = await pagilaBackup();
     const source = await state(db);
