@@ -1,5 +1,5 @@
 import { constants, readFileSync } from 'node:fs';
-import { access, mkdir, mkdtemp, rm, stat, statfs } from 'node:fs/promises';
+import { access, chmod, mkdir, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import {
   AGE_SUFFIX, ArchiveWriter, archiveNameFor, checksumLine, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY,
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
+import { writeError } from '../archive/writer.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
 import { storesFromConfig, type StagedDump, type Store, type StoreContext } from '../stores/index.js';
 import { formatBytes } from '../util/format.js';
@@ -14,6 +15,7 @@ import { FERRY_VERSION } from '../version.js';
 import { renderBackupInfo } from './backup-info.js';
 import { catalog } from './catalog.js';
 import type { OperationContext } from './context.js';
+import { findLeftovers, removeLeftovers, tempFolderPrefix, type Leftover } from './leftovers.js';
 import { acquireLock } from './lock.js';
 import { applyPrune, type PruneResult } from './prune.js';
 import { uploadNewBackup, type UploadOutcome } from './push.js';
@@ -34,6 +36,8 @@ export interface BackupResult {
   /** The upload to storage.remote, when one is configured. */
   upload: UploadOutcome | undefined;
   warnings: string[];
+  /** What a run that died (kill -9, OOM) had left in the backup and temp directories, now removed. */
+  leftoversRemoved: Leftover[];
 }
 
 /**
@@ -49,15 +53,20 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     });
   }
   const directory = ctx.config.backup.directory;
-  await prepareDirectory(directory);
+  await prepareDirectory(directory, ctx);
   const lock = await acquireLock(directory, 'backup');
   const tempRoot = ctx.config.backup.temp_directory ?? directory;
   let tempDir: string | undefined;
   let writer: ArchiveWriter | undefined;
   let verifying: Promise<VerifyReport> | undefined;
   try {
-    await mkdir(tempRoot, { recursive: true, mode: 0o700 });
-    tempDir = await mkdtemp(join(tempRoot, '.ferry-tmp-'));
+    const leftoversRemoved = await removeWhatDeadRunsLeft(ctx, directory, tempRoot);
+    try {
+      await mkdir(tempRoot, { recursive: true, mode: 0o700 });
+      tempDir = await mkdtemp(join(tempRoot, tempFolderPrefix()));
+    } catch (cause) {
+      throw writeError(cause, tempRoot);
+    }
     const storeCtx: StoreContext = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir };
 
     let estimated = 0;
@@ -110,8 +119,8 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     }
     ctx.log.info('archive verified while it was written');
 
-    await writeFileAtomic(finalPath + CHECKSUM_SUFFIX, checksumLine(finished.sha256, name));
-    await writeFileAtomic(finalPath + MANIFEST_SUFFIX, encryption === undefined ? manifestText : sidecarForEncrypted(manifest, encryption));
+    await writeSidecar(finalPath + CHECKSUM_SUFFIX, checksumLine(finished.sha256, name));
+    await writeSidecar(finalPath + MANIFEST_SUFFIX, encryption === undefined ? manifestText : sidecarForEncrypted(manifest, encryption));
     await writer.commit();
     writer = undefined;
     await recordVerification(ctx, finalPath, verification);
@@ -129,12 +138,34 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
       prune,
       upload,
       warnings,
+      leftoversRemoved,
     };
   } finally {
     if (writer !== undefined) await writer.discard();
     await verifying?.catch(() => undefined);
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
     await lock.release();
+  }
+}
+
+/**
+ * Holding the lock, nothing in the backup directory belongs to a live run: a `.partial`, a temp folder
+ * or a sidecar's temp file there was left by a run that was killed outright.
+ */
+async function removeWhatDeadRunsLeft(ctx: OperationContext, directory: string, tempRoot: string): Promise<Leftover[]> {
+  const leftovers = await findLeftovers(directory, { tempDirectory: tempRoot, lockHeld: true });
+  if (leftovers.length === 0) return [];
+  await removeLeftovers(leftovers);
+  const total = leftovers.reduce((sum, l) => sum + l.bytes, 0);
+  ctx.log.warn(`removed what an interrupted run left (${formatBytes(total)}): ${leftovers.map((l) => `${l.path} (${l.kind}, ${formatBytes(l.bytes)})`).join(', ')}`);
+  return leftovers;
+}
+
+async function writeSidecar(path: string, content: string): Promise<void> {
+  try {
+    await writeFileAtomic(path, content);
+  } catch (cause) {
+    throw writeError(cause, path);
   }
 }
 
@@ -236,9 +267,10 @@ function sidecarForEncrypted(manifest: Manifest, encryption: EncryptionSettings)
   }, null, 2) + '\n';
 }
 
-async function prepareDirectory(directory: string): Promise<void> {
+async function prepareDirectory(directory: string, ctx: OperationContext): Promise<void> {
+  let created: string | undefined;
   try {
-    await mkdir(directory, { recursive: true, mode: 0o700 });
+    created = await mkdir(directory, { recursive: true, mode: 0o700 });
     await access(directory, constants.W_OK);
   } catch (cause) {
     throw new FerryError('BACKUP_DIR_UNWRITABLE', `backup directory ${directory} cannot be created or written`, {
@@ -246,6 +278,30 @@ async function prepareDirectory(directory: string): Promise<void> {
       cause,
     });
   }
+  if (created === undefined) await checkDirectoryMode(directory, ctx);
+}
+
+/**
+ * Archives hold the whole database: a backup directory others can read is tightened to 0700 when it
+ * is evidently Ferry's own (ours, and holding only what Ferry writes), and reported otherwise.
+ */
+async function checkDirectoryMode(directory: string, ctx: OperationContext): Promise<void> {
+  const stats = await stat(directory);
+  if ((stats.mode & 0o077) === 0) return;
+  const mode = (stats.mode & 0o777).toString(8).padStart(4, '0');
+  const names = await readdir(directory);
+  const ours = (process.getuid === undefined || stats.uid === process.getuid()) && names.length > 0
+    && names.every((n) => /^\.?backup_\d{8}_\d{6}\.tar\.gz/.test(n) || n.startsWith('.ferry'));
+  if (ours) {
+    try {
+      await chmod(directory, stats.mode & 0o700);
+      ctx.log.warn(`backup directory ${directory} was readable by other users (mode ${mode}); tightened it to ${((stats.mode & 0o700)).toString(8).padStart(4, '0')}`);
+      return;
+    } catch {
+      // Fall through to the warning: the directory is still usable.
+    }
+  }
+  ctx.log.warn(`backup directory ${directory} can be read by other users (mode ${mode}), and the archives hold all your data; run chmod 700 ${directory}`);
 }
 
 /** Needs room for the estimate, or for the last archive when that is larger (it is the better guide). */

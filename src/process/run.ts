@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { interrupted } from '../errors/index.js';
+import { guardGroup, releaseGroup } from './watchdog.js';
 
 export interface RunOptions {
   /** Extra environment variables; secrets travel here, never in args. */
@@ -26,7 +27,8 @@ const KILL_GRACE_MS = 3000;
 
 /**
  * Children run in their own process group so that stopping one also stops whatever it started
- * (a wrapper script, docker exec); the groups still alive are killed if Ferry itself exits.
+ * (a wrapper script, docker exec); the groups still alive are killed if Ferry itself exits, and by
+ * the watchdog if Ferry is killed outright.
  */
 const liveGroups = new Set<number>();
 process.on('exit', () => {
@@ -59,7 +61,10 @@ export async function runTool(command: string, args: readonly string[], options:
     detached: true,
   });
   const pid = child.pid;
-  if (pid !== undefined) liveGroups.add(pid);
+  if (pid !== undefined) {
+    liveGroups.add(pid);
+    guardGroup(pid);
+  }
   const childOut = child.stdout as Readable;
   const childErr = child.stderr as Readable;
   let stderr = '';
@@ -108,7 +113,10 @@ export async function runTool(command: string, args: readonly string[], options:
     }
     throw error;
   } finally {
-    if (pid !== undefined) liveGroups.delete(pid);
+    if (pid !== undefined) {
+      liveGroups.delete(pid);
+      releaseGroup(pid);
+    }
     options.signal.removeEventListener('abort', onAbort);
     if (killTimer !== undefined) clearTimeout(killTimer);
   }

@@ -68,6 +68,7 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
       stores: result.manifest.stores,
       warnings: result.warnings,
       pruned: result.prune?.removed ?? [],
+      leftoversRemoved: result.leftoversRemoved,
       upload: upload === undefined ? null : upload.ok
         ? { remote: upload.remote, seconds: upload.seconds, pruned: upload.pruned }
         : { remote: upload.remote, error: { code: upload.error.code, message: ctx.redactor.redact(upload.error.message), hint: upload.error.hint ?? null } },
@@ -80,6 +81,9 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     .join(', ');
   output.data(`backup ${result.archive}\n  ${formatBytes(result.size)} in ${formatDuration(result.durationSeconds)}; ${stores}\n  sha256 ${result.sha256}`);
   if (result.prune !== undefined && result.prune.removed.length > 0) output.data(`  pruned ${result.prune.removed.join(', ')}`);
+  if (result.leftoversRemoved.length > 0) {
+    output.data(`  removed what an interrupted run left: ${result.leftoversRemoved.map((l) => `${l.path} (${formatBytes(l.bytes)})`).join(', ')}`);
+  }
   if (upload?.ok === true) {
     output.data(`  uploaded to ${upload.remote} in ${formatDuration(upload.seconds)}${upload.pruned.length > 0 ? `; pruned there ${upload.pruned.join(', ')}` : ''}`);
   } else if (upload?.ok === false) {
