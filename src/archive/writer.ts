@@ -215,6 +215,9 @@ export class ArchiveWriter implements ArchiveSink {
         if (error) rejectDone(error);
         else resolveDone();
       }) as unknown as EntryStream;
+      // A failing disk destroys the pack and with it this entry; the failure reaches us through the
+      // callback above and this.failure, so the entry's own error event must not crash the process.
+      entry.once('error', () => undefined);
       write(entry).catch((error: unknown) => {
         entryError = error;
         entry.destroy(error instanceof Error ? error : new Error(String(error)));

@@ -161,7 +161,8 @@ async function removeWhatDeadRunsLeft(ctx: OperationContext, directory: string, 
   return leftovers;
 }
 
-async function writeSidecar(path: string, content: string): Promise<void> {
+/** A sidecar beside the archive; a full or read-only disk is the target's fault, never a bug. */
+export async function writeSidecar(path: string, content: string): Promise<void> {
   try {
     await writeFileAtomic(path, content);
   } catch (cause) {
@@ -208,12 +209,30 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
     // The manifest lists stores in configuration order, whatever order they were written in.
     return Object.fromEntries(stores.map((store) => [store.kind, manifests[store.kind] as StoreManifest]));
   } catch (error) {
+    // Writing into the archive can fail first (a full disk); the stores stopped because of it then
+    // report INTERRUPTED, which must not hide the cause.
+    firstFailure ??= error;
     stop.abort();
     await Promise.allSettled(pending.values());
-    throw ctx.signal.aborted ? error : (firstFailure ?? error);
+    throw ctx.signal.aborted ? error : await asDiskFull(firstFailure ?? error, storeCtx.tempDir);
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * A tool that ran out of space while staging its dump fails in its own words (pg_dump "no space left
+ * on device", or pg_restore finding pg_dump's file cut short); with the temp folder's disk full, that
+ * is the disk's fault, and gets the disk's code and hint.
+ */
+async function asDiskFull(error: unknown, tempDir: string): Promise<unknown> {
+  if (!(error instanceof FerryError) || error.code === 'DISK_FULL' || error.code === 'INTERRUPTED') return error;
+  const free = await statfs(tempDir).then((fs) => fs.bavail * fs.bsize, () => Number.POSITIVE_INFINITY);
+  if (!/no space left on device/i.test(error.message) && free >= 64 * 1024) return error;
+  return new FerryError('DISK_FULL', `no space left while staging the dumps in ${tempDir}: ${error.message}`, {
+    hint: 'Free space there (ferry prune, or a lower BACKUP_RETENTION_DAYS), or set backup.temp_directory to a larger disk; nothing was pruned.',
+    cause: error,
+  });
 }
 
 /**

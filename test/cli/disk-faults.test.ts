@@ -1,0 +1,180 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FerryError } from '../../src/errors/index.js';
+import { writeSidecar } from '../../src/ops/backup.js';
+import { acquireLock } from '../../src/ops/lock.js';
+import { ferry, startFerry } from '../support/cli.js';
+import { missing } from '../support/needs.js';
+import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
+import { tempDir } from '../support/tmp.js';
+
+const mounted: string[] = [];
+
+function canMount(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  const probe = join('/tmp', `ferry-mount-probe-${process.pid}`);
+  try {
+    execFileSync('mkdir', ['-p', probe]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    execFileSync('rmdir', [probe]);
+  }
+}
+
+/** A small tmpfs of its own for one test. */
+async function smallDisk(size: string): Promise<string> {
+  const at = join(await tempDir(), 'disk');
+  await mkdir(at);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', at]);
+  mounted.push(at);
+  return at;
+}
+
+/** Writes until the filesystem has no block left. */
+function fill(disk: string): void {
+  const chunk = Buffer.alloc(64 * 1024, 1);
+  for (let i = 0; ; i++) {
+    try {
+      writeFileSync(join(disk, `filler-${i}`), chunk);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') break;
+      throw error;
+    }
+  }
+  // The last block: a small write into what is left.
+  try {
+    writeFileSync(join(disk, 'filler-last'), Buffer.alloc(4096, 1));
+  } catch {
+    // Already full to the block.
+  }
+}
+
+afterAll(() => {
+  for (const at of mounted.splice(0)) execFileSync('umount', ['-l', at]);
+});
+
+async function smallDatabase(): Promise<string> {
+  const db = await createDatabase(uniqueName('disk'));
+  await query(db, `CREATE TABLE recipes (id serial PRIMARY KEY, title text NOT NULL);
+    INSERT INTO recipes (title) SELECT 'recette ' || i FROM generate_series(1, 200) i;`);
+  return db;
+}
+
+/** An old backup that retention (1 day) would remove if prune ran. */
+async function oldBackupIn(dir: string, db: string): Promise<{ old: string; oldBytes: Buffer }> {
+  const made = await ferry(['backup'], { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: dir, BACKUP_RETENTION_DAYS: '36500' });
+  expect(made.code, made.stderr).toBe(0);
+  const name = (await readdir(dir)).find((n) => n.endsWith('.tar.gz')) as string;
+  const old = join(dir, 'backup_20200101_020000.tar.gz');
+  for (const suffix of ['', '.sha256', '.manifest.json']) await copyFile(join(dir, name + suffix), old + suffix);
+  for (const suffix of ['', '.sha256', '.manifest.json', '.verify.json']) await rm(join(dir, name + suffix), { force: true });
+  return { old, oldBytes: await readFile(old) };
+}
+
+const debris = async (dir: string) => (await readdir(dir)).filter((n) => n.endsWith('.partial') || n.startsWith('.ferry-tmp-') || n.endsWith('.tmp') || n === '.ferry.lock');
+
+describe.skipIf(missing('root and mount (for a small tmpfs)', canMount()))('a full or read-only backup disk', () => {
+  it('filled during the backup: DISK_FULL (exit 1), no .partial, the older backup intact, nothing pruned', async () => {
+    const disk = await smallDisk('12m');
+    const dir = join(disk, 'backups');
+    const db = await smallDatabase();
+    const { old, oldBytes } = await oldBackupIn(dir, db);
+    const uploads = join(await tempDir(), 'uploads');
+    await mkdir(uploads);
+    for (let i = 0; i < 8; i++) await writeFile(join(uploads, `scan-${i}.bin`), randomBytes(512 * 1024));
+
+    const run = startFerry(['backup', '--json'], { DATABASE_URL: pgUrl(db), UPLOADS_DIR: uploads, BACKUP_DIRECTORY: dir, BACKUP_RETENTION_DAYS: '1' });
+    // The disk fills once the archive has started: after the free-space preflight, during the write.
+    let filled = false;
+    const watching = (async () => {
+      while (!filled && run.child.exitCode === null) {
+        if ((await readdir(dir)).some((n) => n.endsWith('.partial'))) {
+          fill(disk);
+          filled = true;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const result = await run.done;
+    await watching;
+    expect(filled, 'the disk was filled while the archive was written').toBe(true);
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stdout, result.stderr).not.toBe("");
+    const error = (JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error.code, error.message).toBe('DISK_FULL');
+    expect(error.message).toMatch(/^no space left while (writing|staging)/);
+    expect(error.hint).toMatch(/nothing was pruned/);
+    expect(result.stderr).not.toMatch(/this is a bug/);
+    expect(await debris(dir)).toEqual([]);
+    expect(await readFile(old)).toEqual(oldBytes);
+    expect((await readdir(dir)).filter((n) => n.endsWith('.tar.gz'))).toEqual(['backup_20200101_020000.tar.gz']);
+  });
+
+  it('a stale empty lock left by a full disk does not block the next backup; taking the lock on a full disk is DISK_FULL', async () => {
+    const disk = await smallDisk('8m');
+    const dir = join(disk, 'backups');
+    await mkdir(dir);
+    fill(disk);
+    const error = await acquireLock(dir, 'backup').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FerryError);
+    expect((error as FerryError).code).toBe('DISK_FULL');
+    expect((error as FerryError).hint).toMatch(/Free space/);
+    // What an older Ferry left when the disk filled as it wrote the lock.
+    await writeFile(join(dir, '.ferry.lock'), '');
+    for (const name of await readdir(disk)) if (name.startsWith('filler')) await rm(join(disk, name));
+    const db = await smallDatabase();
+    const result = await ferry(['backup'], { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(existsSync(join(dir, '.ferry.lock'))).toBe(false);
+  });
+
+  it('ENOSPC while writing a sidecar is DISK_FULL, and leaves no temp file', async () => {
+    const disk = await smallDisk('1m');
+    fill(disk);
+    const error = await writeSidecar(join(disk, 'backup_20260101_000000.tar.gz.sha256'), `${'0'.repeat(64)}  backup_20260101_000000.tar.gz\n`.repeat(200)).catch((e: unknown) => e);
+    expect((error as FerryError).code).toBe('DISK_FULL');
+    expect((await readdir(disk)).filter((n) => !n.startsWith('filler'))).toEqual([]);
+  });
+
+  it('a read-only backup disk: BACKUP_DIR_UNWRITABLE (exit 1), the older backup intact', async () => {
+    const disk = await smallDisk('12m');
+    const dir = join(disk, 'backups');
+    const db = await smallDatabase();
+    const { old, oldBytes } = await oldBackupIn(dir, db);
+    execFileSync('mount', ['-o', 'remount,ro', disk]);
+    const result = await ferry(['backup'], { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: dir, BACKUP_RETENTION_DAYS: '1' });
+    expect(result.code, result.stderr).toBe(1);
+    expect(result.stderr).toMatch(/^ferry: backup directory .* cannot be created or written$/m);
+    expect(await readFile(old)).toEqual(oldBytes);
+    execFileSync('mount', ['-o', 'remount,rw', disk]);
+  });
+
+  it('a backup directory others can read: tightened to 0700 when it holds only Ferry files, a warning otherwise', async () => {
+    const work = await tempDir();
+    const db = await smallDatabase();
+    const ours = join(work, 'ours');
+    await oldBackupIn(ours, db);
+    execFileSync('chmod', ['0755', ours]);
+    const tightened = await ferry(['backup'], { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: ours });
+    expect(tightened.code, tightened.stderr).toBe(0);
+    expect(tightened.stderr).toMatch(/was readable by other users \(mode 0755\); tightened it to 0700/);
+    expect(execFileSync('stat', ['-c', '%a', ours], { encoding: 'utf8' }).trim()).toBe('700');
+
+    const shared = join(work, 'shared');
+    await mkdir(shared, { mode: 0o755 });
+    await writeFile(join(shared, 'notes.txt'), 'not ferry');
+    execFileSync('chmod', ['0755', shared]);
+    const warned = await ferry(['backup'], { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: shared });
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toMatch(/can be read by other users \(mode 0755\).*run chmod 700/);
+    expect(execFileSync('stat', ['-c', '%a', shared], { encoding: 'utf8' }).trim()).toBe('755');
+  });
+});
