@@ -8,6 +8,7 @@ import { ENV_OVERRIDES, variablesFor } from './env-keys.js';
 import { expandValues } from './expand.js';
 import { passwordOf, Redactor } from './redact.js';
 import { configSchema, type FerryConfig } from './schema.js';
+import { closest, keysAt } from './suggest.js';
 
 export const DEFAULT_CONFIG_FILE = 'ferry.config.yaml';
 
@@ -138,10 +139,18 @@ function describeZodError(error: ZodError, file: string | undefined, env: NodeJS
   const path = issue?.path.join('.') ?? '';
   const fromEnv = variablesFor(path).find((v) => env[v] !== undefined && env[v] !== '');
   const where = fromEnv !== undefined ? `environment variable ${fromEnv}` : (file ?? 'environment');
-  const message = issue?.code === 'unrecognized_keys' ? `unknown key ${issue.keys.map((k) => (path ? `${path}.${k}` : k)).join(', ')}` : (issue?.message ?? 'invalid');
+  const message = issue?.code === 'unrecognized_keys' ? unknownKeys(issue.keys, issue.path, path) : (issue?.message ?? 'invalid');
   const setters = variablesFor(path);
   const hint = setters.length > 0 ? `Set ${path} in the config file or the ${setters.join(' / ')} environment variable.` : 'See docs/configuration.md for the keys and their types.';
   return new FerryError('CONFIG_INVALID', `${where}: ${path === '' ? '' : `${path}: `}${message}`, { hint, cause: error });
+}
+
+function unknownKeys(keys: readonly string[], at: ReadonlyArray<PropertyKey>, path: string): string {
+  const known = keysAt(configSchema, at);
+  return keys.map((key) => {
+    const guess = closest(key, known);
+    return `unknown key ${path ? `${path}.${key}` : key}${guess === undefined ? '' : `, did you mean ${guess}`}`;
+  }).join('; ');
 }
 
 function resolvePaths(config: FerryConfig, base: string): FerryConfig {

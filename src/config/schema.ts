@@ -1,8 +1,13 @@
 import { z } from 'zod';
 import { parseTransformer } from '../mask/transformers.js';
+import { postgresUrlProblem } from './postgres-url.js';
 
 const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
-const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Environment values are strings: only plain decimal digits count (not 0x10, 1e1, 10.0 or " 1_0").
+const count = (min: number, max: number) => z.preprocess(
+  (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+  z.number({ error: 'expected a whole number written in decimal digits' }).int('expected a whole number written in decimal digits').min(min).max(max),
+);
 const flag = z.preprocess((v) => (typeof v === 'string' ? !['0', 'false', 'no', 'off', ''].includes(v.toLowerCase()) : v), z.boolean());
 
 const nameList = z.preprocess(
@@ -11,19 +16,22 @@ const nameList = z.preprocess(
 );
 
 export const postgresConfigSchema = z.object({
-  url: nonEmpty.describe('PostgreSQL connection URL (postgresql://user:password@host:5432/db)'),
+  url: nonEmpty.superRefine((url, ctx) => {
+    const problem = postgresUrlProblem(url);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }).describe('PostgreSQL connection URL (postgresql://user:password@host:5432/db)'),
   bin_dir: nonEmpty.optional().describe('folder holding pg_dump, pg_restore and psql; skips discovery'),
   exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected docker://<container> or compose://<service>').optional()
     .describe('run the PostgreSQL tools inside the database container'),
   connect_timeout_seconds: count(1, 3600).default(10),
   dump_compression: count(0, 9).default(1).describe('pg_dump --compress level of the custom-format dump'),
   required_tables: nameList.default([]).describe('tables ferry db check requires (schema.table or table)'),
-});
+}).strict();
 
 export const uploadsConfigSchema = z.object({
   path: nonEmpty.describe('the uploads folder to back up and restore'),
   strict: flag.default(false).describe('fail the backup when a file cannot be read, instead of warning'),
-});
+}).strict();
 
 
 export const mongodbConfigSchema = z.object({
@@ -39,13 +47,13 @@ export const mongodbConfigSchema = z.object({
   indexes: z.record(z.string(), z.array(z.object({ key: z.record(z.string(), z.union([z.number(), z.string()])) }).catchall(z.unknown())))
     .default({})
     .describe('indexes ferry db init creates, per collection: {key: {field: 1}, name?, unique?, ...}'),
-});
+}).strict();
 
 const notifyTargetSchema = z.object({
   webhook: z.string().url('expected an http(s) URL').optional().describe('POST a JSON body here'),
   exec: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(nonEmpty).min(1)).optional()
     .describe('command and arguments to run, with the JSON body on stdin'),
-});
+}).strict();
 
 const emailEventsSchema = z.object({
   backup_failed: flag.default(true),
@@ -75,13 +83,13 @@ export const notifyConfigSchema = z.object({
   smtp: smtpConfigSchema.optional(),
   environment: nonEmpty.optional().describe('a name for this installation in notification subjects, e.g. production'),
   timeout_seconds: count(1, 600).default(10),
-});
+}).strict();
 
 export const encryptionConfigSchema = z.object({
   recipients: nameList.default([]).describe('age recipients (age1…): the server can encrypt, only the identities can decrypt'),
   passphrase_file: nonEmpty.optional().describe('a file holding a passphrase (scrypt), instead of recipients'),
   passphrase_env: nonEmpty.optional().describe('the name of an environment variable holding the passphrase'),
-});
+}).strict();
 
 export const backupConfigSchema = z.object({
   directory: nonEmpty.default('./backups'),
@@ -94,7 +102,7 @@ export const backupConfigSchema = z.object({
   compression_level: count(0, 9).default(1),
   temp_directory: nonEmpty.optional().describe('where PostgreSQL dumps are staged; defaults to the backup directory'),
   encryption: encryptionConfigSchema.optional(),
-});
+}).strict();
 
 export const storageConfigSchema = z.object({
   remote: z.string().regex(/^s3:\/\/[A-Za-z0-9][A-Za-z0-9._-]{1,62}(\/[^\s]*)?$/, 'expected s3://bucket or s3://bucket/prefix')
@@ -106,7 +114,7 @@ export const storageConfigSchema = z.object({
   part_size_mb: count(5, 5120).default(8).describe('multipart upload part size; memory used is about part size × upload_concurrency'),
   upload_concurrency: count(1, 16).default(4),
   upload_after_backup: flag.default(true).describe('ferry backup uploads each new archive when remote is set'),
-});
+}).strict();
 
 export const restoreConfigSchema = z.object({
   strategy: z.enum(['auto', 'swap', 'in-place']).default('auto')
@@ -118,7 +126,7 @@ export const restoreConfigSchema = z.object({
     .describe('command and arguments run after the swap, also when it failed (e.g. docker compose start web)'),
   hook_timeout_seconds: count(1, 3600).default(120),
   keep_pristine: flag.default(false).describe('also keep a pristine copy of what was restored, for ferry reset'),
-});
+}).strict();
 
 const transformerRules = z.record(z.string().min(1), z.record(z.string().min(1), z.unknown())).superRefine((tables, ctx) => {
   for (const [object, fields] of Object.entries(tables)) {
@@ -132,7 +140,7 @@ const transformerRules = z.record(z.string().min(1), z.record(z.string().min(1),
 export const maskConfigSchema = z.object({
   postgres: transformerRules.default({}).describe('table (schema.table or table) → column → transformer'),
   mongodb: transformerRules.default({}).describe('collection → field path (dotted, through arrays) → transformer'),
-});
+}).strict();
 
 export const configSchema = z.object({
   backup: backupConfigSchema.default(() => backupConfigSchema.parse({})),
