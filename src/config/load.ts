@@ -108,7 +108,8 @@ async function readYaml(file: string): Promise<unknown> {
     });
   }
   try {
-    return parseYaml(text);
+    // Unknown tags and directives become errors or plain values; never a warning printed by the parser.
+    return parseYaml(text, { logLevel: 'error' });
   } catch (cause) {
     const where = cause instanceof YAMLParseError && cause.linePos ? `:${cause.linePos[0].line}` : '';
     const what = cause instanceof Error ? cause.message.split('\n')[0] : 'invalid YAML';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { parseTransformer } from '../mask/transformers.js';
-import { postgresUrlProblem } from './postgres-url.js';
+import { mongodbUrlProblem, postgresUrlProblem } from './connection-url.js';
 
 const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
 // Environment values are strings: only plain decimal digits count (not 0x10, 1e1, 10.0 or " 1_0").
@@ -35,7 +35,10 @@ export const uploadsConfigSchema = z.object({
 
 
 export const mongodbConfigSchema = z.object({
-  url: nonEmpty.describe('MongoDB connection string (mongodb://host:27017/db?authSource=admin)'),
+  url: nonEmpty.superRefine((url, ctx) => {
+    const problem = mongodbUrlProblem(url);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  }).describe('MongoDB connection string (mongodb://host:27017/db?authSource=admin)'),
   database: nonEmpty.optional().describe('database to back up and restore into; defaults to the one in the URL'),
   user: nonEmpty.optional().describe('user, when the URL carries none'),
   password: nonEmpty.optional().describe('password, when the URL carries none'),

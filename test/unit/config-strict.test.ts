@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { postgresUrlProblem } from '../../src/config/postgres-url.js';
+import { postgresUrlProblem } from '../../src/config/connection-url.js';
 import { FerryError } from '../../src/errors/index.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -75,5 +75,22 @@ describe('DATABASE_URL is checked, naming the wrong part and never the password'
     'postgresql://localhost',
   ])('accepts %s', (url) => {
     expect(postgresUrlProblem(url)).toBeUndefined();
+  });
+});
+
+describe('MONGODB_URL is checked before the driver sees it', () => {
+  it.each([
+    ['mysql://h/db', /the scheme mysql:\/\/ is not MongoDB/],
+    ['mongodb://app:s3c@ret@h/db', /more than one @/],
+    ['mongodb://h:99999/db', /port 99999 is out of range/],
+    ['mongodb+srv://h:27017/db', /mongodb\+srv:\/\/ URL names exactly one host, without a port/],
+    ['mongodb:///db', /names no host/],
+    ['mongodb://h/db?replicaSet=', /option replicaSet has no value/],
+  ])('%s', async (url, problem) => {
+    const error = await failure(undefined, { MONGODB_URL: url });
+    expect(error.code).toBe('CONFIG_INVALID');
+    expect(error.message).toMatch(/^environment variable MONGODB_URL: mongodb\.url: /);
+    expect(error.message).toMatch(problem);
+    expect(error.message).not.toMatch(/s3c/);
   });
 });

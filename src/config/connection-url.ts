@@ -1,3 +1,12 @@
+interface UrlKind {
+  product: string;
+  schemes: readonly string[];
+  example: string;
+}
+
+const POSTGRES: UrlKind = { product: 'PostgreSQL', schemes: ['postgresql', 'postgres'], example: 'postgresql://user:password@host:5432/database' };
+const MONGODB: UrlKind = { product: 'MongoDB', schemes: ['mongodb', 'mongodb+srv'], example: 'mongodb://user:password@host:27017/database' };
+
 /**
  * What is wrong with a PostgreSQL connection URL, in words that name the part (scheme, @, host,
  * port, percent-encoding) and never repeat the user or password; undefined when it is usable.
@@ -5,12 +14,29 @@
  * are valid, as libpq reads them.
  */
 export function postgresUrlProblem(url: string): string | undefined {
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
-  const isPostgres = scheme !== undefined && ['postgres', 'postgresql'].includes(scheme.toLowerCase());
-  if (scheme === undefined || (!isPostgres && !url.startsWith('//', scheme.length + 1))) return 'expected a URL such as postgresql://user:password@host:5432/database';
-  if (!isPostgres) {
-    return `the scheme ${scheme}:// is not PostgreSQL; expected postgresql://user:password@host:5432/database`;
+  return urlProblem(url, POSTGRES);
+}
+
+/** The same for a MongoDB connection string (mongodb:// with a host list, or mongodb+srv:// with one host). */
+export function mongodbUrlProblem(url: string): string | undefined {
+  const problem = urlProblem(url, MONGODB);
+  if (problem !== undefined) return problem;
+  const srv = /^mongodb\+srv:\/\/(?:[^@/?]*@)?([^/?]*)/i.exec(url)?.[1];
+  if (srv !== undefined && (srv.includes(',') || srv.includes(':'))) return 'a mongodb+srv:// URL names exactly one host, without a port';
+  if (/^mongodb(\+srv)?:\/\/(?:[^@/?]*@)?(?:[/?]|$)/i.test(url)) return 'the URL names no host';
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  for (const option of query.split('&').filter((o) => o !== '')) {
+    const [name = '', value = ''] = option.split('=', 2);
+    if (name === '' || value === '') return `the URL option ${name === '' ? '(unnamed)' : name} has no value`;
   }
+  return undefined;
+}
+
+function urlProblem(url: string, kind: UrlKind): string | undefined {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1];
+  const known = scheme !== undefined && kind.schemes.includes(scheme.toLowerCase());
+  if (scheme === undefined || (!known && !url.startsWith('//', scheme.length + 1))) return `expected a URL such as ${kind.example}`;
+  if (!known) return `the scheme ${scheme}:// is not ${kind.product}; expected ${kind.example}`;
   if (!url.startsWith('//', scheme.length + 1)) return `expected // after ${scheme}:`;
   const rest = url.slice(scheme.length + 3);
   if (rest.includes('#')) return 'it holds a # that is not percent-encoded; write # as %23 (also in a password)';
