@@ -10,7 +10,8 @@ export function expandString(value: string, env: NodeJS.ProcessEnv): string {
     if (match === '$$') return '$';
     const actual = env[name ?? ''];
     if (actual !== undefined && actual !== '') return actual;
-    return fallback ?? '';
+    // `$$` is a literal `$` inside a default too, as at the top level.
+    return (fallback ?? '').replace(/\$\$/g, '$');
   });
 }
 

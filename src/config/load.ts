@@ -36,6 +36,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const warnings: string[] = [];
 
   let raw: unknown = {};
+  let written: unknown = {};
   if (file !== undefined) {
     raw = await readYaml(file);
     if (raw === null || raw === undefined) raw = {};
@@ -44,19 +45,32 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
         hint: 'See docs/configuration.md for an example file.',
       });
     }
+    written = raw;
     raw = expandValues(raw, env);
   }
   const merged = applyEnvOverrides(raw as Record<string, unknown>, env);
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw describeZodError(parsed.error, file, env);
   const config = resolvePaths(parsed.data, file === undefined ? cwd : resolve(file, '..'));
-  const fileHasSecret = (config.postgres !== undefined && passwordOf(config.postgres.url) !== undefined)
-    || (config.mongodb !== undefined && (config.mongodb.password !== undefined || passwordOf(config.mongodb.url) !== undefined));
-  if (file !== undefined && fileHasSecret) {
+  if (file !== undefined && fileHoldsSecret(written)) {
     const mode = (await stat(file)).mode & 0o077;
     if (mode !== 0) warnings.push(`${file} holds a password and can be read by other users; run chmod 600 on it`);
   }
   return { config, file, redactor: redactorFor(config), warnings };
+}
+
+/**
+ * Whether the file's own text holds a password: ${VAR} references (what security.md recommends) do
+ * not count, a literal or a ${VAR:-default} with a literal default does; the environment never does.
+ */
+function fileHoldsSecret(written: unknown): boolean {
+  const section = (name: string): Record<string, unknown> => {
+    const value = (written as Record<string, unknown> | null)?.[name];
+    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
+  };
+  const literal = (value: unknown): boolean => typeof value === 'string' && value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g, '') !== '';
+  const urlPassword = (value: unknown): boolean => typeof value === 'string' && literal(passwordOf(value) ?? '');
+  return urlPassword(section('postgres').url) || urlPassword(section('mongodb').url) || literal(section('mongodb').password);
 }
 
 function redactorFor(config: FerryConfig): Redactor {
