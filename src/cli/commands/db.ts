@@ -1,5 +1,6 @@
 import { FerryError } from '../../errors/index.js';
 import { assertRequiredPresent, dbCheck, dbInit, type StoreCheck } from '../../ops/db.js';
+import { EXACT_COUNT_BELOW } from '../../stores/postgres/store.js';
 import { formatDuration } from '../../util/format.js';
 import { keptCopiesOf, renderKept } from '../render/kept.js';
 import { table } from '../render/output.js';
@@ -24,6 +25,7 @@ function renderChecks(checks: StoreCheck[]): string {
       ...c.objects.map((o) => [`  ${o.name}`, `${o.estimated ? '~' : ''}${o.count}`, o.required ? 'required' : '']),
       ...c.missing.map((name) => [`  ${name}`, '-', 'required, MISSING']),
     ]),
+    ...(c.objects.some((o) => o.estimated) ? [`  ~ marks the planner's estimate: tables of ${EXACT_COUNT_BELOW.toLocaleString('en-US')} rows or more are not counted; the others are exact`] : []),
   ].join('\n')).join('\n');
 }
 

@@ -241,15 +241,22 @@ export class PostgresStore implements Store {
     });
   }
 
+  /**
+   * Tables below EXACT_COUNT_BELOW estimated rows (and every required table) are counted exactly, as
+   * `db check` users compare them with the application's own numbers; larger ones keep the planner's
+   * estimate, marked as such, so a check never scans a big table.
+   */
   async checkDatabase(attemptTimeoutSeconds: number): Promise<DatabaseCheck> {
     const target = { url: this.config.url, connectTimeoutSeconds: Math.max(1, Math.min(this.config.connect_timeout_seconds, attemptTimeoutSeconds)) };
     const facts = await serverFacts(target);
     const tables = await withClient(target, async (client) => (await client.query<{ name: string; estimate: string }>(
-      `SELECT format('%I.%I', schemaname, relname) AS name, n_live_tup::text AS estimate FROM pg_stat_user_tables ORDER BY 1`,
+      `SELECT format('%I.%I', s.schemaname, s.relname) AS name, greatest(c.reltuples, s.n_live_tup, 0)::bigint::text AS estimate
+       FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid ORDER BY 1`,
     )).rows);
     const required = this.config.required_tables.map((name) => tables.find((t) => t.name === name || t.name.replace(/"/g, '') === name || t.name.endsWith(`.${name}`))?.name ?? name);
     const missing = required.filter((name) => !tables.some((t) => t.name === name));
-    const exact = await countRows(target, required.filter((name) => !missing.includes(name)));
+    const counted = tables.filter((t) => required.includes(t.name) || Number(t.estimate) < EXACT_COUNT_BELOW).map((t) => t.name);
+    const exact = await countRows(target, counted);
     return {
       target: this.describe(),
       serverVersion: `PostgreSQL ${facts.version}`,
@@ -274,6 +281,9 @@ export class PostgresStore implements Store {
     }));
   }
 }
+
+/** db check counts a table exactly when the planner estimates fewer rows than this. */
+export const EXACT_COUNT_BELOW = 100_000;
 
 /** The manifest's tables that --tables names (as `recipes` or `public.recipes`); all without it. */
 export function selectTables(counts: Record<string, number>, wanted: string[] | undefined): string[] {
