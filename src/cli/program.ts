@@ -85,10 +85,29 @@ Uploads: built beside the folder (unchanged files hard-linked), then swapped in.
 The replaced copies are kept: ferry restore --undo swaps them back, --drop-previous removes them. With
 restore.keep_pristine, ferry reset brings back the state just restored, in seconds.`;
 
+/** What --version and `ferry version` print: enough for a bug report. */
+function versionLine(): string {
+  return `ferry ${FERRY_VERSION} (node ${process.version}, ${process.platform}-${process.arch})`;
+}
+
+/**
+ * Words users bring from other tools (restic and Barman say check) and abbreviations that commander's
+ * spelling distance does not connect to the command they mean.
+ */
+function nearMiss(parent: Command, word: string, meant: string): void {
+  parent.command(word, { hidden: true })
+    .argument('[args...]')
+    .allowUnknownOption()
+    .helpOption(false)
+    .action((_args: string[], _opts: unknown, command: Command) => {
+      command.error(`error: unknown command '${word}'\n(Did you mean ${meant}?)`, { code: 'commander.unknownCommand', exitCode: EXIT.usage });
+    });
+}
+
 export function buildProgram(): Command {
   const program = new Command('ferry')
     .description('Back up PostgreSQL, MongoDB and an uploads folder into one checksummed archive, and restore it into development safely.')
-    .version(FERRY_VERSION, '-V, --version')
+    .version(versionLine(), '-V, --version')
     .option('-c, --config <file>', 'configuration file (default: ferry.config.yaml if present, else environment variables only)')
     .option('--json', 'print machine-readable JSON on stdout', false)
     .option('-q, --quiet', 'print only data and errors', false)
@@ -220,6 +239,14 @@ export function buildProgram(): Command {
     .option('--wait <duration>', 'how long to wait for each database (60s, 2m, 0 to try once)', '60s')
     .addHelpText('after', '\nIdempotent: a second run creates nothing. An existing index with another definition is reported\n(exit 1), never dropped. PostgreSQL tables are the app\'s migrations\' job: init only checks them.')
     .action((opts: { wait: string }, command: Command) => run(command, (s) => dbInitCommand(s, { wait: parseWait(opts.wait) })));
+
+  program.command('version')
+    .description('print the Ferry version, with the Node.js version and platform (as --version)')
+    .action(() => {
+      process.stdout.write(`${versionLine()}\n`);
+    });
+  nearMiss(program, 'check', 'ferry verify <archive> (an archive) or ferry db check (the databases)');
+  nearMiss(key, 'gen', 'ferry key generate');
 
   program.command('demo')
     .description('quick start: throw-away PostgreSQL with sample data, backup, restore into a second database, verify, clean up')
