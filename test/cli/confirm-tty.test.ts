@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, ferry, FERRY_BIN } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
+import { missing } from '../support/needs.js';
 
 /** Runs ferry on a pseudo-terminal (util-linux `script`), typing `answer` once the prompt is up. */
 function onTerminal(args: string[], env: Record<string, string>, answer: string): Promise<{ code: number | null; output: string }> {
@@ -19,7 +20,7 @@ function onTerminal(args: string[], env: Record<string, string>, answer: string)
   });
 }
 
-describe.skipIf(spawnSync('script', ['--version']).status !== 0)('confirmation on a terminal', () => {
+describe.skipIf(missing('script (Debian package bsdutils)', spawnSync('script', ['--version']).status === 0))('confirmation on a terminal', () => {
   it('shows the plan and restores only after yes', async () => {
     const work = await tempDir();
     mkdirSync(join(work, 'up'));

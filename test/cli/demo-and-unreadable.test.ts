@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ferry, FERRY_BIN, cleanEnv } from '../support/cli.js';
 import { tempDir } from '../support/tmp.js';
 import { spawn } from 'node:child_process';
+import { missing } from '../support/needs.js';
 
 describe('ferry demo', () => {
   it('backs up, restores into a second database and folder, and reports every count as ok', async () => {
@@ -32,7 +33,7 @@ function ferryAsNobody(args: string[], env: Record<string, string>): Promise<{ c
   });
 }
 
-describe.skipIf(!asRoot)('unreadable upload files (run as an unprivileged user; needs root to switch)', () => {
+describe.skipIf(missing('root (to run ferry as an unprivileged user)', asRoot))('unreadable upload files (run as an unprivileged user; needs root to switch)', () => {
   it('are reported by name as a warning, or fail the backup with uploads.strict', async () => {
     const work = await tempDir();
     await chmod(work, 0o755);

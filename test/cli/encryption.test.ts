@@ -5,8 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { ferry } from '../support/cli.js';
 import { createDatabase, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
+import { missing } from '../support/needs.js';
 
-const hasAge = spawnSync('age', ['--version']).status === 0;
+const hasAge = !missing('the age command (Debian package age)', spawnSync('age', ['--version']).status === 0);
 const SECRET_TITLE = 'Soufflé secret de Mamie Odette';
 
 async function encryptedBackup(extra: Record<string, string> = {}) {

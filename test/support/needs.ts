@@ -1,13 +1,16 @@
+/** CI is set (and not "false" or "0"): .ci/run has installed everything the tests need. */
+export const inCI = ((ci) => ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0')(process.env.CI);
+
 /**
- * Whether a test must be skipped for want of a tool or a privilege. Outside CI it is skipped (with
- * the reason printed); in CI (CI set and not "false") a missing requirement fails the run instead,
- * because .ci/run installs everything the tests need.
+ * Whether a test is to be skipped for want of a tool or a privilege: outside CI it is (with the
+ * reason printed); in CI never, so the test runs and fails on what is missing instead of passing
+ * by skipping.
  */
 export function missing(requirement: string, available: boolean): boolean {
   if (available) return false;
-  const ci = process.env.CI;
-  if (ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0') {
-    throw new Error(`${requirement} is required in CI (CI=${ci}) but is missing; .ci/run must install or provide it`);
+  if (inCI) {
+    console.error(`CI: ${requirement} is missing; the test that needs it runs anyway and will fail`);
+    return false;
   }
   console.warn(`skipped: ${requirement} is missing`);
   return true;

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { missing } from '../support/needs.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
 const UNITS = ['ferry-backup.service', 'ferry-backup.timer', 'ferry-health.service', 'ferry-health.timer'];
@@ -23,7 +24,7 @@ describe('deploy/: systemd units and cron', () => {
   });
 
   it('passes systemd-analyze verify without a warning', (context) => {
-    if (spawnSync('systemd-analyze', ['--version']).status !== 0) {
+    if (missing('systemd-analyze (Debian package systemd)', spawnSync('systemd-analyze', ['--version']).status === 0)) {
       context.skip('systemd-analyze is not installed');
       return;
     }
