@@ -35,7 +35,8 @@ export interface MaskResult {
 }
 
 const BSON_ENTRY = /^mongodb\/[^/]+\/([^/]+)\.bson$/;
-const EXPORT_ENTRY = /^mongodb\/[^/]+\/([^/]+)_export\.json$/;
+// JSON exports sit at the archive root (recipes_export.json), as in the old scripts' archives.
+const EXPORT_ENTRY = /^(?:mongodb\/[^/]+\/)?([^/]+)_export\.json$/;
 
 /**
  * `ferry mask <archive> -o <file>`: a new archive for people who must never receive the raw one.
