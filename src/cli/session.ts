@@ -17,12 +17,13 @@ export interface Session {
 }
 
 export async function openSession(options: GlobalOptions, output: Output, signal: AbortSignal): Promise<Session> {
-  const { ctx, warnings } = await openContext({
+  const { ctx, warnings, notes } = await openContext({
     ...(options.config === undefined ? {} : { configFile: options.config }),
     signal, log: output.logger, progress: output.progress, identityFiles: options.identity ?? [],
   });
   output.setRedactor(ctx.redactor);
   for (const warning of warnings) output.logger.warn(warning);
+  for (const note of notes) output.logger.info(note);
   return { output, options, ctx };
 }
 

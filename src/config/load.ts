@@ -19,7 +19,12 @@ export interface LoadedConfig {
   redactor: Redactor;
   /** Warnings about the configuration itself (for example a secret-bearing file others can read). */
   warnings: string[];
+  /** Choices made for the user that the log should mention (defaults of environment-only mode). */
+  notes: string[];
 }
+
+/** What the Le Grimoire scripts exported as JSON in every backup. */
+const LEGACY_EXPORTS = ['recipes', 'ingredients'];
 
 export interface LoadConfigOptions {
   /** An explicit --config path; when absent, ferry.config.yaml in cwd is used if it exists. */
@@ -49,6 +54,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     raw = expandValues(raw, env);
   }
   const merged = applyEnvOverrides(raw as Record<string, unknown>, env);
+  const notes = file === undefined ? legacyExportDefault(merged, env) : [];
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw describeZodError(parsed.error, file, env);
   const config = resolvePaths(parsed.data, file === undefined ? cwd : resolve(file, '..'));
@@ -56,7 +62,18 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     const mode = (await stat(file)).mode & 0o077;
     if (mode !== 0) warnings.push(`${file} holds a password and can be read by other users; run chmod 600 on it`);
   }
-  return { config, file, redactor: redactorFor(config), warnings };
+  return { config, file, redactor: redactorFor(config), warnings, notes };
+}
+
+/**
+ * Environment-only mode is how the old scripts' users start: like the scripts, export recipes and
+ * ingredients as JSON unless FERRY_MONGODB_EXPORT_COLLECTIONS says otherwise (set but empty: none).
+ */
+function legacyExportDefault(merged: Record<string, unknown>, env: NodeJS.ProcessEnv): string[] {
+  const mongodb = merged.mongodb;
+  if (mongodb === null || typeof mongodb !== 'object' || Array.isArray(mongodb) || env.FERRY_MONGODB_EXPORT_COLLECTIONS !== undefined) return [];
+  (mongodb as Record<string, unknown>).export_collections = LEGACY_EXPORTS;
+  return [`environment-only mode: exporting ${LEGACY_EXPORTS.join(' and ')} as JSON, as the backup scripts did, when they exist (FERRY_MONGODB_EXPORT_COLLECTIONS changes the list; set it empty for none)`];
 }
 
 /**

@@ -20,6 +20,8 @@ export interface OpenedContext {
   config: FerryConfig;
   /** Problems the configuration has that do not stop it (e.g. a readable file holding a password). */
   warnings: string[];
+  /** Choices made for the user that a log should mention (defaults of environment-only mode). */
+  notes: string[];
 }
 
 /**
@@ -41,5 +43,6 @@ export async function openContext(options: OpenOptions = {}): Promise<OpenedCont
     },
     config: loaded.config,
     warnings: loaded.warnings,
+    notes: loaded.notes,
   };
 }

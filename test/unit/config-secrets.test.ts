@@ -62,3 +62,24 @@ describe('the redactor masks secrets where they appear without mangling other wo
     expect(long.redact('/hooks/Zq8xT2mK9vLp4wAB and p%40ss%20w%2Frd and p@ss w/rd')).toBe('/hooks/***AB and *** and ***');
   });
 });
+
+describe('environment-only mode exports what the scripts exported (issue 24 item 7)', () => {
+  it('defaults mongodb.export_collections to recipes and ingredients, and says so', async () => {
+    const cwd = await tempDir();
+    const loaded = await loadConfig({ cwd, env: { MONGODB_URL: 'mongodb://127.0.0.1:27017/legrimoire' } });
+    expect(loaded.config.mongodb?.export_collections).toEqual(['recipes', 'ingredients']);
+    expect(loaded.notes).toEqual([expect.stringMatching(/^environment-only mode: exporting recipes and ingredients as JSON/)]);
+  });
+
+  it('unless configured otherwise: the variable (empty for none), or a config file', async () => {
+    const cwd = await tempDir();
+    const url = 'mongodb://127.0.0.1:27017/legrimoire';
+    expect((await loadConfig({ cwd, env: { MONGODB_URL: url, FERRY_MONGODB_EXPORT_COLLECTIONS: '' } })).config.mongodb?.export_collections).toEqual([]);
+    expect((await loadConfig({ cwd, env: { MONGODB_URL: url, FERRY_MONGODB_EXPORT_COLLECTIONS: 'users' } })).config.mongodb?.export_collections).toEqual(['users']);
+    expect((await loadConfig({ cwd, env: {} })).notes).toEqual([]);
+    await writeFile(join(cwd, 'ferry.config.yaml'), `mongodb:\n  url: ${url}\n`);
+    const fromFile = await loadConfig({ cwd, env: {} });
+    expect(fromFile.config.mongodb?.export_collections).toEqual([]);
+    expect(fromFile.notes).toEqual([]);
+  });
+});
