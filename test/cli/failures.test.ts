@@ -153,7 +153,7 @@ describe('configuration errors name the file, the key and what was expected', ()
     await writeFile(join(work, 'ferry.config.yaml'), 'backup:\n  retention_days: a week\n');
     const result = await ferry(['list'], {}, work);
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/^ferry: .*ferry\.config\.yaml: backup\.retention_days: .*expected number/m);
+    expect(result.stderr).toMatch(/^ferry: .*ferry\.config\.yaml: backup\.retention_days: expected a whole number written in decimal digits$/m);
   });
 
   it('an unknown key', async () => {
@@ -161,7 +161,7 @@ describe('configuration errors name the file, the key and what was expected', ()
     await writeFile(join(work, 'cfg.yaml'), 'postgress:\n  url: postgresql://localhost/x\n');
     const result = await ferry(['--config', join(work, 'cfg.yaml'), 'list'], {});
     expect(result.code).toBe(3);
-    expect(result.stderr).toMatch(/^ferry: .*cfg\.yaml: unknown key postgress$/m);
+    expect(result.stderr).toMatch(/^ferry: .*cfg\.yaml: unknown key postgress, did you mean postgres$/m);
   });
 
   it('broken YAML', async () => {
