@@ -5,7 +5,7 @@ import { lockState } from './lock.js';
 /** What a run killed outright (SIGKILL, OOM, power loss) leaves in the backup and temp directories. */
 export interface Leftover {
   path: string;
-  kind: 'temp folder' | 'partial archive' | 'temp file';
+  kind: 'temp folder' | 'partial archive' | 'temp file' | 'sidecar without archive';
   /** Bytes of the file, or of everything under the folder. */
   bytes: number;
 }
@@ -33,8 +33,10 @@ export async function findLeftovers(directory: string, options: LeftoverOptions 
   const found: Leftover[] = [];
   const roots = [directory, ...(options.tempDirectory === undefined || options.tempDirectory === directory ? [] : [options.tempDirectory])];
   for (const [index, root] of roots.entries()) {
-    for (const name of await namesIn(root)) {
-      const kind = kindOf(name, index === 0);
+    const names = await namesIn(root);
+    const present = new Set(names);
+    for (const name of names) {
+      const kind = kindOf(name, index === 0, present);
       if (kind === undefined) continue;
       if (kind === 'temp folder' && ownerAlive(name)) continue;
       const path = join(root, name);
@@ -48,12 +50,17 @@ export async function removeLeftovers(leftovers: readonly Leftover[]): Promise<v
   for (const leftover of leftovers) await rm(leftover.path, { recursive: true, force: true });
 }
 
-function kindOf(name: string, inBackupDirectory: boolean): Leftover['kind'] | undefined {
+function kindOf(name: string, inBackupDirectory: boolean, present: ReadonlySet<string>): Leftover['kind'] | undefined {
   if (name.startsWith(TEMP_FOLDER_PREFIX)) return 'temp folder';
   if (!inBackupDirectory) return undefined;
+  // A backup writes its sidecars, then renames the archive into place: killed in between, the
+  // sidecars describe an archive that never got its name.
+  const sidecarOf = /^(backup_\d{8}_\d{6}\.tar\.gz(?:\.age)?)\.(?:sha256|manifest\.json|verify\.json)$/.exec(name)?.[1];
+  if (sidecarOf !== undefined) return present.has(sidecarOf) ? undefined : 'sidecar without archive';
   if (/^backup_\d{8}_\d{6}\.tar\.gz(?:\.age)?\.partial$/.test(name)) return 'partial archive';
-  // Sidecars written through a temp file, and the lock's own temp file.
-  if (/^\.backup_\d{8}_\d{6}\.tar\.gz.*\.tmp$/.test(name) || /^\.ferry\.lock\.\d+\.[0-9a-f]+\.tmp$/.test(name)) return 'temp file';
+  // Sidecars written through a temp file, and the lock's own temp file. Not .verify.json's: `ferry
+  // verify` writes it without the lock, so one may be in flight.
+  if (/^\.backup_\d{8}_\d{6}\.tar\.gz(?:\.age)?\.(?:sha256|manifest\.json)\.[0-9a-f]+\.tmp$/.test(name) || /^\.ferry\.lock\.\d+\.[0-9a-f]+\.tmp$/.test(name)) return 'temp file';
   return undefined;
 }
 

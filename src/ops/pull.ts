@@ -9,6 +9,7 @@ import type { RemoteBackup, RemoteLocation, RemoteStore } from '../remote/index.
 import { formatBytes } from '../util/format.js';
 import type { OperationContext } from './context.js';
 import { recordedSha256 } from './catalog.js';
+import { acquireLock } from './lock.js';
 import { withRemote } from './remote.js';
 
 export interface PullResult {
@@ -76,6 +77,8 @@ export async function pullFrom(ctx: OperationContext, remote: RemoteStore, refer
     }
     throw new FerryError('ARCHIVE_EXISTS', `${finalPath} exists and is not the archive at ${backup.path}`, { hint: 'Move that file away, then pull again; Ferry never overwrites an archive.' });
   }
+  // Held like a backup's: the next backup removes a .partial and sidecars nobody holds the lock for.
+  const lock = await acquireLock(directory, 'pull');
   const started = Date.now();
   const partial = finalPath + PARTIAL_SUFFIX;
   const digest = new DigestStream();
@@ -104,6 +107,8 @@ export async function pullFrom(ctx: OperationContext, remote: RemoteStore, refer
   } catch (error) {
     await rm(partial, { force: true });
     throw error;
+  } finally {
+    await lock.release();
   }
   const seconds = (Date.now() - started) / 1000;
   ctx.progress.done(`downloaded ${name}: ${formatBytes(backup.size)} in ${seconds.toFixed(1)} s, sha256 checked`);
