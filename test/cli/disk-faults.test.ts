@@ -1,13 +1,13 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/errors/index.js';
 import { writeSidecar } from '../../src/ops/backup.js';
 import { acquireLock } from '../../src/ops/lock.js';
-import { ferry, startFerry } from '../support/cli.js';
+import { cleanEnv, ferry, FERRY_BIN, startFerry } from '../support/cli.js';
 import { missing } from '../support/needs.js';
 import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
@@ -176,5 +176,28 @@ describe.skipIf(missing('root and mount (for a small tmpfs)', canMount()))('a fu
     expect(warned.code, warned.stderr).toBe(0);
     expect(warned.stderr).toMatch(/can be read by other users \(mode 0755\).*run chmod 700/);
     expect(execFileSync('stat', ['-c', '%a', shared], { encoding: 'utf8' }).trim()).toBe('755');
+  });
+
+  it('a temp_directory the user cannot write: BACKUP_DIR_UNWRITABLE (exit 1), not a bug', async () => {
+    const work = await tempDir();
+    await chmod(work, 0o755);
+    const uploads = join(work, 'uploads');
+    await mkdir(uploads, { mode: 0o755 });
+    await writeFile(join(uploads, 'a.txt'), 'photo');
+    await chmod(join(uploads, 'a.txt'), 0o644);
+    const backups = join(work, 'backups');
+    await mkdir(backups, { mode: 0o700 });
+    await chown(backups, 65534, 65534);
+    const staging = join(work, 'staging');
+    await mkdir(staging, { mode: 0o755 });
+    const result = spawnSync(process.execPath, [FERRY_BIN, 'backup', '--json'], {
+      env: cleanEnv({ UPLOADS_DIR: uploads, BACKUP_DIRECTORY: backups, FERRY_BACKUP_TEMP_DIRECTORY: staging, HOME: '/tmp' }),
+      uid: 65534, gid: 65534, encoding: 'utf8',
+    });
+    expect(result.status, result.stderr).toBe(1);
+    const error = (JSON.parse(result.stdout) as { error: { code: string; message: string } }).error;
+    expect(error.code).toBe('BACKUP_DIR_UNWRITABLE');
+    expect(error.message).toBe(`cannot write ${staging}: permission denied`);
+    expect(await readdir(backups)).toEqual([]);
   });
 });
