@@ -91,11 +91,11 @@ describe('the backup directory lock', () => {
       await writeFile(join(dir, '.ferry.lock'), round % 2 === 0 ? '' : JSON.stringify({ pid: dead, host: hostname(), purpose: 'backup', since: 'then' }));
       const takers = Array.from({ length: 6 }, () => contender(dir));
       const outcomes = await Promise.all(takers.map((t) => t.outcome));
-      for (const taker of takers) taker.release();
       expect(outcomes.filter((o) => o === 'won'), `round ${round}: ${outcomes.join(', ')}`).toHaveLength(1);
       expect(outcomes.filter((o) => o !== 'won').every((o) => o === 'BACKUP_LOCKED'), outcomes.join(', ')).toBe(true);
       const winner = JSON.parse(await readFile(join(dir, '.ferry.lock'), 'utf8')) as { purpose: string };
       expect(winner.purpose).toBe('test');
+      for (const taker of takers) taker.release();
       while ((await readdir(dir)).length > 0) await new Promise((r) => setTimeout(r, 20));
     }
   });
