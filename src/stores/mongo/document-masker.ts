@@ -35,6 +35,11 @@ export class DocumentMasker {
     this.unmatched = new Set(rules);
   }
 
+  /** The same rules with counts of their own (for a second pass over the same documents). */
+  copy(): DocumentMasker {
+    return new DocumentMasker(this.stats.object, this.rules, this.masker);
+  }
+
   apply(bytes: Buffer): Buffer {
     const doc: Document = BSON.deserialize(bytes, EXACT_TYPES);
     this.stats.rows++;

@@ -10,6 +10,7 @@ import type { StoreContext } from '../store.js';
 import { EXACT_TYPES, parseDocument, readBsonFile } from './bson-file.js';
 import { renderMetadata } from './metadata.js';
 import { escapeCollectionName } from './names.js';
+import { isKeptName } from './kept.js';
 
 export interface CollectionInfo {
   name: string;
@@ -18,8 +19,16 @@ export interface CollectionInfo {
   uuid: string | undefined;
 }
 
-/** Collections and views of a database, without system.* (as mongodump skips them). */
+/**
+ * Collections and views of a database, without system.* (as mongodump skips them) and without the
+ * copies restores keep beside their targets (`<coll>__ferry_prev`, …).
+ */
 export async function listDumpable(db: Db): Promise<CollectionInfo[]> {
+  return (await listAll(db)).filter((info) => !isKeptName(info.name));
+}
+
+/** Every collection and view but system.*, kept copies included. */
+export async function listAll(db: Db): Promise<CollectionInfo[]> {
   const infos = await db.listCollections({}, { nameOnly: false, ...EXACT_TYPES }).toArray();
   return infos
     .filter((info) => !info.name.startsWith('system.'))

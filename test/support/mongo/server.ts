@@ -3,10 +3,23 @@ import { BSON, type Document } from 'bson';
 import { handleCommand, type ConnectionState } from './commands.js';
 import { encodeReply, parseMessage } from './wire.js';
 import { Storage } from './storage.js';
+import type { TestUser } from './roles.js';
 
 export interface MongoTestServerOptions {
-  /** Users that may log in with SCRAM-SHA-256; when empty, no authentication is required. */
-  users?: Record<string, string>;
+  /**
+   * Users that may log in with SCRAM-SHA-256 (a bare password means the root role); when empty, no
+   * authentication is required. Roles are enforced per command.
+   */
+  users?: Record<string, string | TestUser>;
+  /** Answer hello as the primary of a one-member replica set with this name; a standalone server when absent. */
+  replicaSet?: string;
+}
+
+/** A failure the server is told to cause: the `after`-th next `command` (1 = the next one) fails or drops its connection. */
+export interface Fault {
+  command: string;
+  after: number;
+  mode: 'error' | 'close';
 }
 
 /**
@@ -20,11 +33,18 @@ export class MongoTestServer {
   readonly commandLog: string[] = [];
   readonly cursors = new Map<bigint, { ns: string; docs: Buffer[]; position: number }>();
   nextCursorId = 1000n;
+  /** Set by a test to make a command fail part-way through an operation; cleared once it fired. */
+  fault: Fault | undefined;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
 
   constructor(readonly options: MongoTestServerOptions = {}) {}
+
+  user(name: string): TestUser | undefined {
+    const user = this.options.users?.[name];
+    return typeof user === 'string' ? { password: user, roles: [{ role: 'root', db: 'admin' }] } : user;
+  }
 
   async start(port = 0): Promise<string> {
     this.server = createServer((socket) => this.serve(socket));
@@ -55,6 +75,16 @@ export class MongoTestServer {
         const message = parseMessage(frame);
         const name = Object.keys(message.command)[0] ?? '';
         this.commandLog.push(name);
+        if (this.fault?.command === name && --this.fault.after === 0) {
+          const mode = this.fault.mode;
+          this.fault = undefined;
+          if (mode === 'close') {
+            socket.destroy();
+            return;
+          }
+          socket.write(encodeReply(message, Buffer.from(BSON.serialize({ ok: 0, errmsg: `${name} failed: fault injected by the test`, code: 136, codeName: 'CappedPositionLost' }))));
+          continue;
+        }
         let body: Buffer;
         try {
           const reply = handleCommand(this, state, message);

@@ -4,7 +4,7 @@ import { Binary, BSON, Int32, type Document } from 'bson';
 /** One collection of the test server: documents kept as the exact bytes the client sent. */
 export interface StoredCollection {
   name: string;
-  type: 'collection' | 'view';
+  type: 'collection' | 'view' | 'timeseries';
   uuid: Binary;
   options: Document;
   indexes: Document[];
@@ -28,13 +28,13 @@ export class Storage {
     return this.databases.get(db)?.get(name);
   }
 
-  create(db: string, name: string, options: Document = {}, type: 'collection' | 'view' = 'collection'): StoredCollection {
+  create(db: string, name: string, options: Document = {}, type: StoredCollection['type'] = 'collection'): StoredCollection {
     const collection: StoredCollection = {
       name,
       type,
       uuid: new Binary(randomBytes(16), 4),
       options,
-      indexes: type === 'view' ? [] : [{ v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' }],
+      indexes: type !== 'collection' ? [] : [{ v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' }],
       docs: [],
       ids: new Set(),
     };
