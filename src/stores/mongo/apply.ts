@@ -34,13 +34,18 @@ export async function applyCollections(db: Db, selected: CheckedCollection[], se
   const inPlace = selected.filter((c) => isTimeseries(c.metadata));
   const views = selected.filter((c) => c.metadata.type === 'view');
 
+  // Time-series collections are loaded beside too, as a trial: it proves the server accepts their
+  // options and documents before anything is replaced, though they are then loaded again in place.
   const loaded: SwapItem[] = [];
+  const trials: SwapItem[] = [];
   try {
-    for (const collection of swappable) {
+    for (const collection of [...swappable, ...inPlace]) {
       throwIfAborted(settings.ctx.signal);
       const into = keptName(collection.name, 'new');
-      loaded.push({ collection: collection.name, loaded: into });
-      await loadCollection(db, collection, into, settings, settings.maskerFor(collection));
+      const trial = isTimeseries(collection.metadata);
+      (trial ? trials : loaded).push({ collection: collection.name, loaded: into });
+      const masker = settings.maskerFor(collection);
+      await loadCollection(db, collection, into, settings, trial ? masker?.copy() : masker);
       const actual = await countOf(db, into);
       if (actual !== settings.expected(collection)) {
         throw new FerryError('COUNT_MISMATCH', `${collection.label}: ${actual} documents loaded, ${settings.expected(collection)} expected`, {
@@ -48,9 +53,10 @@ export async function applyCollections(db: Db, selected: CheckedCollection[], se
         });
       }
     }
+    for (const trial of trials) await db.collection(trial.loaded).drop();
     throwIfAborted(settings.ctx.signal);
   } catch (error) {
-    for (const item of loaded) await db.collection(item.loaded).drop().catch(() => undefined);
+    for (const item of [...loaded, ...trials]) await db.collection(item.loaded).drop().catch(() => undefined);
     throw error;
   }
   notes.push(...await swapIntoPlace(db, loaded));

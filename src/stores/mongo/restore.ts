@@ -55,6 +55,8 @@ export function isTimeseries(metadata: CollectionMetadata): boolean {
 
 export interface LoadSettings {
   batchSize: number;
+  /** For messages about what this server refuses. */
+  serverVersion: string;
   /** mongodb.bypass_document_validation: skip the target's validators (needs the bypassDocumentValidation action). */
   bypassValidation: boolean;
   ctx: StoreContext;
@@ -66,7 +68,14 @@ export interface LoadSettings {
  */
 export async function loadCollection(db: Db, collection: CheckedCollection, into: string, settings: LoadSettings, masking?: DocumentMasker): Promise<void> {
   const { metadata, name } = collection;
-  await db.createCollection(into, createOptions(metadata.options));
+  try {
+    await db.createCollection(into, createOptions(metadata.options));
+  } catch (cause) {
+    throw new FerryError('MONGO_FAILED', `MongoDB ${settings.serverVersion} refuses to create ${name} with the dumped options ${BSON.EJSON.stringify(createOptions(metadata.options), { relaxed: true })}: ${(cause as Error).message}`, {
+      hint: 'Nothing was replaced: every target collection is as it was. Restore into a server version that accepts these options, or leave this collection out (--collections).',
+      cause,
+    });
+  }
   if (collection.bsonPath !== undefined) await insertAll(db, into, name, collection.bsonPath, collection.label, settings, masking);
   const indexes = metadata.indexes
     .filter((index) => index.name !== '_id_')

@@ -150,10 +150,12 @@ export class MongoStore implements Store {
         }));
         return this.withClient('write', async (client) => {
           await requirePrivileges(client, database, 'restore', this.config);
+          const facts = await serverFacts(client);
           const db = client.db(database);
           ctx.progress.start(`restoring ${selected.length} collections into ${describeMongo(this.config, database)}`);
           const outcome = await applyCollections(db, selected, {
             batchSize: this.config.insert_batch_size,
+            serverVersion: facts.version,
             bypassValidation: this.config.bypass_document_validation,
             ctx,
             expected: (c) => manifest.counts[c.name] ?? c.documents,
