@@ -10,7 +10,7 @@ import type { MongodbConfig } from '../../config/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { formatBytes } from '../../util/format.js';
 import { hostsOfUrl } from '../../util/url.js';
-import type { DatabaseCheck, DatabaseInit, KeptCopy, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
+import type { DatabaseCheck, DatabaseInit, KeptCopy, MaskSettings, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { connectMongo, databaseName, describeMongo, mongoError, safeDatabaseName, type MongoPurpose } from './connection.js';
 import { checkMongo, initMongo } from './db.js';
 import { listAll, listDumpable, stageCollection, type CollectionDump } from './dump.js';
@@ -20,7 +20,8 @@ import { applyCollections, countOf } from './apply.js';
 import { dataFingerprint, serverFacts, targetFingerprint } from './identity.js';
 import { copyCollection, keptCollections, keptName, swapIntoPlace, swapPrevious } from './kept.js';
 import { requirePrivileges } from './privileges.js';
-import { DocumentMasker, hasPath } from './document-masker.js';
+import { DocumentMasker } from './document-masker.js';
+import type { FieldRule } from '../../mask/rules.js';
 import { parseDocument, readBsonFile } from './bson-file.js';
 
 export const MONGO_PREFIX = 'mongodb/';
@@ -270,9 +271,9 @@ export class MongoStore implements Store {
       if (collection === undefined) {
         throw new FerryError('MASK_RULE_UNKNOWN', `mask rule for collection ${name}: the archive has no such collection`, { hint: `Fix mask.mongodb in the config; the archive has ${all.map((c) => c.name).join(', ')}. Nothing was restored.` });
       }
-      const missing = await fieldsNeverPresent(collection, rules.map((r) => r.path));
-      if (missing.length > 0) {
-        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${name}.${missing[0]?.join('.')}: no document of ${name} has that field`, { hint: 'Fix the field path in mask.mongodb (dotted, arrays are entered by themselves). Nothing was restored.' });
+      const [missing] = await checkMaskRules(collection, new DocumentMasker(name, rules, (options.mask as MaskSettings).masker));
+      if (missing !== undefined) {
+        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${name}.${missing.path.join('.')}: no document of ${name} has that field`, { hint: 'Fix the field path in mask.mongodb (dotted, arrays are entered by themselves). Nothing was restored.' });
       }
     }
     return selected;
@@ -326,14 +327,13 @@ function driverVersion(): string {
   return (createRequire(import.meta.url)('mongodb/package.json') as { version: string }).version;
 }
 
-/** The rule paths that no document of the collection holds; reading stops once all were seen. */
-async function fieldsNeverPresent(collection: CheckedCollection, paths: string[][]): Promise<string[][]> {
-  let missing = paths;
-  if (collection.bsonPath === undefined) return missing;
-  for await (const doc of readBsonFile(collection.bsonPath, collection.label)) {
-    const parsed = parseDocument(doc, collection.label);
-    missing = missing.filter((path) => !hasPath(parsed, path));
-    if (missing.length === 0) break;
+/**
+ * Every document checked against the rules before anything is restored: values no rule can mask are
+ * refused here. Returns the rules no document matched.
+ */
+async function checkMaskRules(collection: CheckedCollection, masker: DocumentMasker): Promise<FieldRule[]> {
+  if (collection.bsonPath !== undefined) {
+    for await (const doc of readBsonFile(collection.bsonPath, collection.label)) masker.check(parseDocument(doc, collection.label));
   }
-  return missing;
+  return [...masker.unmatched];
 }
