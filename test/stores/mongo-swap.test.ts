@@ -230,3 +230,24 @@ describe('MongoDB connection strings and identity', () => {
     expect(other.fingerprint).not.toContain('00112233445566778899aabbccddeeff');
   });
 });
+
+describe('the guard in a multi-store restore', () => {
+  it('PostgreSQL into a new database and MongoDB into its source in one run: refused, neither touched', async () => {
+    const { createDatabase, databaseExists, pgUrl, query, uniqueName } = await import('../support/pg.js');
+    const pg = await createDatabase(uniqueName('guard_pg'));
+    await query(pg, 'CREATE TABLE users (id int PRIMARY KEY); INSERT INTO users VALUES (1), (2);');
+    const client = await mongo.client();
+    const name = mongo.database('guard_mongo');
+    await client.db(name).collection<Doc>('recipes').insertOne({ _id: new Int32(1), v: 'production' });
+    const work = await tempDir();
+    const backups = join(work, 'b');
+    expect((await ferry(['backup'], { ...env(name, backups), DATABASE_URL: pgUrl(pg) })).code).toBe(0);
+    await client.db(name).collection<Doc>('recipes').insertOne({ _id: new Int32(2), v: 'written after the backup' });
+    const pgTarget = uniqueName('guard_pg_dev');
+    const result = await ferry(['restore', 'latest', '--yes'], { ...env(name, backups), DATABASE_URL: pgUrl(pgTarget) });
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/^ferry: refusing to restore into mongodb .*: it is the database this archive was taken from$/m);
+    expect(await databaseExists(pgTarget)).toBe(false);
+    expect(await docs(client.db(name), 'recipes')).toEqual([{ v: 'production' }, { v: 'written after the backup' }]);
+  });
+});
