@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BSON, Int32 } from 'bson';
 import { MongoClient, type Db } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ferry } from '../support/cli.js';
+import { ferry, startFerry } from '../support/cli.js';
 import { mongoStoreFrom, restoreThroughLibrary, storeContext } from '../support/mongo/library.js';
 import { MongoTestServer } from '../support/mongo/server.js';
 import { tempDir } from '../support/tmp.js';
@@ -182,4 +182,51 @@ describe('a dump that fails part-way', () => {
       expect(readdirSync(backups).sort()).toEqual(before);
     });
   }
+});
+
+describe('a consistent dump', () => {
+  it('reads every collection at one cluster time: documents inserted into a later collection meanwhile are not in the archive', async () => {
+    const db = root.db(DB);
+    await db.dropDatabase();
+    for (let i = 0; i < 3; i++) await db.collection('a_first').insertMany(Array.from({ length: 1000 }, (_, k) => ({ n: i * 1000 + k })));
+    await db.collection('b_second').insertMany([{ n: 1 }, { n: 2 }]);
+    let reached!: () => void;
+    let release!: () => void;
+    const atGetMore = new Promise<void>((resolve) => (reached = resolve));
+    server.hold = { command: 'getMore', reached, release: new Promise<void>((resolve) => (release = resolve)) };
+    const work = await tempDir();
+    const backups = join(work, 'b');
+    const run = startFerry(['backup', '--json'], env('root', backups));
+    await atGetMore;
+    await db.collection('b_second').insertMany([{ n: 3 }, { n: 4 }, { n: 5 }]);
+    release();
+    const made = await run.done;
+    expect(made.code, made.stderr).toBe(0);
+    const mongoManifest = (JSON.parse(made.stdout) as { stores: { mongo: { counts: Record<string, number>; facts: Record<string, string>; warnings: string[] } } }).stores.mongo;
+    expect(mongoManifest.counts).toEqual({ a_first: 3000, b_second: 2 });
+    expect(mongoManifest.facts.atClusterTime).toMatch(/^Timestamp\(\d+, \d+\)$/);
+    expect(mongoManifest.warnings).toEqual([]);
+    const archive = join(backups, readdirSync(backups).find((n) => n.endsWith('.tar.gz'))!);
+    const info = execFileSync('tar', ['-xzOf', archive, 'backup_info.txt']).toString();
+    expect(info).toContain(`mongo consistency: snapshot: every collection read at cluster time ${mongoManifest.facts.atClusterTime}`);
+    expect(await db.collection('b_second').estimatedDocumentCount()).toBe(5);
+  });
+
+  it('a standalone server gives no snapshot: the manifest and the log say so', async () => {
+    const standalone = new MongoTestServer({ users: { root: PASSWORD } });
+    const standaloneUrl = await standalone.start();
+    try {
+      const client = new MongoClient(standaloneUrl, { auth: { username: 'root', password: PASSWORD }, authSource: 'admin' });
+      await client.connect();
+      await client.db(DB).collection('recipes').insertOne({ v: 1 });
+      await client.close();
+      const made = await ferry(['backup', '--json'], { ...env('root', join(await tempDir(), 'b')), MONGODB_URL: standaloneUrl });
+      expect(made.code, made.stderr).toBe(0);
+      const mongoManifest = (JSON.parse(made.stdout) as { stores: { mongo: { facts: Record<string, string>; warnings: string[] } } }).stores.mongo;
+      expect(mongoManifest.warnings).toContain('not a snapshot across collections: a standalone server has no snapshot reads');
+      expect(mongoManifest.facts.atClusterTime).toBeUndefined();
+    } finally {
+      await standalone.stop();
+    }
+  });
 });

@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BSON, Binary, type Document } from 'bson';
-import type { Db } from 'mongodb';
+import type { ClientSession, Db } from 'mongodb';
 import type { ArchiveSink } from '../../archive/index.js';
 import { throwIfAborted } from '../../errors/index.js';
 import type { StoreContext } from '../store.js';
@@ -65,7 +65,7 @@ export interface CollectionDump {
  * exactly as the server sent it (never decoded), its metadata, and its JSON export when asked.
  * Views get metadata only.
  */
-export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreContext, exportJson: boolean): Promise<CollectionDump> {
+export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreContext, exportJson: boolean, session?: ClientSession): Promise<CollectionDump> {
   const base = `mongodb/${db.databaseName}/${escapeCollectionName(info.name)}`;
   const isView = info.type === 'view';
   const indexes = isView ? [] : await db.collection(info.name).listIndexes(EXACT_TYPES).toArray();
@@ -78,7 +78,7 @@ export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreCo
   let documents = 0;
   let bytes = 0;
   try {
-    const cursor = db.collection(info.name).find({}, { raw: true, batchSize: 1000 });
+    const cursor = db.collection(info.name).find({}, { raw: true, batchSize: 1000, ...(session === undefined ? {} : { session }) });
     try {
       for await (const raw of cursor as AsyncIterable<Buffer>) {
         throwIfAborted(ctx.signal);

@@ -7,6 +7,8 @@ export interface ServerFacts {
   version: string;
   /** hello.setName on a replica-set member. */
   replicaSet: string | undefined;
+  /** A mongos in front of a sharded cluster. */
+  sharded: boolean;
   facts: Record<string, string>;
 }
 
@@ -25,7 +27,7 @@ export async function serverFacts(client: MongoClient): Promise<ServerFacts> {
   } catch {
     // Needs a privilege the backup user may lack; the server version is recorded either way.
   }
-  return { version: String(build.version ?? '?'), replicaSet: hello.setName === undefined ? undefined : String(hello.setName), facts };
+  return { version: String(build.version ?? '?'), sharded: hello.msg === 'isdbgrid', replicaSet: hello.setName === undefined ? undefined : String(hello.setName), facts };
 }
 
 /**

@@ -4,7 +4,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { MongoClient } from 'mongodb';
+import type { Db, MongoClient } from 'mongodb';
 import type { ArchiveEntryHeader, StoreManifest } from '../../archive/index.js';
 import type { MongodbConfig } from '../../config/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
@@ -13,11 +13,11 @@ import { hostsOfUrl } from '../../util/url.js';
 import type { DatabaseCheck, DatabaseInit, KeptCopy, MaskSettings, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { connectMongo, databaseName, describeMongo, mongoError, safeDatabaseName, type MongoPurpose } from './connection.js';
 import { checkMongo, initMongo } from './db.js';
-import { listAll, listDumpable, stageCollection, type CollectionDump } from './dump.js';
+import { listAll, listDumpable, stageCollection, type CollectionDump, type CollectionInfo } from './dump.js';
 import { unescapeCollectionName } from './names.js';
 import { checkStaged, type CheckedCollection, type StagedCollection } from './restore.js';
 import { applyCollections, countOf } from './apply.js';
-import { dataFingerprint, serverFacts, targetFingerprint } from './identity.js';
+import { dataFingerprint, serverFacts, targetFingerprint, type ServerFacts } from './identity.js';
 import { copyCollection, keptCollections, keptName, swapIntoPlace, swapPrevious } from './kept.js';
 import { requirePrivileges } from './privileges.js';
 import { DocumentMasker } from './document-masker.js';
@@ -51,19 +51,17 @@ export class MongoStore implements Store {
       const facts = await serverFacts(client);
       const db = client.db(databaseName(this.config));
       const collections = await this.selectCollections(client);
-      const counts: Record<string, number> = {};
-      let bytes = 0;
-      ctx.progress.start(`dumping ${this.describe()}`);
-      const staged: CollectionDump[] = [];
-      for (const info of collections) {
-        throwIfAborted(ctx.signal);
-        const collection = await stageCollection(db, info, ctx, this.config.export_collections.includes(info.name));
-        staged.push(collection);
-        if (info.type !== 'view') counts[info.name] = collection.documents;
-        bytes += collection.bytes;
-        ctx.progress.update(bytes);
+      const snapshot = snapshotSupport(facts);
+      let dumped = await this.dumpCollections(client, db, collections, ctx, snapshot.supported);
+      if (dumped.fallback !== undefined) {
+        ctx.log.warn(`${this.describe()}: ${dumped.fallback}; dumping again without a snapshot`);
+        dumped = await this.dumpCollections(client, db, collections, ctx, false);
       }
-      ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
+      const { counts, bytes, staged } = dumped;
+      const consistency: Record<string, string> = dumped.atClusterTime !== undefined
+        ? { consistency: `snapshot: every collection read at cluster time ${dumped.atClusterTime}`, atClusterTime: dumped.atClusterTime }
+        : { consistency: 'none: collections read one after another while the application may write' };
+      const notSnapshot = dumped.atClusterTime === undefined ? [`not a snapshot across collections: ${dumped.fallback ?? snapshot.reason}`] : [];
       const views = collections.filter((c) => c.type === 'view').map((c) => c.name);
       const timeseries = collections.filter((c) => c.type === 'timeseries' || c.options.timeseries !== undefined).map((c) => c.name);
       const uuids = collections.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
@@ -77,8 +75,8 @@ export class MongoStore implements Store {
         counts,
         bytes,
         durationSeconds: (Date.now() - started) / 1000,
-        warnings: missingExports.map((name) => `export_collections names ${name}, which was not dumped`),
-        facts: { ...facts.facts, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}), ...(timeseries.length > 0 ? { timeseries: timeseries.join(',') } : {}) },
+        warnings: [...notSnapshot, ...missingExports.map((name) => `export_collections names ${name}, which was not dumped`)],
+        facts: { ...facts.facts, ...consistency, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}), ...(timeseries.length > 0 ? { timeseries: timeseries.join(',') } : {}) },
       };
       return {
         write: async (sink) => {
@@ -87,6 +85,41 @@ export class MongoStore implements Store {
         },
       };
     });
+  }
+
+  /**
+   * Reads every collection, in a snapshot session when asked: then every find reads at the cluster
+   * time the first one was given. A server that cannot serve the snapshot any longer (history too
+   * short) says so in `fallback`.
+   */
+  private async dumpCollections(client: MongoClient, db: Db, collections: CollectionInfo[], ctx: StoreContext, snapshot: boolean): Promise<DumpedCollections> {
+    const session = snapshot ? client.startSession({ snapshot: true }) : undefined;
+    const counts: Record<string, number> = {};
+    const staged: CollectionDump[] = [];
+    let bytes = 0;
+    ctx.progress.start(`dumping ${this.describe()}${snapshot ? ' (snapshot)' : ''}`);
+    try {
+      for (const info of collections) {
+        throwIfAborted(ctx.signal);
+        const collection = await stageCollection(db, info, ctx, this.config.export_collections.includes(info.name), session);
+        staged.push(collection);
+        if (info.type !== 'view') counts[info.name] = collection.documents;
+        bytes += collection.bytes;
+        ctx.progress.update(bytes);
+      }
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (session !== undefined && (code === 239 || code === 246)) {
+        await session.endSession().catch(() => undefined);
+        return { counts: {}, bytes: 0, staged: [], fallback: `the server cannot read at one cluster time any more (${(error as Error).message})` };
+      }
+      throw error;
+    }
+    // The driver keeps the cluster time of a snapshot session internally (pinned driver version; a test reads it back).
+    const time = (session as { snapshotTime?: { high: number; low: number } } | undefined)?.snapshotTime;
+    await session?.endSession();
+    ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
+    return { counts, bytes, staged, ...(time === undefined ? {} : { atClusterTime: `Timestamp(${time.high}, ${time.low})` }) };
   }
 
   targetHosts(): string[] {
@@ -321,6 +354,24 @@ export class MongoStore implements Store {
       await client.close().catch(() => undefined);
     }
   }
+}
+
+interface DumpedCollections {
+  counts: Record<string, number>;
+  bytes: number;
+  staged: CollectionDump[];
+  /** The cluster time every collection was read at, in a snapshot session. */
+  atClusterTime?: string;
+  /** Why a snapshot dump was given up. */
+  fallback?: string;
+}
+
+/** Snapshot reads outside transactions: replica sets and sharded clusters of MongoDB 5.0 and later. */
+function snapshotSupport(facts: ServerFacts): { supported: boolean; reason: string } {
+  const major = Number(facts.version.split('.')[0]);
+  if (facts.replicaSet === undefined && !facts.sharded) return { supported: false, reason: 'a standalone server has no snapshot reads' };
+  if (!(major >= 5)) return { supported: false, reason: `MongoDB ${facts.version} has no snapshot reads outside transactions (5.0 and later have)` };
+  return { supported: true, reason: '' };
 }
 
 function driverVersion(): string {

@@ -16,6 +16,8 @@ export interface ConnectionState {
 type Handler = (server: MongoTestServer, state: ConnectionState, command: Document, db: string) => Document | Buffer;
 
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/** Cluster times are Timestamp(CLUSTER_TIME_SECONDS, operation number): one number orders them. */
+const CLUSTER_TIME_SECONDS = 1_750_000_000;
 /** Fields drivers add to every command, never part of what a command means. */
 const ENVELOPE = new Set(['$db', 'lsid', '$clusterTime', '$readPreference', 'writeConcern', 'readConcern', 'maxTimeMS', 'comment', 'apiVersion']);
 
@@ -68,7 +70,7 @@ function requireEmptyFilter(filter: unknown, command: string): void {
   }
 }
 
-function cursorReply(server: MongoTestServer, ns: string, docs: Buffer[], batchSize: number, first: boolean, existingId?: bigint): Buffer {
+function cursorReply(server: MongoTestServer, ns: string, docs: Buffer[], batchSize: number, first: boolean, existingId?: bigint, atClusterTime?: number): Buffer {
   let bytes = 0;
   let cursor = existingId === undefined ? undefined : server.cursors.get(existingId);
   const source = cursor?.docs ?? docs;
@@ -90,7 +92,8 @@ function cursorReply(server: MongoTestServer, ns: string, docs: Buffer[], batchS
   } else if (existingId !== undefined) {
     server.cursors.delete(existingId);
   }
-  const cursorDoc = rawDocument([element.array(first ? 'firstBatch' : 'nextBatch', batch), element.long('id', id), element.string('ns', ns)]);
+  const snapshot = atClusterTime === undefined ? [] : [element.timestamp('atClusterTime', CLUSTER_TIME_SECONDS, atClusterTime)];
+  const cursorDoc = rawDocument([element.array(first ? 'firstBatch' : 'nextBatch', batch), element.long('id', id), element.string('ns', ns), ...snapshot]);
   return rawDocument([element.document('cursor', cursorDoc), element.double('ok', 1)]);
 }
 
@@ -117,6 +120,7 @@ function insertInto(server: MongoTestServer, db: string, name: string, sent: Buf
   if (collection.type === 'view') throw new CommandError(166, 'CommandNotSupportedOnView', `Namespace ${db}.${name} is a view, not a collection`);
   const writeErrors: Document[] = [];
   let n = 0;
+  server.operationTime++;
   for (const [index, original] of sent.entries()) {
     const raw = idKey(original) === undefined && collection.type === 'collection' ? withGeneratedId(original) : original;
     const invalid = bypassValidation ? undefined : validationFailure(collection.options.validator, raw);
@@ -139,6 +143,7 @@ function insertInto(server: MongoTestServer, db: string, name: string, sent: Buf
     }
     if (id !== undefined) collection.ids.add(id.key);
     collection.docs.push(raw);
+    collection.times.push(server.operationTime);
     n++;
   }
   return { n: new Int32(n), ...(writeErrors.length > 0 ? { writeErrors } : {}), ok: 1 };
@@ -195,7 +200,13 @@ const HANDLERS: Record<string, Handler> = {
     }
     const name = String(command.find);
     const collection = server.storage.get(db, name);
-    return cursorReply(server, `${db}.${name}`, collection === undefined ? [] : [...collection.docs], num(command.batchSize, 101), true);
+    const readConcern = (command.readConcern ?? {}) as Document;
+    if (readConcern.level !== 'snapshot') return cursorReply(server, `${db}.${name}`, collection === undefined ? [] : [...collection.docs], num(command.batchSize, 101), true);
+    if (server.options.replicaSet === undefined) throw new CommandError(72, 'InvalidOptions', 'readConcern level snapshot is only valid on a replica set or a sharded cluster');
+    // A snapshot read sees the documents inserted up to its cluster time, and says which time that was.
+    const at = readConcern.atClusterTime === undefined ? server.operationTime : Number((readConcern.atClusterTime as { low?: number }).low ?? 0);
+    const visible = (collection?.docs ?? []).filter((_, i) => (collection?.times[i] ?? 0) <= at);
+    return cursorReply(server, `${db}.${name}`, visible, num(command.batchSize, 101), true, undefined, at);
   },
   getMore: (server, _state, command) => {
     const id = BigInt(String(command.getMore));

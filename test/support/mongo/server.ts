@@ -27,6 +27,13 @@ export interface Fault {
  * driver sends, and answers every other command with an error naming it. A test instrument only:
  * tests reach it through the official driver, never directly.
  */
+/** The next `command` waits for `release` (after calling `reached`), while other connections go on. */
+export interface Hold {
+  command: string;
+  reached: () => void;
+  release: Promise<void>;
+}
+
 export class MongoTestServer {
   readonly storage = new Storage();
   /** Every command name received, for tests that check what was sent. */
@@ -35,6 +42,10 @@ export class MongoTestServer {
   nextCursorId = 1000n;
   /** Set by a test to make a command fail part-way through an operation; cleared once it fired. */
   fault: Fault | undefined;
+  /** Set by a test to hold the next such command until it has done something else meanwhile. */
+  hold: Hold | undefined;
+  /** Counts writes: the cluster time of snapshot reads. */
+  operationTime = 1;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -65,6 +76,8 @@ export class MongoTestServer {
     socket.on('error', () => undefined);
     const state: ConnectionState = { authenticated: Object.keys(this.options.users ?? {}).length === 0 };
     let pending: Buffer = Buffer.alloc(0);
+    // Frames are answered in order, one after another, so a held command holds its connection only.
+    let queue = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= 4) {
@@ -72,29 +85,40 @@ export class MongoTestServer {
         if (pending.length < length) break;
         const frame = pending.subarray(0, length);
         pending = pending.subarray(length);
-        const message = parseMessage(frame);
-        const name = Object.keys(message.command)[0] ?? '';
-        this.commandLog.push(name);
-        if (this.fault?.command === name && --this.fault.after === 0) {
-          const mode = this.fault.mode;
-          this.fault = undefined;
-          if (mode === 'close') {
-            socket.destroy();
-            return;
-          }
-          socket.write(encodeReply(message, Buffer.from(BSON.serialize({ ok: 0, errmsg: `${name} failed: fault injected by the test`, code: 136, codeName: 'CappedPositionLost' }))));
-          continue;
-        }
-        let body: Buffer;
-        try {
-          const reply = handleCommand(this, state, message);
-          body = Buffer.isBuffer(reply) ? reply : Buffer.from(BSON.serialize(reply));
-        } catch (error) {
-          body = Buffer.from(BSON.serialize(failure(error)));
-        }
-        socket.write(encodeReply(message, body));
+        queue = queue.then(() => this.answer(socket, state, frame));
       }
     });
+  }
+
+  private async answer(socket: Socket, state: ConnectionState, frame: Buffer): Promise<void> {
+    if (socket.destroyed) return;
+    const message = parseMessage(frame);
+    const name = Object.keys(message.command)[0] ?? '';
+    this.commandLog.push(name);
+    if (this.hold?.command === name) {
+      const hold = this.hold;
+      this.hold = undefined;
+      hold.reached();
+      await hold.release;
+    }
+    if (this.fault?.command === name && --this.fault.after === 0) {
+      const mode = this.fault.mode;
+      this.fault = undefined;
+      if (mode === 'close') {
+        socket.destroy();
+        return;
+      }
+      socket.write(encodeReply(message, Buffer.from(BSON.serialize({ ok: 0, errmsg: `${name} failed: fault injected by the test`, code: 136, codeName: 'CappedPositionLost' }))));
+      return;
+    }
+    let body: Buffer;
+    try {
+      const reply = handleCommand(this, state, message);
+      body = Buffer.isBuffer(reply) ? reply : Buffer.from(BSON.serialize(reply));
+    } catch (error) {
+      body = Buffer.from(BSON.serialize(failure(error)));
+    }
+    socket.write(encodeReply(message, body));
   }
 }
 

@@ -9,6 +9,8 @@ export interface StoredCollection {
   options: Document;
   indexes: Document[];
   docs: Buffer[];
+  /** The operation time of each document's insert, for snapshot reads. */
+  times: number[];
   ids: Set<string>;
 }
 
@@ -36,6 +38,7 @@ export class Storage {
       options,
       indexes: type !== 'collection' ? [] : [{ v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' }],
       docs: [],
+      times: [],
       ids: new Set(),
     };
     this.database(db).set(name, collection);
