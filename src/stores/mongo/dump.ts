@@ -3,9 +3,10 @@ import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BSON, Binary, type Document } from 'bson';
-import type { ClientSession, Db } from 'mongodb';
+import type { ClientSession, Db, MongoClient } from 'mongodb';
 import type { ArchiveSink } from '../../archive/index.js';
 import { throwIfAborted } from '../../errors/index.js';
+import { formatBytes } from '../../util/format.js';
 import type { StoreContext } from '../store.js';
 import { EXACT_TYPES, parseDocument, readBsonFile } from './bson-file.js';
 import { renderMetadata } from './metadata.js';
@@ -132,4 +133,55 @@ async function stageJsonExport(bsonPath: string, name: string, ctx: StoreContext
   } finally {
     out.destroy();
   }
+}
+
+export interface DumpedCollections {
+  counts: Record<string, number>;
+  bytes: number;
+  staged: CollectionDump[];
+  /** The cluster time every collection was read at, in a snapshot session. */
+  atClusterTime?: string;
+  /** Why a snapshot dump was given up. */
+  fallback?: string;
+}
+
+export interface DumpSettings {
+  /** The store, for the progress line. */
+  label: string;
+  exportCollections: string[];
+}
+
+/**
+ * Reads every collection, in a snapshot session when asked: then every find reads at the cluster
+ * time the first one was given. A server that cannot serve the snapshot any longer (history too
+ * short) says so in `fallback`.
+ */
+export async function dumpCollections(client: MongoClient, db: Db, collections: CollectionInfo[], ctx: StoreContext, settings: DumpSettings, snapshot: boolean): Promise<DumpedCollections> {
+  const session = snapshot ? client.startSession({ snapshot: true }) : undefined;
+  const counts: Record<string, number> = {};
+  const staged: CollectionDump[] = [];
+  let bytes = 0;
+  ctx.progress.start(`dumping ${settings.label}${snapshot ? ' (snapshot)' : ''}`);
+  try {
+    for (const info of collections) {
+      throwIfAborted(ctx.signal);
+      const collection = await stageCollection(db, info, ctx, settings.exportCollections.includes(info.name), session);
+      staged.push(collection);
+      if (info.type !== 'view') counts[info.name] = collection.documents;
+      bytes += collection.bytes;
+      ctx.progress.update(bytes);
+    }
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (session !== undefined && (code === 239 || code === 246)) {
+      await session.endSession().catch(() => undefined);
+      return { counts: {}, bytes: 0, staged: [], fallback: `the server cannot read at one cluster time any more (${(error as Error).message})` };
+    }
+    throw error;
+  }
+  // The driver keeps the cluster time of a snapshot session internally (pinned driver version; a test reads it back).
+  const time = (session as { snapshotTime?: { high: number; low: number } } | undefined)?.snapshotTime;
+  await session?.endSession();
+  ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
+  return { counts, bytes, staged, ...(time === undefined ? {} : { atClusterTime: `Timestamp(${time.high}, ${time.low})` }) };
 }

@@ -58,3 +58,11 @@ export function targetFingerprint(archive: string | undefined, targetUuids: stri
   if (archive !== undefined && targetUuids.some((uuid) => archiveUuids.has(uuid))) return archive;
   return dataFingerprint(targetUuids, facts.replicaSet);
 }
+
+/** Snapshot reads outside transactions: replica sets and sharded clusters of MongoDB 5.0 and later. */
+export function snapshotSupport(facts: ServerFacts): { supported: boolean; reason: string } {
+  const major = Number(facts.version.split('.')[0]);
+  if (facts.replicaSet === undefined && !facts.sharded) return { supported: false, reason: 'a standalone server has no snapshot reads' };
+  if (!(major >= 5)) return { supported: false, reason: `MongoDB ${facts.version} has no snapshot reads outside transactions (5.0 and later have)` };
+  return { supported: true, reason: '' };
+}

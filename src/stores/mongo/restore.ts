@@ -84,7 +84,15 @@ export async function loadCollection(db: Db, collection: CheckedCollection, into
       for (const [key, value] of Object.entries(index)) if (key !== 'ns') spec[key] = value;
       return spec;
     });
-  if (indexes.length > 0) await db.command({ createIndexes: into, indexes });
+  if (indexes.length === 0) return;
+  try {
+    await db.command({ createIndexes: into, indexes });
+  } catch (cause) {
+    throw new FerryError('MONGO_FAILED', `MongoDB ${settings.serverVersion} refuses the dumped indexes of ${name}: ${(cause as Error).message}`, {
+      hint: 'Nothing was replaced: every target collection is as it was. Restore into a server version that accepts these indexes, or leave this collection out (--collections).',
+      cause,
+    });
+  }
 }
 
 async function insertAll(db: Db, into: string, name: string, path: string, label: string, settings: LoadSettings, masking: DocumentMasker | undefined): Promise<void> {

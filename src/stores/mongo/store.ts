@@ -7,18 +7,17 @@ import { pipeline } from 'node:stream/promises';
 import type { Db, MongoClient } from 'mongodb';
 import type { ArchiveEntryHeader, StoreManifest } from '../../archive/index.js';
 import type { MongodbConfig } from '../../config/index.js';
-import { FerryError, throwIfAborted } from '../../errors/index.js';
-import { formatBytes } from '../../util/format.js';
+import { FerryError } from '../../errors/index.js';
 import { hostsOfUrl } from '../../util/url.js';
 import type { DatabaseCheck, DatabaseInit, KeptCopy, MaskSettings, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { connectMongo, databaseName, describeMongo, mongoError, safeDatabaseName, type MongoPurpose } from './connection.js';
 import { checkMongo, initMongo } from './db.js';
-import { listAll, listDumpable, stageCollection, type CollectionDump, type CollectionInfo } from './dump.js';
+import { dumpCollections, listAll, listDumpable } from './dump.js';
 import { unescapeCollectionName } from './names.js';
 import { checkStaged, type CheckedCollection, type StagedCollection } from './restore.js';
 import { applyCollections, countOf } from './apply.js';
-import { dataFingerprint, serverFacts, targetFingerprint, type ServerFacts } from './identity.js';
-import { copyCollection, keptCollections, keptName, swapIntoPlace, swapPrevious } from './kept.js';
+import { dataFingerprint, serverFacts, snapshotSupport, targetFingerprint } from './identity.js';
+import { dropKeptCopies, listKeptCopies, resetToPristine, undoPrevious } from './kept-ops.js';
 import { requirePrivileges } from './privileges.js';
 import { DocumentMasker } from './document-masker.js';
 import type { FieldRule } from '../../mask/rules.js';
@@ -52,10 +51,11 @@ export class MongoStore implements Store {
       const db = client.db(databaseName(this.config));
       const collections = await this.selectCollections(client);
       const snapshot = snapshotSupport(facts);
-      let dumped = await this.dumpCollections(client, db, collections, ctx, snapshot.supported);
+      const dumpSettings = { label: this.describe(), exportCollections: this.config.export_collections };
+      let dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, snapshot.supported);
       if (dumped.fallback !== undefined) {
         ctx.log.warn(`${this.describe()}: ${dumped.fallback}; dumping again without a snapshot`);
-        dumped = await this.dumpCollections(client, db, collections, ctx, false);
+        dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, false);
       }
       const { counts, bytes, staged } = dumped;
       const consistency: Record<string, string> = dumped.atClusterTime !== undefined
@@ -85,41 +85,6 @@ export class MongoStore implements Store {
         },
       };
     });
-  }
-
-  /**
-   * Reads every collection, in a snapshot session when asked: then every find reads at the cluster
-   * time the first one was given. A server that cannot serve the snapshot any longer (history too
-   * short) says so in `fallback`.
-   */
-  private async dumpCollections(client: MongoClient, db: Db, collections: CollectionInfo[], ctx: StoreContext, snapshot: boolean): Promise<DumpedCollections> {
-    const session = snapshot ? client.startSession({ snapshot: true }) : undefined;
-    const counts: Record<string, number> = {};
-    const staged: CollectionDump[] = [];
-    let bytes = 0;
-    ctx.progress.start(`dumping ${this.describe()}${snapshot ? ' (snapshot)' : ''}`);
-    try {
-      for (const info of collections) {
-        throwIfAborted(ctx.signal);
-        const collection = await stageCollection(db, info, ctx, this.config.export_collections.includes(info.name), session);
-        staged.push(collection);
-        if (info.type !== 'view') counts[info.name] = collection.documents;
-        bytes += collection.bytes;
-        ctx.progress.update(bytes);
-      }
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (session !== undefined && (code === 239 || code === 246)) {
-        await session.endSession().catch(() => undefined);
-        return { counts: {}, bytes: 0, staged: [], fallback: `the server cannot read at one cluster time any more (${(error as Error).message})` };
-      }
-      throw error;
-    }
-    // The driver keeps the cluster time of a snapshot session internally (pinned driver version; a test reads it back).
-    const time = (session as { snapshotTime?: { high: number; low: number } } | undefined)?.snapshotTime;
-    await session?.endSession();
-    ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
-    return { counts, bytes, staged, ...(time === undefined ? {} : { atClusterTime: `Timestamp(${time.high}, ${time.low})` }) };
   }
 
   targetHosts(): string[] {
@@ -206,76 +171,28 @@ export class MongoStore implements Store {
   }
 
   async keptCopies(options: RestoreOptions, _ctx: StoreContext): Promise<KeptCopy[]> {
-    const database = options.toDatabase ?? databaseName(this.config);
-    return this.withClient('write', async (client) => {
-      const db = client.db(database);
-      const copies: KeptCopy[] = [];
-      for (const [role, kind] of [['previous', 'prev'], ['pristine', 'pristine']] as const) {
-        const names = [...(await keptCollections(db, kind)).values()].sort();
-        if (names.length === 0) continue;
-        let bytes: number | undefined = 0;
-        for (const name of names) {
-          const size = await db.command({ collStats: name }).then((stats) => Number(stats.size ?? 0), () => undefined);
-          bytes = size === undefined || bytes === undefined ? undefined : bytes + size;
-        }
-        copies.push({ role, describe: `${names.length} collections in ${describeMongo(this.config, database)} (${names.join(', ')})`, ...(bytes === undefined ? {} : { bytes }) });
-      }
-      return copies;
-    });
+    return this.withTarget(options, false, (db, where) => listKeptCopies(db, where));
   }
 
   async undo(options: RestoreOptions, _ctx: StoreContext): Promise<string> {
-    const database = options.toDatabase ?? databaseName(this.config);
-    return this.withClient('write', async (client) => {
-      const swapped = await swapPrevious(client.db(database));
-      if (swapped.length === 0) {
-        throw new FerryError('NOTHING_TO_UNDO', `no previous copy in ${describeMongo(this.config, database)}: no <coll>__ferry_prev collection`, {
-          hint: 'Undo brings back what the last restore (or reset) replaced; that copy was dropped or no restore kept one.',
-        });
-      }
-      return `swapped ${swapped.length} collections with their previous copies (${swapped.sort().join(', ')})`;
-    });
+    return this.withTarget(options, true, (db, where) => undoPrevious(db, where));
   }
 
   async reset(options: RestoreOptions, _ctx: StoreContext): Promise<string> {
-    const database = options.toDatabase ?? databaseName(this.config);
-    return this.withClient('write', async (client) => {
-      const db = client.db(database);
-      const pristines = await keptCollections(db, 'pristine');
-      if (pristines.size === 0) {
-        throw new FerryError('NOTHING_TO_RESET', `no pristine copy in ${describeMongo(this.config, database)}: no <coll>__ferry_pristine collection`, {
-          hint: 'Restore with restore.keep_pristine: true (FERRY_RESTORE_KEEP_PRISTINE=true) to keep one.',
-        });
-      }
-      for (const leftover of (await keptCollections(db, 'new')).values()) await db.collection(leftover).drop();
-      const items = [];
-      try {
-        for (const [collection, pristine] of pristines) {
-          const loaded = keptName(collection, 'new');
-          items.push({ collection, loaded });
-          await copyCollection(db, pristine, loaded, this.config.insert_batch_size, this.config.bypass_document_validation);
-        }
-      } catch (error) {
-        for (const item of items) await db.collection(item.loaded).drop().catch(() => undefined);
-        throw error;
-      }
-      await swapIntoPlace(db, items);
-      return `reset ${items.length} collections to their pristine copies (${[...pristines.keys()].sort().join(', ')}); the replaced ones are kept as <coll>__ferry_prev`;
-    });
+    const settings = { batchSize: this.config.insert_batch_size, bypassValidation: this.config.bypass_document_validation };
+    return this.withTarget(options, true, (db, where) => resetToPristine(db, where, settings));
   }
 
   async dropKept(roles: Array<KeptCopy['role']>, options: RestoreOptions, _ctx: StoreContext): Promise<string[]> {
+    return this.withTarget(options, true, (db) => dropKeptCopies(db, roles));
+  }
+
+  /** Work on the restore target's database; `writes` checks the restore privileges first. */
+  private async withTarget<T>(options: RestoreOptions, writes: boolean, work: (db: Db, where: string) => Promise<T>): Promise<T> {
     const database = options.toDatabase ?? databaseName(this.config);
     return this.withClient('write', async (client) => {
-      const db = client.db(database);
-      const dropped: string[] = [];
-      for (const role of roles) {
-        for (const name of (await keptCollections(db, role === 'previous' ? 'prev' : 'pristine')).values()) {
-          await db.collection(name).drop();
-          dropped.push(`${database}.${name}`);
-        }
-      }
-      return dropped.sort();
+      if (writes) await requirePrivileges(client, database, 'restore', this.config);
+      return work(client.db(database), describeMongo(this.config, database));
     });
   }
 
@@ -354,24 +271,6 @@ export class MongoStore implements Store {
       await client.close().catch(() => undefined);
     }
   }
-}
-
-interface DumpedCollections {
-  counts: Record<string, number>;
-  bytes: number;
-  staged: CollectionDump[];
-  /** The cluster time every collection was read at, in a snapshot session. */
-  atClusterTime?: string;
-  /** Why a snapshot dump was given up. */
-  fallback?: string;
-}
-
-/** Snapshot reads outside transactions: replica sets and sharded clusters of MongoDB 5.0 and later. */
-function snapshotSupport(facts: ServerFacts): { supported: boolean; reason: string } {
-  const major = Number(facts.version.split('.')[0]);
-  if (facts.replicaSet === undefined && !facts.sharded) return { supported: false, reason: 'a standalone server has no snapshot reads' };
-  if (!(major >= 5)) return { supported: false, reason: `MongoDB ${facts.version} has no snapshot reads outside transactions (5.0 and later have)` };
-  return { supported: true, reason: '' };
 }
 
 function driverVersion(): string {
