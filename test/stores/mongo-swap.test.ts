@@ -176,12 +176,20 @@ describe('MongoDB connection strings and identity', () => {
     const work = await tempDir();
     const backups = join(work, 'b');
     const credentials = { MONGODB_USER: mongo.user ?? '', MONGODB_PASSWORD: mongo.password ?? '', BACKUP_DIRECTORY: backups };
+    const logged = mongo.server?.readPreferenceLog.length ?? 0;
     const made = await ferry(['backup', '--json'], { ...credentials, MONGODB_URL: seedList(sourceName), FERRY_MONGODB_READ_PREFERENCE: 'secondaryPreferred' });
     expect(made.code, made.stderr).toBe(0);
+    // Backups read where mongodb.read_preference says, over the URL's primaryPreferred.
+    const finds = mongo.server?.readPreferenceLog.slice(logged).filter((entry) => entry.startsWith('find ')) ?? [];
+    expect(finds.length).toBeGreaterThan(0);
+    expect(new Set(finds)).toEqual(new Set(['find secondaryPreferred']));
     expect(JSON.parse(made.stdout)).toMatchObject({ stores: { mongo: { source: `mongodb legrimoire@127.0.0.1:${port},localhost:${port}/${sourceName}`, facts: { replicaSet: 'rs0' } } } });
     const targetName = mongo.database('rs_dev');
+    const beforeRestore = mongo.server?.readPreferenceLog.length ?? 0;
     const restored = await ferry(['restore', 'latest', '--yes'], { ...credentials, MONGODB_URL: seedList(targetName) });
     expect(restored.code, restored.stderr).toBe(0);
+    // A restore writes to the primary whatever the URL prefers (endSessions at close is the driver's own).
+    expect(mongo.server?.readPreferenceLog.slice(beforeRestore).filter((entry) => !entry.endsWith(' primary') && !entry.startsWith('endSessions '))).toEqual([]);
     expect(await docs(client.db(targetName), 'recipes')).toEqual([{ v: 'rs' }]);
     const check = await ferry(['db', 'check'], { ...credentials, MONGODB_URL: seedList(targetName) });
     expect(check.code, check.stderr).toBe(0);

@@ -38,6 +38,8 @@ export class MongoTestServer {
   readonly storage = new Storage();
   /** Every command name received, for tests that check what was sent. */
   readonly commandLog: string[] = [];
+  /** `<command> <mode>` for every command sent with a $readPreference. */
+  readonly readPreferenceLog: string[] = [];
   readonly cursors = new Map<bigint, { ns: string; docs: Buffer[]; position: number }>();
   nextCursorId = 1000n;
   /** Set by a test to make a command fail part-way through an operation; cleared once it fired. */
@@ -95,6 +97,8 @@ export class MongoTestServer {
     const message = parseMessage(frame);
     const name = Object.keys(message.command)[0] ?? '';
     this.commandLog.push(name);
+    const preference = (message.command.$readPreference as { mode?: unknown } | undefined)?.mode;
+    if (preference !== undefined) this.readPreferenceLog.push(`${name} ${String(preference)}`);
     if (this.hold?.command === name) {
       const hold = this.hold;
       this.hold = undefined;
