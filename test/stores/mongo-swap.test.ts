@@ -105,9 +105,11 @@ describe('MongoDB restore: all or nothing across collections', () => {
     const devBackup = await ferry(['backup', '--json'], env(targetName, join(work, 'dev')));
     expect(devBackup.code, devBackup.stderr).toBe(0);
     expect(Object.keys((JSON.parse(devBackup.stdout) as { stores: { mongo: { counts: object } } }).stores.mongo.counts).sort()).toEqual(['ingredients', 'recipes']);
-    const check = await ferry(['db', 'check'], targetEnv);
+    const check = await ferry(['db', 'check', '--json'], targetEnv);
     expect(check.code, check.stderr).toBe(0);
-    expect(check.stdout).not.toContain('__ferry_');
+    const checked = JSON.parse(check.stdout) as { checks: Array<{ objects: Array<{ name: string }> }>; kept: Array<{ copies: Array<{ role: string }> }> };
+    expect(checked.checks[0]?.objects.map((o) => o.name)).toEqual(['ingredients', 'recipes']);
+    expect(checked.kept.flatMap((k) => k.copies.map((c) => c.role))).toEqual(['previous', 'pristine']);
 
     // A developer's experiment, then reset: the restored documents are back, the experiment is the previous copy.
     await target.collection<Doc>('recipes').insertOne({ _id: new Int32(3), v: 'experiment' });
@@ -257,5 +259,38 @@ describe('the guard in a multi-store restore', () => {
     expect(result.stderr).toMatch(/^ferry: refusing to restore into mongodb .*: it is the database this archive was taken from$/m);
     expect(await databaseExists(pgTarget)).toBe(false);
     expect(await docs(client.db(name), 'recipes')).toEqual([{ v: 'production' }, { v: 'written after the backup' }]);
+  });
+});
+
+describe('undo and reset through the ferry command', () => {
+  it('restore with keep_pristine, reset after a change, undo, drop-previous: each shows in the documents', async () => {
+    const client = await mongo.client();
+    const sourceName = mongo.database('cli_src');
+    await client.db(sourceName).collection<Doc>('recipes').insertMany([{ _id: new Int32(1), v: 'from production' }]);
+    const work = await tempDir();
+    const backups = join(work, 'b');
+    expect((await ferry(['backup'], env(sourceName, backups))).code).toBe(0);
+    const targetName = mongo.database('cli_dev');
+    const target = client.db(targetName);
+    await target.collection<Doc>('recipes').insertOne({ _id: new Int32(7), v: 'mine' });
+    const targetEnv = env(targetName, backups, { FERRY_RESTORE_KEEP_PRISTINE: 'true' });
+    const restored = await ferry(['restore', 'latest', '--yes'], targetEnv);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout + restored.stderr).toContain('recipes: swapped in; the replaced collection is kept as recipes__ferry_prev');
+
+    await target.collection<Doc>('recipes').insertOne({ _id: new Int32(2), v: 'experiment' });
+    const reset = await ferry(['reset', '--yes', '--only', 'mongo'], targetEnv);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(await docs(target, 'recipes')).toEqual([{ v: 'from production' }]);
+    const undone = await ferry(['restore', '--undo', '--yes', '--only', 'mongo'], targetEnv);
+    expect(undone.code, undone.stderr).toBe(0);
+    expect(await docs(target, 'recipes')).toEqual([{ v: 'experiment' }, { v: 'from production' }]);
+
+    const check = await ferry(['db', 'check'], targetEnv);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/recipes__ferry_prev/);
+    const dropped = await ferry(['restore', '--drop-previous', '--yes', '--only', 'mongo'], targetEnv);
+    expect(dropped.code, dropped.stderr).toBe(0);
+    expect(await names(target)).toEqual(['recipes']);
   });
 });
