@@ -94,6 +94,8 @@ export class MongoStore implements Store {
   async inspectTarget(manifest: StoreManifest, options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {
     const database = options.toDatabase ?? databaseName(this.config);
     return this.withClient('write', async (client) => {
+      // Refused here, before the archive is even read; checked again when applying.
+      await requirePrivileges(client, database, 'restore', this.config);
       const facts = await serverFacts(client);
       const db = client.db(database);
       const all = await listAll(db);
