@@ -72,6 +72,26 @@ describe('MongoDB restore: all or nothing across collections', () => {
     expect(await names(db)).toEqual(['a', 'b']);
   });
 
+  for (const [failing, when] of [[2, 'between the two renames of a collection'], [3, 'after one collection was swapped']] as const) it(`a rename that fails ${when} renames back what was already swapped`, async () => {
+    if (mongo.server === undefined) return; // Faults are injected into the test server.
+    const client = await mongo.client();
+    const name = mongo.database('swap_half');
+    const db = client.db(name);
+    await db.collection<Doc>('a').insertOne({ _id: new Int32(1), v: 'dev a' });
+    await db.collection<Doc>('b').insertOne({ _id: new Int32(1), v: 'dev b' });
+    const backups = legacyArchive(await tempDir(), { 'a.bson': bson(1, 'archived a'), 'b.bson': bson(1, 'archived b') });
+    // a -> a__ferry_prev (1), a__ferry_new -> a (2), b -> b__ferry_prev (3).
+    mongo.server.fault = { command: 'renameCollection', after: failing, mode: 'error' };
+    const result = await ferry(['restore', 'latest', '--yes'], env(name, backups));
+    expect(mongo.server.fault).toBeUndefined();
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/renameCollection failed: fault injected by the test/);
+    expect(result.stderr).toMatch(/mongo: failed, left as it was/);
+    expect(await docs(db, 'a')).toEqual([{ v: 'dev a' }]);
+    expect(await docs(db, 'b')).toEqual([{ v: 'dev b' }]);
+    expect(await names(db)).toEqual(['a', 'b']);
+  });
+
   it('keeps what it replaced for undo, a pristine copy for reset, and neither shows in backups or db check', async () => {
     const client = await mongo.client();
     const sourceName = mongo.database('swap_src');
