@@ -135,6 +135,19 @@ describe('collection kinds the server treats differently', () => {
     expect((await db.listCollections().toArray()).map((c) => c.name)).toEqual(['recipes']);
   });
 
+  it('a unique index the dumped documents break fails before any target collection is touched', async () => {
+    const db = await resetTarget();
+    const backups = legacyArchive(await tempDir(), {
+      'recipes.bson': Buffer.concat([bson({ _id: new Int32(1), slug: 'tarte' }), bson({ _id: new Int32(2), slug: 'tarte' })]),
+      'recipes.metadata.json': JSON.stringify({ indexes: [{ v: 2, key: { _id: 1 }, name: '_id_' }, { v: 2, key: { slug: 1 }, name: 'slug_1', unique: true }] }),
+    });
+    const result = await ferry(['restore', 'latest', '--yes'], env('root', backups));
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^ferry: MongoDB 7\.0\.0 refuses the dumped indexes of recipes: E11000 duplicate key error collection: grimoire\.recipes__ferry_new index: slug_1$/m);
+    expect(await values(db, 'recipes')).toEqual(['dev']);
+    expect((await db.listCollections().toArray()).map((c) => c.name)).toEqual(['recipes']);
+  });
+
   it('time-series collections round trip, replaced in place as the plan says; the others are swapped', async () => {
     const db = await resetTarget();
     await db.createCollection('metrics', { timeseries: { timeField: 'at', metaField: 'sensor' } });

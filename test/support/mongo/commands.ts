@@ -1,6 +1,7 @@
 import { Binary, BSON, Int32, Long, ObjectId, type Document } from 'bson';
 import { authorize, privilegesOf } from './roles.js';
 import { ScramConversation } from './scram.js';
+import { checkNewUniqueIndex, uniqueViolation } from './unique.js';
 import { checkValidatorSupported, validationFailure } from './validator.js';
 import { CommandError, type MongoTestServer } from './server.js';
 import { idKey, type StoredCollection } from './storage.js';
@@ -141,6 +142,12 @@ function insertInto(server: MongoTestServer, db: string, name: string, sent: Buf
       if (ordered) break;
       continue;
     }
+    const broken = uniqueViolation(collection, raw);
+    if (broken !== undefined) {
+      writeErrors.push({ index: new Int32(index), code: new Int32(11000), errmsg: `E11000 duplicate key error collection: ${db}.${name} index: ${String(broken.name)}`, keyPattern: broken.key });
+      if (ordered) break;
+      continue;
+    }
     if (id !== undefined) collection.ids.add(id.key);
     collection.docs.push(raw);
     collection.times.push(server.operationTime);
@@ -269,6 +276,7 @@ const HANDLERS: Record<string, Handler> = {
         if (Buffer.from(BSON.serialize(existing.key as Document)).equals(BSON.serialize(spec.key as Document))) continue;
         throw new CommandError(86, 'IndexKeySpecsConflict', `An existing index has the same name (${String(spec.name)}) but different key`);
       }
+      checkNewUniqueIndex(db, collection, spec);
       collection.indexes.push({ v: new Int32(2), ...spec });
     }
     return { numIndexesBefore: new Int32(before), numIndexesAfter: new Int32(collection.indexes.length), createdCollectionAutomatically: false, ok: 1 };
