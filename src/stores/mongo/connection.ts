@@ -1,15 +1,20 @@
-import { ConnectionString } from 'mongodb-connection-string-url';
+import { createRequire } from 'node:module';
+import type { ConnectionString } from 'mongodb-connection-string-url';
 import type { MongoClient, MongoClientOptions, ReadPreferenceMode } from 'mongodb';
 import type { MongodbConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
+
+let parser: typeof ConnectionString | undefined;
 
 /**
  * The connection string as the driver itself reads it: seed lists (a,b:27018), mongodb+srv://,
  * percent-encoded credentials and database. `new URL()` refuses any multi-host string.
  */
 export function parseMongoUrl(url: string): ConnectionString | undefined {
+  // Loaded on first use, like the driver: commands that never touch MongoDB do not pay for it.
+  parser ??= (createRequire(import.meta.url)('mongodb-connection-string-url') as { ConnectionString: typeof ConnectionString }).ConnectionString;
   try {
-    return new ConnectionString(url);
+    return new parser(url);
   } catch {
     return undefined;
   }
