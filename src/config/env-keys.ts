@@ -39,6 +39,8 @@ const KEY_PATHS = [
   'mongodb.export_collections',
   'mongodb.server_selection_timeout_seconds',
   'mongodb.insert_batch_size',
+  'mongodb.read_preference',
+  'mongodb.bypass_document_validation',
   'mongodb.required_collections',
   'notify.on_failure.webhook',
   'notify.on_success.webhook',

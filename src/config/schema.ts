@@ -46,6 +46,9 @@ export const mongodbConfigSchema = z.object({
   export_collections: nameList.default([]).describe('collections also written as <name>_export.json'),
   server_selection_timeout_seconds: count(1, 3600).default(10),
   insert_batch_size: count(1, 100_000).default(1000),
+  read_preference: z.enum(['primary', 'primaryPreferred', 'secondary', 'secondaryPreferred', 'nearest']).optional()
+    .describe('where backups read on a replica set; secondaryPreferred spares the primary'),
+  bypass_document_validation: flag.default(false).describe('insert documents the target validator would reject (needs the restore or dbAdmin role)'),
   required_collections: nameList.default([]).describe('collections ferry db check requires and ferry db init creates'),
   indexes: z.record(z.string(), z.array(z.object({ key: z.record(z.string(), z.union([z.number(), z.string()])) }).catchall(z.unknown())))
     .default({})

@@ -68,6 +68,7 @@ export const ERROR_CODES = {
   ARCHIVE_EXISTS: { exit: 'refused', summary: 'a different archive with that name is already in the backup directory' },
   MASK_KEY_MISSING: { exit: 'usage', summary: 'masking rules apply and FERRY_MASK_KEY is unset or too short' },
   MASK_RULE_UNKNOWN: { exit: 'usage', summary: 'a masking rule names a table, column, collection or field the archive does not have' },
+  MASK_VALUE_UNSUPPORTED: { exit: 'usage', summary: 'a MongoDB masking rule meets a value its transformer cannot mask (a sub-document, a date, …)' },
   INTERRUPTED: { exit: 'interrupted', summary: 'the run was interrupted (Ctrl-C or SIGTERM) and cleaned up' },
   RESTORE_TARGET_IN_USE: { exit: 'refused', summary: 'sessions are connected to the restore target; --force (restore.disconnect) terminates them' },
   RESTORE_TABLES_REFERENCED: { exit: 'refused', summary: '--tables selects a table that other, unselected tables reference; --cascade empties those too' },

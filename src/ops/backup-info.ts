@@ -14,6 +14,7 @@ export function renderBackupInfo(manifest: Omit<Manifest, 'entries'>, archiveNam
   for (const [name, store] of Object.entries(manifest.stores)) {
     lines.push(`  ${name}: ${store.source}${store.serverVersion ? `, server ${store.serverVersion}` : ''}${store.toolVersion ? `, dumped with ${store.toolVersion}` : ''}, ${formatBytes(store.bytes)}`);
     for (const [object, count] of Object.entries(store.counts)) lines.push(`    ${object}: ${count}`);
+    if (store.facts?.consistency !== undefined) lines.push(`  ${name} consistency: ${store.facts.consistency}`);
   }
   lines.push(
     '',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { MongoClient } from 'mongodb';
-import { MongoTestServer } from './mongo/server.js';
+import { ConnectionString } from 'mongodb-connection-string-url';
+import { MongoTestServer, type MongoTestServerOptions } from './mongo/server.js';
 
 export interface MongoTarget {
   /** Connection string without credentials. */
@@ -15,17 +16,18 @@ export interface MongoTarget {
 }
 
 /**
- * The MongoDB the tests use: the in-process wire-protocol test server by default, or a real server
- * when TEST_MONGODB_URL is set (e.g. mongodb://localhost:27017, or with user:password@ for auth).
+ * The MongoDB the tests use: the in-process wire-protocol test server by default (the primary of a
+ * one-member replica set rs0, with authentication), or a real server when TEST_MONGODB_URL is set
+ * (e.g. mongodb://localhost:27017/?replicaSet=rs0, or with user:password@ for auth).
  */
-export async function startMongoTarget(): Promise<MongoTarget> {
+export async function startMongoTarget(options: MongoTestServerOptions = {}): Promise<MongoTarget> {
   const real = process.env.TEST_MONGODB_URL;
   let server: MongoTestServer | undefined;
   let url: string;
   let user: string | undefined;
   let password: string | undefined;
   if (real !== undefined && real !== '') {
-    const parsed = new URL(real);
+    const parsed = new ConnectionString(real);
     user = parsed.username === '' ? undefined : decodeURIComponent(parsed.username);
     password = parsed.password === '' ? undefined : decodeURIComponent(parsed.password);
     parsed.username = '';
@@ -34,7 +36,7 @@ export async function startMongoTarget(): Promise<MongoTarget> {
   } else {
     user = 'legrimoire';
     password = 'grimoire-test-password';
-    server = new MongoTestServer({ users: { [user]: password } });
+    server = new MongoTestServer({ users: { [user]: password }, replicaSet: 'rs0', ...options });
     url = await server.start();
   }
   const clients: MongoClient[] = [];

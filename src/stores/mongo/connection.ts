@@ -1,33 +1,60 @@
-import type { MongoClient, MongoClientOptions } from 'mongodb';
+import { createRequire } from 'node:module';
+import type { ConnectionString } from 'mongodb-connection-string-url';
+import type { MongoClient, MongoClientOptions, ReadPreferenceMode } from 'mongodb';
 import type { MongodbConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 
-/** "mongodb legrimoire@db:27017/legrimoire", never with a password. */
-export function describeMongo(config: MongodbConfig, database = databaseName(config)): string {
+let parser: typeof ConnectionString | undefined;
+
+/**
+ * The connection string as the driver itself reads it: seed lists (a,b:27018), mongodb+srv://,
+ * percent-encoded credentials and database. `new URL()` refuses any multi-host string.
+ */
+export function parseMongoUrl(url: string): ConnectionString | undefined {
+  // Loaded on first use, like the driver: commands that never touch MongoDB do not pay for it.
+  parser ??= (createRequire(import.meta.url)('mongodb-connection-string-url') as { ConnectionString: typeof ConnectionString }).ConnectionString;
   try {
-    const u = new URL(config.url);
-    const user = u.username !== '' ? decodeURIComponent(u.username) : config.user;
-    return `mongodb ${user === undefined ? '' : `${user}@`}${u.host || 'localhost'}/${database}`;
+    return new parser(url);
   } catch {
-    return `mongodb (unparseable URL)/${database}`;
+    return undefined;
   }
+}
+
+/** "mongodb legrimoire@db1:27017,db2:27017/legrimoire", never with a password. */
+export function describeMongo(config: MongodbConfig, database = databaseName(config)): string {
+  const parsed = parseMongoUrl(config.url);
+  if (parsed === undefined) return `mongodb (unparseable URL)/${database}`;
+  const user = parsed.username !== '' ? decodeURIComponent(parsed.username) : config.user;
+  const scheme = parsed.isSRV ? 'mongodb+srv' : 'mongodb';
+  return `${scheme} ${user === undefined ? '' : `${user}@`}${parsed.hosts.join(',') || 'localhost'}/${database}`;
+}
+
+/** The hosts of the URL as written (host:port), for messages. */
+export function hostsOf(config: MongodbConfig): string {
+  return parseMongoUrl(config.url)?.hosts.join(',') ?? '?';
 }
 
 export function databaseName(config: MongodbConfig): string {
   if (config.database !== undefined) return config.database;
-  try {
-    const name = decodeURIComponent(new URL(config.url).pathname.replace(/^\//, ''));
-    if (name !== '') return name;
-  } catch {
-    // Reported by describeMongo and connect.
-  }
+  const parsed = parseMongoUrl(config.url);
+  const name = parsed === undefined ? '' : decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+  if (name !== '') return name;
   throw new FerryError('CONFIG_INVALID', 'mongodb.database: no database named in MONGODB_DB_NAME or in the URL', {
     hint: 'Set MONGODB_DB_NAME (or mongodb.database), or end MONGODB_URL with /<database>.',
   });
 }
 
+/** What the connection is for: backups read where mongodb.read_preference says, restores write to the primary. */
+export type MongoPurpose = 'read' | 'write';
+
 /** Connects with the configured credentials (URL, or MONGODB_USER/MONGODB_PASSWORD) and bounded timeouts. */
-export async function connectMongo(config: MongodbConfig): Promise<MongoClient> {
+export async function connectMongo(config: MongodbConfig, purpose: MongoPurpose = 'write'): Promise<MongoClient> {
+  const parsed = parseMongoUrl(config.url);
+  if (parsed === undefined) {
+    throw new FerryError('CONFIG_INVALID', 'mongodb.url is not a MongoDB connection string', {
+      hint: 'Write it as mongodb://host:27017/db, mongodb://host1:27017,host2:27017/db?replicaSet=rs0 or mongodb+srv://cluster.example.net/db.',
+    });
+  }
   const timeout = config.server_selection_timeout_seconds * 1000;
   const options: MongoClientOptions = {
     serverSelectionTimeoutMS: timeout,
@@ -35,12 +62,14 @@ export async function connectMongo(config: MongodbConfig): Promise<MongoClient> 
     appName: 'ferry',
     ignoreUndefined: false,
   };
-  const u = new URL(config.url);
-  if (u.username === '' && config.user !== undefined) {
+  if (parsed.username === '' && config.user !== undefined) {
     options.auth = { username: config.user, ...(config.password === undefined ? {} : { password: config.password }) };
     // The scripts' users live in admin (authSource=admin); a URL that says otherwise wins.
-    if (!u.searchParams.has('authSource')) options.authSource = 'admin';
+    if (!parsed.searchParams.has('authSource')) options.authSource = 'admin';
   }
+  // A restore writes, so it needs the primary whatever the URL prefers.
+  if (purpose === 'write') options.readPreference = 'primary';
+  else if (config.read_preference !== undefined) options.readPreference = config.read_preference as ReadPreferenceMode;
   // Loaded on first use: the driver is the heaviest import, and list, health and verify never need it.
   const { MongoClient } = await import('mongodb');
   const client = new MongoClient(config.url, options);
@@ -55,7 +84,7 @@ export async function connectMongo(config: MongodbConfig): Promise<MongoClient> 
 
 export function mongoError(config: MongodbConfig, cause: unknown): FerryError {
   if (cause instanceof FerryError) return cause;
-  const where = describeMongo(config);
+  const where = describeMongo(config, safeDatabaseName(config));
   const message = (cause as Error | undefined)?.message ?? String(cause);
   const code = (cause as { name?: unknown; code?: unknown } | undefined)?.name === 'MongoServerError' ? (cause as { code?: unknown }).code : undefined;
   if (code === 18 || /Authentication failed/i.test(message)) {
@@ -66,22 +95,23 @@ export function mongoError(config: MongodbConfig, cause: unknown): FerryError {
   }
   if (code === 13) {
     return new FerryError('MONGO_AUTH', `${where}: not authorized: ${message}`, {
-      hint: 'Give the user the read role (backup) or readWrite (restore) on the database.',
+      hint: 'Give the user the read role (backup) or readWrite (restore) on the database; see docs/mongodb.md for the exact actions.',
       cause,
     });
   }
   if ((cause as Error | undefined)?.name === 'MongoServerSelectionError' || /ECONNREFUSED|ENOTFOUND|timed out/i.test(message)) {
-    const host = (() => {
-      try {
-        return new URL(config.url).host;
-      } catch {
-        return '?';
-      }
-    })();
-    return new FerryError('MONGO_CONNECT', `cannot connect to ${where}: no answer from ${host} within ${config.server_selection_timeout_seconds} s (${message.split('\n')[0]})`, {
+    return new FerryError('MONGO_CONNECT', `cannot connect to ${where}: no answer from ${hostsOf(config)} within ${config.server_selection_timeout_seconds} s (${message.split('\n')[0]})`, {
       hint: 'Check that MongoDB is running and that the host and port in MONGODB_URL are right (from inside Docker Compose the host is the service name).',
       cause,
     });
   }
   return new FerryError('MONGO_FAILED', `${where}: ${message}`, { hint: 'Check the MongoDB server log for the cause, then run the command again.', cause });
+}
+
+export function safeDatabaseName(config: MongodbConfig): string {
+  try {
+    return databaseName(config);
+  } catch {
+    return '?';
+  }
 }

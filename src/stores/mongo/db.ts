@@ -3,11 +3,12 @@ import { BSON, type Document } from 'bson';
 import type { MongodbConfig } from '../../config/index.js';
 import type { DatabaseCheck, DatabaseInit } from '../store.js';
 import { databaseName, describeMongo } from './connection.js';
+import { isKeptName } from './kept.js';
 
 export async function checkMongo(client: MongoClient, config: MongodbConfig): Promise<DatabaseCheck> {
   const db = client.db(databaseName(config));
   const build: Document = await client.db('admin').command({ buildInfo: 1 });
-  const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.')).sort();
+  const names = (await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.startsWith('system.') && !isKeptName(n)).sort();
   const objects: DatabaseCheck['objects'] = [];
   for (const name of names) {
     const result: Document = await db.command({ count: name });

@@ -3,13 +3,15 @@ import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BSON, Binary, type Document } from 'bson';
-import type { Db } from 'mongodb';
+import type { ClientSession, Db, MongoClient } from 'mongodb';
 import type { ArchiveSink } from '../../archive/index.js';
 import { throwIfAborted } from '../../errors/index.js';
+import { formatBytes } from '../../util/format.js';
 import type { StoreContext } from '../store.js';
 import { EXACT_TYPES, parseDocument, readBsonFile } from './bson-file.js';
 import { renderMetadata } from './metadata.js';
 import { escapeCollectionName } from './names.js';
+import { isKeptName } from './kept.js';
 
 export interface CollectionInfo {
   name: string;
@@ -18,8 +20,16 @@ export interface CollectionInfo {
   uuid: string | undefined;
 }
 
-/** Collections and views of a database, without system.* (as mongodump skips them). */
+/**
+ * Collections and views of a database, without system.* (as mongodump skips them) and without the
+ * copies restores keep beside their targets (`<coll>__ferry_prev`, …).
+ */
 export async function listDumpable(db: Db): Promise<CollectionInfo[]> {
+  return (await listAll(db)).filter((info) => !isKeptName(info.name));
+}
+
+/** Every collection and view but system.*, kept copies included. */
+export async function listAll(db: Db): Promise<CollectionInfo[]> {
   const infos = await db.listCollections({}, { nameOnly: false, ...EXACT_TYPES }).toArray();
   return infos
     .filter((info) => !info.name.startsWith('system.'))
@@ -56,7 +66,7 @@ export interface CollectionDump {
  * exactly as the server sent it (never decoded), its metadata, and its JSON export when asked.
  * Views get metadata only.
  */
-export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreContext, exportJson: boolean): Promise<CollectionDump> {
+export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreContext, exportJson: boolean, session?: ClientSession): Promise<CollectionDump> {
   const base = `mongodb/${db.databaseName}/${escapeCollectionName(info.name)}`;
   const isView = info.type === 'view';
   const indexes = isView ? [] : await db.collection(info.name).listIndexes(EXACT_TYPES).toArray();
@@ -69,7 +79,7 @@ export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreCo
   let documents = 0;
   let bytes = 0;
   try {
-    const cursor = db.collection(info.name).find({}, { raw: true, batchSize: 1000 });
+    const cursor = db.collection(info.name).find({}, { raw: true, batchSize: 1000, ...(session === undefined ? {} : { session }) });
     try {
       for await (const raw of cursor as AsyncIterable<Buffer>) {
         throwIfAborted(ctx.signal);
@@ -123,4 +133,55 @@ async function stageJsonExport(bsonPath: string, name: string, ctx: StoreContext
   } finally {
     out.destroy();
   }
+}
+
+export interface DumpedCollections {
+  counts: Record<string, number>;
+  bytes: number;
+  staged: CollectionDump[];
+  /** The cluster time every collection was read at, in a snapshot session. */
+  atClusterTime?: string;
+  /** Why a snapshot dump was given up. */
+  fallback?: string;
+}
+
+export interface DumpSettings {
+  /** The store, for the progress line. */
+  label: string;
+  exportCollections: string[];
+}
+
+/**
+ * Reads every collection, in a snapshot session when asked: then every find reads at the cluster
+ * time the first one was given. A server that cannot serve the snapshot any longer (history too
+ * short) says so in `fallback`.
+ */
+export async function dumpCollections(client: MongoClient, db: Db, collections: CollectionInfo[], ctx: StoreContext, settings: DumpSettings, snapshot: boolean): Promise<DumpedCollections> {
+  const session = snapshot ? client.startSession({ snapshot: true }) : undefined;
+  const counts: Record<string, number> = {};
+  const staged: CollectionDump[] = [];
+  let bytes = 0;
+  ctx.progress.start(`dumping ${settings.label}${snapshot ? ' (snapshot)' : ''}`);
+  try {
+    for (const info of collections) {
+      throwIfAborted(ctx.signal);
+      const collection = await stageCollection(db, info, ctx, settings.exportCollections.includes(info.name), session);
+      staged.push(collection);
+      if (info.type !== 'view') counts[info.name] = collection.documents;
+      bytes += collection.bytes;
+      ctx.progress.update(bytes);
+    }
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (session !== undefined && (code === 239 || code === 246)) {
+      await session.endSession().catch(() => undefined);
+      return { counts: {}, bytes: 0, staged: [], fallback: `the server cannot read at one cluster time any more (${(error as Error).message})` };
+    }
+    throw error;
+  }
+  // The driver keeps the cluster time of a snapshot session internally (pinned driver version; a test reads it back).
+  const time = (session as { snapshotTime?: { high: number; low: number } } | undefined)?.snapshotTime;
+  await session?.endSession();
+  ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
+  return { counts, bytes, staged, ...(time === undefined ? {} : { atClusterTime: `Timestamp(${time.high}, ${time.low})` }) };
 }

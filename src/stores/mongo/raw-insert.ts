@@ -24,11 +24,11 @@ export interface RawInsertResult {
   writeErrors: Array<{ index: number; code: number; errmsg: string; keyValue?: Document }>;
 }
 
-export async function insertRaw(db: Db, collection: string, documents: Buffer[]): Promise<RawInsertResult> {
+export async function insertRaw(db: Db, collection: string, documents: Buffer[], bypassDocumentValidation = false): Promise<RawInsertResult> {
   const DocumentSequence = DocumentSequenceOf();
   const sequence = new DocumentSequence('documents');
   for (const bytes of documents) sequence.push({}, bytes);
-  const reply = await db.command({ insert: collection, documents: sequence, ordered: true, bypassDocumentValidation: true });
+  const reply = await db.command({ insert: collection, documents: sequence, ordered: true, ...(bypassDocumentValidation ? { bypassDocumentValidation: true } : {}) });
   return {
     inserted: Number(reply.n ?? 0),
     writeErrors: ((reply.writeErrors ?? []) as Document[]).map((e) => ({

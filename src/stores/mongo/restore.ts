@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Db } from 'mongodb';
 import { BSON, type Document } from 'bson';
@@ -43,75 +42,106 @@ export async function checkStaged(staged: StagedCollection[], ctx: StoreContext)
 }
 
 /** Options `create` accepts again; the rest (like uuid) belong to the old collection. */
-function createOptions(options: Document | undefined): Document {
+export function createOptions(options: Document | undefined): Document {
   const out: Document = {};
   for (const [key, value] of Object.entries(options ?? {})) if (key !== 'uuid') out[key] = value;
   return out;
 }
 
+/** Time-series collections cannot be renamed (MongoDB refuses): they are replaced in place. */
+export function isTimeseries(metadata: CollectionMetadata): boolean {
+  return metadata.type === 'timeseries' || metadata.options?.timeseries !== undefined;
+}
+
+export interface LoadSettings {
+  batchSize: number;
+  /** For messages about what this server refuses. */
+  serverVersion: string;
+  /** mongodb.bypass_document_validation: skip the target's validators (needs the bypassDocumentValidation action). */
+  bypassValidation: boolean;
+  ctx: StoreContext;
+}
+
 /**
- * Restores one collection without a moment where it is half there: documents go into a temporary
- * collection in bounded batches, indexes are built on it, and it is renamed over the target in one
- * step. A failure drops the temporary collection and leaves the target as it was.
+ * Creates `into` with the dumped options, fills it with the staged documents in bounded batches
+ * (masked on the way when asked) and builds the dumped indexes on it.
  */
-export async function restoreCollection(db: Db, collection: CheckedCollection, batchSize: number, ctx: StoreContext, masking?: DocumentMasker): Promise<void> {
+export async function loadCollection(db: Db, collection: CheckedCollection, into: string, settings: LoadSettings, masking?: DocumentMasker): Promise<void> {
   const { metadata, name } = collection;
-  if (metadata.type === 'view') {
-    await db.collection(name).drop().catch(() => undefined);
-    await db.createCollection(name, createOptions(metadata.options));
-    return;
-  }
-  const temporary = `${name}.ferry-restore-${randomBytes(4).toString('hex')}`;
-  await db.createCollection(temporary, createOptions(metadata.options));
   try {
-    if (collection.bsonPath !== undefined) await insertAll(db, temporary, name, collection.bsonPath, collection.label, batchSize, ctx, masking);
-    const indexes = metadata.indexes
-      .filter((index) => index.name !== '_id_')
-      .map((index) => {
-        const spec: Document = {};
-        for (const [key, value] of Object.entries(index)) if (key !== 'ns') spec[key] = value;
-        return spec;
-      });
-    if (indexes.length > 0) await db.command({ createIndexes: temporary, indexes });
-    await db.renameCollection(temporary, name, { dropTarget: true });
-  } catch (error) {
-    await db.collection(temporary).drop().catch(() => undefined);
-    throw error;
+    await db.createCollection(into, createOptions(metadata.options));
+  } catch (cause) {
+    throw new FerryError('MONGO_FAILED', `MongoDB ${settings.serverVersion} refuses to create ${name} with the dumped options ${BSON.EJSON.stringify(createOptions(metadata.options), { relaxed: true })}: ${(cause as Error).message}`, {
+      hint: 'Nothing was replaced: every target collection is as it was. Restore into a server version that accepts these options, or leave this collection out (--collections).',
+      cause,
+    });
+  }
+  if (collection.bsonPath !== undefined) await insertAll(db, into, name, collection.bsonPath, collection.label, settings, masking);
+  const indexes = metadata.indexes
+    .filter((index) => index.name !== '_id_')
+    .map((index) => {
+      const spec: Document = {};
+      for (const [key, value] of Object.entries(index)) if (key !== 'ns') spec[key] = value;
+      return spec;
+    });
+  if (indexes.length === 0) return;
+  try {
+    await db.command({ createIndexes: into, indexes });
+  } catch (cause) {
+    throw new FerryError('MONGO_FAILED', `MongoDB ${settings.serverVersion} refuses the dumped indexes of ${name}: ${(cause as Error).message}`, {
+      hint: 'Nothing was replaced: every target collection is as it was. Restore into a server version that accepts these indexes, or leave this collection out (--collections).',
+      cause,
+    });
   }
 }
 
-async function insertAll(db: Db, into: string, name: string, path: string, label: string, batchSize: number, ctx: StoreContext, masking: DocumentMasker | undefined): Promise<void> {
+async function insertAll(db: Db, into: string, name: string, path: string, label: string, settings: LoadSettings, masking: DocumentMasker | undefined): Promise<void> {
   let batch: Buffer[] = [];
   let batchBytes = 0;
   let batchStart = 0;
+  let documentsBefore = 0;
   const flush = async () => {
     if (batch.length === 0) return;
-    const result = await insertRaw(db, into, batch);
+    const result = await insertRaw(db, into, batch, settings.bypassValidation);
     const first = result.writeErrors[0];
-    if (first !== undefined) throw insertFailure(first, name, label, batchStart);
+    if (first !== undefined) throw insertFailure(first, batch[first.index], name, label, batchStart, documentsBefore + first.index + 1);
+    documentsBefore += batch.length;
     batch = [];
     batchBytes = 0;
   };
   for await (const doc of readBsonFile(path, label)) {
-    throwIfAborted(ctx.signal);
+    throwIfAborted(settings.ctx.signal);
     if (batch.length === 0) batchStart = doc.offset;
     // Documents are sent exactly as dumped (or as masked); the batch copies them out of the read buffer.
     const bytes = masking === undefined ? Buffer.from(doc.bytes) : masking.apply(Buffer.from(doc.bytes));
     batch.push(bytes);
     batchBytes += bytes.length;
-    if (batch.length >= batchSize || batchBytes >= 8 * 1024 * 1024) await flush();
+    if (batch.length >= settings.batchSize || batchBytes >= 8 * 1024 * 1024) await flush();
   }
   await flush();
 }
 
-function insertFailure(error: RawInsertResult['writeErrors'][number], name: string, label: string, batchStart: number): FerryError {
+/** The _id of a document as relaxed Extended JSON, for messages. */
+function idOf(bytes: Buffer | undefined): string | undefined {
+  if (bytes === undefined) return undefined;
+  const doc = BSON.deserialize(bytes, { promoteValues: false, bsonRegExp: true });
+  return '_id' in doc ? BSON.EJSON.stringify(doc._id, { relaxed: true }) : undefined;
+}
+
+function insertFailure(error: RawInsertResult['writeErrors'][number], document: Buffer | undefined, name: string, label: string, batchStart: number, number: number): FerryError {
   if (error.code === 11000) {
     const key = error.keyValue === undefined ? error.errmsg : BSON.EJSON.stringify(error.keyValue, { relaxed: true });
     return new FerryError('MONGO_DUPLICATE_KEY', `duplicate key in ${label}: collection ${name} has two documents with ${key}`, {
-      hint: `The dump itself holds a duplicate; collection ${name} was left as it was. Remove the duplicate from the dump, or restore without this collection (--collections).`,
+      hint: `The dump itself holds a duplicate; the target was left as it was. Remove the duplicate from the dump, or restore without this collection (--collections).`,
     });
   }
-  return new FerryError('MONGO_FAILED', `inserting into ${name} failed (batch from byte ${batchStart} of ${label}): ${error.errmsg}`, {
-    hint: `Collection ${name} was left as it was; fix the cause and restore again.`,
+  const id = idOf(document);
+  if (error.code === 121) {
+    return new FerryError('MONGO_FAILED', `document ${number} of ${label} (_id ${id ?? 'none'}) fails the validator of ${name}: ${error.errmsg}`, {
+      hint: 'The target was left as it was. Fix the document or the validator, or set mongodb.bypass_document_validation: true (needs the restore or dbAdmin role) to insert it anyway.',
+    });
+  }
+  return new FerryError('MONGO_FAILED', `inserting into ${name} failed at document ${number} of ${label} (_id ${id ?? 'none'}, batch from byte ${batchStart}): ${error.errmsg}`, {
+    hint: 'The target was left as it was; fix the cause and restore again.',
   });
 }

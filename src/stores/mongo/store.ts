@@ -4,29 +4,26 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Document } from 'bson';
-import type { MongoClient } from 'mongodb';
+import type { Db, MongoClient } from 'mongodb';
 import type { ArchiveEntryHeader, StoreManifest } from '../../archive/index.js';
 import type { MongodbConfig } from '../../config/index.js';
-import { FerryError, throwIfAborted } from '../../errors/index.js';
-import { formatBytes } from '../../util/format.js';
+import { FerryError } from '../../errors/index.js';
 import { hostsOfUrl } from '../../util/url.js';
-import type { DatabaseCheck, DatabaseInit, ObjectCount, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
-import { connectMongo, databaseName, describeMongo, mongoError } from './connection.js';
+import type { DatabaseCheck, DatabaseInit, KeptCopy, MaskSettings, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
+import { connectMongo, databaseName, describeMongo, mongoError, safeDatabaseName, type MongoPurpose } from './connection.js';
 import { checkMongo, initMongo } from './db.js';
-import { listDumpable, stageCollection, type CollectionDump } from './dump.js';
+import { dumpCollections, listAll, listDumpable } from './dump.js';
 import { unescapeCollectionName } from './names.js';
-import { checkStaged, restoreCollection, type CheckedCollection, type StagedCollection } from './restore.js';
-import { DocumentMasker, hasPath } from './document-masker.js';
+import { checkStaged, type CheckedCollection, type StagedCollection } from './restore.js';
+import { applyCollections, countOf } from './apply.js';
+import { dataFingerprint, serverFacts, snapshotSupport, targetFingerprint } from './identity.js';
+import { dropKeptCopies, listKeptCopies, resetToPristine, undoPrevious } from './kept-ops.js';
+import { requirePrivileges } from './privileges.js';
+import { DocumentMasker } from './document-masker.js';
+import type { FieldRule } from '../../mask/rules.js';
 import { parseDocument, readBsonFile } from './bson-file.js';
 
 export const MONGO_PREFIX = 'mongodb/';
-
-interface ServerFacts {
-  version: string;
-  fingerprint: string;
-  facts: Record<string, string>;
-}
 
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
@@ -39,8 +36,9 @@ export class MongoStore implements Store {
   }
 
   async preflight(_ctx: StoreContext): Promise<PreflightReport> {
-    return this.withClient(async (client) => {
-      const facts = await serverFacts(client, this.config);
+    return this.withClient('read', async (client) => {
+      await requirePrivileges(client, databaseName(this.config), 'backup', this.config);
+      const facts = await serverFacts(client);
       const collections = await this.selectCollections(client);
       return { summary: `${this.describe()}: MongoDB ${facts.version}, ${collections.length} collections`, serverVersion: facts.version };
     });
@@ -48,36 +46,37 @@ export class MongoStore implements Store {
 
   async stage(ctx: StoreContext): Promise<StagedDump> {
     const started = Date.now();
-    return this.withClient(async (client) => {
-      const facts = await serverFacts(client, this.config);
+    return this.withClient('read', async (client) => {
+      const facts = await serverFacts(client);
       const db = client.db(databaseName(this.config));
       const collections = await this.selectCollections(client);
-      const counts: Record<string, number> = {};
-      let bytes = 0;
-      ctx.progress.start(`dumping ${this.describe()}`);
-      const staged: CollectionDump[] = [];
-      for (const info of collections) {
-        throwIfAborted(ctx.signal);
-        const collection = await stageCollection(db, info, ctx, this.config.export_collections.includes(info.name));
-        staged.push(collection);
-        if (info.type !== 'view') counts[info.name] = collection.documents;
-        bytes += collection.bytes;
-        ctx.progress.update(bytes);
+      const snapshot = snapshotSupport(facts);
+      const dumpSettings = { label: this.describe(), exportCollections: this.config.export_collections };
+      let dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, snapshot.supported);
+      if (dumped.fallback !== undefined) {
+        ctx.log.warn(`${this.describe()}: ${dumped.fallback}; dumping again without a snapshot`);
+        dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, false);
       }
-      ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
+      const { counts, bytes, staged } = dumped;
+      const consistency: Record<string, string> = dumped.atClusterTime !== undefined
+        ? { consistency: `snapshot: every collection read at cluster time ${dumped.atClusterTime}`, atClusterTime: dumped.atClusterTime }
+        : { consistency: 'none: collections read one after another while the application may write' };
+      const notSnapshot = dumped.atClusterTime === undefined ? [`not a snapshot across collections: ${dumped.fallback ?? snapshot.reason}`] : [];
       const views = collections.filter((c) => c.type === 'view').map((c) => c.name);
+      const timeseries = collections.filter((c) => c.type === 'timeseries' || c.options.timeseries !== undefined).map((c) => c.name);
+      const uuids = collections.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
       const missingExports = this.config.export_collections.filter((name) => !(name in counts));
       const manifest: StoreManifest = {
         kind: this.kind,
         source: this.describe(),
-        fingerprint: facts.fingerprint,
+        fingerprint: dataFingerprint(uuids, facts.replicaSet),
         serverVersion: facts.version,
         toolVersion: `mongodb driver ${driverVersion()}`,
         counts,
         bytes,
         durationSeconds: (Date.now() - started) / 1000,
-        warnings: missingExports.map((name) => `export_collections names ${name}, which was not dumped`),
-        facts: { ...facts.facts, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}) },
+        warnings: [...notSnapshot, ...missingExports.map((name) => `export_collections names ${name}, which was not dumped`)],
+        facts: { ...facts.facts, ...consistency, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}), ...(timeseries.length > 0 ? { timeseries: timeseries.join(',') } : {}) },
       };
       return {
         write: async (sink) => {
@@ -94,16 +93,26 @@ export class MongoStore implements Store {
 
   async inspectTarget(manifest: StoreManifest, options: RestoreOptions, _ctx: StoreContext): Promise<RestoreTarget> {
     const database = options.toDatabase ?? databaseName(this.config);
-    return this.withClient(async (client) => {
-      const facts = await serverFacts(client, { ...this.config, database });
+    return this.withClient('write', async (client) => {
+      // Refused here, before the archive is even read; checked again when applying.
+      await requirePrivileges(client, database, 'restore', this.config);
+      const facts = await serverFacts(client);
       const db = client.db(database);
-      const existing = new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+      const all = await listAll(db);
+      const existing = new Map(all.map((c) => [c.name, c]));
       const currentCounts: Record<string, number> = {};
-      for (const name of Object.keys(manifest.counts)) {
-        if (options.collections !== undefined && !options.collections.includes(name)) continue;
-        currentCounts[name] = existing.has(name) ? await countOf(client, database, name) : 0;
-      }
-      return { describe: describeMongo(this.config, database), fingerprint: facts.fingerprint, currentCounts };
+      const selected = Object.keys(manifest.counts).filter((name) => options.collections === undefined || options.collections.includes(name));
+      for (const name of selected) currentCounts[name] = existing.has(name) ? await countOf(db, name) : 0;
+      const archiveTimeseries = (manifest.facts?.timeseries ?? '').split(',').filter((n) => n !== '');
+      const inPlace = selected.filter((name) => archiveTimeseries.includes(name) || existing.get(name)?.type === 'timeseries');
+      const notes = [`collections are loaded beside the target (<coll>__ferry_new) and swapped in only when all are loaded; the replaced ones are kept as <coll>__ferry_prev for ferry restore --undo`];
+      if (inPlace.length > 0) notes.push(`${inPlace.join(', ')}: time-series, replaced in place, no undo`);
+      const prevs = all.filter((c) => c.name.endsWith('__ferry_prev')).length;
+      if (prevs > 0) notes.push(`the ${prevs} previous copies kept by the last restore or reset are dropped`);
+      if (all.some((c) => c.name.endsWith('__ferry_new'))) notes.push('collections left by an interrupted restore (<coll>__ferry_new) are removed');
+      if (options.keepPristine === true) notes.push('a pristine copy of each restored collection is kept as <coll>__ferry_pristine for ferry reset');
+      const uuids = all.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
+      return { describe: describeMongo(this.config, database), fingerprint: targetFingerprint(manifest.fingerprint, uuids, facts, this.config, database), currentCounts, notes };
     });
   }
 
@@ -140,25 +149,53 @@ export class MongoStore implements Store {
           const rules = options.mask?.rules.mongo.get(c.name);
           return rules === undefined || options.mask === undefined ? [] : [[c.name, new DocumentMasker(c.name, rules, options.mask.masker)] as const];
         }));
-        return this.withClient(async (client) => {
+        return this.withClient('write', async (client) => {
+          await requirePrivileges(client, database, 'restore', this.config);
+          const facts = await serverFacts(client);
           const db = client.db(database);
           ctx.progress.start(`restoring ${selected.length} collections into ${describeMongo(this.config, database)}`);
-          const ordered = [...selected.filter((c) => c.metadata.type !== 'view'), ...selected.filter((c) => c.metadata.type === 'view')];
-          for (const collection of ordered) {
-            throwIfAborted(ctx.signal);
-            await restoreCollection(db, collection, this.config.insert_batch_size, ctx, maskers.get(collection.name));
-          }
+          const outcome = await applyCollections(db, selected, {
+            batchSize: this.config.insert_batch_size,
+            serverVersion: facts.version,
+            bypassValidation: this.config.bypass_document_validation,
+            ctx,
+            expected: (c) => manifest.counts[c.name] ?? c.documents,
+            maskerFor: (c) => maskers.get(c.name),
+            keepPristine: options.keepPristine === true,
+          });
           ctx.progress.done(`restored ${selected.length} collections`);
-          const counts: ObjectCount[] = [];
-          for (const collection of selected.filter((c) => c.metadata.type !== 'view')) {
-            counts.push({ object: collection.name, expected: manifest.counts[collection.name] ?? collection.documents, actual: await countOf(client, database, collection.name) });
-          }
           const masking = maskers.size === 0 ? {} : { masking: [...maskers.values()].map((m) => m.stats) };
-          return { target: describeMongo(this.config, database), counts, durationSeconds: (Date.now() - started) / 1000, ...masking };
+          return { target: describeMongo(this.config, database), counts: outcome.counts, durationSeconds: (Date.now() - started) / 1000, notes: outcome.notes, ...masking };
         });
       },
       discard: async () => undefined,
     };
+  }
+
+  async keptCopies(options: RestoreOptions, _ctx: StoreContext): Promise<KeptCopy[]> {
+    return this.withTarget(options, false, (db, where) => listKeptCopies(db, where));
+  }
+
+  async undo(options: RestoreOptions, _ctx: StoreContext): Promise<string> {
+    return this.withTarget(options, true, (db, where) => undoPrevious(db, where));
+  }
+
+  async reset(options: RestoreOptions, _ctx: StoreContext): Promise<string> {
+    const settings = { batchSize: this.config.insert_batch_size, bypassValidation: this.config.bypass_document_validation };
+    return this.withTarget(options, true, (db, where) => resetToPristine(db, where, settings));
+  }
+
+  async dropKept(roles: Array<KeptCopy['role']>, options: RestoreOptions, _ctx: StoreContext): Promise<string[]> {
+    return this.withTarget(options, true, (db) => dropKeptCopies(db, roles));
+  }
+
+  /** Work on the restore target's database; `writes` checks the restore privileges first. */
+  private async withTarget<T>(options: RestoreOptions, writes: boolean, work: (db: Db, where: string) => Promise<T>): Promise<T> {
+    const database = options.toDatabase ?? databaseName(this.config);
+    return this.withClient('write', async (client) => {
+      if (writes) await requirePrivileges(client, database, 'restore', this.config);
+      return work(client.db(database), describeMongo(this.config, database));
+    });
   }
 
   /**
@@ -186,9 +223,9 @@ export class MongoStore implements Store {
       if (collection === undefined) {
         throw new FerryError('MASK_RULE_UNKNOWN', `mask rule for collection ${name}: the archive has no such collection`, { hint: `Fix mask.mongodb in the config; the archive has ${all.map((c) => c.name).join(', ')}. Nothing was restored.` });
       }
-      const missing = await fieldsNeverPresent(collection, rules.map((r) => r.path));
-      if (missing.length > 0) {
-        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${name}.${missing[0]?.join('.')}: no document of ${name} has that field`, { hint: 'Fix the field path in mask.mongodb (dotted, arrays are entered by themselves). Nothing was restored.' });
+      const [missing] = await checkMaskRules(collection, new DocumentMasker(name, rules, (options.mask as MaskSettings).masker));
+      if (missing !== undefined) {
+        throw new FerryError('MASK_RULE_UNKNOWN', `mask rule ${name}.${missing.path.join('.')}: no document of ${name} has that field`, { hint: 'Fix the field path in mask.mongodb (dotted, arrays are entered by themselves). Nothing was restored.' });
       }
     }
     return selected;
@@ -196,7 +233,7 @@ export class MongoStore implements Store {
 
   async checkDatabase(attemptTimeoutSeconds: number): Promise<DatabaseCheck> {
     const config = { ...this.config, server_selection_timeout_seconds: Math.max(1, Math.min(this.config.server_selection_timeout_seconds, attemptTimeoutSeconds)) };
-    const client = await connectMongo(config);
+    const client = await connectMongo(config, 'read');
     try {
       return await checkMongo(client, config);
     } catch (error) {
@@ -207,7 +244,7 @@ export class MongoStore implements Store {
   }
 
   async initDatabase(): Promise<DatabaseInit> {
-    return this.withClient((client) => initMongo(client, this.config));
+    return this.withClient('write', (client) => initMongo(client, this.config));
   }
 
   private async selectCollections(client: MongoClient) {
@@ -226,8 +263,8 @@ export class MongoStore implements Store {
     return all.filter((c) => this.config.collections?.includes(c.name));
   }
 
-  private async withClient<T>(work: (client: MongoClient) => Promise<T>): Promise<T> {
-    const client = await connectMongo(this.config);
+  private async withClient<T>(purpose: MongoPurpose, work: (client: MongoClient) => Promise<T>): Promise<T> {
+    const client = await connectMongo(this.config, purpose);
     try {
       return await work(client);
     } catch (error) {
@@ -238,58 +275,17 @@ export class MongoStore implements Store {
   }
 }
 
-async function countOf(client: MongoClient, database: string, name: string): Promise<number> {
-  const result = await client.db(database).command({ count: name });
-  return Number(result.n ?? 0);
-}
-
-async function serverFacts(client: MongoClient, config: MongodbConfig): Promise<ServerFacts> {
-  const admin = client.db('admin');
-  const hello: Document = await admin.command({ hello: 1 });
-  const build: Document = await admin.command({ buildInfo: 1 });
-  const facts: Record<string, string> = {};
-  if (hello.localTime instanceof Date) facts.serverTimeAtStart = hello.localTime.toISOString();
-  if (hello.operationTime !== undefined) facts.operationTime = String(hello.operationTime);
-  if (hello.setName !== undefined) facts.replicaSet = String(hello.setName);
-  try {
-    const fcv: Document = await admin.command({ getParameter: 1, featureCompatibilityVersion: 1 });
-    const version = (fcv.featureCompatibilityVersion as Document | undefined)?.version;
-    if (version !== undefined) facts.featureCompatibilityVersion = String(version);
-  } catch {
-    // Needs a privilege the backup user may lack; the server version is recorded either way.
-  }
-  const database = databaseName(config);
-  const host = (() => {
-    try {
-      return new URL(config.url).host;
-    } catch {
-      return '?';
-    }
-  })();
-  const identity = hello.setName !== undefined ? `replica set ${String(hello.setName)}` : `host ${host}`;
-  return { version: String(build.version ?? '?'), fingerprint: `mongodb ${identity} database ${database}`, facts };
-}
-
-function safeDatabaseName(config: MongodbConfig): string {
-  try {
-    return databaseName(config);
-  } catch {
-    return '?';
-  }
-}
-
 function driverVersion(): string {
   return (createRequire(import.meta.url)('mongodb/package.json') as { version: string }).version;
 }
 
-/** The rule paths that no document of the collection holds; reading stops once all were seen. */
-async function fieldsNeverPresent(collection: CheckedCollection, paths: string[][]): Promise<string[][]> {
-  let missing = paths;
-  if (collection.bsonPath === undefined) return missing;
-  for await (const doc of readBsonFile(collection.bsonPath, collection.label)) {
-    const parsed = parseDocument(doc, collection.label);
-    missing = missing.filter((path) => !hasPath(parsed, path));
-    if (missing.length === 0) break;
+/**
+ * Every document checked against the rules before anything is restored: values no rule can mask are
+ * refused here. Returns the rules no document matched.
+ */
+async function checkMaskRules(collection: CheckedCollection, masker: DocumentMasker): Promise<FieldRule[]> {
+  if (collection.bsonPath !== undefined) {
+    for await (const doc of readBsonFile(collection.bsonPath, collection.label)) masker.check(parseDocument(doc, collection.label));
   }
-  return missing;
+  return [...masker.unmatched];
 }

@@ -1,24 +1,49 @@
-import { Binary, BSON, Int32, Long, type Document } from 'bson';
+import { Binary, BSON, Int32, Long, ObjectId, type Document } from 'bson';
+import { authorize, privilegesOf } from './roles.js';
 import { ScramConversation } from './scram.js';
+import { checkNewUniqueIndex, uniqueViolation } from './unique.js';
+import { checkValidatorSupported, validationFailure } from './validator.js';
 import { CommandError, type MongoTestServer } from './server.js';
 import { idKey, type StoredCollection } from './storage.js';
 import { element, rawDocument, type IncomingMessage } from './wire.js';
 
 export interface ConnectionState {
   authenticated: boolean;
+  /** The logged-in user, when authentication is on. */
+  user?: string;
   scram?: ScramConversation;
 }
 
 type Handler = (server: MongoTestServer, state: ConnectionState, command: Document, db: string) => Document | Buffer;
 
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/** Cluster times are Timestamp(CLUSTER_TIME_SECONDS, operation number): one number orders them. */
+const CLUSTER_TIME_SECONDS = 1_750_000_000;
 /** Fields drivers add to every command, never part of what a command means. */
 const ENVELOPE = new Set(['$db', 'lsid', '$clusterTime', '$readPreference', 'writeConcern', 'readConcern', 'maxTimeMS', 'comment', 'apiVersion']);
 
 const num = (value: unknown, fallback: number): number => (value === undefined || value === null ? fallback : Number((value as { valueOf(): unknown }).valueOf()));
 
-function hello(_server: MongoTestServer, _state: ConnectionState, command: Document): Document {
+/** Options `create` accepts (MongoDB 7.0); any other is refused as a real server does. */
+const CREATE_OPTIONS = new Set([
+  'capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'collation', 'viewOn', 'pipeline', 'timeseries',
+  'expireAfterSeconds', 'clusteredIndex', 'changeStreamPreAndPostImages', 'storageEngine', 'indexOptionDefaults', 'idIndex', 'encryptedFields',
+]);
+
+function hello(server: MongoTestServer, _state: ConnectionState, command: Document): Document {
+  const me = `127.0.0.1:${server.port}`;
+  const member = server.options.replicaSet === undefined ? {} : {
+    setName: server.options.replicaSet,
+    setVersion: new Int32(1),
+    hosts: [me],
+    primary: me,
+    me,
+    secondary: false,
+    electionId: new ObjectId('7fffffff0000000000000001'),
+  };
   return {
+    ...member,
+    logicalSessionTimeoutMinutes: new Int32(30),
     ismaster: true,
     isWritablePrimary: true,
     helloOk: true,
@@ -46,7 +71,7 @@ function requireEmptyFilter(filter: unknown, command: string): void {
   }
 }
 
-function cursorReply(server: MongoTestServer, ns: string, docs: Buffer[], batchSize: number, first: boolean, existingId?: bigint): Buffer {
+function cursorReply(server: MongoTestServer, ns: string, docs: Buffer[], batchSize: number, first: boolean, existingId?: bigint, atClusterTime?: number): Buffer {
   let bytes = 0;
   let cursor = existingId === undefined ? undefined : server.cursors.get(existingId);
   const source = cursor?.docs ?? docs;
@@ -68,7 +93,8 @@ function cursorReply(server: MongoTestServer, ns: string, docs: Buffer[], batchS
   } else if (existingId !== undefined) {
     server.cursors.delete(existingId);
   }
-  const cursorDoc = rawDocument([element.array(first ? 'firstBatch' : 'nextBatch', batch), element.long('id', id), element.string('ns', ns)]);
+  const snapshot = atClusterTime === undefined ? [] : [element.timestamp('atClusterTime', CLUSTER_TIME_SECONDS, atClusterTime)];
+  const cursorDoc = rawDocument([element.array(first ? 'firstBatch' : 'nextBatch', batch), element.long('id', id), element.string('ns', ns), ...snapshot]);
   return rawDocument([element.document('cursor', cursorDoc), element.double('ok', 1)]);
 }
 
@@ -82,12 +108,28 @@ function withoutEnvelope(command: Document, skip: string[]): Document {
   return out;
 }
 
-function insertInto(server: MongoTestServer, db: string, name: string, raws: Buffer[], ordered: boolean): Document {
+/** The document with an ObjectId _id in front, as mongod stores a document sent without one. */
+function withGeneratedId(raw: Buffer): Buffer {
+  const element = Buffer.concat([Buffer.from([0x07]), Buffer.from('_id\0', 'latin1'), new ObjectId().id]);
+  const out = Buffer.concat([raw.subarray(0, 4), element, raw.subarray(4)]);
+  out.writeInt32LE(out.length, 0);
+  return out;
+}
+
+function insertInto(server: MongoTestServer, db: string, name: string, sent: Buffer[], ordered: boolean, bypassValidation: boolean): Document {
   const collection = server.storage.get(db, name) ?? server.storage.create(db, name);
   if (collection.type === 'view') throw new CommandError(166, 'CommandNotSupportedOnView', `Namespace ${db}.${name} is a view, not a collection`);
   const writeErrors: Document[] = [];
   let n = 0;
-  for (const [index, raw] of raws.entries()) {
+  server.operationTime++;
+  for (const [index, original] of sent.entries()) {
+    const raw = idKey(original) === undefined && collection.type === 'collection' ? withGeneratedId(original) : original;
+    const invalid = bypassValidation ? undefined : validationFailure(collection.options.validator, raw);
+    if (invalid !== undefined) {
+      writeErrors.push({ index: new Int32(index), code: new Int32(121), errmsg: `Document failed validation: ${invalid}`, errInfo: { failingDocumentId: idKey(raw)?.value ?? null } });
+      if (ordered) break;
+      continue;
+    }
     const id = idKey(raw);
     if (id !== undefined && collection.ids.has(id.key)) {
       writeErrors.push({
@@ -100,8 +142,15 @@ function insertInto(server: MongoTestServer, db: string, name: string, raws: Buf
       if (ordered) break;
       continue;
     }
+    const broken = uniqueViolation(collection, raw);
+    if (broken !== undefined) {
+      writeErrors.push({ index: new Int32(index), code: new Int32(11000), errmsg: `E11000 duplicate key error collection: ${db}.${name} index: ${String(broken.name)}`, keyPattern: broken.key });
+      if (ordered) break;
+      continue;
+    }
     if (id !== undefined) collection.ids.add(id.key);
     collection.docs.push(raw);
+    collection.times.push(server.operationTime);
     n++;
   }
   return { n: new Int32(n), ...(writeErrors.length > 0 ? { writeErrors } : {}), ok: 1 };
@@ -123,10 +172,11 @@ const HANDLERS: Record<string, Handler> = {
   saslContinue: (server, state, command) => {
     const scram = state.scram;
     if (scram === undefined) throw new CommandError(17, 'ProtocolError', 'saslContinue without saslStart');
-    const final = scram.finish(Buffer.from((command.payload as Binary).buffer), server.options.users?.[scram.user]);
+    const final = scram.finish(Buffer.from((command.payload as Binary).buffer), server.user(scram.user)?.password);
     state.scram = undefined;
     if (final === undefined) throw new CommandError(18, 'AuthenticationFailed', 'Authentication failed.');
     state.authenticated = true;
+    state.user = scram.user;
     return { conversationId: new Int32(1), done: true, payload: new Binary(Buffer.from(final)), ok: 1 };
   },
   listDatabases: (server) => ({
@@ -157,7 +207,13 @@ const HANDLERS: Record<string, Handler> = {
     }
     const name = String(command.find);
     const collection = server.storage.get(db, name);
-    return cursorReply(server, `${db}.${name}`, collection === undefined ? [] : [...collection.docs], num(command.batchSize, 101), true);
+    const readConcern = (command.readConcern ?? {}) as Document;
+    if (readConcern.level !== 'snapshot') return cursorReply(server, `${db}.${name}`, collection === undefined ? [] : [...collection.docs], num(command.batchSize, 101), true);
+    if (server.options.replicaSet === undefined) throw new CommandError(72, 'InvalidOptions', 'readConcern level snapshot is only valid on a replica set or a sharded cluster');
+    // A snapshot read sees the documents inserted up to its cluster time, and says which time that was.
+    const at = readConcern.atClusterTime === undefined ? server.operationTime : Number((readConcern.atClusterTime as { low?: number }).low ?? 0);
+    const visible = (collection?.docs ?? []).filter((_, i) => (collection?.times[i] ?? 0) <= at);
+    return cursorReply(server, `${db}.${name}`, visible, num(command.batchSize, 101), true, undefined, at);
   },
   getMore: (server, _state, command) => {
     const id = BigInt(String(command.getMore));
@@ -174,13 +230,32 @@ const HANDLERS: Record<string, Handler> = {
     requireEmptyFilter(command.query, 'count');
     return { n: new Int32(server.storage.get(db, String(command.count))?.docs.length ?? 0), ok: 1 };
   },
-  insert: (server, _state, command, db) => insertInto(server, db, String(command.insert), command.documents as Buffer[], command.ordered !== false),
+  insert: (server, _state, command, db) => insertInto(server, db, String(command.insert), command.documents as Buffer[], command.ordered !== false, command.bypassDocumentValidation === true),
   create: (server, _state, command, db) => {
     const name = String(command.create);
     if (server.storage.get(db, name) !== undefined) throw new CommandError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
-    const options = withoutEnvelope(command, ['create']);
-    server.storage.create(db, name, options, options.viewOn === undefined ? 'collection' : 'view');
+    const options = withoutEnvelope(command, ['create', 'txnNumber', 'autocommit', 'startTransaction']);
+    const unknown = Object.keys(options).find((key) => !CREATE_OPTIONS.has(key));
+    if (unknown !== undefined) throw new CommandError(40415, 'Location40415', `BSON field 'create.${unknown}' is an unknown field.`);
+    checkValidatorSupported(options.validator);
+    server.storage.create(db, name, options, options.viewOn !== undefined ? 'view' : options.timeseries !== undefined ? 'timeseries' : 'collection');
     return { ok: 1 };
+  },
+  collStats: (server, _state, command, db) => {
+    const collection = requireCollection(server, db, String(command.collStats));
+    const size = collection.docs.reduce((n, d) => n + d.length, 0);
+    return { ns: `${db}.${collection.name}`, size: new Int32(size), count: new Int32(collection.docs.length), storageSize: new Int32(size), nindexes: new Int32(collection.indexes.length), ok: 1 };
+  },
+  connectionStatus: (server, state, command) => {
+    const user = state.user === undefined ? undefined : server.user(state.user);
+    return {
+      authInfo: {
+        authenticatedUsers: user === undefined ? [] : [{ user: state.user, db: 'admin' }],
+        authenticatedUserRoles: user?.roles ?? [],
+        ...(command.showPrivileges === true ? { authenticatedUserPrivileges: user === undefined ? [] : privilegesOf(user) } : {}),
+      },
+      ok: 1,
+    };
   },
   drop: (server, _state, command, db) => {
     const collection = requireCollection(server, db, String(command.drop));
@@ -201,6 +276,7 @@ const HANDLERS: Record<string, Handler> = {
         if (Buffer.from(BSON.serialize(existing.key as Document)).equals(BSON.serialize(spec.key as Document))) continue;
         throw new CommandError(86, 'IndexKeySpecsConflict', `An existing index has the same name (${String(spec.name)}) but different key`);
       }
+      checkNewUniqueIndex(db, collection, spec);
       collection.indexes.push({ v: new Int32(2), ...spec });
     }
     return { numIndexesBefore: new Int32(before), numIndexesAfter: new Int32(collection.indexes.length), createdCollectionAutomatically: false, ok: 1 };
@@ -209,6 +285,8 @@ const HANDLERS: Record<string, Handler> = {
     const [fromDb, ...fromRest] = String(command.renameCollection).split('.');
     const [toDb, ...toRest] = String(command.to).split('.');
     const from = requireCollection(server, fromDb ?? '', fromRest.join('.'));
+    if (from.type === 'timeseries') throw new CommandError(72, 'InvalidOptions', `cannot rename a time-series collection: ${String(command.renameCollection)}`);
+    if (from.type === 'view') throw new CommandError(166, 'CommandNotSupportedOnView', `cannot rename a view: ${String(command.renameCollection)}`);
     const toName = toRest.join('.');
     if (server.storage.get(toDb ?? '', toName) !== undefined) {
       if (command.dropTarget !== true) throw new CommandError(48, 'NamespaceExists', `target namespace ${String(command.to)} exists`);
@@ -221,7 +299,7 @@ const HANDLERS: Record<string, Handler> = {
   },
 };
 
-const OPEN_COMMANDS = new Set(['ismaster', 'isMaster', 'hello', 'saslStart', 'saslContinue', 'ping', 'buildInfo', 'endSessions']);
+const OPEN_COMMANDS = new Set(['ismaster', 'isMaster', 'hello', 'saslStart', 'saslContinue', 'ping', 'buildInfo', 'endSessions', 'connectionStatus']);
 
 export function handleCommand(server: MongoTestServer, state: ConnectionState, message: IncomingMessage): Document | Buffer {
   const name = Object.keys(message.command)[0] ?? '';
@@ -232,5 +310,6 @@ export function handleCommand(server: MongoTestServer, state: ConnectionState, m
   if (!state.authenticated && !OPEN_COMMANDS.has(name)) {
     throw new CommandError(13, 'Unauthorized', `command ${name} requires authentication`);
   }
+  authorize(state.user === undefined ? undefined : server.user(state.user), name, message.command, message.database);
   return handler(server, state, message.command, message.database);
 }

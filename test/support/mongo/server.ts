@@ -3,10 +3,23 @@ import { BSON, type Document } from 'bson';
 import { handleCommand, type ConnectionState } from './commands.js';
 import { encodeReply, parseMessage } from './wire.js';
 import { Storage } from './storage.js';
+import type { TestUser } from './roles.js';
 
 export interface MongoTestServerOptions {
-  /** Users that may log in with SCRAM-SHA-256; when empty, no authentication is required. */
-  users?: Record<string, string>;
+  /**
+   * Users that may log in with SCRAM-SHA-256 (a bare password means the root role); when empty, no
+   * authentication is required. Roles are enforced per command.
+   */
+  users?: Record<string, string | TestUser>;
+  /** Answer hello as the primary of a one-member replica set with this name; a standalone server when absent. */
+  replicaSet?: string;
+}
+
+/** A failure the server is told to cause: the `after`-th next `command` (1 = the next one) fails or drops its connection. */
+export interface Fault {
+  command: string;
+  after: number;
+  mode: 'error' | 'close';
 }
 
 /**
@@ -14,17 +27,37 @@ export interface MongoTestServerOptions {
  * driver sends, and answers every other command with an error naming it. A test instrument only:
  * tests reach it through the official driver, never directly.
  */
+/** The next `command` waits for `release` (after calling `reached`), while other connections go on. */
+export interface Hold {
+  command: string;
+  reached: () => void;
+  release: Promise<void>;
+}
+
 export class MongoTestServer {
   readonly storage = new Storage();
   /** Every command name received, for tests that check what was sent. */
   readonly commandLog: string[] = [];
+  /** `<command> <mode>` for every command sent with a $readPreference. */
+  readonly readPreferenceLog: string[] = [];
   readonly cursors = new Map<bigint, { ns: string; docs: Buffer[]; position: number }>();
   nextCursorId = 1000n;
+  /** Set by a test to make a command fail part-way through an operation; cleared once it fired. */
+  fault: Fault | undefined;
+  /** Set by a test to hold the next such command until it has done something else meanwhile. */
+  hold: Hold | undefined;
+  /** Counts writes: the cluster time of snapshot reads. */
+  operationTime = 1;
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
 
   constructor(readonly options: MongoTestServerOptions = {}) {}
+
+  user(name: string): TestUser | undefined {
+    const user = this.options.users?.[name];
+    return typeof user === 'string' ? { password: user, roles: [{ role: 'root', db: 'admin' }] } : user;
+  }
 
   async start(port = 0): Promise<string> {
     this.server = createServer((socket) => this.serve(socket));
@@ -45,6 +78,8 @@ export class MongoTestServer {
     socket.on('error', () => undefined);
     const state: ConnectionState = { authenticated: Object.keys(this.options.users ?? {}).length === 0 };
     let pending: Buffer = Buffer.alloc(0);
+    // Frames are answered in order, one after another, so a held command holds its connection only.
+    let queue = Promise.resolve();
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
       while (pending.length >= 4) {
@@ -52,19 +87,42 @@ export class MongoTestServer {
         if (pending.length < length) break;
         const frame = pending.subarray(0, length);
         pending = pending.subarray(length);
-        const message = parseMessage(frame);
-        const name = Object.keys(message.command)[0] ?? '';
-        this.commandLog.push(name);
-        let body: Buffer;
-        try {
-          const reply = handleCommand(this, state, message);
-          body = Buffer.isBuffer(reply) ? reply : Buffer.from(BSON.serialize(reply));
-        } catch (error) {
-          body = Buffer.from(BSON.serialize(failure(error)));
-        }
-        socket.write(encodeReply(message, body));
+        queue = queue.then(() => this.answer(socket, state, frame));
       }
     });
+  }
+
+  private async answer(socket: Socket, state: ConnectionState, frame: Buffer): Promise<void> {
+    if (socket.destroyed) return;
+    const message = parseMessage(frame);
+    const name = Object.keys(message.command)[0] ?? '';
+    this.commandLog.push(name);
+    const preference = (message.command.$readPreference as { mode?: unknown } | undefined)?.mode;
+    if (preference !== undefined) this.readPreferenceLog.push(`${name} ${String(preference)}`);
+    if (this.hold?.command === name) {
+      const hold = this.hold;
+      this.hold = undefined;
+      hold.reached();
+      await hold.release;
+    }
+    if (this.fault?.command === name && --this.fault.after === 0) {
+      const mode = this.fault.mode;
+      this.fault = undefined;
+      if (mode === 'close') {
+        socket.destroy();
+        return;
+      }
+      socket.write(encodeReply(message, Buffer.from(BSON.serialize({ ok: 0, errmsg: `${name} failed: fault injected by the test`, code: 136, codeName: 'CappedPositionLost' }))));
+      return;
+    }
+    let body: Buffer;
+    try {
+      const reply = handleCommand(this, state, message);
+      body = Buffer.isBuffer(reply) ? reply : Buffer.from(BSON.serialize(reply));
+    } catch (error) {
+      body = Buffer.from(BSON.serialize(failure(error)));
+    }
+    socket.write(encodeReply(message, body));
   }
 }
 

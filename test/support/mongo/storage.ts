@@ -4,11 +4,13 @@ import { Binary, BSON, Int32, type Document } from 'bson';
 /** One collection of the test server: documents kept as the exact bytes the client sent. */
 export interface StoredCollection {
   name: string;
-  type: 'collection' | 'view';
+  type: 'collection' | 'view' | 'timeseries';
   uuid: Binary;
   options: Document;
   indexes: Document[];
   docs: Buffer[];
+  /** The operation time of each document's insert, for snapshot reads. */
+  times: number[];
   ids: Set<string>;
 }
 
@@ -28,14 +30,15 @@ export class Storage {
     return this.databases.get(db)?.get(name);
   }
 
-  create(db: string, name: string, options: Document = {}, type: 'collection' | 'view' = 'collection'): StoredCollection {
+  create(db: string, name: string, options: Document = {}, type: StoredCollection['type'] = 'collection'): StoredCollection {
     const collection: StoredCollection = {
       name,
       type,
       uuid: new Binary(randomBytes(16), 4),
       options,
-      indexes: type === 'view' ? [] : [{ v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' }],
+      indexes: type !== 'collection' ? [] : [{ v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' }],
       docs: [],
+      times: [],
       ids: new Set(),
     };
     this.database(db).set(name, collection);

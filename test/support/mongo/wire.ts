@@ -119,6 +119,13 @@ export const element = {
     b.writeBigInt64LE(value);
     return Buffer.concat([key(0x12, name), b]);
   },
+  /** A BSON timestamp: increment, then seconds. */
+  timestamp: (name: string, seconds: number, increment: number) => {
+    const b = Buffer.alloc(8);
+    b.writeUInt32LE(increment, 0);
+    b.writeUInt32LE(seconds, 4);
+    return Buffer.concat([key(0x11, name), b]);
+  },
   double: (name: string, value: number) => {
     const b = Buffer.alloc(8);
     b.writeDoubleLE(value);

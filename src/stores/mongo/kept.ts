@@ -1,0 +1,139 @@
+import type { Db, Document } from 'mongodb';
+import { insertRaw } from './raw-insert.js';
+import { createOptions } from './restore.js';
+
+/**
+ * Collections a restore keeps beside the target, found by their names alone:
+ * `<coll>__ferry_new` while a restore loads, `<coll>__ferry_prev` what the last restore replaced
+ * (for undo), `<coll>__ferry_pristine` what it restored (for reset), `<coll>__ferry_swap` for an
+ * instant during undo.
+ */
+export const KEPT_ROLES = ['new', 'prev', 'pristine', 'swap'] as const;
+export type KeptRole = (typeof KEPT_ROLES)[number];
+
+const KEPT_NAME = /^(.+)__ferry_(new|prev|pristine|swap)$/;
+
+export function keptName(collection: string, role: KeptRole): string {
+  return `${collection}__ferry_${role}`;
+}
+
+/** True for a collection Ferry keeps beside a target: never backed up, counted or checked. */
+export function isKeptName(name: string): boolean {
+  return KEPT_NAME.test(name);
+}
+
+/** The collections of a database with the given role, keyed by the collection they belong to. */
+export async function keptCollections(db: Db, role: KeptRole): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const name of await collectionNames(db)) {
+    const match = KEPT_NAME.exec(name);
+    if (match !== null && match[2] === role) out.set(match[1] as string, name);
+  }
+  return out;
+}
+
+export async function collectionNames(db: Db): Promise<Set<string>> {
+  return new Set((await db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
+}
+
+/** One collection to bring into place: `loaded` holds the new data under its temporary name. */
+export interface SwapItem {
+  collection: string;
+  loaded: string;
+}
+
+/**
+ * Renames each loaded collection into place, the current one becoming `<coll>__ferry_prev` (an
+ * empty one when there was none, so that undo has something to swap back). Older previous copies
+ * are dropped first: one level of undo. A rename that fails part-way renames back what was
+ * already swapped and drops what was loaded, so the targets are as they were. Returns a line per
+ * collection.
+ */
+export async function swapIntoPlace(db: Db, items: SwapItem[]): Promise<string[]> {
+  const existing = await collectionNames(db);
+  for (const prev of (await keptCollections(db, 'prev')).values()) await db.collection(prev).drop();
+  const done: Array<SwapItem & { hadTarget: boolean }> = [];
+  const notes: string[] = [];
+  try {
+    for (const item of items) {
+      const prev = keptName(item.collection, 'prev');
+      const hadTarget = existing.has(item.collection);
+      if (hadTarget) await db.renameCollection(item.collection, prev);
+      done.push({ ...item, hadTarget });
+      await db.renameCollection(item.loaded, item.collection);
+      if (!hadTarget) await db.createCollection(prev);
+      notes.push(hadTarget
+        ? `${item.collection}: swapped in; the replaced collection is kept as ${prev}`
+        : `${item.collection}: created (it did not exist; undo leaves it empty)`);
+    }
+  } catch (error) {
+    await swapBack(db, done);
+    for (const item of items) await db.collection(item.loaded).drop().catch(() => undefined);
+    throw error;
+  }
+  return notes;
+}
+
+async function swapBack(db: Db, done: Array<SwapItem & { hadTarget: boolean }>): Promise<void> {
+  const names = await collectionNames(db).catch(() => new Set<string>());
+  for (const item of [...done].reverse()) {
+    const prev = keptName(item.collection, 'prev');
+    if (names.has(item.collection) && (item.hadTarget ? names.has(prev) : true)) {
+      await db.renameCollection(item.collection, item.loaded).catch(() => undefined);
+    }
+    if (item.hadTarget) await db.renameCollection(prev, item.collection).catch(() => undefined);
+    else await db.collection(prev).drop().catch(() => undefined);
+  }
+}
+
+/**
+ * Swaps every `<coll>__ferry_prev` with its collection, so that calling it again swaps back.
+ * Returns the collections swapped.
+ */
+export async function swapPrevious(db: Db): Promise<string[]> {
+  const prevs = await keptCollections(db, 'prev');
+  const existing = await collectionNames(db);
+  const swapped: string[] = [];
+  for (const [collection, prev] of prevs) {
+    if (existing.has(collection)) {
+      const swap = keptName(collection, 'swap');
+      await db.renameCollection(collection, swap);
+      await db.renameCollection(prev, collection);
+      await db.renameCollection(swap, prev);
+    } else {
+      await db.renameCollection(prev, collection);
+    }
+    swapped.push(collection);
+  }
+  return swapped;
+}
+
+/** Copies a collection (options, documents as their exact bytes, indexes) under a new name, through the client. */
+export async function copyCollection(db: Db, from: string, to: string, batchSize: number, bypassValidation: boolean): Promise<void> {
+  const info = (await db.listCollections({ name: from }).toArray())[0] as Document | undefined;
+  await db.createCollection(to, createOptions(info?.options as Document | undefined));
+  let batch: Buffer[] = [];
+  let bytes = 0;
+  const flush = async () => {
+    if (batch.length === 0) return;
+    const result = await insertRaw(db, to, batch, bypassValidation);
+    if (result.writeErrors[0] !== undefined) throw new Error(`copying ${from} to ${to}: ${result.writeErrors[0].errmsg}`);
+    batch = [];
+    bytes = 0;
+  };
+  const cursor = db.collection(from).find({}, { raw: true, batchSize: 1000 });
+  try {
+    for await (const raw of cursor as AsyncIterable<Buffer>) {
+      batch.push(Buffer.from(raw));
+      bytes += raw.length;
+      if (batch.length >= batchSize || bytes >= 8 * 1024 * 1024) await flush();
+    }
+  } finally {
+    await cursor.close();
+  }
+  await flush();
+  const indexes = (await db.collection(from).listIndexes().toArray())
+    .filter((index) => index.name !== '_id_')
+    .map(({ ns: _ns, v: _v, ...spec }) => spec);
+  if (indexes.length > 0) await db.command({ createIndexes: to, indexes });
+}
