@@ -143,7 +143,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       deepFindings,
     },
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined }));
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined }), 'health');
   return result;
 }
 
@@ -181,5 +181,5 @@ export async function writeBackupMetrics(ctx: OperationContext, path: string, su
   const source = localSource(ctx);
   const backups = await source.backups().catch(() => [] as BackupSummary[]);
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
-  await writeMetricsFile(path, await metricsOf(source, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }));
+  await writeMetricsFile(path, await metricsOf(source, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }), 'backup');
 }
