@@ -37,6 +37,16 @@ export interface NewestBackupFacts {
   verification: { checkedAt: string; ok: boolean } | undefined;
   /** Problems a --deep verify found just now, when one ran. */
   deepFindings: string[] | undefined;
+  /** The archive re-read against its .sha256 just now; undefined with --quick or without a sidecar. */
+  checksum?: ChecksumFacts | undefined;
+}
+
+export interface ChecksumFacts {
+  ok: boolean;
+  /** Bytes read (0 when only sidecars were compared) and how long it took. */
+  bytes: number;
+  seconds: number;
+  detail: string;
 }
 
 export interface HealthFacts {
@@ -103,14 +113,17 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} does not start like a gzip (or age) file`, recommendation: 'The newest backup is unreadable: run ferry verify on it, and restore from an older one if needed.' });
   } else if (newest.deepFindings !== undefined && newest.deepFindings.length > 0) {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} is not whole: ${newest.deepFindings[0]}`, recommendation: 'Do not rely on this backup; run a new backup now and check the disk that holds the backups.' });
+  } else if (newest.checksum?.ok === false) {
+    checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} does not match its .sha256: ${newest.checksum.detail}`, recommendation: 'Do not rely on this backup: run ferry verify on it, a new backup now, and check the disk that holds the backups.' });
   } else if (newest.verification?.ok === false) {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} failed verification at ${newest.verification.checkedAt}`, recommendation: 'Run ferry verify latest for the details, and a new backup.' });
   } else if (newest.manifest === 'unreadable') {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `the manifest sidecar of ${newest.name} is unreadable`, recommendation: 'Run ferry verify latest; the archive may be damaged.' });
   } else if (newest.manifest === 'missing' || !newest.checksumSidecar) {
-    checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no ${newest.manifest === 'missing' ? 'manifest' : 'checksum'} sidecar`, recommendation: 'Run ferry health --deep (or ferry verify latest) to check the archive itself.' });
+    checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no ${newest.manifest === 'missing' ? 'manifest' : 'checksum'} sidecar${newest.checksum === undefined ? '' : `; ${checksumSummary(newest.checksum)}`}`, recommendation: 'Run ferry health --deep (or ferry verify latest) to check the archive itself.' });
   } else {
-    checks.push({ name: 'integrity', status: 'OK', message: newest.deepFindings !== undefined ? 'verified just now' : newest.verification?.ok === true ? `verified ${newest.verification.checkedAt}` : 'header and sidecars present, not verified' });
+    const verified = newest.deepFindings !== undefined ? 'verified just now' : newest.verification?.ok === true ? `verified ${newest.verification.checkedAt}` : 'header and sidecars present, not verified';
+    checks.push({ name: 'integrity', status: 'OK', message: newest.checksum === undefined ? verified : `${checksumSummary(newest.checksum)}; ${verified}` });
   }
 
   if (newest.missing.length > 0) {
@@ -123,6 +136,11 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
 
   const verified = newest.deepFindings !== undefined || newest.verification?.ok === true ? 'verified' : 'not verified';
   return finish(checks, `last backup ${age} ago, ${formatBytes(newest.size)}, ${verified}`);
+}
+
+function checksumSummary(checksum: ChecksumFacts): string {
+  if (checksum.bytes === 0) return `${checksum.detail}, in ${formatDuration(checksum.seconds)}`;
+  return `sha256 matches its .sha256 sidecar, ${formatBytes(checksum.bytes)} re-read in ${formatDuration(checksum.seconds)}`;
 }
 
 function spaceCheck(free: number, newestSize: number, directory: string, margin: number): HealthCheck {

@@ -1,8 +1,12 @@
+import { createReadStream } from 'node:fs';
 import { open, statfs } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
+import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type ChecksumFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, isAgeHeader, storeTotals, VERIFY_SUFFIX } from '../archive/index.js';
+import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX } from '../archive/index.js';
+import { interrupted, isFerryError } from '../errors/index.js';
 import type { RemoteStore } from '../remote/index.js';
 import { catalog, lastVerification, parseVerification, recordedSha256, withDetails, type BackupDetails, type BackupSummary, type VerificationRecord } from './catalog.js';
 import type { OperationContext } from './context.js';
@@ -14,6 +18,8 @@ export interface HealthOptions {
   thresholds?: Partial<HealthThresholds>;
   /** Re-check the newest archive in full instead of trusting its header, sidecars and last verify. */
   deep?: boolean;
+  /** Skip re-reading the newest archive against its .sha256 (for archives too big to read every run). */
+  quick?: boolean;
   metricsFile?: string;
   /** Check the copies at storage.remote instead of the backup directory. */
   remote?: boolean;
@@ -31,6 +37,8 @@ interface BackupSource {
   head(backup: BackupSummary): Promise<Buffer>;
   /** Reads the whole archive: the problems found. */
   deepCheck(backup: BackupSummary): Promise<string[]>;
+  /** Holds the archive against its .sha256 sidecar; undefined when it has none. */
+  checksum(backup: BackupSummary): Promise<ChecksumFacts | undefined>;
   freeBytes(): Promise<number | undefined>;
 }
 
@@ -55,6 +63,28 @@ function localSource(ctx: OperationContext): BackupSource {
       const report = await verifyArchive(ctx, backup.path);
       await recordVerification(ctx, backup.path, report);
       return report.findings.map((f) => f.problem);
+    },
+    checksum: async (backup) => {
+      let recorded: string | undefined;
+      try {
+        recorded = await recordedSha256(backup.path);
+      } catch (error) {
+        if (!isFerryError(error)) throw error;
+        return { ok: false, bytes: 0, seconds: 0, detail: error.message };
+      }
+      if (recorded === undefined) return undefined;
+      const started = performance.now();
+      const digest = new DigestStream();
+      try {
+        await pipeline(createReadStream(backup.path, { highWaterMark: 1024 * 1024 }), digest, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: ctx.signal });
+      } catch (error) {
+        if (ctx.signal.aborted) throw interrupted();
+        return { ok: false, bytes: digest.size, seconds: (performance.now() - started) / 1000, detail: `cannot be read: ${(error as Error).message}` };
+      }
+      const { sha256, size } = digest.digest();
+      const seconds = (performance.now() - started) / 1000;
+      return sha256 === recorded ? { ok: true, bytes: size, seconds, detail: 're-read' }
+        : { ok: false, bytes: size, seconds, detail: `its bytes have sha256 ${sha256.slice(0, 12)}…, its .sha256 sidecar says ${recorded.slice(0, 12)}…` };
     },
     freeBytes: async () => {
       const fs = await statfs(directory).catch(() => undefined);
@@ -85,6 +115,17 @@ function remoteSource(ctx: OperationContext, remote: RemoteStore): BackupSource 
       const local = await recordedSha256(join(ctx.config.backup.directory, backup.name));
       if (local !== undefined && local !== sha256) findings.push(`${backup.path} differs from the local archive of the same name`);
       return findings;
+    },
+    checksum: async (backup) => {
+      const started = performance.now();
+      const recorded = await remote.recordedSha256(backup.name, ctx.signal);
+      if (recorded === undefined) return undefined;
+      const local = await recordedSha256(join(ctx.config.backup.directory, backup.name)).catch(() => undefined);
+      const seconds = (performance.now() - started) / 1000;
+      // Reading the object every quarter of an hour would cost its size in egress: --deep downloads it.
+      if (local === undefined) return undefined;
+      return local === recorded ? { ok: true, bytes: 0, seconds, detail: 'the remote .sha256 matches the local one' }
+        : { ok: false, bytes: 0, seconds, detail: `the remote .sha256 says ${recorded.slice(0, 12)}…, the local one ${local.slice(0, 12)}…` };
     },
     freeBytes: async () => undefined,
   };
@@ -126,6 +167,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
   const backups = await source.backups();
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
   const deepFindings = newest !== undefined && options.deep === true ? await source.deepCheck(newest) : undefined;
+  const checksum = newest !== undefined && options.quick !== true ? await source.checksum(newest) : undefined;
   const result = evaluateHealth({
     directory: source.where,
     count: backups.length,
@@ -141,14 +183,15 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       missing: missingContents(ctx, newest),
       verification: newest.verification,
       deepFindings,
+      checksum,
     },
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined }), 'health');
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds }), 'health');
   return result;
 }
 
 /** Metrics from what a location holds, plus what this run adds. */
-async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload'>): Promise<MetricsInput> {
+async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload' | 'checksumSeconds'>): Promise<MetricsInput> {
   let lastVerifiedAt: Date | undefined;
   // Verify sidecars are read newest first, usually just one.
   for (const backup of backups) {
@@ -173,6 +216,7 @@ async function metricsOf(source: BackupSource, backups: BackupSummary[], newest:
     healthStatus: run.healthStatus,
     lastRun: run.lastRun,
     lastUpload: run.lastUpload,
+    checksumSeconds: run.checksumSeconds,
   };
 }
 

@@ -111,6 +111,22 @@ describe('ferry health', () => {
     expect(JSON.parse(empty.stdout)).toMatchObject({ status: 'CRITICAL', exitCode: 2 });
   });
 
+  it('re-reads the newest archive against its .sha256 on every run: a flipped byte → CRITICAL without --deep; --quick skips it', async () => {
+    const { env, archive } = await backedUp();
+    const fine = await ferry(['health'], env);
+    expect(fine.code, fine.stdout).toBe(0);
+    expect(fine.stdout).toMatch(/\[OK\]\s+integrity: sha256 matches its \.sha256 sidecar, \d+(\.\d)? KB re-read in \d+(\.\d)? m?s; verified /);
+    const bytes = readFileSync(archive);
+    bytes.writeUInt8(bytes.readUInt8(500) ^ 0x01, 500);
+    writeFileSync(archive, bytes);
+    const flipped = await ferry(['health'], env);
+    expect(flipped.code, flipped.stdout).toBe(2);
+    expect(flipped.stdout).toMatch(/^FERRY CRITICAL - backup_\d+_\d+\.tar\.gz does not match its \.sha256: its bytes have sha256 [0-9a-f]{12}…, its \.sha256 sidecar says [0-9a-f]{12}…$/m);
+    const quick = await ferry(['health', '--quick'], env);
+    expect(quick.code, quick.stdout).toBe(0);
+    expect(quick.stdout).not.toMatch(/re-read/);
+  });
+
   it('a configured store missing from the newest backup → 2; low free space by threshold → 1; config error → 3', async () => {
     const { env } = await backedUp();
     const lacks = await ferry(['health'], { ...env, UPLOADS_DIR: '/srv/uploads' });

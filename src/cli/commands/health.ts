@@ -10,6 +10,7 @@ export interface HealthCommandOptions {
   minSize: number;
   spaceMargin: number;
   deep?: boolean;
+  quick?: boolean;
   remote?: boolean;
   metricsFile?: string;
 }
@@ -34,7 +35,7 @@ export async function healthCommand(session: Session, options: HealthCommandOpti
     minSizeBytes: options.minSize,
     spaceMargin: options.spaceMargin,
   };
-  const result: HealthResult = await health(session.ctx, { thresholds, ...(options.deep === true ? { deep: true } : {}), ...(options.remote === true ? { remote: true } : {}), ...(options.metricsFile === undefined ? {} : { metricsFile: options.metricsFile }) });
+  const result: HealthResult = await health(session.ctx, { thresholds, ...(options.deep === true ? { deep: true } : {}), ...(options.quick === true ? { quick: true } : {}), ...(options.remote === true ? { remote: true } : {}), ...(options.metricsFile === undefined ? {} : { metricsFile: options.metricsFile }) });
   if (output.options.json) {
     output.json(result);
     return result.exitCode;
