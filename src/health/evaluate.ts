@@ -34,7 +34,7 @@ export interface NewestBackupFacts {
   checksumSidecar: boolean;
   /** Stores configured here that the newest backup does not hold, or entries it lacks. */
   missing: string[];
-  verification: { checkedAt: string; ok: boolean } | undefined;
+  verification: { checkedAt: string; ok: boolean; oldScripts?: boolean } | undefined;
   /** Problems a --deep verify found just now, when one ran. */
   deepFindings: string[] | undefined;
   /** The archive re-read against its .sha256 just now; undefined with --quick or without a sidecar. */
@@ -119,6 +119,8 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} failed verification at ${newest.verification.checkedAt}`, recommendation: 'Run ferry verify latest for the details, and a new backup.' });
   } else if (newest.manifest === 'unreadable') {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `the manifest sidecar of ${newest.name} is unreadable`, recommendation: 'Run ferry verify latest; the archive may be damaged.' });
+  } else if (newest.manifest === 'missing' && newest.verification?.oldScripts === true) {
+    checks.push({ name: 'integrity', status: 'OK', message: `made by the old scripts: no checksums; read whole by ferry verify at ${newest.verification.checkedAt}` });
   } else if (newest.manifest === 'missing' || !newest.checksumSidecar) {
     checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no ${newest.manifest === 'missing' ? 'manifest' : 'checksum'} sidecar${newest.checksum === undefined ? '' : `; ${checksumSummary(newest.checksum)}`}`, recommendation: 'Run ferry health --deep (or ferry verify latest) to check the archive itself.' });
   } else {

@@ -29,6 +29,8 @@ export interface BackupDetails extends BackupSummary {
 export interface VerificationRecord {
   checkedAt: string;
   ok: boolean;
+  /** The archive was made by the old scripts: readable, with no checksums to compare. */
+  oldScripts?: boolean;
 }
 
 /** The backups in a directory, newest first, from names and sizes only (archives are not opened). */
@@ -192,13 +194,17 @@ const LEGACY_STORES: Array<{ prefix: string; kind: string }> = [
   { prefix: 'uploads/', kind: 'uploads' },
 ];
 
-/** What an archive in the old scripts' layout holds; no checksums or counts to check against. */
-function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Manifest {
+/**
+ * What an archive in the old scripts' layout holds; no checksums or counts to check against. A store
+ * folder with no file in it (the scripts leave `mongodb/` and `uploads/` empty when there was
+ * nothing) means nothing for that store.
+ */
+export function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Manifest {
   const normalised = headers.map((h) => ({ ...h, path: h.path.replace(/^\.\//, '') }));
   const stores: Record<string, StoreManifest> = {};
   for (const { prefix, kind } of LEGACY_STORES) {
     const inStore = normalised.filter((h) => h.path.startsWith(prefix));
-    if (inStore.length === 0) continue;
+    if (!inStore.some((h) => h.type !== 'directory')) continue;
     stores[kind] = {
       kind,
       source: `archive ${basename(archivePath)} (no manifest: written by the old backup scripts)`,
@@ -241,7 +247,8 @@ export function parseVerification(text: string | undefined): VerificationRecord 
   if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as Partial<VerificationRecord>;
-    return typeof parsed.checkedAt === 'string' && typeof parsed.ok === 'boolean' ? { checkedAt: parsed.checkedAt, ok: parsed.ok } : undefined;
+    if (typeof parsed.checkedAt !== 'string' || typeof parsed.ok !== 'boolean') return undefined;
+    return { checkedAt: parsed.checkedAt, ok: parsed.ok, ...(parsed.oldScripts === true ? { oldScripts: true } : {}) };
   } catch {
     return undefined;
   }

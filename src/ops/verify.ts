@@ -5,13 +5,14 @@ import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
   DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
-  writeFileAtomic, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
+  writeFileAtomic, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
 import { CONTENT_CHECKERS, type ContentCheckResult } from '../stores/index.js';
 import { catalog, locateArchive, manifestOf } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
+import { deriveLegacy, isJsonEntry, LEGACY_JSON_LIMIT, legacyFindings } from './verify-legacy.js';
 
 export interface VerifyFinding {
   /** The entry concerned, or "archive" for the file as a whole. */
@@ -29,6 +30,8 @@ export interface VerifyReport {
   entryBytes: number;
   entries: Array<{ path: string; size: number; ok: boolean }>;
   findings: VerifyFinding[];
+  /** Made by the old scripts: no manifest, so no checksums or counts to compare; only readability checked. */
+  oldScripts: boolean;
 }
 
 type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<void>;
@@ -43,6 +46,9 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
   const started = Date.now();
   const findings: VerifyFinding[] = [];
   const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
+  const headers: ArchiveEntryHeader[] = [];
+  // Without a sidecar the archive may turn out to be the old scripts' (known only at its end): JSON kept to parse whole.
+  const jsonBodies = new Map<string, DigestStream>();
   const checked = new Map<string, ContentCheckResult>();
   let inner: Manifest | undefined;
   let archiveBytes = 0;
@@ -61,7 +67,10 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
         }
         return;
       }
-      const digest = new DigestStream();
+      headers.push(header);
+      const keep = sidecar === undefined && header.type === 'file' && isJsonEntry(header.path);
+      const digest = new DigestStream(keep ? LEGACY_JSON_LIMIT : 0);
+      if (keep) jsonBodies.set(header.path, digest);
       const flowing = (data as Readable).pipe(digest);
       // pipe() does not pass a damaged entry's error on; a checker reading `flowing` must see it.
       (data as Readable).once('error', (error) => digest.destroy(error));
@@ -88,9 +97,22 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     await Promise.allSettled(pendingChecks);
     await rm(tempDir, { recursive: true, force: true });
   }
-  const manifest = inner ?? (sidecar?.formatVersion === LEGACY_FORMAT_VERSION ? sidecar : undefined);
+  let manifest = inner ?? (sidecar?.formatVersion === LEGACY_FORMAT_VERSION ? sidecar : undefined);
+  let oldScripts = manifest?.formatVersion === LEGACY_FORMAT_VERSION;
+  if (manifest === undefined && sidecar === undefined && !findings.some((f) => f.entry === 'archive')) {
+    const derived = deriveLegacy(label, headers);
+    if ('manifest' in derived) {
+      manifest = derived.manifest;
+      oldScripts = true;
+      // The line-per-document export check is Ferry's format; the scripts' exports are whole JSON documents.
+      for (const path of jsonBodies.keys()) checked.delete(path);
+      findings.push(...legacyFindings(manifest, headers, new Map([...jsonBodies].map(([path, digest]) => [path, digest.kept()])), ctx.log));
+    } else {
+      findings.push(derived.finding);
+    }
+  }
   if (manifest === undefined) {
-    if (!findings.some((f) => f.entry === 'archive')) findings.push({ entry: MANIFEST_ENTRY, problem: 'the archive has no manifest.json' });
+    if (!findings.some((f) => f.entry === 'archive' || f.entry === MANIFEST_ENTRY)) findings.push({ entry: MANIFEST_ENTRY, problem: 'the archive has no manifest.json' });
   } else {
     const checker = new ManifestChecker(manifest, label);
     for (const { path, type, digest } of digests) {
@@ -125,6 +147,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     entryBytes: digests.reduce((sum, d) => sum + d.digest.size, 0),
     entries: digests.map((d) => ({ path: d.path, size: d.digest.size, ok: !bad.has(d.path) })),
     findings,
+    oldScripts,
   };
 }
 
@@ -148,7 +171,7 @@ function entryList(manifest: Manifest): string {
 
 /** Keeps the outcome beside the archive, for list, health and prune. */
 export async function recordVerification(ctx: OperationContext, archive: string, report: VerifyReport): Promise<void> {
-  const record = { checkedAt: report.checkedAt, ok: report.ok, durationSeconds: report.durationSeconds, findings: report.findings };
+  const record = { checkedAt: report.checkedAt, ok: report.ok, durationSeconds: report.durationSeconds, findings: report.findings, ...(report.oldScripts ? { oldScripts: true } : {}) };
   await writeFileAtomic(archive + VERIFY_SUFFIX, JSON.stringify(record, null, 2) + '\n')
     .catch((error: unknown) => ctx.log.warn(`could not record the verification beside ${archive}: ${(error as Error).message}`));
 }
