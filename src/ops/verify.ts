@@ -1,10 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
-  DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
+  CHECKSUM_SUFFIX, DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
   writeFileAtomic, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
@@ -13,6 +13,7 @@ import { catalog, locateArchive, manifestOf } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
 import { deriveLegacy, isJsonEntry, LEGACY_JSON_LIMIT, legacyFindings } from './verify-legacy.js';
+import { countThrough, EntryAudit } from './verify-entries.js';
 
 export interface VerifyFinding {
   /** The entry concerned, or "archive" for the file as a whole. */
@@ -32,6 +33,8 @@ export interface VerifyReport {
   findings: VerifyFinding[];
   /** Made by the old scripts: no manifest, so no checksums or counts to compare; only readability checked. */
   oldScripts: boolean;
+  /** Not problems of the archive itself (exit 0), but worth saying: a missing .sha256 sidecar. */
+  warnings: string[];
 }
 
 type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<void>;
@@ -47,6 +50,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
   const findings: VerifyFinding[] = [];
   const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
   const headers: ArchiveEntryHeader[] = [];
+  const audit = new EntryAudit();
   // Without a sidecar the archive may turn out to be the old scripts' (known only at its end): JSON kept to parse whole.
   const jsonBodies = new Map<string, DigestStream>();
   const checked = new Map<string, ContentCheckResult>();
@@ -68,6 +72,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
         return;
       }
       headers.push(header);
+      const counter = audit.see(header);
       const keep = sidecar === undefined && header.type === 'file' && isJsonEntry(header.path);
       const digest = new DigestStream(keep ? LEGACY_JSON_LIMIT : 0);
       if (keep) jsonBodies.set(header.path, digest);
@@ -81,6 +86,8 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
         pendingChecks.push(checking);
         // The next entry comes as soon as this one is read; a slow check finishes meanwhile.
         await Promise.race([finished(flowing), checking]);
+      } else if (counter !== undefined) {
+        await countThrough(flowing, counter);
       } else {
         await drain(flowing);
       }
@@ -125,6 +132,8 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     }
     for (const missing of checker.missing()) findings.push({ entry: missing, problem: `entry ${missing} is listed in the manifest but not in the archive` });
   }
+  findings.push(...audit.findings);
+  if (manifest !== undefined && !oldScripts && !findings.some((f) => f.entry === 'archive')) findings.push(...audit.compare(manifest));
   for (const [entry, result] of checked) {
     for (const problem of result.problems) findings.push({ entry, problem });
     const count = result.count;
@@ -148,13 +157,20 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     entries: digests.map((d) => ({ path: d.path, size: d.digest.size, ok: !bad.has(d.path) })),
     findings,
     oldScripts,
+    warnings: [],
   };
 }
 
 /** Verifies an archive file (decrypting it on the way when it is encrypted). */
 export async function verifyArchive(ctx: OperationContext, archive: string): Promise<VerifyReport> {
   const sidecar = await manifestOf(archive, ctx.signal, { sidecarOnly: true }).catch(() => undefined);
-  return verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
+  const report = await verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
+  if (!report.oldScripts && await stat(archive + CHECKSUM_SUFFIX).catch(() => undefined) === undefined) {
+    const warning = `${basename(archive)} has no .sha256 sidecar: health cannot re-read it against one, nor sha256sum -c check a copy`;
+    report.warnings.push(warning);
+    ctx.log.warn(warning);
+  }
+  return report;
 }
 
 /**
