@@ -132,7 +132,8 @@ function corrupt(path: string, cause: unknown, offset: number, entry: string | u
   const raw = (cause as Error | undefined)?.message ?? String(cause);
   const reason = raw === 'invalid tag' ? 'the encrypted data does not authenticate (changed or cut short)' : raw;
   const where = entry === undefined ? '' : ` in entry ${entry}`;
-  return new FerryError('ARCHIVE_CORRUPT', `archive ${path} is damaged${where} near compressed byte ${offset}: ${reason}`, {
+  // The file is read ahead in 1 MB chunks, so the damage lies at or before this position, not at it.
+  return new FerryError('ARCHIVE_CORRUPT', `archive ${path} is damaged${where}: ${reason} (found within the first ${offset} compressed bytes)`, {
     hint: 'The file is truncated or corrupt; restore from another backup (ferry list) and check the disk it was stored on.',
     cause,
   });

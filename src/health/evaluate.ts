@@ -145,6 +145,11 @@ function checksumSummary(checksum: ChecksumFacts): string {
   return `sha256 matches its .sha256 sidecar, ${formatBytes(checksum.bytes)} re-read in ${formatDuration(checksum.seconds)}`;
 }
 
+/** The check could not look at the backups at all: monitoring-plugins' UNKNOWN, not a verdict on them. */
+export function unknownHealth(problem: { message: string; recommendation: string }): HealthResult {
+  return finish([{ name: 'presence', status: 'UNKNOWN', message: problem.message, recommendation: problem.recommendation }], problem.message);
+}
+
 function spaceCheck(free: number, newestSize: number, directory: string, margin: number): HealthCheck {
   if (free < newestSize) {
     return { name: 'space', status: 'CRITICAL', message: `${formatBytes(free)} free in ${directory}, less than one backup (${formatBytes(newestSize)})`, recommendation: 'The next backup will fail: free space or lower the retention (ferry prune --dry-run shows what would go).' };

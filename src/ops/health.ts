@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
-import { open, statfs } from 'node:fs/promises';
+import { open, readdir, statfs } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type ChecksumFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
+import { evaluateHealth, unknownHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type ChecksumFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
 import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX } from '../archive/index.js';
 import { interrupted, isFerryError } from '../errors/index.js';
@@ -40,6 +40,8 @@ interface BackupSource {
   /** Holds the archive against its .sha256 sidecar; undefined when it has none. */
   checksum(backup: BackupSummary): Promise<ChecksumFacts | undefined>;
   freeBytes(): Promise<number | undefined>;
+  /** Why the location cannot be checked at all (missing or unreadable), or undefined when it can. */
+  unusable(): Promise<{ message: string; recommendation: string } | undefined>;
 }
 
 function localSource(ctx: OperationContext): BackupSource {
@@ -86,6 +88,16 @@ function localSource(ctx: OperationContext): BackupSource {
       return sha256 === recorded ? { ok: true, bytes: size, seconds, detail: 're-read' }
         : { ok: false, bytes: size, seconds, detail: `its bytes have sha256 ${sha256.slice(0, 12)}…, its .sha256 sidecar says ${recorded.slice(0, 12)}…` };
     },
+    unusable: async () => {
+      try {
+        await readdir(directory);
+        return undefined;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return { message: `backup directory ${directory} does not exist`, recommendation: 'Check BACKUP_DIRECTORY (backup.directory) and that its disk is mounted; ferry backup creates it.' };
+        return { message: `backup directory ${directory} cannot be read (${code ?? (error as Error).message})`, recommendation: 'Run ferry health as a user that can read the backup directory, and check that it is a directory.' };
+      }
+    },
     freeBytes: async () => {
       const fs = await statfs(directory).catch(() => undefined);
       return fs === undefined ? 0 : fs.bavail * fs.bsize;
@@ -128,6 +140,8 @@ function remoteSource(ctx: OperationContext, remote: RemoteStore): BackupSource 
         : { ok: false, bytes: 0, seconds, detail: `the remote .sha256 says ${recorded.slice(0, 12)}…, the local one ${local.slice(0, 12)}…` };
     },
     freeBytes: async () => undefined,
+    // The remote's own errors (unreachable, credentials) already stop the check as UNKNOWN.
+    unusable: async () => undefined,
   };
 }
 
@@ -164,6 +178,12 @@ export async function health(ctx: OperationContext, options: HealthOptions = {})
 }
 
 async function healthOf(ctx: OperationContext, source: BackupSource, options: HealthOptions): Promise<HealthResult> {
+  const unusable = await source.unusable();
+  if (unusable !== undefined) {
+    const result = unknownHealth(unusable);
+    if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, { location: source.location, backups: 0, newest: undefined, lastVerifiedAt: undefined, healthStatus: HEALTH_STATUS.UNKNOWN, lastRun: undefined }, 'health');
+    return result;
+  }
   const backups = await source.backups();
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
   const deepFindings = newest !== undefined && options.deep === true ? await source.deepCheck(newest) : undefined;

@@ -45,7 +45,10 @@ type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<vo
  * document parsing, JSON exports parsing, and as many rows of each as the manifest records.
  * Collects every finding.
  */
-async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined, contentProven: ReadonlySet<string> = new Set()): Promise<VerifyReport> {
+async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined, contentProven?: ReadonlySet<string>): Promise<VerifyReport> {
+  // An archive being written is Ferry's; one read from disk without a sidecar may be the old scripts'.
+  const mayBeOldScripts = contentProven === undefined && sidecar === undefined;
+  const proven = contentProven ?? new Set<string>();
   const started = Date.now();
   const findings: VerifyFinding[] = [];
   const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
@@ -73,13 +76,13 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
       }
       headers.push(header);
       const counter = audit.see(header);
-      const keep = sidecar === undefined && header.type === 'file' && isJsonEntry(header.path);
+      const keep = mayBeOldScripts && header.type === 'file' && isJsonEntry(header.path);
       const digest = new DigestStream(keep ? LEGACY_JSON_LIMIT : 0);
       if (keep) jsonBodies.set(header.path, digest);
       const flowing = (data as Readable).pipe(digest);
       // pipe() does not pass a damaged entry's error on; a checker reading `flowing` must see it.
       (data as Readable).once('error', (error) => digest.destroy(error));
-      const checker = header.type === 'file' && !contentProven.has(header.path) ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
+      const checker = header.type === 'file' && !proven.has(header.path) ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
       if (checker !== undefined) {
         const checking = checker.check(header.path, flowing, checkCtx).then((result) => void checked.set(header.path, result));
         checking.catch(() => undefined);
@@ -106,7 +109,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
   }
   let manifest = inner ?? (sidecar?.formatVersion === LEGACY_FORMAT_VERSION ? sidecar : undefined);
   let oldScripts = manifest?.formatVersion === LEGACY_FORMAT_VERSION;
-  if (manifest === undefined && sidecar === undefined && !findings.some((f) => f.entry === 'archive')) {
+  if (manifest === undefined && mayBeOldScripts && !findings.some((f) => f.entry === 'archive')) {
     const derived = deriveLegacy(label, headers);
     if ('manifest' in derived) {
       manifest = derived.manifest;
