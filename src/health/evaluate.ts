@@ -1,4 +1,5 @@
 import { formatBytes, formatDuration } from '../util/format.js';
+import type { Anomaly } from './anomalies.js';
 
 /** monitoring-plugins exit codes, the same numbers everywhere Ferry speaks to monitoring. */
 export const HEALTH_STATUS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
@@ -57,6 +58,8 @@ export interface HealthFacts {
   newest: NewestBackupFacts | undefined;
   /** Free space where the next backup goes; undefined for a remote, which has no such limit to read. */
   freeBytes: number | undefined;
+  /** Counts of the newest backup against the median of the ones before (names compared, newest first). */
+  anomalies?: { found: Anomaly[]; compared: string[] } | undefined;
 }
 
 export interface HealthCheck {
@@ -134,6 +137,8 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'contents', status: 'OK', message: 'every configured store is in the newest backup' });
   }
 
+  if (facts.anomalies !== undefined && facts.anomalies.compared.length > 0) checks.push(anomalyCheck(facts.anomalies.found, facts.anomalies.compared));
+
   if (facts.freeBytes !== undefined) checks.push(spaceCheck(facts.freeBytes, newest.size, facts.directory, t.spaceMargin));
 
   const verified = newest.deepFindings !== undefined || newest.verification?.ok === true ? 'verified' : 'not verified';
@@ -143,6 +148,18 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
 function checksumSummary(checksum: ChecksumFacts): string {
   if (checksum.bytes === 0) return `${checksum.detail}, in ${formatDuration(checksum.seconds)}`;
   return `sha256 matches its .sha256 sidecar, ${formatBytes(checksum.bytes)} re-read in ${formatDuration(checksum.seconds)}`;
+}
+
+function anomalyCheck(found: Anomaly[], compared: string[]): HealthCheck {
+  const against = compared.length === 1 ? compared[0] : `the median of ${compared.length} backups, ${compared[compared.length - 1]} to ${compared[0]}`;
+  if (found.length === 0) return { name: 'anomalies', status: 'OK', message: `no count fell sharply against ${against}` };
+  const named = found.slice(0, 3).map((a) => `${a.store} ${a.object} ${a.disappeared ? `${a.before} → gone` : `${a.before} → ${a.after}`}`).join('; ');
+  return {
+    name: 'anomalies',
+    status: 'WARNING',
+    message: `${named}${found.length > 3 ? ` (and ${found.length - 3} more)` : ''}, against ${against}`,
+    recommendation: 'If this was not intended (a DELETE without WHERE, a dropped table), keep the backups before it and restore from one (ferry list, ferry inspect).',
+  };
 }
 
 /** The check could not look at the backups at all: monitoring-plugins' UNKNOWN, not a verdict on them. */

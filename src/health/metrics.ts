@@ -14,6 +14,8 @@ export interface MetricsInput {
   lastUpload?: { at: Date; success: boolean } | undefined;
   /** How long health's sha256 re-read of the newest archive took, when it ran. */
   checksumSeconds?: number | undefined;
+  /** Objects whose count fell sharply in the newest backup, when health compared them. */
+  anomalies?: Array<{ store: string; object: string }> | undefined;
 }
 
 /** The command writing the file: it replaces the families it owns and keeps every other one. */
@@ -28,7 +30,7 @@ const CATALOG_FAMILIES = [
 /** What each command owns; a family it owns but did not write this time is removed, another's never. */
 export const OWNED_FAMILIES: Record<MetricsWriter, readonly string[]> = {
   backup: [...CATALOG_FAMILIES, 'ferry_backup_last_run_timestamp_seconds', 'ferry_backup_last_run_success', 'ferry_backup_last_upload_timestamp_seconds', 'ferry_backup_last_upload_success'],
-  health: [...CATALOG_FAMILIES, 'ferry_health_status', 'ferry_health_checksum_seconds'],
+  health: [...CATALOG_FAMILIES, 'ferry_health_status', 'ferry_health_checksum_seconds', 'ferry_backup_anomalies'],
 };
 
 interface Metric {
@@ -60,6 +62,13 @@ export function renderMetrics(input: MetricsInput): string {
   if (input.lastVerifiedAt !== undefined) metrics.push({ name: 'ferry_backup_last_verified_timestamp_seconds', help: 'When a backup last passed verification.', samples: [{ value: seconds(input.lastVerifiedAt) }] });
   if (input.healthStatus !== undefined) metrics.push({ name: 'ferry_health_status', help: 'ferry health result: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.', samples: [{ value: input.healthStatus }] });
   if (input.checksumSeconds !== undefined) metrics.push({ name: 'ferry_health_checksum_seconds', help: 'How long ferry health took to re-read the newest archive against its .sha256.', samples: [{ value: input.checksumSeconds }] });
+  if (input.anomalies !== undefined) {
+    metrics.push({
+      name: 'ferry_backup_anomalies',
+      help: 'Objects whose count fell sharply in the newest backup against the median of the ones before: the total, and 1 per object.',
+      samples: [{ value: input.anomalies.length }, ...input.anomalies.map(({ store, object }) => ({ labels: { store, object }, value: 1 }))],
+    });
+  }
   if (input.lastRun !== undefined) {
     metrics.push(
       { name: 'ferry_backup_last_run_timestamp_seconds', help: 'When ferry backup last ran, successful or not.', samples: [{ value: seconds(input.lastRun.at) }] },

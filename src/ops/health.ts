@@ -3,7 +3,7 @@ import { open, readdir, statfs } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { evaluateHealth, unknownHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type ChecksumFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
+import { evaluateHealth, findAnomalies, unknownHealth, DEFAULT_ANOMALY_THRESHOLDS, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type StoreCounts, type ChecksumFacts, type HealthFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
 import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX } from '../archive/index.js';
 import { interrupted, isFerryError } from '../errors/index.js';
@@ -40,6 +40,8 @@ interface BackupSource {
   /** Holds the archive against its .sha256 sidecar; undefined when it has none. */
   checksum(backup: BackupSummary): Promise<ChecksumFacts | undefined>;
   freeBytes(): Promise<number | undefined>;
+  /** The backup's counts per store and object, from its manifest sidecar's head; undefined when unknown. */
+  counts(backup: BackupSummary): Promise<StoreCounts | undefined>;
   /** Why the location cannot be checked at all (missing or unreadable), or undefined when it can. */
   unusable(): Promise<{ message: string; recommendation: string } | undefined>;
 }
@@ -88,6 +90,7 @@ function localSource(ctx: OperationContext): BackupSource {
       return sha256 === recorded ? { ok: true, bytes: size, seconds, detail: 're-read' }
         : { ok: false, bytes: size, seconds, detail: `its bytes have sha256 ${sha256.slice(0, 12)}…, its .sha256 sidecar says ${recorded.slice(0, 12)}…` };
     },
+    counts: async (backup) => countsOf((await withDetails(backup, { entries: false }).catch(() => undefined))?.manifest),
     unusable: async () => {
       try {
         await readdir(directory);
@@ -140,6 +143,8 @@ function remoteSource(ctx: OperationContext, remote: RemoteStore): BackupSource 
         : { ok: false, bytes: 0, seconds, detail: `the remote .sha256 says ${recorded.slice(0, 12)}…, the local one ${local.slice(0, 12)}…` };
     },
     freeBytes: async () => undefined,
+    // Reading N sidecars per run from the remote is left to the local check of the same backups.
+    counts: async () => undefined,
     // The remote's own errors (unreachable, credentials) already stop the check as UNKNOWN.
     unusable: async () => undefined,
   };
@@ -188,6 +193,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
   const deepFindings = newest !== undefined && options.deep === true ? await source.deepCheck(newest) : undefined;
   const checksum = newest !== undefined && options.quick !== true ? await source.checksum(newest) : undefined;
+  const anomalies = newest === undefined ? undefined : await anomaliesOf(source, newest, backups.slice(1, 1 + DEFAULT_ANOMALY_THRESHOLDS.previous));
   const result = evaluateHealth({
     directory: source.where,
     count: backups.length,
@@ -205,13 +211,30 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       deepFindings,
       checksum,
     },
+    anomalies,
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds }), 'health');
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found }), 'health');
   return result;
 }
 
+function countsOf(manifest: BackupDetails['manifest']): StoreCounts | undefined {
+  return manifest === undefined ? undefined : Object.fromEntries(Object.entries(manifest.stores).map(([kind, store]) => [kind, store.counts]));
+}
+
+/** The newest backup's counts against the earlier ones that have a manifest sidecar. */
+async function anomaliesOf(source: BackupSource, newest: BackupDetails, earlier: BackupSummary[]): Promise<HealthFacts['anomalies']> {
+  const counts = countsOf(newest.manifest);
+  if (counts === undefined) return undefined;
+  const compared: Array<{ name: string; counts: StoreCounts }> = [];
+  for (const backup of earlier) {
+    const found = await source.counts(backup);
+    if (found !== undefined) compared.push({ name: backup.name, counts: found });
+  }
+  return { found: findAnomalies(counts, compared.map((c) => c.counts)), compared: compared.map((c) => c.name) };
+}
+
 /** Metrics from what a location holds, plus what this run adds. */
-async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload' | 'checksumSeconds'>): Promise<MetricsInput> {
+async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload' | 'checksumSeconds' | 'anomalies'>): Promise<MetricsInput> {
   let lastVerifiedAt: Date | undefined;
   // Verify sidecars are read newest first, usually just one.
   for (const backup of backups) {
@@ -237,6 +260,7 @@ async function metricsOf(source: BackupSource, backups: BackupSummary[], newest:
     lastRun: run.lastRun,
     lastUpload: run.lastUpload,
     checksumSeconds: run.checksumSeconds,
+    anomalies: run.anomalies,
   };
 }
 
