@@ -74,6 +74,8 @@ export interface HealthResult {
   exitCode: number;
   summary: string;
   checks: HealthCheck[];
+  /** The newest backup's anomalies, when its counts were compared (see the anomalies check). */
+  anomalies?: { backup: string; compared: string[]; found: Anomaly[] };
 }
 
 function median(values: number[]): number | undefined {

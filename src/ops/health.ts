@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { open, readdir, statfs } from 'node:fs/promises';
+import { open, readdir, readFile, statfs } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { evaluateHealth, findAnomalies, unknownHealth, DEFAULT_ANOMALY_THRESHOLDS, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type StoreCounts, type ChecksumFacts, type HealthFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX } from '../archive/index.js';
+import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX, writeFileAtomic } from '../archive/index.js';
 import { interrupted, isFerryError } from '../errors/index.js';
 import type { RemoteStore } from '../remote/index.js';
 import { catalog, lastVerification, parseVerification, recordedSha256, withDetails, type BackupDetails, type BackupSummary, type VerificationRecord } from './catalog.js';
@@ -214,7 +214,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
     anomalies,
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
   if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found }), 'health');
-  return result;
+  return anomalies === undefined || newest === undefined ? result : { ...result, anomalies: { backup: newest.name, ...anomalies } };
 }
 
 function countsOf(manifest: BackupDetails['manifest']): StoreCounts | undefined {
@@ -270,4 +270,17 @@ export async function writeBackupMetrics(ctx: OperationContext, path: string, su
   const backups = await source.backups().catch(() => [] as BackupSummary[]);
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
   await writeMetricsFile(path, await metricsOf(source, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }), 'backup');
+}
+
+const ANOMALY_NOTICE = '.ferry-anomaly-notified';
+
+/**
+ * True the first time it is asked about this backup's anomalies: health runs every quarter of an
+ * hour, and an anomaly is news once per backup. Records the backup it said yes for.
+ */
+export async function firstAnomalyNotice(ctx: OperationContext, backup: string): Promise<boolean> {
+  const path = join(ctx.config.backup.directory, ANOMALY_NOTICE);
+  if ((await readFile(path, 'utf8').catch(() => '')).trim() === backup) return false;
+  await writeFileAtomic(path, `${backup}\n`).catch((error: unknown) => ctx.log.warn(`cannot record ${path}: ${(error as Error).message}`));
+  return true;
 }
