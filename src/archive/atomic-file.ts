@@ -8,6 +8,8 @@ export async function writeFileAtomic(path: string, content: string | Buffer, mo
   const handle = await open(temp, 'wx', mode);
   try {
     await handle.writeFile(content);
+    // The mode asked for, whatever the umask (a unit's UMask=0077 would hide metrics from the collector).
+    await handle.chmod(mode);
     await handle.sync();
   } catch (error) {
     await handle.close();

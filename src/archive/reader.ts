@@ -13,6 +13,8 @@ export interface ArchiveEntryHeader {
   mode: number;
   mtime: Date;
   linkTarget?: string;
+  /** A hard link (type 'other'): `linkTarget` names the entry it shares its data with. */
+  hardLink?: boolean;
 }
 
 export interface EntryDigest {
@@ -55,11 +57,17 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
     },
   });
   const extract = tarExtract();
+  const top = new TopFolder(path);
   const consume = (async () => {
     for await (const entry of extract) {
       if (options.signal?.aborted) throw interrupted();
+      const relative = top.relative(entry.header.name.replace(/^\.\//, ''));
+      if (relative === undefined) {
+        entry.resume();
+        continue;
+      }
       const header: ArchiveEntryHeader = {
-        path: entry.header.name.replace(/^\.\//, ''),
+        path: relative,
         type: entry.header.type === 'file' || entry.header.type === 'contiguous-file' ? 'file'
           : entry.header.type === 'directory' ? 'directory'
           : entry.header.type === 'symlink' ? 'symlink' : 'other',
@@ -67,6 +75,7 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
         mode: entry.header.mode,
         mtime: entry.header.mtime,
         ...(entry.header.type === 'symlink' ? { linkTarget: entry.header.linkname } : {}),
+        ...(entry.header.type === 'link' && typeof entry.header.linkname === 'string' ? { linkTarget: top.relative(entry.header.linkname.replace(/^\.\//, '')) ?? entry.header.linkname, hardLink: true } : {}),
       };
       currentEntry = header.path;
       await onEntry(header, entry as unknown as Readable);
@@ -85,6 +94,33 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
   }
 }
 
+/** Names the old scripts gave the folder they archived: `cd dir; tar -czf backup_X.tar.gz backup_X`. */
+const TOP_FOLDER = /^backup_[^/]+\//;
+
+/**
+ * The old scripts' archives hold everything under one top folder, directory entries included.
+ * When the first entry is in such a folder, every entry is taken relative to it (the folder's own
+ * entry is skipped), so each reader (verify, inspect, restore) sees the layout Ferry writes.
+ */
+class TopFolder {
+  private prefix: string | null | undefined;
+
+  constructor(private readonly archive: string) {}
+
+  /** The entry's path below the top folder; undefined for the folder itself. */
+  relative(name: string): string | undefined {
+    if (this.prefix === undefined) this.prefix = TOP_FOLDER.exec(name)?.[0] ?? null;
+    if (this.prefix === null) return name;
+    if (name === this.prefix || name === this.prefix.slice(0, -1)) return undefined;
+    if (!name.startsWith(this.prefix)) {
+      throw new FerryError('ARCHIVE_CORRUPT', `archive ${this.archive}: entry ${name} is outside the top folder ${this.prefix} the other entries are in`, {
+        hint: 'An old scripts\' archive holds one folder; extract it (tar -xzf) and archive that one folder again.',
+      });
+    }
+    return name.slice(this.prefix.length);
+  }
+}
+
 function corrupt(path: string, cause: unknown, offset: number, entry: string | undefined): FerryError {
   const errno = (cause as NodeJS.ErrnoException | undefined)?.code;
   if (errno === 'ENOENT') {
@@ -96,21 +132,33 @@ function corrupt(path: string, cause: unknown, offset: number, entry: string | u
   const raw = (cause as Error | undefined)?.message ?? String(cause);
   const reason = raw === 'invalid tag' ? 'the encrypted data does not authenticate (changed or cut short)' : raw;
   const where = entry === undefined ? '' : ` in entry ${entry}`;
-  return new FerryError('ARCHIVE_CORRUPT', `archive ${path} is damaged${where} near compressed byte ${offset}: ${reason}`, {
+  // The file is read ahead in 1 MB chunks, so the damage lies at or before this position, not at it.
+  return new FerryError('ARCHIVE_CORRUPT', `archive ${path} is damaged${where}: ${reason} (found within the first ${offset} compressed bytes)`, {
     hint: 'The file is truncated or corrupt; restore from another backup (ferry list) and check the disk it was stored on.',
     cause,
   });
 }
 
-/** A pass-through that digests what flows through it. */
+/** A pass-through that digests what flows through it (and keeps it, up to `keepUpTo` bytes). */
 export class DigestStream extends Transform {
   private readonly hash = createHash('sha256');
+  private readonly chunks: Buffer[] = [];
   size = 0;
+
+  constructor(private readonly keepUpTo = 0) {
+    super();
+  }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
     this.hash.update(chunk);
     this.size += chunk.length;
+    if (this.size <= this.keepUpTo) this.chunks.push(chunk);
     callback(null, chunk);
+  }
+
+  /** What flowed through, when it fitted in `keepUpTo`. */
+  kept(): Buffer | undefined {
+    return this.size <= this.keepUpTo ? Buffer.concat(this.chunks) : undefined;
   }
 
   digest(): EntryDigest {

@@ -202,10 +202,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--min-size-ratio <ratio>', 'WARNING when the newest is under this share of the median of the 7 before').argParser(positiveNumber).default(0.5))
     .addOption(new Option('--min-size <bytes>', 'WARNING when the newest is under this size').argParser(positiveNumber).default(1024))
     .addOption(new Option('--space-margin <factor>', 'WARNING when free space is under factor × the newest backup (CRITICAL under 1×)').argParser(positiveNumber).default(1.5))
-    .option('--deep', 're-verify the newest archive in full (otherwise: gzip header, sidecars and the last verify)')
+    .option('--deep', 're-verify the newest archive in full (otherwise: its bytes against its .sha256, header, sidecars and the last verify)')
+    .option('--quick', 'do not re-read the newest archive against its .sha256 (for archives too big to read every run)')
     .option('--remote', 'check the newest copy at storage.remote instead (with --deep: download it and compare its sha256)')
     .option('--metrics-file <path>', 'also write Prometheus text format there (atomically), for node_exporter\'s textfile collector')
-    .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Reads sidecars, never whole archives unless --deep.')
+    .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Re-reads the newest archive against its .sha256 and says how long\nthat took (--quick skips it); --deep also reads every entry as ferry verify does.')
     .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, opts), reportUnknown));
 
   program.command('prune')

@@ -25,6 +25,7 @@ const KEY_PATHS = [
   'backup.encryption.recipients',
   'backup.encryption.passphrase_file',
   'backup.temp_directory',
+  'backup.latest_link',
   'postgres.url',
   'postgres.bin_dir',
   'postgres.exec',

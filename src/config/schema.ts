@@ -108,6 +108,7 @@ export const backupConfigSchema = z.object({
   compression_level: count(0, 9).default(1),
   temp_directory: nonEmpty.optional().describe('where PostgreSQL dumps are staged; defaults to the backup directory'),
   encryption: encryptionConfigSchema.optional(),
+  latest_link: flag.default(true).describe('keep backup_latest.tar.gz (and its sidecars) as relative links to the newest archive'),
 }).strict();
 
 export const storageConfigSchema = z.object({

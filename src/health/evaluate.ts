@@ -1,4 +1,5 @@
 import { formatBytes, formatDuration } from '../util/format.js';
+import type { Anomaly } from './anomalies.js';
 
 /** monitoring-plugins exit codes, the same numbers everywhere Ferry speaks to monitoring. */
 export const HEALTH_STATUS = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const;
@@ -34,9 +35,19 @@ export interface NewestBackupFacts {
   checksumSidecar: boolean;
   /** Stores configured here that the newest backup does not hold, or entries it lacks. */
   missing: string[];
-  verification: { checkedAt: string; ok: boolean } | undefined;
+  verification: { checkedAt: string; ok: boolean; oldScripts?: boolean } | undefined;
   /** Problems a --deep verify found just now, when one ran. */
   deepFindings: string[] | undefined;
+  /** The archive re-read against its .sha256 just now; undefined with --quick or without a sidecar. */
+  checksum?: ChecksumFacts | undefined;
+}
+
+export interface ChecksumFacts {
+  ok: boolean;
+  /** Bytes read (0 when only sidecars were compared) and how long it took. */
+  bytes: number;
+  seconds: number;
+  detail: string;
 }
 
 export interface HealthFacts {
@@ -47,6 +58,8 @@ export interface HealthFacts {
   newest: NewestBackupFacts | undefined;
   /** Free space where the next backup goes; undefined for a remote, which has no such limit to read. */
   freeBytes: number | undefined;
+  /** Counts of the newest backup against the median of the ones before (names compared, newest first). */
+  anomalies?: { found: Anomaly[]; compared: string[] } | undefined;
 }
 
 export interface HealthCheck {
@@ -61,6 +74,8 @@ export interface HealthResult {
   exitCode: number;
   summary: string;
   checks: HealthCheck[];
+  /** The newest backup's anomalies, when its counts were compared (see the anomalies check). */
+  anomalies?: { backup: string; compared: string[]; found: Anomaly[] };
 }
 
 function median(values: number[]): number | undefined {
@@ -103,14 +118,19 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} does not start like a gzip (or age) file`, recommendation: 'The newest backup is unreadable: run ferry verify on it, and restore from an older one if needed.' });
   } else if (newest.deepFindings !== undefined && newest.deepFindings.length > 0) {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} is not whole: ${newest.deepFindings[0]}`, recommendation: 'Do not rely on this backup; run a new backup now and check the disk that holds the backups.' });
+  } else if (newest.checksum?.ok === false) {
+    checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} does not match its .sha256: ${newest.checksum.detail}`, recommendation: 'Do not rely on this backup: run ferry verify on it, a new backup now, and check the disk that holds the backups.' });
   } else if (newest.verification?.ok === false) {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `${newest.name} failed verification at ${newest.verification.checkedAt}`, recommendation: 'Run ferry verify latest for the details, and a new backup.' });
   } else if (newest.manifest === 'unreadable') {
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `the manifest sidecar of ${newest.name} is unreadable`, recommendation: 'Run ferry verify latest; the archive may be damaged.' });
+  } else if (newest.manifest === 'missing' && newest.verification?.oldScripts === true) {
+    checks.push({ name: 'integrity', status: 'OK', message: `made by the old scripts: no checksums; read whole by ferry verify at ${newest.verification.checkedAt}` });
   } else if (newest.manifest === 'missing' || !newest.checksumSidecar) {
-    checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no ${newest.manifest === 'missing' ? 'manifest' : 'checksum'} sidecar`, recommendation: 'Run ferry health --deep (or ferry verify latest) to check the archive itself.' });
+    checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no ${newest.manifest === 'missing' ? 'manifest' : 'checksum'} sidecar${newest.checksum === undefined ? '' : `; ${checksumSummary(newest.checksum)}`}`, recommendation: 'Run ferry health --deep (or ferry verify latest) to check the archive itself.' });
   } else {
-    checks.push({ name: 'integrity', status: 'OK', message: newest.deepFindings !== undefined ? 'verified just now' : newest.verification?.ok === true ? `verified ${newest.verification.checkedAt}` : 'header and sidecars present, not verified' });
+    const verified = newest.deepFindings !== undefined ? 'verified just now' : newest.verification?.ok === true ? `verified ${newest.verification.checkedAt}` : 'header and sidecars present, not verified';
+    checks.push({ name: 'integrity', status: 'OK', message: newest.checksum === undefined ? verified : `${checksumSummary(newest.checksum)}; ${verified}` });
   }
 
   if (newest.missing.length > 0) {
@@ -119,10 +139,34 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'contents', status: 'OK', message: 'every configured store is in the newest backup' });
   }
 
+  if (facts.anomalies !== undefined && facts.anomalies.compared.length > 0) checks.push(anomalyCheck(facts.anomalies.found, facts.anomalies.compared));
+
   if (facts.freeBytes !== undefined) checks.push(spaceCheck(facts.freeBytes, newest.size, facts.directory, t.spaceMargin));
 
   const verified = newest.deepFindings !== undefined || newest.verification?.ok === true ? 'verified' : 'not verified';
   return finish(checks, `last backup ${age} ago, ${formatBytes(newest.size)}, ${verified}`);
+}
+
+function checksumSummary(checksum: ChecksumFacts): string {
+  if (checksum.bytes === 0) return `${checksum.detail}, in ${formatDuration(checksum.seconds)}`;
+  return `sha256 matches its .sha256 sidecar, ${formatBytes(checksum.bytes)} re-read in ${formatDuration(checksum.seconds)}`;
+}
+
+function anomalyCheck(found: Anomaly[], compared: string[]): HealthCheck {
+  const against = compared.length === 1 ? compared[0] : `the median of ${compared.length} backups, ${compared[compared.length - 1]} to ${compared[0]}`;
+  if (found.length === 0) return { name: 'anomalies', status: 'OK', message: `no count fell sharply against ${against}` };
+  const named = found.slice(0, 3).map((a) => `${a.store} ${a.object} ${a.disappeared ? `${a.before} → gone` : `${a.before} → ${a.after}`}`).join('; ');
+  return {
+    name: 'anomalies',
+    status: 'WARNING',
+    message: `${named}${found.length > 3 ? ` (and ${found.length - 3} more)` : ''}, against ${against}`,
+    recommendation: 'If this was not intended (a DELETE without WHERE, a dropped table), keep the backups before it and restore from one (ferry list, ferry inspect).',
+  };
+}
+
+/** The check could not look at the backups at all: monitoring-plugins' UNKNOWN, not a verdict on them. */
+export function unknownHealth(problem: { message: string; recommendation: string }): HealthResult {
+  return finish([{ name: 'presence', status: 'UNKNOWN', message: problem.message, recommendation: problem.recommendation }], problem.message);
 }
 
 function spaceCheck(free: number, newestSize: number, directory: string, margin: number): HealthCheck {

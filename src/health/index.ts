@@ -1,2 +1,3 @@
-export { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, type HealthFacts, type HealthResult, type HealthThresholds, type HealthCheck, type HealthStatusName } from './evaluate.js';
+export { evaluateHealth, unknownHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, type HealthFacts, type HealthResult, type HealthThresholds, type HealthCheck, type HealthStatusName, type ChecksumFacts } from './evaluate.js';
 export { renderMetrics, writeMetricsFile, type MetricsInput } from './metrics.js';
+export { findAnomalies, DEFAULT_ANOMALY_THRESHOLDS, type Anomaly, type StoreCounts } from './anomalies.js';

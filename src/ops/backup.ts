@@ -2,9 +2,9 @@ import { constants, readFileSync } from 'node:fs';
 import { access, chmod, mkdir, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
-  AGE_SUFFIX, ArchiveWriter, archiveNameFor, checksumLine, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY,
+  AGE_SUFFIX, ArchiveWriter, archiveNameFor, updateLatestLink, checksumLine, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY,
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { writeError } from '../archive/writer.js';
@@ -125,6 +125,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     writer = undefined;
     await recordVerification(ctx, finalPath, verification);
     ctx.log.info(`wrote ${finalPath} (${formatBytes(finished.size)})`);
+    if (ctx.config.backup.latest_link) await linkLatest(ctx, finalPath);
 
     const warnings = Object.values(storeManifests).flatMap((m) => m.warnings);
     const prune = options.noPrune === true ? undefined : await applyPrune(ctx, { lockHeld: true });
@@ -336,3 +337,11 @@ async function checkFreeSpace(directory: string, estimated: number): Promise<voi
   }
 }
 
+/** backup_latest.tar.gz follows the newest archive; a link that cannot be made does not fail the backup. */
+async function linkLatest(ctx: OperationContext, archive: string): Promise<void> {
+  try {
+    for (const warning of await updateLatestLink(dirname(archive), basename(archive))) ctx.log.warn(warning);
+  } catch (error) {
+    ctx.log.warn(`could not update backup_latest.tar.gz beside ${archive}: ${(error as Error).message}`);
+  }
+}

@@ -1,8 +1,8 @@
-import { lstat, open, readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import {
   LEGACY_FORMAT_VERSION, type ArchiveEntryHeader, type StoreManifest,
-  CHECKSUM_SUFFIX, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, sha256OfChecksumLine, timeOfArchiveName,
+  CHECKSUM_SUFFIX, isLatestName, isLatestSidecarName, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, sha256OfChecksumLine, timeOfArchiveName,
   type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
@@ -29,6 +29,8 @@ export interface BackupDetails extends BackupSummary {
 export interface VerificationRecord {
   checkedAt: string;
   ok: boolean;
+  /** The archive was made by the old scripts: readable, with no checksums to compare. */
+  oldScripts?: boolean;
 }
 
 /** The backups in a directory, newest first, from names and sizes only (archives are not opened). */
@@ -41,7 +43,7 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
     throw new FerryError('BACKUP_DIR_UNWRITABLE', `cannot read backup directory ${directory}`, { hint: 'Check BACKUP_DIRECTORY and its permissions.', cause });
   }
   const present = new Set(names);
-  const foreign: string[] = names.filter((name) => timeOfArchiveName(name) === undefined && !isOwnFile(name));
+  const foreign: string[] = names.filter((name) => timeOfArchiveName(name) === undefined && !isOwnFile(name) && !isLatestName(name));
   const found = await mapConcurrently(names.filter((name) => timeOfArchiveName(name) !== undefined), 32, async (name): Promise<BackupSummary | string> => {
     const path = join(directory, name);
     // lstat: a link is never followed out of the backup directory, so it counts as foreign.
@@ -59,6 +61,12 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
   });
   const backups = found.filter((f): f is BackupSummary => typeof f !== 'string');
   foreign.push(...found.filter((f): f is string => typeof f === 'string'));
+  for (const name of names.filter(isLatestName)) {
+    const copy = await latestCopy(directory, name, present);
+    if (typeof copy === 'string') foreign.push(copy);
+    // A copy of a backup that is here under its own name (whole seconds) is that backup: counted once.
+    else if (copy !== undefined && !backups.some((b) => Math.floor(b.time.getTime() / 1000) === Math.floor(copy.time.getTime() / 1000))) backups.push(copy);
+  }
   backups.sort((a, b) => b.time.getTime() - a.time.getTime());
   return { backups, foreign: foreign.sort() };
 }
@@ -128,8 +136,39 @@ export function manifestFromHead(start: Buffer, source: string): Manifest | unde
   }
 }
 
+/**
+ * backup_latest.tar.gz: Ferry's link to the newest archive names a backup already counted (undefined);
+ * a regular file of that name is a copy (scp follows the link), dated by its manifest; the name when
+ * it is neither.
+ */
+async function latestCopy(directory: string, name: string, present: Set<string>): Promise<BackupSummary | string | undefined> {
+  const path = join(directory, name);
+  const stats = await lstat(path).catch(() => undefined);
+  if (stats === undefined || stats.isSymbolicLink()) return undefined;
+  if (!stats.isFile()) return name;
+  let created: Date;
+  try {
+    // The sidecar when it was copied too; else the archive itself (read once, to its manifest).
+    created = new Date((await manifestOf(path)).createdAt);
+  } catch {
+    return name;
+  }
+  if (Number.isNaN(created.getTime())) return name;
+  return {
+    name,
+    path,
+    time: created,
+    size: stats.size,
+    hasChecksum: present.has(name + CHECKSUM_SUFFIX),
+    hasManifestSidecar: present.has(name + MANIFEST_SUFFIX),
+    hasVerifySidecar: present.has(name + VERIFY_SUFFIX),
+  };
+}
+
 function isOwnFile(name: string): boolean {
-  if (name === '.ferry.lock' || name.startsWith('.ferry-tmp-')) return true;
+  // The lock, temporary files, and what notifications already said (.ferry-notified.json, .ferry-anomaly-notified).
+  if (name === '.ferry.lock' || name.startsWith('.ferry-tmp-') || name.startsWith('.ferry-notified') || name.startsWith('.ferry-anomaly-notified') || isLatestSidecarName(name)) return true;
+  if (/^\.backup_latest\.tar\.gz.*\.tmp$/.test(name)) return true;
   for (const suffix of [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX, PARTIAL_SUFFIX]) {
     if (name.endsWith(suffix) && timeOfArchiveName(name.slice(0, -suffix.length)) !== undefined) return true;
   }
@@ -159,7 +198,10 @@ export async function locateArchive(reference: string, directory: string): Promi
   const candidates = isAbsolute(reference) || reference.includes('/') ? [resolve(reference)] : [resolve(reference), join(directory, reference)];
   for (const candidate of candidates) {
     const stats = await stat(candidate).catch(() => undefined);
-    if (stats?.isFile()) return candidate;
+    if (!stats?.isFile()) continue;
+    // Ferry's backup_latest link: the archive it names, so what is written beside it goes beside that archive.
+    if (isLatestName(basename(candidate)) && (await lstat(candidate)).isSymbolicLink()) return realpath(candidate);
+    return candidate;
   }
   throw new FerryError('ARCHIVE_NOT_FOUND', `archive ${reference} not found (looked in ${[...new Set(candidates)].join(' and ')})`, {
     hint: 'Run ferry list to see the backups there are, or give the archive path.',
@@ -192,13 +234,17 @@ const LEGACY_STORES: Array<{ prefix: string; kind: string }> = [
   { prefix: 'uploads/', kind: 'uploads' },
 ];
 
-/** What an archive in the old scripts' layout holds; no checksums or counts to check against. */
-function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Manifest {
+/**
+ * What an archive in the old scripts' layout holds; no checksums or counts to check against. A store
+ * folder with no file in it (the scripts leave `mongodb/` and `uploads/` empty when there was
+ * nothing) means nothing for that store.
+ */
+export function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[]): Manifest {
   const normalised = headers.map((h) => ({ ...h, path: h.path.replace(/^\.\//, '') }));
   const stores: Record<string, StoreManifest> = {};
   for (const { prefix, kind } of LEGACY_STORES) {
     const inStore = normalised.filter((h) => h.path.startsWith(prefix));
-    if (inStore.length === 0) continue;
+    if (!inStore.some((h) => h.type !== 'directory')) continue;
     stores[kind] = {
       kind,
       source: `archive ${basename(archivePath)} (no manifest: written by the old backup scripts)`,
@@ -241,7 +287,8 @@ export function parseVerification(text: string | undefined): VerificationRecord 
   if (text === undefined) return undefined;
   try {
     const parsed = JSON.parse(text) as Partial<VerificationRecord>;
-    return typeof parsed.checkedAt === 'string' && typeof parsed.ok === 'boolean' ? { checkedAt: parsed.checkedAt, ok: parsed.ok } : undefined;
+    if (typeof parsed.checkedAt !== 'string' || typeof parsed.ok !== 'boolean') return undefined;
+    return { checkedAt: parsed.checkedAt, ok: parsed.ok, ...(parsed.oldScripts === true ? { oldScripts: true } : {}) };
   } catch {
     return undefined;
   }

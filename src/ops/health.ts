@@ -1,8 +1,12 @@
-import { open, statfs } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, readdir, readFile, statfs } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { evaluateHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
+import { evaluateHealth, findAnomalies, unknownHealth, DEFAULT_ANOMALY_THRESHOLDS, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type StoreCounts, type ChecksumFacts, type HealthFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, isAgeHeader, storeTotals, VERIFY_SUFFIX } from '../archive/index.js';
+import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX, writeFileAtomic } from '../archive/index.js';
+import { interrupted, isFerryError } from '../errors/index.js';
 import type { RemoteStore } from '../remote/index.js';
 import { catalog, lastVerification, parseVerification, recordedSha256, withDetails, type BackupDetails, type BackupSummary, type VerificationRecord } from './catalog.js';
 import type { OperationContext } from './context.js';
@@ -14,6 +18,8 @@ export interface HealthOptions {
   thresholds?: Partial<HealthThresholds>;
   /** Re-check the newest archive in full instead of trusting its header, sidecars and last verify. */
   deep?: boolean;
+  /** Skip re-reading the newest archive against its .sha256 (for archives too big to read every run). */
+  quick?: boolean;
   metricsFile?: string;
   /** Check the copies at storage.remote instead of the backup directory. */
   remote?: boolean;
@@ -31,7 +37,13 @@ interface BackupSource {
   head(backup: BackupSummary): Promise<Buffer>;
   /** Reads the whole archive: the problems found. */
   deepCheck(backup: BackupSummary): Promise<string[]>;
+  /** Holds the archive against its .sha256 sidecar; undefined when it has none. */
+  checksum(backup: BackupSummary): Promise<ChecksumFacts | undefined>;
   freeBytes(): Promise<number | undefined>;
+  /** The backup's counts per store and object, from its manifest sidecar's head; undefined when unknown. */
+  counts(backup: BackupSummary): Promise<StoreCounts | undefined>;
+  /** Why the location cannot be checked at all (missing or unreadable), or undefined when it can. */
+  unusable(): Promise<{ message: string; recommendation: string } | undefined>;
 }
 
 function localSource(ctx: OperationContext): BackupSource {
@@ -55,6 +67,39 @@ function localSource(ctx: OperationContext): BackupSource {
       const report = await verifyArchive(ctx, backup.path);
       await recordVerification(ctx, backup.path, report);
       return report.findings.map((f) => f.problem);
+    },
+    checksum: async (backup) => {
+      let recorded: string | undefined;
+      try {
+        recorded = await recordedSha256(backup.path);
+      } catch (error) {
+        if (!isFerryError(error)) throw error;
+        return { ok: false, bytes: 0, seconds: 0, detail: error.message };
+      }
+      if (recorded === undefined) return undefined;
+      const started = performance.now();
+      const digest = new DigestStream();
+      try {
+        await pipeline(createReadStream(backup.path, { highWaterMark: 1024 * 1024 }), digest, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: ctx.signal });
+      } catch (error) {
+        if (ctx.signal.aborted) throw interrupted();
+        return { ok: false, bytes: digest.size, seconds: (performance.now() - started) / 1000, detail: `cannot be read: ${(error as Error).message}` };
+      }
+      const { sha256, size } = digest.digest();
+      const seconds = (performance.now() - started) / 1000;
+      return sha256 === recorded ? { ok: true, bytes: size, seconds, detail: 're-read' }
+        : { ok: false, bytes: size, seconds, detail: `its bytes have sha256 ${sha256.slice(0, 12)}…, its .sha256 sidecar says ${recorded.slice(0, 12)}…` };
+    },
+    counts: async (backup) => countsOf((await withDetails(backup, { entries: false }).catch(() => undefined))?.manifest),
+    unusable: async () => {
+      try {
+        await readdir(directory);
+        return undefined;
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return { message: `backup directory ${directory} does not exist`, recommendation: 'Check BACKUP_DIRECTORY (backup.directory) and that its disk is mounted; ferry backup creates it.' };
+        return { message: `backup directory ${directory} cannot be read (${code ?? (error as Error).message})`, recommendation: 'Run ferry health as a user that can read the backup directory, and check that it is a directory.' };
+      }
     },
     freeBytes: async () => {
       const fs = await statfs(directory).catch(() => undefined);
@@ -86,7 +131,22 @@ function remoteSource(ctx: OperationContext, remote: RemoteStore): BackupSource 
       if (local !== undefined && local !== sha256) findings.push(`${backup.path} differs from the local archive of the same name`);
       return findings;
     },
+    checksum: async (backup) => {
+      const started = performance.now();
+      const recorded = await remote.recordedSha256(backup.name, ctx.signal);
+      if (recorded === undefined) return undefined;
+      const local = await recordedSha256(join(ctx.config.backup.directory, backup.name)).catch(() => undefined);
+      const seconds = (performance.now() - started) / 1000;
+      // Reading the object every quarter of an hour would cost its size in egress: --deep downloads it.
+      if (local === undefined) return undefined;
+      return local === recorded ? { ok: true, bytes: 0, seconds, detail: 'the remote .sha256 matches the local one' }
+        : { ok: false, bytes: 0, seconds, detail: `the remote .sha256 says ${recorded.slice(0, 12)}…, the local one ${local.slice(0, 12)}…` };
+    },
     freeBytes: async () => undefined,
+    // Reading N sidecars per run from the remote is left to the local check of the same backups.
+    counts: async () => undefined,
+    // The remote's own errors (unreachable, credentials) already stop the check as UNKNOWN.
+    unusable: async () => undefined,
   };
 }
 
@@ -123,9 +183,17 @@ export async function health(ctx: OperationContext, options: HealthOptions = {})
 }
 
 async function healthOf(ctx: OperationContext, source: BackupSource, options: HealthOptions): Promise<HealthResult> {
+  const unusable = await source.unusable();
+  if (unusable !== undefined) {
+    const result = unknownHealth(unusable);
+    if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, { location: source.location, backups: 0, newest: undefined, lastVerifiedAt: undefined, healthStatus: HEALTH_STATUS.UNKNOWN, lastRun: undefined }, 'health');
+    return result;
+  }
   const backups = await source.backups();
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
   const deepFindings = newest !== undefined && options.deep === true ? await source.deepCheck(newest) : undefined;
+  const checksum = newest !== undefined && options.quick !== true ? await source.checksum(newest) : undefined;
+  const anomalies = newest === undefined ? undefined : await anomaliesOf(source, newest, backups.slice(1, 1 + DEFAULT_ANOMALY_THRESHOLDS.previous));
   const result = evaluateHealth({
     directory: source.where,
     count: backups.length,
@@ -141,14 +209,32 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       missing: missingContents(ctx, newest),
       verification: newest.verification,
       deepFindings,
+      checksum,
     },
+    anomalies,
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined }));
-  return result;
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found }), 'health');
+  return anomalies === undefined || newest === undefined ? result : { ...result, anomalies: { backup: newest.name, ...anomalies } };
+}
+
+function countsOf(manifest: BackupDetails['manifest']): StoreCounts | undefined {
+  return manifest === undefined ? undefined : Object.fromEntries(Object.entries(manifest.stores).map(([kind, store]) => [kind, store.counts]));
+}
+
+/** The newest backup's counts against the earlier ones that have a manifest sidecar. */
+async function anomaliesOf(source: BackupSource, newest: BackupDetails, earlier: BackupSummary[]): Promise<HealthFacts['anomalies']> {
+  const counts = countsOf(newest.manifest);
+  if (counts === undefined) return undefined;
+  const compared: Array<{ name: string; counts: StoreCounts }> = [];
+  for (const backup of earlier) {
+    const found = await source.counts(backup);
+    if (found !== undefined) compared.push({ name: backup.name, counts: found });
+  }
+  return { found: findAnomalies(counts, compared.map((c) => c.counts)), compared: compared.map((c) => c.name) };
 }
 
 /** Metrics from what a location holds, plus what this run adds. */
-async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload'>): Promise<MetricsInput> {
+async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload' | 'checksumSeconds' | 'anomalies'>): Promise<MetricsInput> {
   let lastVerifiedAt: Date | undefined;
   // Verify sidecars are read newest first, usually just one.
   for (const backup of backups) {
@@ -173,6 +259,8 @@ async function metricsOf(source: BackupSource, backups: BackupSummary[], newest:
     healthStatus: run.healthStatus,
     lastRun: run.lastRun,
     lastUpload: run.lastUpload,
+    checksumSeconds: run.checksumSeconds,
+    anomalies: run.anomalies,
   };
 }
 
@@ -181,5 +269,18 @@ export async function writeBackupMetrics(ctx: OperationContext, path: string, su
   const source = localSource(ctx);
   const backups = await source.backups().catch(() => [] as BackupSummary[]);
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
-  await writeMetricsFile(path, await metricsOf(source, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }));
+  await writeMetricsFile(path, await metricsOf(source, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }), 'backup');
+}
+
+const ANOMALY_NOTICE = '.ferry-anomaly-notified';
+
+/**
+ * True the first time it is asked about this backup's anomalies: health runs every quarter of an
+ * hour, and an anomaly is news once per backup. Records the backup it said yes for.
+ */
+export async function firstAnomalyNotice(ctx: OperationContext, backup: string): Promise<boolean> {
+  const path = join(ctx.config.backup.directory, ANOMALY_NOTICE);
+  if ((await readFile(path, 'utf8').catch(() => '')).trim() === backup) return false;
+  await writeFileAtomic(path, `${backup}\n`).catch((error: unknown) => ctx.log.warn(`cannot record ${path}: ${(error as Error).message}`));
+  return true;
 }

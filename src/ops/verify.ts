@@ -1,17 +1,19 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
-  DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
-  writeFileAtomic, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
+  CHECKSUM_SUFFIX, DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
+  writeFileAtomic, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
 import { CONTENT_CHECKERS, type ContentCheckResult } from '../stores/index.js';
 import { catalog, locateArchive, manifestOf } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
+import { deriveLegacy, isJsonEntry, LEGACY_JSON_LIMIT, legacyFindings } from './verify-legacy.js';
+import { countThrough, EntryAudit } from './verify-entries.js';
 
 export interface VerifyFinding {
   /** The entry concerned, or "archive" for the file as a whole. */
@@ -29,6 +31,10 @@ export interface VerifyReport {
   entryBytes: number;
   entries: Array<{ path: string; size: number; ok: boolean }>;
   findings: VerifyFinding[];
+  /** Made by the old scripts: no manifest, so no checksums or counts to compare; only readability checked. */
+  oldScripts: boolean;
+  /** Not problems of the archive itself (exit 0), but worth saying: a missing .sha256 sidecar. */
+  warnings: string[];
 }
 
 type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<void>;
@@ -39,10 +45,17 @@ type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<vo
  * document parsing, JSON exports parsing, and as many rows of each as the manifest records.
  * Collects every finding.
  */
-async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined, contentProven: ReadonlySet<string> = new Set()): Promise<VerifyReport> {
+async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined, contentProven?: ReadonlySet<string>): Promise<VerifyReport> {
+  // An archive being written is Ferry's; one read from disk without a sidecar may be the old scripts'.
+  const mayBeOldScripts = contentProven === undefined && sidecar === undefined;
+  const proven = contentProven ?? new Set<string>();
   const started = Date.now();
   const findings: VerifyFinding[] = [];
   const digests: Array<{ path: string; type: string; digest: EntryDigest }> = [];
+  const headers: ArchiveEntryHeader[] = [];
+  const audit = new EntryAudit();
+  // Without a sidecar the archive may turn out to be the old scripts' (known only at its end): JSON kept to parse whole.
+  const jsonBodies = new Map<string, DigestStream>();
   const checked = new Map<string, ContentCheckResult>();
   let inner: Manifest | undefined;
   let archiveBytes = 0;
@@ -61,17 +74,23 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
         }
         return;
       }
-      const digest = new DigestStream();
+      headers.push(header);
+      const counter = audit.see(header);
+      const keep = mayBeOldScripts && header.type === 'file' && isJsonEntry(header.path);
+      const digest = new DigestStream(keep ? LEGACY_JSON_LIMIT : 0);
+      if (keep) jsonBodies.set(header.path, digest);
       const flowing = (data as Readable).pipe(digest);
       // pipe() does not pass a damaged entry's error on; a checker reading `flowing` must see it.
       (data as Readable).once('error', (error) => digest.destroy(error));
-      const checker = header.type === 'file' && !contentProven.has(header.path) ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
+      const checker = header.type === 'file' && !proven.has(header.path) ? CONTENT_CHECKERS.find((c) => c.accepts(header.path)) : undefined;
       if (checker !== undefined) {
         const checking = checker.check(header.path, flowing, checkCtx).then((result) => void checked.set(header.path, result));
         checking.catch(() => undefined);
         pendingChecks.push(checking);
         // The next entry comes as soon as this one is read; a slow check finishes meanwhile.
         await Promise.race([finished(flowing), checking]);
+      } else if (counter !== undefined) {
+        await countThrough(flowing, counter);
       } else {
         await drain(flowing);
       }
@@ -88,9 +107,22 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     await Promise.allSettled(pendingChecks);
     await rm(tempDir, { recursive: true, force: true });
   }
-  const manifest = inner ?? (sidecar?.formatVersion === LEGACY_FORMAT_VERSION ? sidecar : undefined);
+  let manifest = inner ?? (sidecar?.formatVersion === LEGACY_FORMAT_VERSION ? sidecar : undefined);
+  let oldScripts = manifest?.formatVersion === LEGACY_FORMAT_VERSION;
+  if (manifest === undefined && mayBeOldScripts && !findings.some((f) => f.entry === 'archive')) {
+    const derived = deriveLegacy(label, headers);
+    if ('manifest' in derived) {
+      manifest = derived.manifest;
+      oldScripts = true;
+      // The line-per-document export check is Ferry's format; the scripts' exports are whole JSON documents.
+      for (const path of jsonBodies.keys()) checked.delete(path);
+      findings.push(...legacyFindings(manifest, headers, new Map([...jsonBodies].map(([path, digest]) => [path, digest.kept()])), ctx.log));
+    } else {
+      findings.push(derived.finding);
+    }
+  }
   if (manifest === undefined) {
-    if (!findings.some((f) => f.entry === 'archive')) findings.push({ entry: MANIFEST_ENTRY, problem: 'the archive has no manifest.json' });
+    if (!findings.some((f) => f.entry === 'archive' || f.entry === MANIFEST_ENTRY)) findings.push({ entry: MANIFEST_ENTRY, problem: 'the archive has no manifest.json' });
   } else {
     const checker = new ManifestChecker(manifest, label);
     for (const { path, type, digest } of digests) {
@@ -103,6 +135,8 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     }
     for (const missing of checker.missing()) findings.push({ entry: missing, problem: `entry ${missing} is listed in the manifest but not in the archive` });
   }
+  findings.push(...audit.findings);
+  if (manifest !== undefined && !oldScripts && !findings.some((f) => f.entry === 'archive')) findings.push(...audit.compare(manifest));
   for (const [entry, result] of checked) {
     for (const problem of result.problems) findings.push({ entry, problem });
     const count = result.count;
@@ -125,13 +159,21 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     entryBytes: digests.reduce((sum, d) => sum + d.digest.size, 0),
     entries: digests.map((d) => ({ path: d.path, size: d.digest.size, ok: !bad.has(d.path) })),
     findings,
+    oldScripts,
+    warnings: [],
   };
 }
 
 /** Verifies an archive file (decrypting it on the way when it is encrypted). */
 export async function verifyArchive(ctx: OperationContext, archive: string): Promise<VerifyReport> {
   const sidecar = await manifestOf(archive, ctx.signal, { sidecarOnly: true }).catch(() => undefined);
-  return verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
+  const report = await verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
+  if (!report.oldScripts && await stat(archive + CHECKSUM_SUFFIX).catch(() => undefined) === undefined) {
+    const warning = `${basename(archive)} has no .sha256 sidecar: health cannot re-read it against one, nor sha256sum -c check a copy`;
+    report.warnings.push(warning);
+    ctx.log.warn(warning);
+  }
+  return report;
 }
 
 /**
@@ -148,7 +190,7 @@ function entryList(manifest: Manifest): string {
 
 /** Keeps the outcome beside the archive, for list, health and prune. */
 export async function recordVerification(ctx: OperationContext, archive: string, report: VerifyReport): Promise<void> {
-  const record = { checkedAt: report.checkedAt, ok: report.ok, durationSeconds: report.durationSeconds, findings: report.findings };
+  const record = { checkedAt: report.checkedAt, ok: report.ok, durationSeconds: report.durationSeconds, findings: report.findings, ...(report.oldScripts ? { oldScripts: true } : {}) };
   await writeFileAtomic(archive + VERIFY_SUFFIX, JSON.stringify(record, null, 2) + '\n')
     .catch((error: unknown) => ctx.log.warn(`could not record the verification beside ${archive}: ${(error as Error).message}`));
 }

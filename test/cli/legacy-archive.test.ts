@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, truncateSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,54 @@ import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { MongoTestServer } from '../support/mongo/server.js';
 import { createDatabase, pgServer, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
+import { archiveNameFor } from '../../src/archive/naming.js';
+
+const DB1 = join(SHARED_FIXTURES, 'mongo-tools', 'mongorestore', 'testdata', 'testdirs', 'db1');
+
+/**
+ * The folder backup-production.sh fills before archiving it: a custom-format dump (pg_dump -F c -b),
+ * a plain dump with owners, mongodump of every database (the app's and admin), the uploads, and the
+ * Python json.dump exports (indented, not Extended JSON).
+ */
+async function scriptsFolder(work: string, name: string, options: { mongo?: boolean; uploads?: boolean } = {}): Promise<{ folder: string; source: string }> {
+  const source = await createDatabase(uniqueName('oldscripts'));
+  await query(source, `CREATE TABLE recipes (id serial PRIMARY KEY, title text NOT NULL); INSERT INTO recipes (title) SELECT 'recette ' || i FROM generate_series(1, 40) i;`);
+  const folder = join(work, name);
+  mkdirSync(join(folder, 'postgresql'), { recursive: true });
+  const pgEnv = { ...process.env, PGPASSWORD: pgServer().password };
+  const conn = ['-h', '127.0.0.1', '-p', String(pgServer().port), '-U', pgServer().user];
+  execFileSync('pg_dump', [...conn, '-F', 'c', '-b', '-f', join(folder, 'postgresql', 'database.backup'), source], { env: pgEnv });
+  execFileSync('pg_dump', [...conn, '-f', join(folder, 'postgresql', 'database.sql'), source], { env: pgEnv });
+  mkdirSync(join(folder, 'mongodb'), { recursive: true });
+  if (options.mongo !== false) {
+    mkdirSync(join(folder, 'mongodb', 'legrimoire'));
+    for (const f of ['c1.bson', 'c1.metadata.json', 'c4.bson', 'c4.metadata.json']) cpSync(join(DB1, f), join(folder, 'mongodb', 'legrimoire', f));
+    mkdirSync(join(folder, 'mongodb', 'admin'));
+    cpSync(join(DB1, 'c3.bson'), join(folder, 'mongodb', 'admin', 'system.version.bson'));
+    cpSync(join(DB1, 'c3.metadata.json'), join(folder, 'mongodb', 'admin', 'system.version.metadata.json'));
+  }
+  mkdirSync(join(folder, 'uploads'));
+  if (options.uploads !== false) {
+    mkdirSync(join(folder, 'uploads', 'images'));
+    writeFileSync(join(folder, 'uploads', 'images', 'tarte aux pommes.jpg'), Buffer.alloc(4096, 1));
+  }
+  writeFileSync(join(folder, 'recipes_export.json'), JSON.stringify([{ title: 'tarte', created_at: '2025-10-28 14:30:22.123456' }, { title: 'quiche', ingredients: ['œufs', 'crème'] }], null, 2));
+  writeFileSync(join(folder, 'backup_info.txt'), `Backup Date: 2025-10-28 14:30:22\nTo restore: ./scripts/restore-backup.sh ${name}.tar.gz\n`);
+  return { folder, source };
+}
+
+/** Exactly the scripts' call: `cd $BACKUP_BASE_DIR; tar -czf backup_DATE.tar.gz backup_DATE` (one top folder, directory entries included). */
+function tarLikeTheScript(work: string, name: string, backups: string): string {
+  mkdirSync(backups, { recursive: true });
+  const archive = join(backups, `${name}.tar.gz`);
+  execFileSync('tar', ['-czf', archive, name], { cwd: work });
+  return archive;
+}
+
+/** A name the health check finds fresh: the scripts' folder and archive share it. */
+function freshName(): string {
+  return archiveNameFor(new Date(Date.now() - 3_600_000)).replace(/\.tar\.gz$/, '');
+}
 
 let mongo: MongoTestServer;
 let mongoUrl: string;
@@ -68,5 +116,85 @@ describe('migrating from the shell scripts', () => {
     const client = new MongoClient(mongoUrl);
     expect(await client.db('legrimoire_dev').collection('c4').find().toArray()).toHaveLength(10);
     await client.close();
+  });
+
+  it('an archive made exactly as the script makes it (one top folder with its directory entries, an admin database): verify 0 without checksums, inspect, list, health, restore', async () => {
+    const work = await tempDir();
+    const name = freshName();
+    const { source } = await scriptsFolder(work, name);
+    const backups = join(work, 'backups');
+    const archive = tarLikeTheScript(work, name, backups);
+    expect(execFileSync('tar', ['-tzf', archive], { encoding: 'utf8' }).split('\n')[0]).toBe(`${name}/`);
+    const env = { BACKUP_DIRECTORY: backups, DATABASE_URL: pgUrl(uniqueName('oldscripts_dev')), UPLOADS_DIR: join(work, 'dev-uploads') };
+
+    const verified = await ferry(['verify', 'latest'], env);
+    expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(new RegExp(`^${name}\\.tar\\.gz: OK, made by the old scripts: no checksums to compare; readable — `, 'm'));
+    expect(verified.stdout).toMatch(/^\s+mongodb\/\s+\d+ entries/m);
+    const json = JSON.parse((await ferry(['verify', 'latest', '--json'], env)).stdout) as { ok: boolean; oldScripts: boolean; entries: Array<{ path: string }> };
+    expect(json).toMatchObject({ ok: true, oldScripts: true });
+    expect(json.entries.map((e) => e.path)).toContain('mongodb/admin/system.version.bson');
+    expect(json.entries.some((e) => e.path.startsWith(name))).toBe(false);
+
+    const inspected = await ferry(['inspect', 'latest'], env);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    expect(inspected.stdout).toMatch(/^entries\s+\d+, made by the old scripts: no checksums$/m);
+    expect(inspected.stdout).toMatch(/^postgres: /m);
+    expect(inspected.stdout).toMatch(/^mongo: /m);
+
+    const listed = await ferry(['list'], env);
+    expect(listed.stdout).toMatch(new RegExp(`${name}\\.tar\\.gz .*old scripts: no checksums\\s+ok `));
+    const health = await ferry(['health'], env);
+    expect(health.code, health.stdout).toBe(0);
+    expect(health.stdout).toMatch(/\[OK\]\s+integrity: made by the old scripts: no checksums; read whole by ferry verify at /);
+
+    // Which MongoDB database folder to restore is the MongoDB store's business: here postgres and uploads.
+    const restored = await ferry(['restore', 'latest', '--yes', '--only', 'postgres,uploads'], env);
+    expect(restored.code, restored.stdout + restored.stderr).toBe(0);
+    expect(restored.stdout + restored.stderr).not.toMatch(/matches its checksum/);
+    expect(restored.stdout + restored.stderr).toMatch(/no checksums to compare/);
+    expect(await tableDigests(new URL(env.DATABASE_URL).pathname.slice(1))).toEqual(await tableDigests(source));
+    expect(readdirSync(join(work, 'dev-uploads', 'images'))).toEqual(['tarte aux pommes.jpg']);
+  });
+
+  it('flat (tar -C folder .) and under one folder, empty mongodb/ and uploads/ mean nothing for those stores: verify 0', async () => {
+    const work = await tempDir();
+    const name = freshName();
+    const { folder } = await scriptsFolder(work, name, { mongo: false, uploads: false });
+    const backups = join(work, 'backups');
+    const archive = tarLikeTheScript(work, name, backups);
+    const flat = join(work, 'flat');
+    mkdirSync(flat);
+    execFileSync('tar', ['-czf', join(flat, `${name}.tar.gz`), '-C', folder, '.']);
+    for (const dir of [backups, flat]) {
+      const verified = await ferry(['verify', 'latest'], { BACKUP_DIRECTORY: dir });
+      expect(verified.code, verified.stdout + verified.stderr).toBe(0);
+      expect(verified.stdout).toMatch(/OK, made by the old scripts: no checksums to compare; readable/);
+      const inspected = await ferry(['inspect', 'latest', '--json'], { BACKUP_DIRECTORY: dir });
+      expect(Object.keys((JSON.parse(inspected.stdout) as { manifest: { stores: object } }).manifest.stores)).toEqual(['postgres']);
+    }
+    expect(statSync(archive).size).toBeGreaterThan(0);
+  });
+
+  it('damaged pieces of an old archive: corrupt BSON, an unreadable dump, an export that is not JSON → exit 2 each', async () => {
+    const work = await tempDir();
+    const name = freshName();
+    const { folder } = await scriptsFolder(work, name);
+    const size = (path: string) => statSync(path).size;
+    const damage: Array<[string, (dir: string) => void, RegExp]> = [
+      ['bson', (dir) => truncateSync(join(dir, 'mongodb', 'legrimoire', 'c1.bson'), size(join(dir, 'mongodb', 'legrimoire', 'c1.bson')) - 7), /mongodb\/legrimoire\/c1\.bson/],
+      ['dump', (dir) => truncateSync(join(dir, 'postgresql', 'database.backup'), Math.floor(size(join(dir, 'postgresql', 'database.backup')) * 0.6)), /postgresql\/database\.backup: pg_restore cannot read it/],
+      ['export', (dir) => writeFileSync(join(dir, 'recipes_export.json'), '[{"title": "tarte"},'), /recipes_export\.json is not valid JSON/],
+    ];
+    for (const [label, harm, expected] of damage) {
+      const copy = join(work, label);
+      cpSync(folder, join(copy, name), { recursive: true });
+      harm(join(copy, name));
+      const backups = join(copy, 'backups');
+      tarLikeTheScript(copy, name, backups);
+      const verified = await ferry(['verify', 'latest'], { BACKUP_DIRECTORY: backups });
+      expect(verified.code, `${label}: ${verified.stdout}${verified.stderr}`).toBe(2);
+      expect(verified.stdout + verified.stderr, label).toMatch(expected);
+    }
   });
 });

@@ -62,7 +62,7 @@ describe('ferry verify', () => {
     truncateSync(archive, Math.floor(readFileSync(archive).length * 0.7));
     const result = await ferry(['verify', 'latest'], env);
     expect(result.code, result.stdout + result.stderr).toBe(2);
-    expect(result.stdout).toMatch(/problem: archive .* is damaged .*near compressed byte \d+: unexpected end of file/);
+    expect(result.stdout).toMatch(/problem: archive .* is damaged.*: unexpected end of file \(found within the first \d+ compressed bytes\)/);
     expect((await ferry(['health', '--deep'], env)).code).toBe(2);
   });
 
@@ -95,7 +95,7 @@ describe('ferry verify', () => {
 });
 
 describe('ferry health', () => {
-  it('fresh → 0, 30 hours old → 1, 3 days old → 2, empty directory → 2', async () => {
+  it('fresh → 0, 30 hours old → 1, 3 days old → 2, empty directory → 2 (CRITICAL: nothing there)', async () => {
     const { env, dir, name } = await backedUp();
     const fresh = await ferry(['health'], env);
     expect(fresh.code, fresh.stdout).toBe(0);
@@ -107,9 +107,40 @@ describe('ferry health', () => {
     expect(stale.stdout).toMatch(/→ The last scheduled backup is missing/);
     age(dir, older, 72);
     expect((await ferry(['health'], env)).code).toBe(2);
-    const empty = await ferry(['health', '--json'], { ...env, BACKUP_DIRECTORY: join(dir, 'none') });
+    execFileSync('mkdir', ['-p', join(dir, 'empty')]);
+    const empty = await ferry(['health', '--json'], { ...env, BACKUP_DIRECTORY: join(dir, 'empty') });
     expect(empty.code).toBe(2);
     expect(JSON.parse(empty.stdout)).toMatchObject({ status: 'CRITICAL', exitCode: 2 });
+  });
+
+  it('a backup directory that does not exist or cannot be read is UNKNOWN (3), with the metric saying so', async () => {
+    const { env, dir, work } = await backedUp();
+    const metrics = join(work, 'ferry.prom');
+    const missing = await ferry(['health', '--metrics-file', metrics], { ...env, BACKUP_DIRECTORY: join(dir, 'none') });
+    expect(missing.code, missing.stdout).toBe(3);
+    expect(missing.stdout).toMatch(/^FERRY UNKNOWN - backup directory .*none does not exist$/m);
+    expect(parsePrometheusText(readFileSync(metrics, 'utf8')).get('ferry_health_status{location="local"}')).toBe(3);
+    // Tests run as root, which reads any directory: a regular file in its place cannot be read as one.
+    writeFileSync(join(work, 'not-a-dir'), '');
+    const unreadable = await ferry(['health'], { ...env, BACKUP_DIRECTORY: join(work, 'not-a-dir') });
+    expect(unreadable.code, unreadable.stdout).toBe(3);
+    expect(unreadable.stdout).toMatch(/^FERRY UNKNOWN - backup directory .*not-a-dir cannot be read \(ENOTDIR\)$/m);
+  });
+
+  it('re-reads the newest archive against its .sha256 on every run: a flipped byte → CRITICAL without --deep; --quick skips it', async () => {
+    const { env, archive } = await backedUp();
+    const fine = await ferry(['health'], env);
+    expect(fine.code, fine.stdout).toBe(0);
+    expect(fine.stdout).toMatch(/\[OK\]\s+integrity: sha256 matches its \.sha256 sidecar, \d+(\.\d)? KB re-read in \d+(\.\d)? m?s; verified /);
+    const bytes = readFileSync(archive);
+    bytes.writeUInt8(bytes.readUInt8(500) ^ 0x01, 500);
+    writeFileSync(archive, bytes);
+    const flipped = await ferry(['health'], env);
+    expect(flipped.code, flipped.stdout).toBe(2);
+    expect(flipped.stdout).toMatch(/^FERRY CRITICAL - backup_\d+_\d+\.tar\.gz does not match its \.sha256: its bytes have sha256 [0-9a-f]{12}…, its \.sha256 sidecar says [0-9a-f]{12}…$/m);
+    const quick = await ferry(['health', '--quick'], env);
+    expect(quick.code, quick.stdout).toBe(0);
+    expect(quick.stdout).not.toMatch(/re-read/);
   });
 
   it('a configured store missing from the newest backup → 2; low free space by threshold → 1; config error → 3', async () => {

@@ -11,7 +11,7 @@ import { tempDir } from '../support/tmp.js';
 const run = promisify(execFile);
 
 async function onlyArchive(dir: string): Promise<string> {
-  const names = (await readdir(dir)).filter((n) => n.endsWith('.tar.gz'));
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.tar.gz') && !n.startsWith('backup_latest'));
   expect(names).toHaveLength(1);
   return join(dir, names[0]!);
 }

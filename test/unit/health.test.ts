@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_THRESHOLDS, evaluateHealth, type HealthFacts } from '../../src/health/evaluate.js';
-import { renderMetrics } from '../../src/health/metrics.js';
+import { mergeMetrics, renderMetrics } from '../../src/health/metrics.js';
 import { parsePrometheusText } from '../support/prometheus.js';
 
 const NOW = new Date('2026-03-10T12:00:00Z');
@@ -67,5 +67,21 @@ describe('Prometheus metrics', () => {
     expect(samples.get('ferry_backup_store_items{location="local",store="odd\\"name"}')).toBe(1);
     expect(samples.get('ferry_backup_last_run_success{location="local"}')).toBe(1);
     expect(samples.get('ferry_backup_last_success_timestamp_seconds{location="local"}')).toBe(Math.round(hoursAgo(1).getTime() / 1000));
+  });
+
+  it('merging keeps the other command\'s families, another location\'s samples and foreign lines; replaces its own', () => {
+    const base = { backups: 2, newest: undefined, lastVerifiedAt: undefined } as const;
+    const afterBackup = mergeMetrics('# HELP other_metric Someone else.\n# TYPE other_metric gauge\nother_metric 7\n', 'backup', { ...base, location: 'local', healthStatus: undefined, lastRun: { at: NOW, success: false } });
+    const remote = mergeMetrics(afterBackup, 'health', { ...base, location: 'remote', backups: 5, healthStatus: 2, lastRun: undefined });
+    const merged = parsePrometheusText(mergeMetrics(remote, 'health', { ...base, location: 'local', backups: 3, healthStatus: 0, lastRun: undefined }));
+    expect(merged.get('other_metric')).toBe(7);
+    expect(merged.get('ferry_backup_last_run_success{location="local"}')).toBe(0);
+    expect(merged.get('ferry_health_status{location="local"}')).toBe(0);
+    expect(merged.get('ferry_health_status{location="remote"}')).toBe(2);
+    expect(merged.get('ferry_backup_archives{location="local"}')).toBe(3);
+    expect(merged.get('ferry_backup_archives{location="remote"}')).toBe(5);
+    const again = parsePrometheusText(mergeMetrics(remote, 'backup', { ...base, location: 'local', healthStatus: undefined, lastRun: { at: NOW, success: true } }));
+    expect(again.get('ferry_backup_last_run_success{location="local"}')).toBe(1);
+    expect(again.get('ferry_health_status{location="remote"}')).toBe(2);
   });
 });

@@ -1,6 +1,7 @@
 import type { FerryError } from '../../errors/index.js';
 import { HEALTH_STATUS, type HealthResult, type HealthThresholds } from '../../health/index.js';
-import { health } from '../../ops/health.js';
+import { firstAnomalyNotice, health } from '../../ops/health.js';
+import { notifyHealth } from '../../notify/health-notice.js';
 import type { Session } from '../session.js';
 
 export interface HealthCommandOptions {
@@ -10,6 +11,7 @@ export interface HealthCommandOptions {
   minSize: number;
   spaceMargin: number;
   deep?: boolean;
+  quick?: boolean;
   remote?: boolean;
   metricsFile?: string;
 }
@@ -34,7 +36,8 @@ export async function healthCommand(session: Session, options: HealthCommandOpti
     minSizeBytes: options.minSize,
     spaceMargin: options.spaceMargin,
   };
-  const result: HealthResult = await health(session.ctx, { thresholds, ...(options.deep === true ? { deep: true } : {}), ...(options.remote === true ? { remote: true } : {}), ...(options.metricsFile === undefined ? {} : { metricsFile: options.metricsFile }) });
+  const result: HealthResult = await health(session.ctx, { thresholds, ...(options.deep === true ? { deep: true } : {}), ...(options.quick === true ? { quick: true } : {}), ...(options.remote === true ? { remote: true } : {}), ...(options.metricsFile === undefined ? {} : { metricsFile: options.metricsFile }) });
+  await tellNotifiers(session, result);
   if (output.options.json) {
     output.json(result);
     return result.exitCode;
@@ -47,4 +50,14 @@ export async function healthCommand(session: Session, options: HealthCommandOpti
   }
   output.data(lines.join('\n'));
   return result.exitCode;
+}
+
+/** CRITICAL and recovery once per change (the notifier keeps that state); a backup's anomalies once. */
+async function tellNotifiers(session: Session, result: HealthResult): Promise<void> {
+  const { ctx } = session;
+  if (ctx.config.notify === undefined) return;
+  const reasons = result.checks.filter((c) => c.status !== 'OK').map((c) => `${c.name}: ${c.message}`);
+  const anomaly = result.checks.find((c) => c.name === 'anomalies' && c.status !== 'OK');
+  const news = anomaly !== undefined && result.anomalies !== undefined && await firstAnomalyNotice(ctx, result.anomalies.backup);
+  await notifyHealth(ctx, result.exitCode, reasons, news ? [anomaly.message] : []).catch((error: unknown) => ctx.log.warn(`could not notify: ${(error as Error).message}`));
 }

@@ -1,3 +1,4 @@
+import { LEGACY_FORMAT_VERSION } from '../../archive/index.js';
 import { inspect } from '../../ops/inspect.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import { table } from '../render/output.js';
@@ -15,7 +16,7 @@ export async function inspectCommand(session: Session, reference: string): Promi
     `archive   ${result.archive} (${formatBytes(result.size)})`,
     `created   ${m.createdAt} on ${m.host} in ${formatDuration(m.durationSeconds)}`,
     `written   by ferry ${m.tool.version}, archive format ${m.formatVersion}`,
-    `entries   ${m.entries.length}, each with size and sha256`,
+    `entries   ${m.entries.length}, ${m.formatVersion === LEGACY_FORMAT_VERSION ? 'made by the old scripts: no checksums' : 'each with size and sha256'}`,
     '',
   ];
   for (const [kind, store] of Object.entries(m.stores)) {

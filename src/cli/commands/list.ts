@@ -19,7 +19,7 @@ export async function listCommand(session: Session, options: { remote?: boolean 
         ageSeconds: Math.round((now - b.time.getTime()) / 1000),
         size: b.size,
         stores: b.manifest === undefined ? null : Object.keys(b.manifest.stores),
-        status: statusOf(b.manifest !== undefined, b.hasChecksum, remote),
+        status: statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true),
         verification: b.verification ?? null,
       })),
       foreign: result.foreign,
@@ -37,7 +37,7 @@ export async function listCommand(session: Session, options: { remote?: boolean 
       formatDuration((now - b.time.getTime()) / 1000),
       formatBytes(b.size),
       b.manifest === undefined ? '?' : Object.keys(b.manifest.stores).join(','),
-      statusOf(b.manifest !== undefined, b.hasChecksum, remote),
+      statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true),
       b.verification === undefined ? 'never' : `${b.verification.ok ? 'ok' : 'FAILED'} ${formatDuration((now - Date.parse(b.verification.checkedAt)) / 1000)} ago`,
     ]),
   ));
@@ -47,8 +47,9 @@ export async function listCommand(session: Session, options: { remote?: boolean 
   return 0;
 }
 
-function statusOf(hasManifest: boolean, hasChecksum: boolean, remote: boolean): string {
+function statusOf(hasManifest: boolean, hasChecksum: boolean, remote: boolean, oldScripts: boolean): string {
   if (hasManifest && hasChecksum) return 'complete';
+  if (oldScripts) return 'old scripts: no checksums';
   if (remote) return hasChecksum ? 'no manifest' : 'incomplete upload (run ferry push)';
-  return 'no sidecar (run ferry inspect)';
+  return 'no sidecar (ferry verify tells)';
 }

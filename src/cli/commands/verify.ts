@@ -22,7 +22,8 @@ export async function verifyCommand(session: Session, reference: string): Promis
 
 function render(report: VerifyReport, verbose: boolean): string {
   const speed = report.durationSeconds > 0 ? `, ${formatBytes(report.archiveBytes / report.durationSeconds)}/s` : '';
-  const lines = [`${basename(report.archive)}: ${report.ok ? 'OK' : `CORRUPT, ${report.findings.length} problem(s)`} — ${report.entries.length} entries, ${formatBytes(report.archiveBytes)} read in ${formatDuration(report.durationSeconds)}${speed}`];
+  const verdict = report.ok ? (report.oldScripts ? 'OK, made by the old scripts: no checksums to compare; readable' : 'OK') : `CORRUPT, ${report.findings.length} problem(s)`;
+  const lines = [`${basename(report.archive)}: ${verdict} — ${report.entries.length} entries, ${formatBytes(report.archiveBytes)} read in ${formatDuration(report.durationSeconds)}${speed}`];
   const groups = new Map<string, { count: number; bad: number; bytes: number }>();
   for (const entry of report.entries) {
     const group = entry.path.includes('/') ? `${entry.path.split('/')[0]}/` : entry.path;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { drain, readArchiveChecked } from '../../archive/index.js';
+import { drain, LEGACY_FORMAT_VERSION, readArchiveChecked } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { lastLine, runTool } from '../../process/index.js';
 import type { MaskedObjectStats, ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
@@ -46,7 +46,7 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
       if (staging !== undefined && prefix !== undefined) await staging.accept(header, header.path.slice(prefix.length), data);
       else await drain(data);
     }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
-    ctx.progress.done('archive read and every entry matches its checksum');
+    ctx.progress.done(plan.manifest.formatVersion === LEGACY_FORMAT_VERSION ? 'archive read; made by the old scripts: no checksums to compare' : 'archive read and every entry matches its checksum');
     throwIfAborted(ctx.signal);
     // Checks that need the staged data (masking rules among them) pass for every store before any is touched.
     for (const staging of stagings.values()) await staging.validate?.();

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, rename, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AGE_SUFFIX } from './encryption.js';
+import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';
+
+/** The name the old workflow copies (`scp prod:…/backups/backup_latest.tar.gz`). */
+export const LATEST_NAME = 'backup_latest.tar.gz';
+const LATEST_PATTERN = /^backup_latest\.tar\.gz(?:\.age)?$/;
+const SIDECAR_SUFFIXES = [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX];
+
+export function isLatestName(name: string): boolean {
+  return LATEST_PATTERN.test(name);
+}
+
+/** backup_latest.tar.gz's own sidecars (.sha256, .manifest.json, .verify.json). */
+export function isLatestSidecarName(name: string): boolean {
+  return SIDECAR_SUFFIXES.some((suffix) => name.endsWith(suffix) && isLatestName(name.slice(0, -suffix.length)));
+}
+
+/**
+ * Points backup_latest.tar.gz (.tar.gz.age for an encrypted archive) and its sidecars at the archive
+ * just written, as relative links in the same directory, each swapped in by a rename so a reader never
+ * finds none. A regular file of that name (a copy someone put there) is never replaced: returned as a
+ * warning. The link of the other kind (encrypted or not) is removed, so "latest" names one archive.
+ */
+export async function updateLatestLink(directory: string, archiveName: string): Promise<string[]> {
+  const warnings: string[] = [];
+  const encrypted = archiveName.endsWith(AGE_SUFFIX);
+  const latest = encrypted ? LATEST_NAME + AGE_SUFFIX : LATEST_NAME;
+  const other = encrypted ? LATEST_NAME : LATEST_NAME + AGE_SUFFIX;
+  for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
+    const stale = join(directory, other + suffix);
+    if ((await lstat(stale).catch(() => undefined))?.isSymbolicLink() === true) await rm(stale, { force: true });
+    const link = join(directory, latest + suffix);
+    const existing = await lstat(link).catch(() => undefined);
+    if (existing !== undefined && !existing.isSymbolicLink()) {
+      warnings.push(`${link} is a regular file, not Ferry's link: left as it is`);
+      continue;
+    }
+    const target = archiveName + suffix;
+    if (await lstat(join(directory, target)).catch(() => undefined) === undefined) {
+      if (existing !== undefined) await rm(link, { force: true });
+      continue;
+    }
+    const temp = join(directory, `.${latest}${suffix}.${randomBytes(4).toString('hex')}.tmp`);
+    await symlink(target, temp);
+    try {
+      await rename(temp, link);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+  }
+  return warnings;
+}
