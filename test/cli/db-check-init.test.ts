@@ -92,6 +92,51 @@ describe('ferry db init', () => {
   });
 });
 
+describe('ferry db init on a database the app\'s import scripts set up', () => {
+  it('reports init-db.sh\'s names for the import scripts\' indexes as drift, exits 0, and creates only what is missing', async () => {
+    const server = new MongoTestServer();
+    const url = await server.start();
+    const client = new MongoClient(url);
+    // As backend/scripts/import_off_ingredients.py creates them (pymongo IndexModel with names).
+    await client.db('legrimoire').collection('ingredients').createIndexes([
+      { key: { off_id: 1 }, unique: true, name: 'off_id_unique' },
+      { key: { 'names.en': 'text', 'names.fr': 'text' }, name: 'names_text' },
+      { key: { parents: 1 }, name: 'parents_index' },
+      { key: { custom: 1 }, name: 'custom_index' },
+    ]);
+    const work = await tempDir();
+    const config = join(work, 'ferry.config.yaml');
+    // What backend/scripts/mongodb/init-db.sh declares (default names), plus the import script's text index.
+    writeFileSync(config, [
+      'mongodb:',
+      `  url: ${url}/legrimoire`,
+      '  indexes:',
+      '    ingredients:',
+      '      - { key: { off_id: 1 }, unique: true, background: true }',
+      '      - { key: { names.fr: 1 }, background: true }',
+      '      - { key: { custom: 1 }, background: true }',
+      '      - { key: { names.en: text, names.fr: text }, name: names_text }',
+      '',
+    ].join('\n'));
+    const result = await ferry(['db', 'init', '--wait', '0', '--config', config], {});
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/: 1 created, 2 unchanged, 0 conflicts, 2 drifted$/m);
+    expect(result.stdout).toMatch(/^ {2}drift {5}index ingredients\.off_id_1: the same index exists as off_id_unique; left as it is$/m);
+    expect(result.stdout).toMatch(/^ {2}drift {5}index ingredients\.custom_1: the same index exists as custom_index; left as it is$/m);
+    expect(result.stdout).toMatch(/^ {2}created {3}index ingredients\.names\.fr_1$/m);
+    const names = (await client.db('legrimoire').collection('ingredients').indexes()).map((i) => i.name).sort();
+    expect(names).toEqual(['_id_', 'custom_index', 'names.fr_1', 'names_text', 'off_id_unique', 'parents_index']);
+
+    // The same key with other options is not drift: a unique index the app relies on would be missing.
+    writeFileSync(config, readConfigWith(config, '{ key: { off_id: 1 }, unique: true, background: true }', '{ key: { off_id: 1 } }'));
+    const conflict = await ferry(['db', 'init', '--wait', '0', '--config', config], {});
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/index ingredients\.off_id_1: the same key is already indexed as off_id_unique with other options/);
+    await client.close();
+    await server.stop();
+  });
+});
+
 function readConfigWith(path: string, from: string, to: string): string {
   return readFileSync(path, 'utf8').replace(from, to);
 }
