@@ -13,7 +13,14 @@ describe('ferry db check', () => {
   it('waits for a MongoDB that appears after a delay, then reports counts', async () => {
     const port = await freePort();
     const run = startFerry(['db', 'check', '--wait', '20s'], { MONGODB_URL: `mongodb://127.0.0.1:${port}/legrimoire`, FERRY_MONGODB_REQUIRED_COLLECTIONS: 'recipes' });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The server appears only once Ferry has found it missing, however long Ferry took to start.
+    await new Promise<void>((resolveWait) => {
+      let seen = '';
+      run.child.stderr?.on('data', (chunk: Buffer | string) => {
+        seen += String(chunk);
+        if (/waiting for mongodb/.test(seen)) resolveWait();
+      });
+    });
     const server = new MongoTestServer();
     await server.start(port);
     const client = new MongoClient(`mongodb://127.0.0.1:${port}`);
