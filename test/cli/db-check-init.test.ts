@@ -134,6 +134,15 @@ describe('ferry db init on a database the app\'s import scripts set up', () => {
     const names = (await client.db('legrimoire').collection('ingredients').indexes()).map((i) => i.name).sort();
     expect(names).toEqual(['_id_', 'custom_index', 'names.fr_1', 'names_text', 'off_id_unique', 'parents_index']);
 
+    // mongod lists a text index in its own form ({_fts, _ftsx}, weights, defaults): still the declared one.
+    await client.db('legrimoire').collection('categories').createIndexes([
+      { key: { _fts: 'text', _ftsx: 1 }, name: 'names_text', weights: { 'names.en': 1, 'names.fr': 1 }, default_language: 'english', language_override: 'language', textIndexVersion: 3 },
+    ]);
+    writeFileSync(config, readConfigWith(config, '  indexes:\n', '  indexes:\n    categories:\n      - { key: { names.en: text, names.fr: text }, name: names_text }\n'));
+    const listed = await ferry(['db', 'init', '--wait', '0', '--config', config, '--json'], {});
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { inits: Array<{ unchanged: string[] }> }).inits[0]?.unchanged).toContain('index categories.names_text');
+
     // The same key with other options is not drift: a unique index the app relies on would be missing.
     writeFileSync(config, readConfigWith(config, '{ key: { off_id: 1 }, unique: true, background: true }', '{ key: { off_id: 1 } }'));
     const conflict = await ferry(['db', 'init', '--wait', '0', '--config', config], {});
