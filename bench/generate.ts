@@ -1,13 +1,15 @@
 /**
- * A deterministic, seeded generator of Le Grimoire-shaped data: recipes with titles, multi-paragraph
- * instructions, ingredient lists, numbers and timestamps, a few very large rows, and an uploads folder
- * of image-sized incompressible files (like JPEGs). Rows are streamed into psql's COPY, never built
+ * A deterministic, seeded generator of data in Le Grimoire's real schema: users, recipes with titles,
+ * multi-paragraph instructions, text[] ingredient lists, numbers and timestamps, a few very large
+ * rows, tags, favorites and some structured ingredient links, and an uploads folder laid out as the
+ * backend writes it (recipes/<uuid>.jpg) of image-sized incompressible files (like JPEGs). Rows are streamed into psql's COPY, never built
  * in memory as a whole.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { SAMPLE_SCHEMA_SQL } from '../src/demo/sample-data.js';
 
 export interface Size {
   recipes: number;
@@ -49,16 +51,16 @@ function copyEscape(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
 }
 
-export const SCHEMA = `
-CREATE TABLE categories (id int PRIMARY KEY, name text NOT NULL);
-CREATE TABLE ingredients (id int PRIMARY KEY, name text NOT NULL, unit text NOT NULL, price numeric(8,2));
-CREATE TABLE recipes (
-  id int PRIMARY KEY, slug text NOT NULL UNIQUE, title text NOT NULL, category_id int NOT NULL REFERENCES categories(id),
-  servings int NOT NULL, prep_minutes int NOT NULL, rating real, instructions text NOT NULL, tags text[] NOT NULL,
-  image_path text, created_at timestamptz NOT NULL);
-CREATE TABLE recipe_ingredients (recipe_id int NOT NULL REFERENCES recipes(id), ingredient_id int NOT NULL REFERENCES ingredients(id),
-  quantity numeric(8,2) NOT NULL, PRIMARY KEY (recipe_id, ingredient_id));
-`;
+/** Le Grimoire's real schema (users, recipes with text[] ingredients, tags, favorites, …), as the demo's. */
+export const SCHEMA = SAMPLE_SCHEMA_SQL;
+
+/** A UUID that is a function of the row number, so runs are repeatable and no lookup is needed. */
+function uuid(kind: number, i: number): string {
+  return `${kind.toString(16).padStart(8, '0')}-0000-4000-8000-${i.toString(16).padStart(12, '0')}`;
+}
+
+const CATEGORIES = ['Entrées', 'Plats', 'Desserts', 'Boissons', 'Pains'];
+const CUISINES = ['Française', 'Québécoise', 'Italienne', 'Marocaine'];
 
 async function copyInto(psql: (sql: string, input: AsyncIterable<string>) => Promise<void>, table: string, rows: AsyncIterable<string>): Promise<void> {
   await psql(`COPY ${table} FROM STDIN`, rows);
@@ -80,22 +82,14 @@ export async function generate(size: Size, psqlArgs: string[], env: NodeJS.Proce
   });
   await psql(SCHEMA);
   const rand = prng(seed);
-  await copyInto(psql, 'categories', (async function* () {
-    for (let i = 1; i <= 20; i++) yield `${i}\tCatégorie ${i}\n`;
-  })());
-  await copyInto(psql, 'ingredients', (async function* () {
-    for (let i = 1; i <= size.ingredients; i++) yield `${i}\t${copyEscape(sentence(rand, 2))} ${i}\t${['g', 'ml', 'pièce'][i % 3]}\t${(rand() * 50).toFixed(2)}\n`;
-  })());
-  await copyInto(psql, 'recipes', (async function* () {
+  const users = Math.max(10, Math.floor(size.recipes / 50));
+  await copyInto(psql, 'users (id, email, name, avatar_url, oauth_provider, oauth_provider_id, created_at, updated_at, username, password_hash, role, is_active)', (async function* () {
     let batch = '';
-    for (let i = 1; i <= size.recipes; i++) {
-      const paragraphs = 2 + Math.floor(rand() * 4);
-      // A few very large rows, as real data has (a recipe pasted with a whole book chapter).
-      const big = i % 50_000 === 7 ? 400 : 1;
-      const instructions = Array.from({ length: paragraphs * big }, () => sentence(rand, 12 + Math.floor(rand() * 20))).join('\n\n');
+    for (let u = 1; u <= users; u++) {
       const created = new Date(Date.UTC(2020, 0, 1) + Math.floor(rand() * 5 * 365 * 86_400_000)).toISOString();
-      const tags = `{${sentence(rand, 1).slice(0, -1).toLowerCase()},${sentence(rand, 1).slice(0, -1).toLowerCase()}}`;
-      batch += `${i}\trecette-${i}\t${copyEscape(sentence(rand, 4))}\t${1 + (i % 20)}\t${1 + Math.floor(rand() * 8)}\t${5 + Math.floor(rand() * 120)}\t${(rand() * 5).toFixed(2)}\t${copyEscape(instructions)}\t${tags}\t${i % 3 === 0 ? `images/recipe-${i}.jpg` : '\\N'}\t${created}\n`;
+      const oauth = u % 3 === 0;
+      const hash = createHash('sha256').update(`pw-${u}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53).padEnd(53, 'x');
+      batch += `${uuid(1, u)}\tcuisinier${u}@exemple.fr\t${copyEscape(sentence(rand, 2).slice(0, -1))}\t${oauth ? `https://lh3.googleusercontent.com/a/${u}=s96-c` : '\\N'}\t${oauth ? 'google' : '\\N'}\t${oauth ? String(100_000_000_000 + u) : '\\N'}\t${created}\t${created}\tcuisinier${u}\t${oauth ? '\\N' : `$2b$12$${hash}`}\t${u === 1 ? 'admin' : u % 4 === 0 ? 'collaborator' : 'reader'}\tt\n`;
       if (batch.length > 1_000_000) {
         yield batch;
         batch = '';
@@ -103,17 +97,60 @@ export async function generate(size: Size, psqlArgs: string[], env: NodeJS.Proce
     }
     yield batch;
   })());
-  await copyInto(psql, 'recipe_ingredients', (async function* () {
+  await copyInto(psql, 'ingredients (id, name, english_name, french_name, default_unit)', (async function* () {
+    for (let i = 1; i <= size.ingredients; i++) {
+      const name = `${copyEscape(sentence(rand, 2).slice(0, -1))} ${i}`;
+      yield `${i}\t${name}\t${name}\t${name}\t${['g', 'ml', 'pièce'][i % 3]}\n`;
+    }
+  })());
+  const arrayItem = (text: string) => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  await copyInto(psql, 'recipes (id, title, description, ingredients, instructions, servings, prep_time, cook_time, total_time, category, cuisine, image_url, source, user_id, is_public, created_at, updated_at, difficulty_level, equipment)', (async function* () {
     let batch = '';
     for (let i = 1; i <= size.recipes; i++) {
-      const n = 2 + (i % 6);
-      const seen = new Set<number>();
-      for (let k = 0; k < n; k++) {
-        const ingredient = 1 + Math.floor(rand() * size.ingredients);
-        if (seen.has(ingredient)) continue;
-        seen.add(ingredient);
-        batch += `${i}\t${ingredient}\t${(1 + rand() * 500).toFixed(2)}\n`;
+      const paragraphs = 2 + Math.floor(rand() * 3);
+      // A few very large rows, as real data has (a recipe pasted with a whole book chapter).
+      const big = i % 50_000 === 7 ? 400 : 1;
+      const instructions = Array.from({ length: paragraphs * big }, () => sentence(rand, 12 + Math.floor(rand() * 18))).join('\n\n');
+      const created = new Date(Date.UTC(2020, 0, 1) + Math.floor(rand() * 5 * 365 * 86_400_000)).toISOString();
+      const ingredients = Array.from({ length: 2 + (i % 5) }, () => arrayItem(`${10 * (1 + Math.floor(rand() * 50))} g de ${sentence(rand, 1).slice(0, -1).toLowerCase()}`));
+      const prep = 5 + Math.floor(rand() * 60);
+      const cook = Math.floor(rand() * 120);
+      batch += `${uuid(2, i)}\t${copyEscape(sentence(rand, 4))}\t${copyEscape(sentence(rand, 5))}\t${copyEscape(`{${ingredients.join(',')}}`)}\t${copyEscape(instructions)}\t${1 + Math.floor(rand() * 8)}\t${prep}\t${cook}\t${prep + cook}\t${CATEGORIES[i % 5]}\t${CUISINES[i % 4]}\t${i % 3 === 0 ? `/uploads/recipes/${uuid(2, i)}.jpg` : '\\N'}\tmanual\t${uuid(1, 1 + (i % users))}\t${i % 9 === 0 ? 'f' : 't'}\t${created}\t${created}\t${['facile', 'moyen', 'difficile'][i % 3]}\t{four,bol}\n`;
+      if (batch.length > 1_000_000) {
+        yield batch;
+        batch = '';
       }
+    }
+    yield batch;
+  })());
+  await copyInto(psql, 'recipe_tags (id, recipe_id, tag)', (async function* () {
+    let batch = '';
+    for (let i = 1; i <= size.recipes; i += 4) {
+      batch += `${uuid(3, i)}\t${uuid(2, i)}\t${sentence(rand, 1).slice(0, -1).toLowerCase()}\n`;
+      if (batch.length > 1_000_000) {
+        yield batch;
+        batch = '';
+      }
+    }
+    yield batch;
+  })());
+  // The structured ingredient links exist for some recipes only; the text[] column is the main path.
+  await copyInto(psql, 'recipe_ingredients (id, recipe_id, ingredient_id, quantity, unit, display_order)', (async function* () {
+    let batch = '';
+    let n = 0;
+    for (let i = 1; i <= size.recipes; i += 4) {
+      for (let k = 1; k <= 2; k++) batch += `${uuid(4, ++n)}\t${uuid(2, i)}\t${1 + Math.floor(rand() * size.ingredients)}\t${(1 + rand() * 500).toFixed(2)}\tg\t${k}\n`;
+      if (batch.length > 1_000_000) {
+        yield batch;
+        batch = '';
+      }
+    }
+    yield batch;
+  })());
+  await copyInto(psql, 'favorites (id, user_id, recipe_id)', (async function* () {
+    let batch = '';
+    for (let i = 1; i <= size.recipes; i += 5) {
+      batch += `${uuid(5, i)}\t${uuid(1, 1 + ((i * 7) % users))}\t${uuid(2, i)}\n`;
       if (batch.length > 1_000_000) {
         yield batch;
         batch = '';
@@ -122,7 +159,7 @@ export async function generate(size: Size, psqlArgs: string[], env: NodeJS.Proce
     yield batch;
   })());
   await psql('ANALYZE');
-  await mkdir(join(uploads, 'images'), { recursive: true });
+  await mkdir(join(uploads, 'recipes'), { recursive: true });
   for (let i = 0; i < size.uploads; i++) {
     // Incompressible, like JPEGs: a hash chain, deterministic and cheap.
     const bytes = Buffer.alloc(size.uploadBytes);
@@ -131,6 +168,6 @@ export async function generate(size: Size, psqlArgs: string[], env: NodeJS.Proce
       block.copy(bytes, offset);
       block = createHash('sha256').update(block).digest();
     }
-    await writeFile(join(uploads, 'images', `recipe-${i * 3}.jpg`), bytes);
+    await writeFile(join(uploads, 'recipes', `${uuid(2, 3 * (i + 1))}.jpg`), bytes);
   }
 }

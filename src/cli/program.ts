@@ -3,7 +3,7 @@ import { Redactor } from '../config/index.js';
 import { EXIT, FerryError, interrupted } from '../errors/index.js';
 import { FERRY_VERSION } from '../version.js';
 import { backupCommand, type BackupCommandOptions } from './commands/backup.js';
-import { healthCommand, reportUnknown, type HealthCommandOptions } from './commands/health.js';
+import { healthCommand, reportUnknown, withScriptThresholds, type HealthCommandOptions } from './commands/health.js';
 import { dbCheckCommand, dbInitCommand, parseWait } from './commands/db.js';
 import { demoCommand } from './commands/demo.js';
 import { keyGenerateCommand } from './commands/key.js';
@@ -113,6 +113,7 @@ export function buildProgram(): Command {
     .option('-q, --quiet', 'print only data and errors', false)
     .option('-v, --verbose', 'print debug lines', false)
     .option('-i, --identity <file...>', 'age identity file(s) for encrypted archives (also FERRY_AGE_IDENTITY_FILE; passphrases: FERRY_AGE_PASSPHRASE or FERRY_AGE_PASSPHRASE_FILE)')
+    .addOption(new Option('--env-file <file>', 'load NAME=value lines (.env, .env.production) before the configuration; repeatable, later files win, variables already set win over all').argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]))
     .addOption(new Option('--log-format <format>', 'log lines on stderr as text, or as JSON objects for journald/Loki').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXIT_CODES_HELP)
     .showSuggestionAfterError()
@@ -207,7 +208,8 @@ export function buildProgram(): Command {
     .option('--remote', 'check the newest copy at storage.remote instead (with --deep: download it and compare its sha256)')
     .option('--metrics-file <path>', 'also write Prometheus text format there (atomically), for node_exporter\'s textfile collector')
     .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Re-reads the newest archive against its .sha256 and says how long\nthat took (--quick skips it); --deep also reads every entry as ferry verify does.')
-    .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, opts), reportUnknown));
+    .addHelpText('after', 'Without --max-age / --min-size, MAX_AGE_HOURS and MIN_SIZE_KB (check-backup-health.sh\'s variables) are used when set.')
+    .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, withScriptThresholds(opts, (o) => command.getOptionValueSource(o) === 'cli', process.env)), reportUnknown));
 
   program.command('prune')
     .description('apply retention now (never the newest backup, nor the newest verified one)')

@@ -7,6 +7,7 @@ export interface GlobalOptions extends Omit<OutputOptions, 'logFormat'> {
   config?: string;
   logFormat?: string;
   identity?: string[];
+  envFile?: string[];
 }
 
 /** Everything a command needs: loaded configuration, output, and the signal Ctrl-C fires. */
@@ -19,6 +20,7 @@ export interface Session {
 export async function openSession(options: GlobalOptions, output: Output, signal: AbortSignal): Promise<Session> {
   const { ctx, warnings, notes } = await openContext({
     ...(options.config === undefined ? {} : { configFile: options.config }),
+    ...(options.envFile === undefined ? {} : { envFiles: options.envFile }),
     signal, log: output.logger, progress: output.progress, identityFiles: options.identity ?? [],
   });
   output.setRedactor(ctx.redactor);

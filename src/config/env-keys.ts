@@ -1,3 +1,5 @@
+import { SCRIPT_NAMES } from './script-names.js';
+
 /**
  * Which environment variable overrides which configuration key. The legacy names are the ones the
  * Le Grimoire shell scripts used; every key also has a FERRY_<SECTION>_<KEY> name.
@@ -69,7 +71,7 @@ export const ENV_OVERRIDES: ReadonlyArray<{ variable: string; path: string }> = 
   ...KEY_PATHS.map((path) => ({ variable: ferryName(path), path })),
 ];
 
-/** The environment variable names that can set a key, for error messages. */
+/** The environment variable names that can set a key, for error messages; the scripts' names last. */
 export function variablesFor(path: string): string[] {
-  return ENV_OVERRIDES.filter((o) => o.path === path).map((o) => o.variable);
+  return [...ENV_OVERRIDES, ...SCRIPT_NAMES].filter((o) => o.path === path).map((o) => o.variable);
 }

@@ -5,9 +5,11 @@ import { parse as parseYaml, YAMLParseError } from 'yaml';
 import type { ZodError } from 'zod';
 import { FerryError } from '../errors/index.js';
 import { ENV_OVERRIDES, variablesFor } from './env-keys.js';
+import { applyEnvFileValues, readEnvFiles } from './env-file.js';
 import { expandValues } from './expand.js';
 import { passwordOf, Redactor } from './redact.js';
-import { configSchema, type FerryConfig } from './schema.js';
+import { configSchema, mongodbConfigSchema, uploadsConfigSchema, type FerryConfig } from './schema.js';
+import { applyScriptNames } from './script-names.js';
 import { closest, keysAt } from './suggest.js';
 
 export const DEFAULT_CONFIG_FILE = 'ferry.config.yaml';
@@ -31,11 +33,18 @@ export interface LoadConfigOptions {
   file?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * --env-file: loaded into `env` before anything else is read; a variable `env` already has wins.
+   * Their secret-looking values (…PASSWORD, …SECRET, …TOKEN, …KEY) are registered with the redactor.
+   */
+  envFiles?: readonly string[];
 }
 
 export async function loadConfig(options: LoadConfigOptions = {}): Promise<LoadedConfig> {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
+  const fromFiles = options.envFiles === undefined || options.envFiles.length === 0 ? undefined : await readEnvFiles(options.envFiles, cwd);
+  if (fromFiles !== undefined) applyEnvFileValues(env, fromFiles.values);
   const explicit = options.file ?? env.FERRY_CONFIG;
   const file = explicit !== undefined && explicit !== '' ? resolve(cwd, explicit) : await existing(resolve(cwd, DEFAULT_CONFIG_FILE));
   const warnings: string[] = [];
@@ -54,6 +63,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     raw = expandValues(raw, env);
   }
   const merged = applyEnvOverrides(raw as Record<string, unknown>, env);
+  warnings.push(...applyScriptNames(merged, env, knownKey));
   const notes = file === undefined ? legacyExportDefault(merged, env) : [];
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw describeZodError(parsed.error, file, env);
@@ -62,7 +72,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     const mode = (await stat(file)).mode & 0o077;
     if (mode !== 0) warnings.push(`${file} holds a password and can be read by other users; run chmod 600 on it`);
   }
-  return { config, file, redactor: redactorFor(config), warnings, notes };
+  const redactor = redactorFor(config);
+  return { config, file, redactor: fromFiles === undefined ? redactor : redactor.with(fromFiles.secrets), warnings, notes };
 }
 
 /**
@@ -88,6 +99,13 @@ function fileHoldsSecret(written: unknown): boolean {
   const literal = (value: unknown): boolean => typeof value === 'string' && value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g, '') !== '';
   const urlPassword = (value: unknown): boolean => typeof value === 'string' && literal(passwordOf(value) ?? '');
   return urlPassword(section('postgres').url) || urlPassword(section('mongodb').url) || literal(section('mongodb').password);
+}
+
+/** Whether this build has an optional key that the scripts' container variables map to. */
+function knownKey(path: string): boolean {
+  const [sectionName, key] = path.split('.');
+  const shape: Record<string, unknown> = sectionName === 'mongodb' ? mongodbConfigSchema.shape : sectionName === 'uploads' ? uploadsConfigSchema.shape : {};
+  return key !== undefined && key in shape;
 }
 
 function redactorFor(config: FerryConfig): Redactor {

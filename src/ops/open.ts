@@ -13,6 +13,8 @@ export interface OpenOptions {
   progress?: ProgressReporter;
   /** age identity files for encrypted archives. */
   identityFiles?: string[];
+  /** .env-style files loaded into process.env first; variables already set win (--env-file). */
+  envFiles?: string[];
 }
 
 export interface OpenedContext {
@@ -29,7 +31,7 @@ export interface OpenedContext {
  * (file and environment, validated), the redactor that knows its secrets, keys, signal and logger.
  */
 export async function openContext(options: OpenOptions = {}): Promise<OpenedContext> {
-  const loaded = await loadConfig(options.configFile === undefined ? {} : { file: options.configFile });
+  const loaded = await loadConfig({ ...(options.configFile === undefined ? {} : { file: options.configFile }), ...(options.envFiles === undefined ? {} : { envFiles: options.envFiles }) });
   const keys = keysFrom(options.identityFiles ?? [], process.env);
   const redactor = loaded.redactor.with([...keys.identities, ...(keys.passphrase === undefined ? [] : [keys.passphrase])]);
   return {

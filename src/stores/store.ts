@@ -140,6 +140,8 @@ export interface DatabaseInit {
   unchanged: string[];
   /** Declared objects that exist with another definition: reported, never dropped. */
   conflicts: string[];
+  /** Declared objects that exist with the same definition under another name: reported, left as they are. */
+  drift?: string[];
 }
 
 /** A store's data, read from its source and ready to go into the archive. */

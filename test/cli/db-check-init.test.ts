@@ -13,7 +13,14 @@ describe('ferry db check', () => {
   it('waits for a MongoDB that appears after a delay, then reports counts', async () => {
     const port = await freePort();
     const run = startFerry(['db', 'check', '--wait', '20s'], { MONGODB_URL: `mongodb://127.0.0.1:${port}/legrimoire`, FERRY_MONGODB_REQUIRED_COLLECTIONS: 'recipes' });
-    await new Promise((r) => setTimeout(r, 1500));
+    // The server appears only once Ferry has found it missing, however long Ferry took to start.
+    await new Promise<void>((resolveWait) => {
+      let seen = '';
+      run.child.stderr?.on('data', (chunk: Buffer | string) => {
+        seen += String(chunk);
+        if (/waiting for mongodb/.test(seen)) resolveWait();
+      });
+    });
     const server = new MongoTestServer();
     await server.start(port);
     const client = new MongoClient(`mongodb://127.0.0.1:${port}`);
@@ -87,6 +94,60 @@ describe('ferry db init', () => {
     const client = new MongoClient(url);
     const indexes = await client.db('legrimoire').collection('recipes').indexes();
     expect(indexes.find((i) => i.name === 'title_1')?.key).toEqual({ title: 1 });
+    await client.close();
+    await server.stop();
+  });
+});
+
+describe('ferry db init on a database the app\'s import scripts set up', () => {
+  it('reports init-db.sh\'s names for the import scripts\' indexes as drift, exits 0, and creates only what is missing', async () => {
+    const server = new MongoTestServer();
+    const url = await server.start();
+    const client = new MongoClient(url);
+    // As backend/scripts/import_off_ingredients.py creates them (pymongo IndexModel with names).
+    await client.db('legrimoire').collection('ingredients').createIndexes([
+      { key: { off_id: 1 }, unique: true, name: 'off_id_unique' },
+      { key: { 'names.en': 'text', 'names.fr': 'text' }, name: 'names_text' },
+      { key: { parents: 1 }, name: 'parents_index' },
+      { key: { custom: 1 }, name: 'custom_index' },
+    ]);
+    const work = await tempDir();
+    const config = join(work, 'ferry.config.yaml');
+    // What backend/scripts/mongodb/init-db.sh declares (default names), plus the import script's text index.
+    writeFileSync(config, [
+      'mongodb:',
+      `  url: ${url}/legrimoire`,
+      '  indexes:',
+      '    ingredients:',
+      '      - { key: { off_id: 1 }, unique: true, background: true }',
+      '      - { key: { names.fr: 1 }, background: true }',
+      '      - { key: { custom: 1 }, background: true }',
+      '      - { key: { names.en: text, names.fr: text }, name: names_text }',
+      '',
+    ].join('\n'));
+    const result = await ferry(['db', 'init', '--wait', '0', '--config', config], {});
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/: 1 created, 2 unchanged, 0 conflicts, 2 drifted$/m);
+    expect(result.stdout).toMatch(/^ {2}drift {5}index ingredients\.off_id_1: the same index exists as off_id_unique; left as it is$/m);
+    expect(result.stdout).toMatch(/^ {2}drift {5}index ingredients\.custom_1: the same index exists as custom_index; left as it is$/m);
+    expect(result.stdout).toMatch(/^ {2}created {3}index ingredients\.names\.fr_1$/m);
+    const names = (await client.db('legrimoire').collection('ingredients').indexes()).map((i) => i.name).sort();
+    expect(names).toEqual(['_id_', 'custom_index', 'names.fr_1', 'names_text', 'off_id_unique', 'parents_index']);
+
+    // mongod lists a text index in its own form ({_fts, _ftsx}, weights, defaults): still the declared one.
+    await client.db('legrimoire').collection('categories').createIndexes([
+      { key: { _fts: 'text', _ftsx: 1 }, name: 'names_text', weights: { 'names.en': 1, 'names.fr': 1 }, default_language: 'english', language_override: 'language', textIndexVersion: 3 },
+    ]);
+    writeFileSync(config, readConfigWith(config, '  indexes:\n', '  indexes:\n    categories:\n      - { key: { names.en: text, names.fr: text }, name: names_text }\n'));
+    const listed = await ferry(['db', 'init', '--wait', '0', '--config', config, '--json'], {});
+    expect(listed.code, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { inits: Array<{ unchanged: string[] }> }).inits[0]?.unchanged).toContain('index categories.names_text');
+
+    // The same key with other options is not drift: a unique index the app relies on would be missing.
+    writeFileSync(config, readConfigWith(config, '{ key: { off_id: 1 }, unique: true, background: true }', '{ key: { off_id: 1 } }'));
+    const conflict = await ferry(['db', 'init', '--wait', '0', '--config', config], {});
+    expect(conflict.code).toBe(1);
+    expect(conflict.stderr).toMatch(/index ingredients\.off_id_1: the same key is already indexed as off_id_unique with other options/);
     await client.close();
     await server.stop();
   });

@@ -13,7 +13,7 @@ export interface CliResult {
 export function cleanEnv(extra: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(FERRY_|DATABASE_URL|UPLOADS_DIR|BACKUP_|MONGODB_|PG|AWS_)/.test(key)) continue;
+    if (/^(FERRY_|DATABASE_URL|UPLOADS_DIR|BACKUP_|MONGODB_|PG|AWS_|POSTGRES_|MAX_AGE_HOURS|MIN_SIZE_KB)/.test(key)) continue;
     env[key] = value;
   }
   for (const [key, value] of Object.entries(extra)) if (value !== undefined) env[key] = value;

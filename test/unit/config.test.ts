@@ -73,8 +73,11 @@ describe('the Le Grimoire example', () => {
     const { fileURLToPath } = await import('node:url');
     const file = fileURLToPath(new URL('../../examples/le-grimoire/ferry.config.yaml', import.meta.url));
     const { config } = await loadConfig({ file, env: {} });
-    expect(config.postgres?.exec).toBe('compose://postgres');
+    expect(config.postgres?.exec).toBe('compose://db');
     expect(config.mongodb?.required_collections).toEqual(['recipes', 'ingredients', 'categories']);
-    expect(config.mongodb?.indexes.recipes?.[2]).toEqual({ key: { slug: 1 }, unique: true });
+    expect(config.mongodb?.indexes.ingredients?.[0]).toEqual({ key: { off_id: 1 }, unique: true, name: 'off_id_unique' });
+    expect(Object.keys(config.mongodb?.indexes ?? {})).toEqual(['ingredients', 'categories', 'recipes', 'ai_extraction_logs', 'wines', 'liquors']);
+    expect(Object.keys(config.mask?.postgres.users ?? {})).toEqual(['email', 'name', 'username', 'password_hash', 'avatar_url', 'oauth_provider_id']);
+    expect(config.mask?.mongodb.ai_extraction_logs).toEqual({ user_email: 'email' });
   });
 });

@@ -45,9 +45,11 @@ export async function dbInitCommand(session: Session, options: DbCommandOptions)
   else {
     const lines: string[] = [];
     for (const init of result.inits) {
-      lines.push(`${init.kind} ${init.target}: ${init.created.length} created, ${init.unchanged.length} unchanged, ${init.conflicts.length} conflicts`);
+      const drift = init.drift ?? [];
+      lines.push(`${init.kind} ${init.target}: ${init.created.length} created, ${init.unchanged.length} unchanged, ${init.conflicts.length} conflicts${drift.length > 0 ? `, ${drift.length} drifted` : ''}`);
       for (const created of init.created) lines.push(`  created   ${created}`);
       for (const conflict of init.conflicts) lines.push(`  CONFLICT  ${conflict}`);
+      for (const drifted of drift) lines.push(`  drift     ${drifted}`);
     }
     lines.push(renderChecks(result.checks));
     output.data(lines.join('\n'));

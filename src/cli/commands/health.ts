@@ -1,4 +1,4 @@
-import type { FerryError } from '../../errors/index.js';
+import { FerryError } from '../../errors/index.js';
 import { HEALTH_STATUS, type HealthResult, type HealthThresholds } from '../../health/index.js';
 import { firstAnomalyNotice, health } from '../../ops/health.js';
 import { notifyHealth } from '../../notify/health-notice.js';
@@ -14,6 +14,23 @@ export interface HealthCommandOptions {
   quick?: boolean;
   remote?: boolean;
   metricsFile?: string;
+}
+
+/**
+ * check-backup-health.sh's MAX_AGE_HOURS and MIN_SIZE_KB (kibibytes, as `du -k`), used for the
+ * thresholds not given on the command line.
+ */
+export function withScriptThresholds(options: HealthCommandOptions, givenOnCommandLine: (option: 'maxAge' | 'minSize') => boolean, env: NodeJS.ProcessEnv): HealthCommandOptions {
+  const read = (name: string, unit: string): number | undefined => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return undefined;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < 0) throw new FerryError('CONFIG_INVALID', `environment variable ${name}: expected a number of ${unit}`, { hint: `Set ${name} to a number, or unset it and use the command-line option.` });
+    return n;
+  };
+  const maxAge = givenOnCommandLine('maxAge') ? undefined : read('MAX_AGE_HOURS', 'hours');
+  const minSizeKb = givenOnCommandLine('minSize') ? undefined : read('MIN_SIZE_KB', 'kibibytes');
+  return { ...options, ...(maxAge === undefined ? {} : { maxAge }), ...(minSizeKb === undefined ? {} : { minSize: minSizeKb * 1024 }) };
 }
 
 /** Anything that stops the check itself (configuration included) is UNKNOWN, in the plugin's own format. */
