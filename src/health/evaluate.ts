@@ -60,6 +60,8 @@ export interface HealthFacts {
   freeBytes: number | undefined;
   /** Counts of the newest backup against the median of the ones before (names compared, newest first). */
   anomalies?: { found: Anomaly[]; compared: string[] } | undefined;
+  /** What dead runs left in the backup directory (temporary folders, .partial archives), with sizes. */
+  leftovers?: Array<{ path: string; bytes: number }>;
 }
 
 export interface HealthCheck {
@@ -142,6 +144,14 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
   if (facts.anomalies !== undefined && facts.anomalies.compared.length > 0) checks.push(anomalyCheck(facts.anomalies.found, facts.anomalies.compared));
 
   if (facts.freeBytes !== undefined) checks.push(spaceCheck(facts.freeBytes, newest.size, facts.directory, t.spaceMargin));
+  if (facts.leftovers !== undefined && facts.leftovers.length > 0) {
+    const bytes = facts.leftovers.reduce((sum, l) => sum + l.bytes, 0);
+    checks.push({
+      name: 'leftovers', status: 'WARNING',
+      message: `${facts.leftovers.length} left by interrupted runs, ${formatBytes(bytes)}: ${facts.leftovers.slice(0, 3).map((l) => l.path).join(', ')}${facts.leftovers.length > 3 ? ', …' : ''}`,
+      recommendation: 'The next ferry backup removes them (and says so); check why a run was killed (OOM, a full disk, a reboot).',
+    });
+  }
 
   const verified = newest.deepFindings !== undefined || newest.verification?.ok === true ? 'verified' : 'not verified';
   return finish(checks, `last backup ${age} ago, ${formatBytes(newest.size)}, ${verified}`);

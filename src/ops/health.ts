@@ -1,3 +1,4 @@
+import { findLeftovers } from './leftovers.js';
 import { createReadStream } from 'node:fs';
 import { open, readdir, readFile, statfs } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -212,6 +213,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       checksum,
     },
     anomalies,
+    ...(source.location === 'local' ? { leftovers: await findLeftovers(ctx.config.backup.directory, { tempDirectory: ctx.config.backup.temp_directory }) } : {}),
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
   if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found }), 'health');
   return anomalies === undefined || newest === undefined ? result : { ...result, anomalies: { backup: newest.name, ...anomalies } };

@@ -77,6 +77,7 @@ describe('SIGKILL of ferry backup at any moment', () => {
     const random = seededRandom(seed);
     const verified = new Set(await archives(dir));
     const outcomes: string[] = [];
+    let healthSawLeftovers = false;
     for (let i = 0; i < KILLS; i++) {
       // One moment in each slice of the run, so the kills cover it from start-up to the rename.
       const delay = Math.round(((i + random()) / KILLS) * fullRun * 1.05);
@@ -100,6 +101,11 @@ describe('SIGKILL of ferry backup at any moment', () => {
 
       const left = await leftoversIn(dir);
       outcomes[i] += `:${left.length} left`;
+      if (left.length > 0 && !healthSawLeftovers) {
+        const health = await ferry(['health', '--quick'], env);
+        expect(health.stdout, context).toMatch(new RegExp(`\\[WARNING\\]\\s+leftovers: ${left.length} left by interrupted runs, `));
+        healthSawLeftovers = true;
+      }
       const next = await ferry(['backup', '--json'], env);
       expect(next.code, `${context}: the next backup failed: ${next.stderr}`).toBe(0);
       const reported = (JSON.parse(next.stdout) as { leftoversRemoved: Array<{ path: string }>; archive: string }).leftoversRemoved.map((l) => l.path);

@@ -148,13 +148,25 @@ describe('migrating from the shell scripts', () => {
     expect(health.code, health.stdout).toBe(0);
     expect(health.stdout).toMatch(/\[OK\]\s+integrity: made by the old scripts: no checksums; read whole by ferry verify at /);
 
-    // Which MongoDB database folder to restore is the MongoDB store's business: here postgres and uploads.
     const restored = await ferry(['restore', 'latest', '--yes', '--only', 'postgres,uploads'], env);
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
     expect(restored.stdout + restored.stderr).not.toMatch(/matches its checksum/);
     expect(restored.stdout + restored.stderr).toMatch(/no checksums to compare/);
     expect(await tableDigests(new URL(env.DATABASE_URL).pathname.slice(1))).toEqual(await tableDigests(source));
     expect(readdirSync(join(work, 'dev-uploads', 'images'))).toEqual(['tarte aux pommes.jpg']);
+
+    // MongoDB: the app's database folder (MONGODB_DB_NAME) among admin and it; admin and system.* never restored.
+    const devDb = uniqueName('oldscripts_mongo');
+    const mongoRestore = await ferry(['restore', 'latest', '--yes', '--only', 'mongo', '--to-db', devDb], { ...env, MONGODB_URL: mongoUrl, MONGODB_DB_NAME: 'legrimoire' });
+    expect(mongoRestore.code, mongoRestore.stdout + mongoRestore.stderr).toBe(0);
+    const client = await MongoClient.connect(mongoUrl);
+    try {
+      const names = (await client.db(devDb).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.includes('__ferry_')).sort();
+      expect(names).toEqual(['c1', 'c4']);
+      expect(await client.db(devDb).collection('c1').estimatedDocumentCount()).toBeGreaterThan(0);
+    } finally {
+      await client.close();
+    }
   });
 
   it('flat (tar -C folder .) and under one folder, empty mongodb/ and uploads/ mean nothing for those stores: verify 0', async () => {

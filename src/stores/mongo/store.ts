@@ -25,6 +25,8 @@ import { parseDocument, readBsonFile } from './bson-file.js';
 
 export const MONGO_PREFIX = 'mongodb/';
 
+const SERVER_DATABASES = new Set(['admin', 'config', 'local']);
+
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
   readonly archivePrefix = MONGO_PREFIX;
@@ -130,8 +132,13 @@ export class MongoStore implements Store {
           data.resume();
           return;
         }
-        const [, , file, suffix] = match as unknown as [string, string, string, string];
-        const key = `${match[1]}/${file}`;
+        const [, folder, file, suffix] = match as unknown as [string, string, string, string];
+        // The old scripts ran mongodump without --db: admin (credential hashes), config and local are never restored, nor system.*.
+        if (SERVER_DATABASES.has(folder) || file.startsWith('system.')) {
+          data.resume();
+          return;
+        }
+        const key = `${folder}/${file}`;
         const entry = staged.get(key) ?? { name: unescapeCollectionName(file), bsonPath: undefined, metadataPath: undefined, label: `${MONGO_PREFIX}${key}.bson` };
         const path = join(dir, `${fileNumber++}${suffix}`);
         await pipeline(data, createWriteStream(path, { mode: 0o600 }));
@@ -140,11 +147,11 @@ export class MongoStore implements Store {
         staged.set(key, entry);
       },
       validate: async () => {
-        checked = await this.checkAndSelect([...staged.values()], manifest, options, ctx);
+        checked = await this.checkAndSelect(this.appDatabase(staged), manifest, options, ctx);
       },
       apply: async () => {
         const started = Date.now();
-        const selected = checked ?? await this.checkAndSelect([...staged.values()], manifest, options, ctx);
+        const selected = checked ?? await this.checkAndSelect(this.appDatabase(staged), manifest, options, ctx);
         const maskers = new Map(selected.flatMap((c) => {
           const rules = options.mask?.rules.mongo.get(c.name);
           return rules === undefined || options.mask === undefined ? [] : [[c.name, new DocumentMasker(c.name, rules, options.mask.masker)] as const];
@@ -202,6 +209,22 @@ export class MongoStore implements Store {
    * Every staged document parses and the counts match the manifest; the collections asked for
    * exist; every masking rule names a collection there and a field some document has.
    */
+  /**
+   * The database folder a restore takes: the only one, or among several (an archive of the old
+   * scripts, which dumped every database) the one named by mongodb.database / MONGODB_DB_NAME.
+   */
+  private appDatabase(staged: Map<string, StagedCollection>): StagedCollection[] {
+    const folders = [...new Set([...staged.keys()].map((key) => key.slice(0, key.indexOf('/'))))];
+    if (folders.length <= 1) return [...staged.values()];
+    const wanted = databaseName(this.config);
+    if (!folders.includes(wanted)) {
+      throw new FerryError('STORE_NOT_IN_ARCHIVE', `the archive holds the MongoDB databases ${folders.join(', ')}, none named ${wanted}`, {
+        hint: 'Set mongodb.database (MONGODB_DB_NAME) to the one to restore; admin, config and local are never restored.',
+      });
+    }
+    return [...staged.entries()].filter(([key]) => key.startsWith(`${wanted}/`)).map(([, collection]) => collection);
+  }
+
   private async checkAndSelect(staged: StagedCollection[], manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<CheckedCollection[]> {
     const all = await checkStaged(staged, ctx);
     for (const collection of all) {
