@@ -5,15 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ferry, startFerry } from '../support/cli.js';
 import { createDatabase, databaseExists, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
-
-/** A deterministic sequence from a printed seed, so a failing kill moment can be replayed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
+import { crashSeed, seededRandom } from '../support/crash.js';
 
 function tree(dir: string): string {
   if (!existsSync(dir)) return 'missing';
@@ -37,9 +29,8 @@ const KILLS = 20;
 
 describe('crash points: SIGKILL of ferry restore at many moments', { timeout: 300_000 }, () => {
   it(`leaves each target exactly as before or exactly as the archive holds it, never a mix; the next run cleans up (${KILLS} kills)`, async () => {
-    const seed = Number(process.env.FERRY_CRASH_SEED ?? Date.now() % 1_000_000);
-    console.log(`crash-restore seed ${seed} (replay with FERRY_CRASH_SEED=${seed})`);
-    const next = random(seed);
+    const seed = crashSeed('restore crash points');
+    const next = seededRandom(seed);
     const work = await tempDir();
     const source = await createDatabase(uniqueName('crash_src'));
     await query(source, `CREATE TABLE recipes (id int PRIMARY KEY, title text, body text);
