@@ -84,6 +84,7 @@ function legacyExportDefault(merged: Record<string, unknown>, env: NodeJS.Proces
   const mongodb = merged.mongodb;
   if (mongodb === null || typeof mongodb !== 'object' || Array.isArray(mongodb) || env.FERRY_MONGODB_EXPORT_COLLECTIONS !== undefined) return [];
   (mongodb as Record<string, unknown>).export_collections = LEGACY_EXPORTS;
+  (mongodb as Record<string, unknown>).export_missing = 'skip';
   return [`environment-only mode: exporting ${LEGACY_EXPORTS.join(' and ')} as JSON, as the backup scripts did, when they exist (FERRY_MONGODB_EXPORT_COLLECTIONS changes the list; set it empty for none)`];
 }
 

@@ -44,6 +44,7 @@ export const mongodbConfigSchema = z.object({
   password: nonEmpty.optional().describe('password, when the URL carries none'),
   collections: nameList.optional().describe('only these collections; all when absent'),
   export_collections: nameList.default([]).describe('collections also written as <name>_export.json'),
+  export_missing: z.enum(['warn', 'skip']).default('warn').describe('an export_collections name the database lacks: a warning in the manifest, or skipped quietly (the environment-only default)'),
   server_selection_timeout_seconds: count(1, 3600).default(10),
   insert_batch_size: count(1, 100_000).default(1000),
   read_preference: z.enum(['primary', 'primaryPreferred', 'secondary', 'secondaryPreferred', 'nearest']).optional()

@@ -28,11 +28,20 @@ export function renderBackupInfo(manifest: Omit<Manifest, 'entries'>, archiveNam
   );
   if (manifest.stores.postgres !== undefined) {
     lines.push(
-      '  PostgreSQL, custom format (needs pg_restore of the same major version or newer):',
+      '  PostgreSQL, custom format (needs pg_restore of the same major version or newer), into an empty database:',
       '    createdb mydb',
       '    pg_restore --no-owner --no-privileges --single-transaction --dbname=mydb postgresql/database.backup',
-      '  PostgreSQL, plain SQL (any psql; written without owners and grants):',
-      '    psql -v ON_ERROR_STOP=1 --single-transaction --dbname=mydb -f postgresql/database.sql',
+      '  PostgreSQL, plain SQL (any psql; written without owners and grants), into an empty database:',
+      '    createdb mydb2',
+      '    psql -v ON_ERROR_STOP=1 --single-transaction --dbname=mydb2 -f postgresql/database.sql',
+    );
+  }
+  if (manifest.stores.mongo !== undefined) {
+    lines.push(
+      '  MongoDB (mongorestore of the MongoDB Database Tools; mongodb/<database>/ is what mongodump writes),',
+      '  replacing the collections it holds (add --username/--password or credentials in the URI as needed):',
+      "    mongorestore --uri 'mongodb://localhost:27017' --drop --dir mongodb/",
+      "    into another database: add --nsFrom '<database>.*' --nsTo 'mydb.*'",
     );
   }
   if (manifest.stores.uploads !== undefined) {

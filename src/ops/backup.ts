@@ -311,7 +311,7 @@ async function checkDirectoryMode(directory: string, ctx: OperationContext): Pro
   const mode = (stats.mode & 0o777).toString(8).padStart(4, '0');
   const names = await readdir(directory);
   const ours = (process.getuid === undefined || stats.uid === process.getuid()) && names.length > 0
-    && names.every((n) => /^\.?backup_\d{8}_\d{6}\.tar\.gz/.test(n) || n.startsWith('.ferry'));
+    && names.every((n) => /^\.?backup_(\d{8}_\d{6}|latest)\.tar\.gz/.test(n) || n.startsWith('.ferry'));
   if (ours) {
     try {
       await chmod(directory, stats.mode & 0o700);

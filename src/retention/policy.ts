@@ -8,6 +8,8 @@ export interface BackupRecord {
   time: Date;
   /** True when a verification of this backup succeeded, false when one failed, undefined when never verified. */
   verified?: boolean | undefined;
+  /** A reason to keep it whatever the rules say (the last normal backup before a data anomaly). */
+  keptBecause?: string | undefined;
 }
 
 export interface RetentionPolicy {
@@ -68,6 +70,7 @@ export function planPrune(backups: readonly BackupRecord[], policy: RetentionPol
     const reasons: string[] = [];
     if (index === 0) reasons.push('newest backup');
     if (backup === newestVerified && index !== 0) reasons.push('newest verified backup');
+    if (backup.keptBecause !== undefined) reasons.push(backup.keptBecause);
     if (empty) reasons.push('no retention policy');
     if (policy.keepDays > 0 && now.getTime() - backup.time.getTime() < policy.keepDays * DAY_MS) reasons.push(`within ${policy.keepDays} days`);
     const oldest = index === sorted.length - 1;

@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SMTPServer } from 'smtp-server';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -43,6 +43,14 @@ describe('anomalies in the data', () => {
     expect(samples.get('ferry_backup_anomalies{location="local",store="postgres",object="public.recipes"}')).toBe(1);
     const json = JSON.parse((await ferry(['health', '--json'], env)).stdout) as { anomalies: { found: Array<{ object: string; before: number; after: number }> } };
     expect(json.anomalies.found).toEqual([{ store: 'postgres', object: 'public.recipes', before: 3000, after: 120, disappeared: false }]);
+
+    // Retention keeps the last normal backup while rules alone would remove it.
+    const names = readdirSync(join(work, 'backups')).filter((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n)).sort();
+    const lastNormal = names.at(-2) as string;
+    const plan = await ferry(['prune', '--dry-run', '--keep-days', '0', '--keep-last', '1'], env);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(new RegExp(`${lastNormal.replace(/\./g, '\\.')}.*last normal backup before ${names.at(-1)?.replace(/\./g, '\\.')} \\(postgres public\\.recipes: 3000 → 120\\)`));
+    expect(plan.stdout).toMatch(new RegExp(`${names[0]?.replace(/\./g, '\\.')}`));
 
     // Mailed once for this backup, not at every health run.
     const mails: string[] = [];

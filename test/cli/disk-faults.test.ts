@@ -72,7 +72,7 @@ async function smallDatabase(): Promise<string> {
 async function oldBackupIn(dir: string, db: string): Promise<{ old: string; oldBytes: Buffer }> {
   const made = await ferry(['backup'], { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: dir, BACKUP_RETENTION_DAYS: '36500' });
   expect(made.code, made.stderr).toBe(0);
-  const name = (await readdir(dir)).find((n) => n.endsWith('.tar.gz')) as string;
+  const name = (await readdir(dir)).find((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n)) as string;
   const old = join(dir, 'backup_20200101_020000.tar.gz');
   for (const suffix of ['', '.sha256', '.manifest.json']) await copyFile(join(dir, name + suffix), old + suffix);
   for (const suffix of ['', '.sha256', '.manifest.json', '.verify.json']) await rm(join(dir, name + suffix), { force: true });
@@ -115,7 +115,7 @@ describe.skipIf(missing('root and mount (for a small tmpfs)', canMount()))('a fu
     expect(result.stderr).not.toMatch(/this is a bug/);
     expect(await debris(dir)).toEqual([]);
     expect(await readFile(old)).toEqual(oldBytes);
-    expect((await readdir(dir)).filter((n) => n.endsWith('.tar.gz'))).toEqual(['backup_20200101_020000.tar.gz']);
+    expect((await readdir(dir)).filter((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n))).toEqual(['backup_20200101_020000.tar.gz']);
   });
 
   it('a stale empty lock left by a full disk does not block the next backup; taking the lock on a full disk is DISK_FULL', async () => {

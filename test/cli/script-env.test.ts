@@ -41,7 +41,7 @@ describe('the scripts\' .env.production through --env-file', () => {
       expect(text).not.toContain(password);
       expect(text).not.toContain('app-secret-never-shown');
     }
-    expect(readdirSync(backups).filter((n) => n.endsWith('.tar.gz'))).toHaveLength(1);
+    expect(readdirSync(backups).filter((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n))).toHaveLength(1);
 
     const target = uniqueName('envfile_dst');
     const restored = await ferry(['--env-file', envFile, 'restore', 'latest', '--yes', '--jobs', '1', '--to-db', target], env);

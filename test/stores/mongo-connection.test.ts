@@ -19,7 +19,9 @@ describe('MongoDB connection strings, read as the driver reads them', () => {
   });
 
   it('refuses what is not a connection string before connecting, and names every host it could not reach', async () => {
-    await expect(connectMongo(config('http://db:27017/x'))).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // The configuration refuses another scheme when it is read; the connection refuses it too, for library callers.
+    expect(() => config('http://db:27017/x')).toThrow(/the scheme http:\/\/ is not MongoDB/);
+    await expect(connectMongo({ ...config('mongodb://db:27017/x'), url: 'http://db:27017/x' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     const error = mongoError(config('mongodb://u:pw-not-shown@db1:1,db2:2/x'), Object.assign(new Error('connect ECONNREFUSED'), { name: 'MongoServerSelectionError' }));
     expect(error.message).toBe('cannot connect to mongodb u@db1:1,db2:2/x: no answer from db1:1,db2:2 within 10 s (connect ECONNREFUSED)');
     expect(error.message).not.toContain('pw-not-shown');

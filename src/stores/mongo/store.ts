@@ -67,7 +67,7 @@ export class MongoStore implements Store {
       const views = collections.filter((c) => c.type === 'view').map((c) => c.name);
       const timeseries = collections.filter((c) => c.type === 'timeseries' || c.options.timeseries !== undefined).map((c) => c.name);
       const uuids = collections.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
-      const missingExports = this.config.export_collections.filter((name) => !(name in counts));
+      const missingExports = this.config.export_missing === 'skip' ? [] : this.config.export_collections.filter((name) => !(name in counts));
       const manifest: StoreManifest = {
         kind: this.kind,
         source: this.describe(),
