@@ -4,7 +4,7 @@ import { BSON, BSONRegExp, Decimal128, Double, Int32, Long, type Document } from
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { replaceEntry } from '../support/archive-edit.js';
 import { ferry } from '../support/cli.js';
-import { startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
+import { mongoEnv, startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
 import { tempDir } from '../support/tmp.js';
 
 let mongo: MongoTarget;
@@ -17,14 +17,7 @@ afterAll(async () => {
 });
 
 function env(database: string, backups: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    MONGODB_URL: mongo.url,
-    MONGODB_DB_NAME: database,
-    ...(mongo.user === undefined ? {} : { MONGODB_USER: mongo.user }),
-    ...(mongo.password === undefined ? {} : { MONGODB_PASSWORD: mongo.password }),
-    BACKUP_DIRECTORY: backups,
-    ...extra,
-  };
+  return mongoEnv(mongo, database, backups, extra);
 }
 
 function archiveIn(dir: string): string {

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ferry } from '../support/cli.js';
 import { mongoStoreFrom, restoreThroughLibrary, storeContext } from '../support/mongo/library.js';
 import { MongoTestServer } from '../support/mongo/server.js';
-import { startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
+import { mongoEnv, startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
 import { tempDir } from '../support/tmp.js';
 
 let mongo: MongoTarget;
@@ -21,14 +21,7 @@ afterAll(async () => {
 });
 
 function env(database: string, backups: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    MONGODB_URL: mongo.url,
-    MONGODB_DB_NAME: database,
-    ...(mongo.user === undefined ? {} : { MONGODB_USER: mongo.user }),
-    ...(mongo.password === undefined ? {} : { MONGODB_PASSWORD: mongo.password }),
-    BACKUP_DIRECTORY: backups,
-    ...extra,
-  };
+  return mongoEnv(mongo, database, backups, extra);
 }
 
 async function docs(db: Db, name: string): Promise<Array<{ v: unknown }>> {

@@ -8,7 +8,7 @@ import { readBsonFile, parseDocument } from '../../src/stores/mongo/bson-file.js
 import { replaceEntry } from '../support/archive-edit.js';
 import { ferry } from '../support/cli.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
-import { startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
+import { mongoEnv, startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
 import { tempDir } from '../support/tmp.js';
 
 const TOOLS = join(SHARED_FIXTURES, 'mongo-tools');
@@ -23,14 +23,7 @@ afterAll(async () => {
 });
 
 function env(database: string, backups: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    MONGODB_URL: mongo.url,
-    MONGODB_DB_NAME: database,
-    ...(mongo.user === undefined ? {} : { MONGODB_USER: mongo.user }),
-    ...(mongo.password === undefined ? {} : { MONGODB_PASSWORD: mongo.password }),
-    BACKUP_DIRECTORY: backups,
-    ...extra,
-  };
+  return mongoEnv(mongo, database, backups, extra);
 }
 
 async function rawDocs(db: Db, name: string): Promise<Buffer[]> {

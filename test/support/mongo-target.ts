@@ -66,3 +66,15 @@ export async function startMongoTarget(options: MongoTestServerOptions = {}): Pr
     },
   };
 }
+
+/** The environment that points Ferry at `database` on the test MongoDB, with its credentials when it has them. */
+export function mongoEnv(target: MongoTarget, database: string, backups: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    MONGODB_URL: target.url,
+    MONGODB_DB_NAME: database,
+    ...(target.user === undefined ? {} : { MONGODB_USER: target.user }),
+    ...(target.password === undefined ? {} : { MONGODB_PASSWORD: target.password }),
+    BACKUP_DIRECTORY: backups,
+    ...extra,
+  };
+}
