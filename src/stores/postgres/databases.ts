@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { FerryError } from '../../errors/index.js';
-import { databaseOf, withClient, withDatabase, type PgTarget } from './connection.js';
+import { withClient, withDatabase, type PgTarget } from './connection.js';
 
 /**
  * The databases a restore keeps beside its target, found by name: the copy being built, the one it
@@ -221,8 +221,4 @@ export async function reopenIfClosed(client: pg.Client, database: string): Promi
   if (row.rows[0] === undefined || row.rows[0].allow) return false;
   await client.query(`ALTER DATABASE ${quoteIdent(database)} ALLOW_CONNECTIONS true`);
   return true;
-}
-
-export function targetDatabase(target: PgTarget): string {
-  return databaseOf(target.url);
 }

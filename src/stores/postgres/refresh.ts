@@ -7,11 +7,11 @@ import { drain, type ArchiveEntryHeader } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
 import { followGrowingFile } from '../../util/follow-file.js';
-import type { MaskSettings, MaskedObjectStats, RestoreStaging, StoreContext, StoreRestoreResult } from '../store.js';
-import { describeUrl, withDatabase, type PgTarget } from './connection.js';
+import { silentProgress, type MaskSettings, type MaskedObjectStats, type RestoreStaging, type StoreContext, type StoreRestoreResult } from '../store.js';
+import { databaseOf, describeUrl, withClient, withDatabase, type PgTarget } from './connection.js';
 import {
   copyDatabase, createBeside, describeSessions, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
-  sessionsOn, swapDatabases, swapRefusal, targetDatabase, type RolePrivileges, type Session, type SwapStep,
+  sessionsOn, swapDatabases, swapRefusal, type RolePrivileges, type Session, type SwapStep,
 } from './databases.js';
 import { checkMaskRules, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
 import type { PgToolRunner } from './runner.js';
@@ -29,7 +29,7 @@ export interface StrategyChoice {
 
 /** Picks how a restore replaces the target: looked at before the archive is read. */
 export async function chooseStrategy(target: PgTarget, configured: 'auto' | 'swap' | 'in-place', tables: string[] | undefined): Promise<StrategyChoice> {
-  const database = targetDatabase(target);
+  const database = databaseOf(target.url);
   return onMaintenance(target, async (client) => {
     const privileges = await rolePrivileges(client, database);
     const sessions = privileges.targetExists ? await sessionsOn(client, database) : [];
@@ -96,7 +96,7 @@ const DEV_ARGS = ['--no-owner', '--no-privileges'];
  */
 export async function preparePgRefresh(request: PgRefreshRequest): Promise<RestoreStaging> {
   const { tools, target, ctx } = request;
-  const database = targetDatabase(target);
+  const database = databaseOf(target.url);
   const choice = await chooseStrategy(target, request.strategy, request.tables);
   const notes: string[] = [choice.strategy === 'swap' ? `swapped in (${choice.reason})` : `strategy ${choice.strategy}: ${choice.reason}`];
   const newName = keptName(database, 'new');
@@ -129,7 +129,8 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const loadCtx: StoreContext = { ...ctx, signal: stop.signal, progress: { start: () => undefined, update: () => undefined, done: () => undefined } };
+  // The archive's reading owns the progress line meanwhile.
+  const loadCtx: StoreContext = { ...ctx, signal: stop.signal, progress: silentProgress };
   const customPath = join(ctx.tempDir, 'database.backup');
   const plainPath = join(ctx.tempDir, 'database.sql');
   const rules = request.mask?.rules.postgres ?? new Map<string, never>();
@@ -179,8 +180,9 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
       startLoad({ customDump: customPath }, DEV_ARGS, inPlacePrelude(entries, notes));
       return;
     }
+    const existing = await existingTables(target, request.tables ?? []);
     const selection = partialSelection(
-      entries, request.tables ?? [], await existingTables(target, request.tables ?? []),
+      entries, request.tables ?? [], existing,
       await toolOutput(tools, ['--schema-only', '--section=pre-data', '--file=-'], customPath, ctx),
       await toolOutput(tools, ['--schema-only', '--section=post-data', '--file=-'], customPath, ctx),
     );
@@ -188,7 +190,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
     const listPath = join(ctx.tempDir, 'tables.list');
     await writeFile(listPath, selection.list, { mode: 0o600 });
     const list = await tools.fileForTools(listPath, ctx.signal);
-    startLoad({ customDump: customPath }, [...DEV_ARGS, `--use-list=${list.path}`], truncateStatement(await existingTables(target, request.tables ?? []), request.cascade));
+    startLoad({ customDump: customPath }, [...DEV_ARGS, `--use-list=${list.path}`], truncateStatement(existing, request.cascade));
     void load?.done.finally(() => list.cleanup()).catch(() => undefined);
   };
 
@@ -316,7 +318,6 @@ function truncateStatement(existing: Set<string>, cascade: boolean): string {
 
 /** The selected tables that the target already has ("schema.name", unquoted). */
 async function existingTables(target: PgTarget, tables: string[]): Promise<Set<string>> {
-  const { withClient } = await import('./connection.js');
   const names = tables.map(unquoteName);
   return withClient(target, async (client) => {
     const rows = await client.query<{ name: string }>(
@@ -330,7 +331,6 @@ async function existingTables(target: PgTarget, tables: string[]): Promise<Set<s
 
 /** TRUNCATE of a table that unselected tables reference would fail or, with CASCADE, empty them: said first. */
 async function refuseReferencedTables(target: PgTarget, tables: string[], cascade: boolean, notes: string[]): Promise<void> {
-  const { withClient } = await import('./connection.js');
   const names = tables.map(unquoteName);
   const referencing = await withClient(target, async (client) => (await client.query<{ referencing: string; referenced: string }>(
     `SELECT DISTINCT rn.nspname || '.' || r.relname AS referencing, fn.nspname || '.' || f.relname AS referenced
