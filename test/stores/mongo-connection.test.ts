@@ -22,6 +22,8 @@ describe('MongoDB connection strings, read as the driver reads them', () => {
     // The configuration refuses another scheme when it is read; the connection refuses it too, for library callers.
     expect(() => config('http://db:27017/x')).toThrow(/the scheme http:\/\/ is not MongoDB/);
     await expect(connectMongo({ ...config('mongodb://db:27017/x'), url: 'http://db:27017/x' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    // A host the driver cannot percent-decode (found by the property test): a configuration error, not "this is a bug".
+    await expect(connectMongo(config('mongodb://%4/app'))).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: 'MONGODB_URL (mongodb.url) is not a connection string the driver accepts: URI malformed' });
     const error = mongoError(config('mongodb://u:pw-not-shown@db1:1,db2:2/x'), Object.assign(new Error('connect ECONNREFUSED'), { name: 'MongoServerSelectionError' }));
     expect(error.message).toBe('cannot connect to mongodb u@db1:1,db2:2/x: no answer from db1:1,db2:2 within 10 s (connect ECONNREFUSED)');
     expect(error.message).not.toContain('pw-not-shown');

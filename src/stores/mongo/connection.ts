@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import type { ConnectionString } from 'mongodb-connection-string-url';
 import type { MongoClient, MongoClientOptions, ReadPreferenceMode } from 'mongodb';
-import type { MongodbConfig } from '../../config/index.js';
+import { Redactor, type MongodbConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 
 let parser: typeof ConnectionString | undefined;
@@ -72,7 +72,17 @@ export async function connectMongo(config: MongodbConfig, purpose: MongoPurpose 
   else if (config.read_preference !== undefined) options.readPreference = config.read_preference as ReadPreferenceMode;
   // Loaded on first use: the driver is the heaviest import, and list, health and verify never need it.
   const { MongoClient } = await import('mongodb');
-  const client = new MongoClient(config.url, options);
+  let client: InstanceType<typeof MongoClient>;
+  try {
+    client = new MongoClient(config.url, options);
+  } catch (cause) {
+    // The driver reads the URL again here, and throws plain errors (URIError, a parse error) on parts its parser let pass.
+    const reason = new Redactor(config.password === undefined ? [] : [config.password]).redact((cause as Error).message);
+    throw new FerryError('CONFIG_INVALID', `MONGODB_URL (mongodb.url) is not a connection string the driver accepts: ${reason}`, {
+      hint: 'Write it as mongodb://host:27017/db, with special characters of the user and password percent-encoded.',
+      cause,
+    });
+  }
   try {
     await client.connect();
     return client;
