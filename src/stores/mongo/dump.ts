@@ -1,5 +1,5 @@
-import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BSON, Binary, type Document } from 'bson';
@@ -75,25 +75,21 @@ export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreCo
     return { name: info.name, documents: 0, bytes: 0, write: async (sink) => void (await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 })) };
   }
   const temp = join(ctx.tempDir, `${escapeCollectionName(info.name)}.bson`);
-  const out = createWriteStream(temp, { mode: 0o600 });
   let documents = 0;
   let bytes = 0;
+  const cursor = db.collection(info.name).find({}, { raw: true, batchSize: 1000, ...(session === undefined ? {} : { session }) });
   try {
-    const cursor = db.collection(info.name).find({}, { raw: true, batchSize: 1000, ...(session === undefined ? {} : { session }) });
-    try {
+    // pipeline() ends or destroys the file on every path: a cursor failing part-way leaves no write in flight.
+    await pipeline(async function* () {
       for await (const raw of cursor as AsyncIterable<Buffer>) {
         throwIfAborted(ctx.signal);
         documents++;
         bytes += raw.length;
-        if (!out.write(raw)) await once(out, 'drain');
+        yield raw;
       }
-    } finally {
-      await cursor.close();
-    }
-    out.end();
-    await once(out, 'finish');
+    }, createWriteStream(temp, { mode: 0o600 }));
   } finally {
-    out.destroy();
+    await cursor.close();
   }
   const exported = exportJson ? await stageJsonExport(temp, info.name, ctx) : undefined;
   return {
@@ -118,21 +114,16 @@ export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreCo
  */
 async function stageJsonExport(bsonPath: string, name: string, ctx: StoreContext): Promise<string> {
   const temp = join(ctx.tempDir, `${escapeCollectionName(name)}_export.json`);
-  const out = createWriteStream(temp, { mode: 0o600 });
-  try {
-    out.write('[');
+  await pipeline(async function* () {
+    yield '[';
     let first = true;
     for await (const doc of readBsonFile(bsonPath, `${name}.bson`)) {
-      const text = BSON.EJSON.stringify(parseDocument(doc, `${name}.bson`), { relaxed: true });
-      if (!out.write(`${first ? '\n' : ',\n'}${text}`)) await once(out, 'drain');
+      yield `${first ? '\n' : ',\n'}${BSON.EJSON.stringify(parseDocument(doc, `${name}.bson`), { relaxed: true })}`;
       first = false;
     }
-    out.end(first ? ']\n' : '\n]\n');
-    await once(out, 'finish');
-    return temp;
-  } finally {
-    out.destroy();
-  }
+    yield first ? ']\n' : '\n]\n';
+  }, createWriteStream(temp, { mode: 0o600 }));
+  return temp;
 }
 
 export interface DumpedCollections {
