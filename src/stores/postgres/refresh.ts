@@ -136,6 +136,13 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
   const rules = request.mask?.rules.postgres ?? new Map<string, never>();
   const masked = rules.size > 0;
   let dumpStaged = false;
+  let markStaged!: () => void;
+  let stagingFailed!: (error: unknown) => void;
+  const staged = new Promise<void>((resolveStaged, rejectStaged) => {
+    markStaged = resolveStaged;
+    stagingFailed = rejectStaged;
+  });
+  staged.catch(() => undefined);
   let plainStaged = false;
   let load: Load | undefined;
   let rulesChecked: Promise<void> | undefined;
@@ -152,10 +159,25 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
     stop.signal.addEventListener('abort', () => cancel(new Error('the restore was called off before it was committed')), { once: true });
     const plainPg = choice.strategy === 'swap' && !masked && !('plainSql' in source);
     const done = plainPg
-      ? pgRestoreInto({ tools, target: loadTarget, source, jobs: request.jobs, ctx: loadCtx }).then(() => [])
+      ? pgRestoreBeside(source).then(() => [])
       : loadThroughPsql({ tools, target: loadTarget, ctx: loadCtx, source, restoreArgs, prelude, rules, masker: request.mask?.masker, commit: decided });
     done.catch(() => undefined);
     load = { done, commit };
+  };
+
+  /**
+   * With --jobs, the schema and the rows load from the dump while it is still being staged (one
+   * stream, as they are written), and the indexes and constraints, where --jobs pays, are built in
+   * parallel from the staged file: the load no longer waits for the whole archive to be read.
+   */
+  const pgRestoreBeside = async (source: DumpSource): Promise<void> => {
+    if (request.jobs <= 1 || !('customDumpStream' in source)) {
+      await pgRestoreInto({ tools, target: loadTarget, source, jobs: request.jobs, ctx: loadCtx });
+      return;
+    }
+    await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, sections: ['pre-data', 'data'], ctx: loadCtx });
+    await staged;
+    await pgRestoreInto({ tools, target: loadTarget, source: { customDump: customPath }, jobs: request.jobs, sections: ['post-data'], ctx: loadCtx });
   };
 
   const startFromStagedDump = async (): Promise<void> => {
@@ -164,8 +186,6 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
         rulesChecked = checkMaskRules(tools, customPath, rules, ctx);
         rulesChecked.catch(() => undefined);
         if (!(await rulesChecked.then(() => true, () => false))) return;
-        startLoad({ customDump: customPath }, DEV_ARGS, '');
-      } else if (request.jobs > 1) {
         startLoad({ customDump: customPath }, DEV_ARGS, '');
       }
       return;
@@ -201,11 +221,14 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
         const writing = pipeline(data, createWriteStream(customPath, { mode: 0o600 })).finally(() => {
           written = true;
         });
-        // Unmasked and single-job, the new database loads while the dump is still being staged.
-        if (choice.strategy === 'swap' && !masked && request.jobs <= 1) {
+        // Unmasked, the new database loads while the dump is still being staged.
+        if (choice.strategy === 'swap' && !masked) {
           startLoad({ customDumpStream: Readable.from(followGrowingFile(customPath, () => written, stop.signal)) }, DEV_ARGS, '');
         }
-        await writing;
+        await writing.then(markStaged, (error: unknown) => {
+          stagingFailed(error);
+          throw error;
+        });
         dumpStaged = true;
         await startFromStagedDump();
       } else if (relativePath === 'database.sql' && !dumpStaged) {
@@ -226,15 +249,9 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
       }
     },
     apply: async () => {
-      if (load === undefined) {
-        if (plainStaged && !dumpStaged) {
-          // A masked archive's SQL was written with --clean: it drops what it recreates.
-          startLoad({ plainSql: plainPath }, [], '');
-        } else {
-          // swap with --jobs waits for the whole dump; nothing else reaches here without a load.
-          startLoad({ customDump: customPath }, DEV_ARGS, '');
-        }
-      }
+      // Every custom dump started its load while it was staged; only a masked archive's plain SQL
+      // (written with --clean: it drops what it recreates) starts here.
+      if (load === undefined) startLoad({ plainSql: plainPath }, [], '');
       const running = load as Load;
       ctx.progress.start(choice.strategy === 'swap' ? `loading ${describeUrl(loadTarget.url)}` : `loading into ${describeUrl(target.url)}`);
       running.commit();

@@ -20,6 +20,8 @@ export interface PgRestoreIntoRequest {
   target: PgTarget;
   source: DumpSource;
   jobs: number;
+  /** pg_restore --section values; all sections when absent. */
+  sections?: Array<'pre-data' | 'data' | 'post-data'>;
   ctx: StoreContext;
 }
 
@@ -30,7 +32,8 @@ export interface PgRestoreIntoRequest {
 export async function pgRestoreInto(request: PgRestoreIntoRequest): Promise<void> {
   const { tools, target, source, ctx } = request;
   const jobs = 'customDump' in source ? request.jobs : 1;
-  const args = ['--no-owner', '--no-privileges', '--no-password', '--exit-on-error', ...(jobs > 1 ? [`--jobs=${jobs}`] : []), tools.dbnameArg(target.url)];
+  const sections = (request.sections ?? []).map((section) => `--section=${section}`);
+  const args = ['--no-owner', '--no-privileges', '--no-password', '--exit-on-error', ...sections, ...(jobs > 1 ? [`--jobs=${jobs}`] : []), tools.dbnameArg(target.url)];
   const file = 'customDump' in source ? await tools.fileForTools(source.customDump, ctx.signal) : undefined;
   const result = await tools.run('pg_restore', file === undefined ? args : [...args, file.path], {
     env: toolEnv(target), signal: ctx.signal, ...('customDumpStream' in source ? { stdin: source.customDumpStream } : {}),
