@@ -1,3 +1,4 @@
+export { ARCHIVE_EXTENSION, DEFAULT_LEVEL, codecOfBytes, zstdBackend, type Codec } from './codec.js';
 export { ArchiveWriter, writeError, type ArchiveSink, type EntryAttributes, type FinishedArchive } from './writer.js';
 export { readArchive, readArchiveStream, drain, readSmallEntry, DigestStream, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type ReadArchiveOptions } from './reader.js';
 export { ManifestChecker } from './checker.js';

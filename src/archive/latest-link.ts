@@ -2,11 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { lstat, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AGE_SUFFIX } from './encryption.js';
+import { ARCHIVE_EXTENSION } from './codec.js';
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';
 
 /** The name the old workflow copies (`scp prod:…/backups/backup_latest.tar.gz`). */
 export const LATEST_NAME = 'backup_latest.tar.gz';
-const LATEST_PATTERN = /^backup_latest\.tar\.gz(?:\.age)?$/;
+const LATEST_PATTERN = /^backup_latest\.tar\.(?:gz|zst)(?:\.age)?$/;
+/** Every name the link can have: gzip or zstd, clear or encrypted. */
+const LATEST_NAMES = Object.values(ARCHIVE_EXTENSION).flatMap((extension) => [`backup_latest${extension}`, `backup_latest${extension}${AGE_SUFFIX}`]);
 const SIDECAR_SUFFIXES = [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX];
 
 export function isLatestName(name: string): boolean {
@@ -19,19 +22,20 @@ export function isLatestSidecarName(name: string): boolean {
 }
 
 /**
- * Points backup_latest.tar.gz (.tar.gz.age for an encrypted archive) and its sidecars at the archive
- * just written, as relative links in the same directory, each swapped in by a rename so a reader never
- * finds none. A regular file of that name (a copy someone put there) is never replaced: returned as a
- * warning. The link of the other kind (encrypted or not) is removed, so "latest" names one archive.
+ * Points backup_latest.tar.gz (.tar.zst for zstd, then .age for an encrypted archive) and its
+ * sidecars at the archive just written, as relative links in the same directory, each swapped in by
+ * a rename so a reader never finds none. A regular file of that name (a copy someone put there) is
+ * never replaced: returned as a warning. Links of the other kinds (another codec, encrypted or not)
+ * are removed, so "latest" names one archive.
  */
 export async function updateLatestLink(directory: string, archiveName: string): Promise<string[]> {
   const warnings: string[] = [];
-  const encrypted = archiveName.endsWith(AGE_SUFFIX);
-  const latest = encrypted ? LATEST_NAME + AGE_SUFFIX : LATEST_NAME;
-  const other = encrypted ? LATEST_NAME : LATEST_NAME + AGE_SUFFIX;
+  const latest = archiveName.replace(/^backup_\d{8}_\d{6}/, 'backup_latest');
   for (const suffix of ['', ...SIDECAR_SUFFIXES]) {
-    const stale = join(directory, other + suffix);
-    if ((await lstat(stale).catch(() => undefined))?.isSymbolicLink() === true) await rm(stale, { force: true });
+    for (const other of LATEST_NAMES.filter((name) => name !== latest)) {
+      const stale = join(directory, other + suffix);
+      if ((await lstat(stale).catch(() => undefined))?.isSymbolicLink() === true) await rm(stale, { force: true });
+    }
     const link = join(directory, latest + suffix);
     const existing = await lstat(link).catch(() => undefined);
     if (existing !== undefined && !existing.isSymbolicLink()) {

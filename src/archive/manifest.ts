@@ -53,6 +53,8 @@ export const manifestSchema = z.object({
     rules: z.record(z.string(), z.unknown()),
     objects: z.array(z.object({ store: z.string(), object: z.string(), rows: z.number(), masked: z.number() })),
   }).optional(),
+  /** How the tar stream is compressed (absent: gzip, as archives before zstd). Readers go by the first bytes. */
+  compression: z.object({ codec: z.enum(['gzip', 'zstd']), level: z.number().int() }).optional(),
   /** In the sidecar of an encrypted archive, which then lists no entries. */
   encryption: z.object({ recipients: z.array(z.string()), passphrase: z.boolean() }).optional(),
 });

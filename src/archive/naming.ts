@@ -1,7 +1,11 @@
 import { FerryError } from '../errors/index.js';
+import { ARCHIVE_EXTENSION, type Codec } from './codec.js';
 
-/** Archive and sidecar file names: backup_YYYYMMDD_HHMMSS.tar.gz (.tar.gz.age when encrypted), UTC. */
-const ARCHIVE_PATTERN = /^backup_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.tar\.gz(?:\.age)?$/;
+/**
+ * Archive and sidecar file names: backup_YYYYMMDD_HHMMSS.tar.gz, or .tar.zst with zstd (then .age
+ * when encrypted), UTC.
+ */
+const ARCHIVE_PATTERN = /^backup_(\d{4})(\d{2})(\d{2})_(\d{2})(\d{2})(\d{2})\.tar\.(?:gz|zst)(?:\.age)?$/;
 
 export const PARTIAL_SUFFIX = '.partial';
 export const CHECKSUM_SUFFIX = '.sha256';
@@ -9,9 +13,9 @@ export const MANIFEST_SUFFIX = '.manifest.json';
 /** The outcome of the last `ferry verify`, so list and health need not re-read the archive. */
 export const VERIFY_SUFFIX = '.verify.json';
 
-export function archiveNameFor(date: Date): string {
+export function archiveNameFor(date: Date, codec: Codec = 'gzip'): string {
   const pad = (n: number) => String(n).padStart(2, '0');
-  return `backup_${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}_${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}.tar.gz`;
+  return `backup_${date.getUTCFullYear()}${pad(date.getUTCMonth() + 1)}${pad(date.getUTCDate())}_${pad(date.getUTCHours())}${pad(date.getUTCMinutes())}${pad(date.getUTCSeconds())}${ARCHIVE_EXTENSION[codec]}`;
 }
 
 /** The time encoded in an archive's name, or undefined when the name is not one Ferry writes. */

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { extract as tarExtract } from 'tar-stream';
 import { FerryError, interrupted } from '../errors/index.js';
+import { codecOfBytes, decompressor, peekStart } from './codec.js';
 
 export interface ArchiveEntryHeader {
   path: string;
@@ -35,7 +35,10 @@ export interface ReadArchiveOptions {
   decrypt?: (encrypted: Readable) => Promise<Readable>;
 }
 
-/** Streams every entry of a tar.gz file once, in order. Damage is reported as ARCHIVE_CORRUPT with an offset. */
+/**
+ * Streams every entry of a tar.gz or tar.zst file (told by its first bytes, not its name) once, in
+ * order. Damage is reported as ARCHIVE_CORRUPT with an offset.
+ */
 export async function readArchive(path: string, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
   const opened = createReadStream(path, { highWaterMark: 1024 * 1024 });
   const source = options.decrypt === undefined ? opened : await options.decrypt(opened).catch((error: unknown) => {
@@ -45,7 +48,7 @@ export async function readArchive(path: string, onEntry: EntryHandler, options: 
   return readArchiveStream(source, path, onEntry, options);
 }
 
-/** The same over a stream of tar.gz bytes (being written, or being decrypted). */
+/** The same over a stream of compressed tar bytes (being written, or being decrypted). */
 export async function readArchiveStream(stream: Readable, path: string, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
   let compressedOffset = 0;
   let currentEntry: string | undefined;
@@ -83,11 +86,16 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
     }
     currentEntry = undefined;
   })();
-  const feed = pipeline(stream, counter, createGunzip({ chunkSize: 256 * 1024 }), extract as unknown as Writable, { signal: options.signal });
+  // Settled through Promise.all below, or dropped when the stream fails before it is fed.
+  consume.catch(() => undefined);
   try {
+    // Anything that is not zstd goes to gunzip, which names the damage as before.
+    const inflate = decompressor(codecOfBytes(await peekStart(stream)) ?? 'gzip');
+    const feed = pipeline(stream, counter, inflate, extract as unknown as Writable, { signal: options.signal });
     await Promise.all([feed, consume]);
   } catch (cause) {
     extract.destroy();
+    stream.destroy();
     if (options.signal?.aborted) throw interrupted();
     if (cause instanceof FerryError) throw cause;
     throw corrupt(path, cause, compressedOffset, currentEntry);

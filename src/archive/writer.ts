@@ -11,6 +11,7 @@ import type { ManifestEntry } from './manifest.js';
 import { PARTIAL_SUFFIX } from './naming.js';
 import { syncDirectory } from './atomic-file.js';
 import { GzipMembers, looksCompressed } from './gzip-members.js';
+import { zstdCompressor, type Codec } from './codec.js';
 import { encrypting, type EncryptionSettings } from './encryption.js';
 
 export interface EntryAttributes {
@@ -33,12 +34,14 @@ export interface ArchiveSink {
 }
 
 export interface ArchiveWriterOptions {
+  /** gzip when absent. */
+  codec?: Codec;
   compressionLevel: number;
   /** Called with the number of bytes of entry data written so far, for progress. */
   onBytes?: (bytes: number) => void;
-  /** Encrypt the tar.gz with age while writing. */
+  /** Encrypt the archive with age while writing. */
   encryption?: EncryptionSettings;
-  /** Receives the clear tar.gz bytes as they are written (to verify them in the same pass). */
+  /** Receives the compressed, clear bytes as they are written (to verify them in the same pass). */
   tap?: Writable;
 }
 
@@ -49,12 +52,13 @@ export interface FinishedArchive {
 }
 
 /**
- * Streams a tar.gz into `<final>.partial` (mode 0600, never overwriting), hashing every entry and
+ * Streams a tar.gz or tar.zst into `<final>.partial` (mode 0600, never overwriting), hashing every entry and
  * the whole file on the way. Nothing is ever held in memory beyond a stream buffer.
  */
 export class ArchiveWriter implements ArchiveSink {
   private pack!: ReturnType<typeof tarPack>;
-  private gzip!: GzipMembers;
+  /** Absent for zstd, which judges each block itself. */
+  private gzip: GzipMembers | undefined;
   private readonly archiveHash: Hash = createHash('sha256');
   private archiveSize = 0;
   private entryBytes = 0;
@@ -97,8 +101,8 @@ export class ArchiveWriter implements ArchiveSink {
     }
     const pack = tarPack();
     const clear = new PassThrough({ highWaterMark: 1024 * 1024 });
-    const gzip = new GzipMembers(options.compressionLevel);
-    const stages: Array<NodeJS.ReadWriteStream> = [gzip];
+    const gzip = options.codec === 'zstd' ? undefined : new GzipMembers(options.compressionLevel);
+    const stages: Array<NodeJS.ReadWriteStream> = [gzip ?? zstdCompressor(options.compressionLevel)];
     if (options.tap !== undefined) stages.push(tee(options.tap));
     const clearPart = pipeline([pack as unknown as Readable, ...stages, clear]);
     const compressed = options.encryption === undefined ? clear : await encrypting(clear, options.encryption);
@@ -121,7 +125,7 @@ export class ArchiveWriter implements ArchiveSink {
 
   async addBuffer(path: string, content: Buffer, attributes: EntryAttributes = {}): Promise<ManifestEntry> {
     const hash = createHash('sha256').update(content).digest('hex');
-    this.gzip.useStored(false);
+    this.gzip?.useStored(false);
     await this.withEntry({ name: path, size: content.length, type: 'file', ...header(attributes, 0o600) }, async (entry) => {
       entry.end(content);
     });
@@ -143,7 +147,7 @@ export class ArchiveWriter implements ArchiveSink {
     return this.record({ path, type: 'symlink', size: 0, linkTarget: target, ...describe(attributes) });
   }
 
-  /** Ends the tar and the gzip stream, and makes the partial file durable. */
+  /** Ends the tar and the compressed stream, and makes the partial file durable. */
   async finish(): Promise<FinishedArchive> {
     this.pack.finalize();
     try {
@@ -203,8 +207,8 @@ export class ArchiveWriter implements ArchiveSink {
   }
 
   private chooseCompression(size: number, start: Buffer, compressed: boolean | undefined): void {
-    if (compressed !== undefined) this.gzip.useStored(compressed);
-    else if (size >= 64 * 1024) this.gzip.useStored(looksCompressed(start));
+    if (compressed !== undefined) this.gzip?.useStored(compressed);
+    else if (size >= 64 * 1024 && this.gzip !== undefined) this.gzip.useStored(looksCompressed(start));
   }
 
   private async withEntry(headers: Partial<TarHeaders> & { name: string }, write: (entry: EntryStream) => Promise<void>): Promise<void> {

@@ -23,6 +23,7 @@ const KEY_PATHS = [
   'backup.keep_weekly',
   'backup.keep_monthly',
   'backup.keep_yearly',
+  'backup.compression',
   'backup.compression_level',
   'backup.encryption.recipients',
   'backup.encryption.passphrase_file',

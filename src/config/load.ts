@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { zstdBackend } from '../archive/codec.js';
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
@@ -68,6 +69,8 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw describeZodError(parsed.error, file, env);
   const config = resolvePaths(parsed.data, file === undefined ? cwd : resolve(file, '..'));
+  // Said now, not after an hour of dumping.
+  if (config.backup.compression === 'zstd') zstdBackend();
   if (file !== undefined && fileHoldsSecret(written)) {
     const mode = (await stat(file)).mode & 0o077;
     if (mode !== 0) warnings.push(`${file} holds a password and can be read by other users; run chmod 600 on it`);

@@ -24,7 +24,7 @@ export const postgresConfigSchema = z.object({
   exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected docker://<container> or compose://<service>').optional()
     .describe('run the PostgreSQL tools inside the database container'),
   connect_timeout_seconds: count(1, 3600).default(10),
-  dump_compression: count(0, 9).default(1).describe('pg_dump --compress level of the custom-format dump'),
+  dump_compression: count(0, 9).optional().describe('pg_dump --compress level of the custom-format dump; default 1, or 0 with backup.compression: zstd'),
   required_tables: nameList.default([]).describe('tables ferry db check requires (schema.table or table)'),
 }).strict();
 
@@ -106,7 +106,8 @@ export const backupConfigSchema = z.object({
   keep_weekly: count(0, 100_000).default(0).describe('likewise per ISO week'),
   keep_monthly: count(0, 100_000).default(0).describe('likewise per month'),
   keep_yearly: count(0, 100_000).default(0).describe('likewise per year'),
-  compression_level: count(0, 9).default(1),
+  compression: z.enum(['gzip', 'zstd']).default('gzip').describe('how the archive is compressed: gzip (.tar.gz) or zstd (.tar.zst)'),
+  compression_level: count(0, 19).optional().describe('gzip 0–9 (default 1) or zstd 1–19 (default 3)'),
   temp_directory: nonEmpty.optional().describe('where PostgreSQL dumps are staged; defaults to the backup directory'),
   encryption: encryptionConfigSchema.optional(),
   latest_link: flag.default(true).describe('keep backup_latest.tar.gz (and its sidecars) as relative links to the newest archive'),
@@ -159,7 +160,12 @@ export const configSchema = z.object({
   storage: storageConfigSchema.optional(),
   mask: maskConfigSchema.optional(),
   restore: restoreConfigSchema.default(() => restoreConfigSchema.parse({})),
-}).strict();
+}).strict().superRefine((config, ctx) => {
+  const level = config.backup.compression_level;
+  if (level === undefined) return;
+  if (config.backup.compression === 'gzip' && level > 9) ctx.addIssue({ code: 'custom', path: ['backup', 'compression_level'], message: `gzip levels are 0–9 (got ${level}); zstd's go to 19 (backup.compression: zstd)` });
+  if (config.backup.compression === 'zstd' && level < 1) ctx.addIssue({ code: 'custom', path: ['backup', 'compression_level'], message: 'zstd levels are 1–19' });
+});
 
 export type FerryConfig = z.infer<typeof configSchema>;
 export type PostgresConfig = z.infer<typeof postgresConfigSchema>;

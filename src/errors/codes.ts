@@ -44,6 +44,7 @@ export const ERROR_CODES = {
   DISK_FULL: { exit: 'failed', summary: 'the disk ran out of space while writing' },
   BACKUP_LOCKED: { exit: 'refused', summary: 'another ferry backup is running in the same backup directory' },
   ARCHIVE_NOT_FOUND: { exit: 'usage', summary: 'the named archive (or any archive, for latest) does not exist' },
+  ZSTD_UNAVAILABLE: { exit: 'failed', summary: 'zstd is needed (backup.compression: zstd, or a .tar.zst archive) and this machine has none' },
   ARCHIVE_CORRUPT: { exit: 'integrity', summary: 'the archive is truncated, not gzip/tar, or an entry does not match its checksum' },
   ARCHIVE_ENTRY_MISSING: { exit: 'integrity', summary: 'an entry listed in the manifest is not in the archive' },
   ARCHIVE_FORMAT_UNSUPPORTED: { exit: 'integrity', summary: 'the archive was written by a newer Ferry with an unknown format version' },

@@ -23,7 +23,9 @@ export function renderBackupInfo(manifest: Omit<Manifest, 'entries'>, archiveNam
     `  ferry restore ${archiveName}            (all stores; --only postgres,uploads for part)`,
     '',
     'Restore by hand',
-    `  mkdir restore && tar -xzf ${archiveName} -C restore && cd restore`,
+    manifest.compression?.codec === 'zstd'
+      ? `  mkdir restore && tar --zstd -xf ${archiveName} -C restore && cd restore      (or: zstd -dc ${archiveName} | tar -xf - -C restore)`
+      : `  mkdir restore && tar -xzf ${archiveName} -C restore && cd restore`,
     '  sha256sum -c is possible per file against manifest.json ("entries": path, sha256)',
   );
   if (manifest.stores.postgres !== undefined) {

@@ -8,6 +8,7 @@ import {
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { writeError } from '../archive/writer.js';
+import { archiveCompression } from '../config/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
 import { storesFromConfig, type StagedDump, type Store, type StoreContext } from '../stores/index.js';
 import { formatBytes } from '../util/format.js';
@@ -80,12 +81,13 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
 
     const now = await unusedSecond(directory, ctx.now?.() ?? new Date(), ctx.now === undefined);
     const encryption = encryptionSettings(ctx);
-    const name = archiveNameFor(now) + (encryption === undefined ? '' : AGE_SUFFIX);
+    const compression = archiveCompression(ctx.config.backup);
+    const name = archiveNameFor(now, compression.codec) + (encryption === undefined ? '' : AGE_SUFFIX);
     const finalPath = join(directory, name);
-    // The clear tar.gz is verified as it is written, in the same pass: no re-read, and an encrypted
+    // The clear archive is verified as it is written, in the same pass: no re-read, and an encrypted
     // archive is proven without the key the server does not have.
     const tap = new PassThrough({ highWaterMark: 1024 * 1024 });
-    writer = await ArchiveWriter.create(finalPath, { compressionLevel: ctx.config.backup.compression_level, tap, ...(encryption === undefined ? {} : { encryption }) });
+    writer = await ArchiveWriter.create(finalPath, { codec: compression.codec, compressionLevel: compression.level, tap, ...(encryption === undefined ? {} : { encryption }) });
     const contentProven = new Set<string>();
     verifying = verifyWhileWriting(ctx, tap, finalPath, contentProven);
     verifying.catch(() => undefined);
@@ -95,6 +97,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     const head: Omit<Manifest, 'entries'> = {
       format: 'ferry-archive',
       formatVersion: FORMAT_VERSION,
+      compression,
       tool: { name: 'ferry', version: FERRY_VERSION },
       createdAt: now.toISOString(),
       host: hostname(),
@@ -311,7 +314,7 @@ async function checkDirectoryMode(directory: string, ctx: OperationContext): Pro
   const mode = (stats.mode & 0o777).toString(8).padStart(4, '0');
   const names = await readdir(directory);
   const ours = (process.getuid === undefined || stats.uid === process.getuid()) && names.length > 0
-    && names.every((n) => /^\.?backup_(\d{8}_\d{6}|latest)\.tar\.gz/.test(n) || n.startsWith('.ferry'));
+    && names.every((n) => /^\.?backup_(\d{8}_\d{6}|latest)\.tar\.(?:gz|zst)/.test(n) || n.startsWith('.ferry'));
   if (ours) {
     try {
       await chmod(directory, stats.mode & 0o700);

@@ -168,11 +168,11 @@ async function latestCopy(directory: string, name: string, present: Set<string>)
 function isOwnFile(name: string): boolean {
   // The lock, temporary files, and what notifications already said (.ferry-notified.json, .ferry-anomaly-notified).
   if (name === '.ferry.lock' || name.startsWith('.ferry-tmp-') || name.startsWith('.ferry-notified') || name.startsWith('.ferry-anomaly-notified') || isLatestSidecarName(name)) return true;
-  if (/^\.backup_latest\.tar\.gz.*\.tmp$/.test(name)) return true;
+  if (/^\.backup_latest\.tar\.(?:gz|zst).*\.tmp$/.test(name)) return true;
   for (const suffix of [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX, PARTIAL_SUFFIX]) {
     if (name.endsWith(suffix) && timeOfArchiveName(name.slice(0, -suffix.length)) !== undefined) return true;
   }
-  return /^\.backup_\d{8}_\d{6}\.tar\.gz\..*\.tmp$/.test(name);
+  return /^\.backup_\d{8}_\d{6}\.tar\.(?:gz|zst)\..*\.tmp$/.test(name);
 }
 
 async function readSidecarManifest(archivePath: string): Promise<Manifest | undefined> {

@@ -55,12 +55,12 @@ function kindOf(name: string, inBackupDirectory: boolean, present: ReadonlySet<s
   if (!inBackupDirectory) return undefined;
   // A backup writes its sidecars, then renames the archive into place: killed in between, the
   // sidecars describe an archive that never got its name.
-  const sidecarOf = /^(backup_\d{8}_\d{6}\.tar\.gz(?:\.age)?)\.(?:sha256|manifest\.json|verify\.json)$/.exec(name)?.[1];
+  const sidecarOf = /^(backup_\d{8}_\d{6}\.tar\.(?:gz|zst)(?:\.age)?)\.(?:sha256|manifest\.json|verify\.json)$/.exec(name)?.[1];
   if (sidecarOf !== undefined) return present.has(sidecarOf) ? undefined : 'sidecar without archive';
-  if (/^backup_\d{8}_\d{6}\.tar\.gz(?:\.age)?\.partial$/.test(name)) return 'partial archive';
+  if (/^backup_\d{8}_\d{6}\.tar\.(?:gz|zst)(?:\.age)?\.partial$/.test(name)) return 'partial archive';
   // Sidecars written through a temp file, and the lock's own temp file. Not .verify.json's: `ferry
   // verify` writes it without the lock, so one may be in flight.
-  if (/^\.backup_\d{8}_\d{6}\.tar\.gz(?:\.age)?\.(?:sha256|manifest\.json)\.[0-9a-f]+\.tmp$/.test(name) || /^\.ferry\.lock\.\d+\.[0-9a-f]+\.tmp$/.test(name)) return 'temp file';
+  if (/^\.backup_\d{8}_\d{6}\.tar\.(?:gz|zst)(?:\.age)?\.(?:sha256|manifest\.json)\.[0-9a-f]+\.tmp$/.test(name) || /^\.ferry\.lock\.\d+\.[0-9a-f]+\.tmp$/.test(name)) return 'temp file';
   return undefined;
 }
 

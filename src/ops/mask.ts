@@ -7,8 +7,10 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   ArchiveWriter, checksumLine, CHECKSUM_SUFFIX, drain, INFO_ENTRY, MANIFEST_ENTRY, MANIFEST_SUFFIX, readArchiveChecked, sidecarNames, writeFileAtomic, type ArchiveEntryHeader, type Manifest,
+  ARCHIVE_EXTENSION, DEFAULT_LEVEL,
 } from '../archive/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
+import { archiveCompression } from '../config/index.js';
 import { maskKeyFromEnvironment, maskRulesFrom, type MaskRules } from '../mask/rules.js';
 import { Masker } from '../mask/transformers.js';
 import type { StoreContext } from '../stores/index.js';
@@ -57,7 +59,10 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
   const source = await manifestOf(input, ctx.signal, decryption(ctx, input));
   const tempDir = await mkdtemp(join(ctx.config.backup.temp_directory ?? tmpdir(), 'ferry-mask-'));
   const storeCtx: StoreContext = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir };
-  const writer = await ArchiveWriter.create(output, { compressionLevel: ctx.config.backup.compression_level });
+  // The output's name says how it is compressed: .tar.zst is zstd, anything else gzip.
+  const codec = output.endsWith(ARCHIVE_EXTENSION.zstd) ? 'zstd' : 'gzip';
+  const compression = { codec, level: codec === ctx.config.backup.compression ? archiveCompression(ctx.config.backup).level : DEFAULT_LEVEL[codec] } as const;
+  const writer = await ArchiveWriter.create(output, { codec, compressionLevel: compression.level });
   let committed = false;
   try {
     const run = new MaskRun(ctx, storeCtx, rules, masker, writer, source);
@@ -71,6 +76,7 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
     const { entries: _sourceEntries, masked: _previous, ...rest } = manifest;
     const head: Omit<Manifest, 'entries'> = {
       ...rest,
+      compression,
       masked: { at: new Date().toISOString(), from: { name: basename(input), sha256 }, ruleSetSha256: rules.digest, rules: ctx.config.mask ?? {}, objects: run.objects },
     };
     await writer.addBuffer(INFO_ENTRY, Buffer.from(`${renderBackupInfo(head, basename(output))}\nMasked with rule set ${rules.digest} from ${basename(input)}.\n`), { mode: 0o600 });

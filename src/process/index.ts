@@ -1,1 +1,1 @@
-export { runTool, lastLine, type RunOptions, type ToolResult } from './run.js';
+export { runTool, spawnFilter, lastLine, type RunOptions, type ToolResult } from './run.js';

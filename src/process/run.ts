@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { Duplex, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { interrupted } from '../errors/index.js';
 import { guardGroup, releaseGroup } from './watchdog.js';
@@ -153,4 +153,74 @@ export function lastLine(stderr: string): string {
   const lines = stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   const errorLine = [...lines].reverse().find((l) => /error|fatal/i.test(l));
   return errorLine ?? lines.at(-1) ?? '';
+}
+
+/**
+ * A program that turns its stdin into its stdout (a compressor), as one stream. Its output ends
+ * only once the program exited 0; any other exit fails the stream with the program's last stderr
+ * line, so a reader never takes cut-short output for the whole. Destroying the stream kills the
+ * program's group.
+ */
+export function spawnFilter(command: string, args: readonly string[]): Duplex {
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  const pid = child.pid;
+  if (pid !== undefined) {
+    liveGroups.add(pid);
+    guardGroup(pid);
+  }
+  let exited = false;
+  let stderr = '';
+  const input = child.stdin as Writable;
+  const output = child.stdout as Readable;
+  // A program that stops reading (it found bad input) is reported by its exit status below.
+  input.on('error', () => undefined);
+  (child.stderr as Readable).setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_TAIL);
+  });
+  const stream = new Duplex({
+    write(chunk: Buffer, _encoding, callback) {
+      if (exited || input.destroyed || input.write(chunk)) {
+        callback();
+        return;
+      }
+      const go = () => {
+        input.off('drain', go);
+        input.off('close', go);
+        callback();
+      };
+      input.on('drain', go);
+      input.on('close', go);
+    },
+    final(callback) {
+      input.end();
+      callback();
+    },
+    read() {
+      output.resume();
+    },
+    destroy(error, callback) {
+      if (!exited && pid !== undefined) killGroup(pid, 'SIGKILL');
+      callback(error);
+    },
+  });
+  output.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) output.pause();
+  });
+  const settle = () => {
+    exited = true;
+    if (pid !== undefined) {
+      liveGroups.delete(pid);
+      releaseGroup(pid);
+    }
+  };
+  child.once('error', (error) => {
+    settle();
+    stream.destroy(error);
+  });
+  child.once('close', (code, signal) => {
+    settle();
+    if (code === 0) stream.push(null);
+    else if (!stream.destroyed) stream.destroy(new Error(`${command} ${signal === null ? `exited ${String(code)}` : `was killed by ${signal}`}: ${lastLine(stderr) || 'no message'}`));
+  });
+  return stream;
 }

@@ -1,4 +1,4 @@
-import type { FerryConfig } from '../config/index.js';
+import { dumpCompression, type FerryConfig } from '../config/index.js';
 import { FilesStore } from './files/index.js';
 import { MongoStore } from './mongo/index.js';
 import { PostgresStore } from './postgres/index.js';
@@ -8,7 +8,7 @@ import { mongoBsonChecker, mongoExportChecker } from './mongo/verify.js';
 
 /** One line per store kind: how its section of the configuration becomes a Store. */
 const FACTORIES: Array<{ kind: StoreKind; fromConfig: (config: FerryConfig) => Store | undefined }> = [
-  { kind: 'postgres', fromConfig: (c) => (c.postgres === undefined ? undefined : new PostgresStore(c.postgres)) },
+  { kind: 'postgres', fromConfig: (c) => (c.postgres === undefined ? undefined : new PostgresStore(c.postgres, dumpCompression(c))) },
   { kind: 'mongo', fromConfig: (c) => (c.mongodb === undefined ? undefined : new MongoStore(c.mongodb)) },
   { kind: 'uploads', fromConfig: (c) => (c.uploads === undefined ? undefined : new FilesStore(c.uploads)) },
 ];

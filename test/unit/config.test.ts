@@ -2,6 +2,7 @@ import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
+import { archiveCompression } from '../../src/config/compression.js';
 import { Redactor, urlWithoutPassword } from '../../src/config/redact.js';
 import { expandString } from '../../src/config/expand.js';
 import { FerryError } from '../../src/errors/index.js';
@@ -19,7 +20,8 @@ describe('configuration', () => {
     expect(file).toBeUndefined();
     expect(config.postgres?.url).toBe('postgresql://app:pw@db/le');
     expect(config.uploads?.path).toBe(join(cwd, 'up'));
-    expect(config.backup).toMatchObject({ directory: '/b', retention_days: 3, compression_level: 1 });
+    expect(config.backup).toMatchObject({ directory: '/b', retention_days: 3, compression: 'gzip' });
+    expect(archiveCompression(config.backup)).toEqual({ codec: 'gzip', level: 1 });
   });
 
   it('lets the environment override the file, and resolves paths against the file', async () => {

@@ -29,7 +29,8 @@ export class PostgresStore implements Store {
   private tools: PgToolRunner | undefined;
   private serverVersion: string | undefined;
 
-  constructor(private readonly config: PostgresConfig) {}
+  /** `dumpCompression`: pg_dump --compress, resolved against the archive's codec (config/compression.ts). */
+  constructor(private readonly config: PostgresConfig, private readonly dumpCompression: number) {}
 
   private get target(): PgTarget {
     return { url: this.config.url, connectTimeoutSeconds: this.config.connect_timeout_seconds };
@@ -65,7 +66,7 @@ export class PostgresStore implements Store {
     // same bytes while they are written (both hold one snapshot, production is read once, and the
     // derivation overlaps the dump): pg_restore reads the growing file in order, as from a pipe.
     ctx.progress.start(`pg_dump ${this.describe()}, deriving database.sql and counting rows`);
-    const dumpArgs = ['--format=custom', `--compress=${this.config.dump_compression}`, '--no-password', tools.dbnameArg(this.config.url)];
+    const dumpArgs = ['--format=custom', `--compress=${this.dumpCompression}`, '--no-password', tools.dbnameArg(this.config.url)];
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -114,7 +115,7 @@ export class PostgresStore implements Store {
       contentProven: [CUSTOM_DUMP_ENTRY],
       write: async (sink) => {
         const now = new Date();
-        await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now, compressed: this.config.dump_compression > 0 });
+        await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now, compressed: this.dumpCompression > 0 });
         await rm(customPath, { force: true });
         await sink.addFile(PLAIN_SQL_ENTRY, sqlPath, sqlSize, { mode: 0o600, mtime: now, compressed: false });
         await rm(sqlPath, { force: true });
