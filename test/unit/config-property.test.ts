@@ -34,6 +34,7 @@ const KNOWN: Record<string, string[]> = {
   storage: ['remote', 'endpoint', 'region', 'force_path_style', 'part_size_mb'],
   mask: ['postgres', 'mongodb'],
   restore: ['strategy', 'disconnect', 'before', 'after', 'hook_timeout_seconds', 'keep_pristine'],
+  health: ['anomalies'],
 };
 
 const scalar = fc.oneof(
