@@ -2,3 +2,4 @@ export { evaluateHealth, unknownHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, type 
 export { renderMetrics, writeMetricsFile, type MetricsInput } from './metrics.js';
 export { findAnomalies, DEFAULT_ANOMALY_THRESHOLDS, type Anomaly, type StoreCounts } from './anomalies.js';
 export { anomalyRules, type AnomalyRules } from './anomaly-rules.js';
+export { writeNotificationMetrics, mergeNotificationMetrics, type NotificationAttempt } from './notification-metrics.js';
