@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { MongoClient } from 'mongodb';
 import { SMTPServer } from 'smtp-server';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findAnomalies, type StoreCounts } from '../../src/health/anomalies.js';
 import { ferry } from '../support/cli.js';
 import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
+import { MongoTestServer } from '../support/mongo/server.js';
 import { parsePrometheusText } from '../support/prometheus.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -147,5 +149,55 @@ describe('anomalies in the data', () => {
     const global = await plan([]);
     expect(global.get(names[2]!)).toMatch(/last normal backup before .* \(postgres public\.sessions: 3000 → 150\)/);
     expect(global.get(names[3]!)).toMatch(/last normal backup before .* \(postgres public\.(recipes|sessions): 3000 → 150, and 1 more\)/);
+  });
+
+  it('per-collection and uploads rules: a collection expected to shrink passes, another and the uploads under their own threshold warn, a typo is named', async () => {
+    const server = new MongoTestServer();
+    const url = await server.start();
+    const client = new MongoClient(url);
+    try {
+      const work = await tempDir();
+      const uploads = join(work, 'uploads');
+      mkdirSync(uploads);
+      for (let i = 0; i < 40; i++) writeFileSync(join(uploads, `photo-${i}.jpg`), `image ${i}`);
+      const db = client.db('grimoire');
+      const docs = Array.from({ length: 3000 }, (_, i) => ({ n: i }));
+      await db.collection('events').insertMany(docs);
+      await db.collection('recipes').insertMany(docs);
+      const env = { MONGODB_URL: `${url.replace(/\/$/, '')}/grimoire`, UPLOADS_DIR: uploads, BACKUP_DIRECTORY: join(work, 'backups') };
+      const config = join(work, 'ferry.config.yaml');
+      writeFileSync(config, [
+        'health:', '  anomalies:', '    mongodb:', '      events: { shrink: expected }', '      recipe: { max_drop_percent: 10 }',
+        '    uploads:', '      files: { max_drop_percent: 10, max_drop_count: 5 }', '',
+      ].join('\n'));
+      for (let i = 0; i < 3; i++) {
+        const made = await ferry(['--config', config, 'backup'], env);
+        expect(made.code, made.stderr).toBe(0);
+        await new Promise((r) => setTimeout(r, 1100));
+      }
+      // The test server has no delete: each collection is dropped and filled again with 5 % of its documents.
+      for (const name of ['events', 'recipes']) {
+        await db.collection(name).drop();
+        await db.collection(name).insertMany(docs.slice(0, 150));
+      }
+      for (let i = 0; i < 10; i++) rmSync(join(uploads, `photo-${i}.jpg`));
+      expect((await ferry(['--config', config, 'backup'], env)).code).toBe(0);
+
+      const health = await ferry(['--config', config, 'health', '--json'], env);
+      const json = JSON.parse(health.stdout) as { exitCode: number; anomalies: { found: unknown[]; unmatched: string[] } };
+      expect(json.exitCode).toBe(1);
+      expect(json.anomalies.found).toEqual([
+        { store: 'mongo', object: 'recipes', before: 3000, after: 150, disappeared: false },
+        { store: 'uploads', object: 'files', before: 40, after: 30, disappeared: false },
+      ]);
+      expect(json.anomalies.unmatched).toEqual(['health.anomalies.mongodb: recipe']);
+      expect(health.stderr).toMatch(/warning: health\.anomalies\.mongodb: recipe: none of the backups compared holds it/);
+      // Without the rules: events warns too, and 10 files are under the global 1,000.
+      const global = JSON.parse((await ferry(['health', '--json'], env)).stdout) as { anomalies: { found: Array<{ object: string }> } };
+      expect(global.anomalies.found.map((a) => a.object).sort()).toEqual(['events', 'recipes']);
+    } finally {
+      await client.close();
+      await server.stop();
+    }
   });
 });
