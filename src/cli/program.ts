@@ -159,7 +159,8 @@ export function buildProgram(): Command {
   const notifyGroup = program.command('notify').description('notifications: webhook, command and e-mail (notify: in the config)');
   notifyGroup.command('test')
     .description('send one test message through every configured notifier and say which worked')
-    .action((_opts, command: Command) => run(command, (s) => notifyTestCommand(s)));
+    .option('--metrics-file <path>', 'record each notifier\'s outcome there (ferry_notification_*), as backup and health do')
+    .action((opts: { metricsFile?: string }, command: Command) => run(command, (s) => notifyTestCommand(s, opts)));
 
   program.command('mask')
     .description('write a copy of an archive with personal data masked by the mask: rules, for people who must not get the raw one')

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseTransformer } from '../mask/transformers.js';
 import { mongodbUrlProblem, postgresUrlProblem } from './connection-url.js';
+import { mongoCollectionNameProblem, postgresTableNameProblem } from './object-names.js';
 
 const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
 // Environment values are strings: only plain decimal digits count (not 0x10, 1e1, 10.0 or " 1_0").
@@ -151,6 +152,37 @@ export const maskConfigSchema = z.object({
   mongodb: transformerRules.default({}).describe('collection → field path (dotted, through arrays) → transformer'),
 }).strict();
 
+const anomalyRuleSchema = z.object({
+  shrink: z.enum(['expected'], { error: 'expected shrink: expected (or no shrink key)' }).optional()
+    .describe('expected: a drop of this count is never an anomaly (a log table truncated nightly); its disappearance still is'),
+  max_drop_percent: z.number().min(0).max(100).optional().describe('this object\'s own relative threshold'),
+  max_drop_count: count(0, Number.MAX_SAFE_INTEGER).optional().describe('this object\'s own absolute threshold'),
+}).strict().superRefine((rule, ctx) => {
+  if (rule.shrink !== undefined && (rule.max_drop_percent !== undefined || rule.max_drop_count !== undefined)) {
+    ctx.addIssue({ code: 'custom', message: 'shrink: expected turns the drop thresholds off; give either shrink or max_drop_percent/max_drop_count' });
+  }
+});
+
+const anomalyRulesByName = (what: string, problemOf: (name: string) => string | undefined) => z.record(z.string(), anomalyRuleSchema).superRefine((rules, ctx) => {
+  for (const name of Object.keys(rules)) {
+    const problem = problemOf(name);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [name], message: `${what} name ${JSON.stringify(name)}: ${problem}` });
+  }
+});
+
+export const anomaliesConfigSchema = z.object({
+  max_drop_percent: z.number().min(0).max(100).default(50).describe('a count that fell by more than this share of the median of the backups before…'),
+  max_drop_count: count(0, Number.MAX_SAFE_INTEGER).default(1000).describe('…and by more than this many rows, documents or files is an anomaly'),
+  postgres: anomalyRulesByName('table', postgresTableNameProblem).default({}).describe('table (schema.table or table) → its own rule'),
+  mongodb: anomalyRulesByName('collection', mongoCollectionNameProblem).default({}).describe('collection → its own rule'),
+  uploads: z.object({ files: anomalyRuleSchema.optional(), directories: anomalyRuleSchema.optional(), symlinks: anomalyRuleSchema.optional() })
+    .strict().default({}).describe('files, directories or symlinks → its own rule'),
+}).strict();
+
+export const healthConfigSchema = z.object({
+  anomalies: anomaliesConfigSchema.default(() => anomaliesConfigSchema.parse({})),
+}).strict();
+
 export const configSchema = z.object({
   backup: backupConfigSchema.default(() => backupConfigSchema.parse({})),
   postgres: postgresConfigSchema.optional(),
@@ -160,6 +192,7 @@ export const configSchema = z.object({
   storage: storageConfigSchema.optional(),
   mask: maskConfigSchema.optional(),
   restore: restoreConfigSchema.default(() => restoreConfigSchema.parse({})),
+  health: healthConfigSchema.optional(),
 }).strict().superRefine((config, ctx) => {
   const level = config.backup.compression_level;
   if (level === undefined) return;
@@ -177,3 +210,4 @@ export type BackupConfig = z.infer<typeof backupConfigSchema>;
 export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type MaskConfig = z.infer<typeof maskConfigSchema>;
 export type RestoreConfig = z.infer<typeof restoreConfigSchema>;
+export type AnomaliesConfig = z.infer<typeof anomaliesConfigSchema>;

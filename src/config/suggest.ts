@@ -4,8 +4,9 @@ import { z } from 'zod';
 export function keysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
   let current: z.ZodType | undefined = unwrap(schema);
   for (const key of path) {
-    if (!(current instanceof z.ZodObject)) return [];
-    current = unwrap((current.shape as Record<string, z.ZodType>)[String(key)]);
+    if (current instanceof z.ZodRecord) current = unwrap(current.valueType as z.ZodType);
+    else if (current instanceof z.ZodObject) current = unwrap((current.shape as Record<string, z.ZodType>)[String(key)]);
+    else return [];
   }
   return current instanceof z.ZodObject ? Object.keys(current.shape) : [];
 }

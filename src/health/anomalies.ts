@@ -22,6 +22,16 @@ export const DEFAULT_ANOMALY_THRESHOLDS: AnomalyThresholds = { previous: 7, drop
 
 export type StoreCounts = Record<string, Record<string, number>>;
 
+/** What the configuration says about one object: thresholds of its own, or that it may shrink. */
+export interface ObjectRule {
+  shrinkExpected?: boolean;
+  dropRatio?: number;
+  dropAbsolute?: number;
+}
+
+/** The rule for an object of a store (`postgres`, `mongo`, `uploads`), when one is configured. */
+export type ObjectRuleLookup = (store: string, object: string) => ObjectRule | undefined;
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -31,9 +41,10 @@ function median(values: number[]): number {
 /**
  * Per table, collection and uploads count: the newest backup against the median of the ones before
  * (newest first), a pure function. A drop is an anomaly when it is over both thresholds; an object
- * that most earlier backups hold and the newest lacks has disappeared.
+ * that most earlier backups hold and the newest lacks has disappeared. An object's own rule replaces
+ * the thresholds, or (expected to shrink) lets any drop pass; a disappearance is reported whatever it says.
  */
-export function findAnomalies(newest: StoreCounts, earlier: StoreCounts[], t: AnomalyThresholds = DEFAULT_ANOMALY_THRESHOLDS): Anomaly[] {
+export function findAnomalies(newest: StoreCounts, earlier: StoreCounts[], t: AnomalyThresholds = DEFAULT_ANOMALY_THRESHOLDS, ruleFor: ObjectRuleLookup = () => undefined): Anomaly[] {
   const window = earlier.slice(0, t.previous);
   if (window.length === 0) return [];
   const anomalies: Anomaly[] = [];
@@ -53,8 +64,10 @@ export function findAnomalies(newest: StoreCounts, earlier: StoreCounts[], t: An
           if (values.length * 2 > window.length && before > 0) anomalies.push({ store, object, before, after: 0, disappeared: true });
           continue;
         }
+        const rule = ruleFor(store, object);
+        if (rule?.shrinkExpected === true) continue;
         const drop = before - after;
-        if (drop > t.dropAbsolute && drop > before * t.dropRatio) anomalies.push({ store, object, before, after, disappeared: false });
+        if (drop > (rule?.dropAbsolute ?? t.dropAbsolute) && drop > before * (rule?.dropRatio ?? t.dropRatio)) anomalies.push({ store, object, before, after, disappeared: false });
       }
     }
   }

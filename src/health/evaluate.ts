@@ -59,7 +59,7 @@ export interface HealthFacts {
   /** Free space where the next backup goes; undefined for a remote, which has no such limit to read. */
   freeBytes: number | undefined;
   /** Counts of the newest backup against the median of the ones before (names compared, newest first). */
-  anomalies?: { found: Anomaly[]; compared: string[] } | undefined;
+  anomalies?: { found: Anomaly[]; compared: string[]; unmatched?: string[] } | undefined;
   /** What dead runs left in the backup directory (temporary folders, .partial archives), with sizes. */
   leftovers?: Array<{ path: string; bytes: number }>;
 }
@@ -77,7 +77,7 @@ export interface HealthResult {
   summary: string;
   checks: HealthCheck[];
   /** The newest backup's anomalies, when its counts were compared (see the anomalies check). */
-  anomalies?: { backup: string; compared: string[]; found: Anomaly[] };
+  anomalies?: { backup: string; compared: string[]; found: Anomaly[]; unmatched?: string[] };
 }
 
 function median(values: number[]): number | undefined {
@@ -141,7 +141,7 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'contents', status: 'OK', message: 'every configured store is in the newest backup' });
   }
 
-  if (facts.anomalies !== undefined && facts.anomalies.compared.length > 0) checks.push(anomalyCheck(facts.anomalies.found, facts.anomalies.compared));
+  if (facts.anomalies !== undefined && facts.anomalies.compared.length > 0) checks.push(anomalyCheck(facts.anomalies.found, facts.anomalies.compared, facts.anomalies.unmatched ?? []));
 
   if (facts.freeBytes !== undefined) checks.push(spaceCheck(facts.freeBytes, newest.size, facts.directory, t.spaceMargin));
   if (facts.leftovers !== undefined && facts.leftovers.length > 0) {
@@ -162,15 +162,17 @@ function checksumSummary(checksum: ChecksumFacts): string {
   return `sha256 matches its .sha256 sidecar, ${formatBytes(checksum.bytes)} re-read in ${formatDuration(checksum.seconds)}`;
 }
 
-function anomalyCheck(found: Anomaly[], compared: string[]): HealthCheck {
+function anomalyCheck(found: Anomaly[], compared: string[], unmatched: string[]): HealthCheck {
   const against = compared.length === 1 ? compared[0] : `the median of ${compared.length} backups, ${compared[compared.length - 1]} to ${compared[0]}`;
-  if (found.length === 0) return { name: 'anomalies', status: 'OK', message: `no count fell sharply against ${against}` };
+  // A misspelt name in health.anomalies is a configuration problem, not one of the backups: said, never a WARNING.
+  const typos = unmatched.length === 0 ? undefined : `No backup compared holds ${unmatched.join(', ')}: check the spelling in health.anomalies (ferry inspect latest lists the tables and collections).`;
+  if (found.length === 0) return { name: 'anomalies', status: 'OK', message: `no count fell sharply against ${against}`, ...(typos === undefined ? {} : { recommendation: typos }) };
   const named = found.slice(0, 3).map((a) => `${a.store} ${a.object} ${a.disappeared ? `${a.before} → gone` : `${a.before} → ${a.after}`}`).join('; ');
   return {
     name: 'anomalies',
     status: 'WARNING',
     message: `${named}${found.length > 3 ? ` (and ${found.length - 3} more)` : ''}, against ${against}`,
-    recommendation: 'If this was not intended (a DELETE without WHERE, a dropped table), keep the backups before it and restore from one (ferry list, ferry inspect).',
+    recommendation: `If this was not intended (a DELETE without WHERE, a dropped table), keep the backups before it and restore from one (ferry list, ferry inspect); if it was, say so for that object in health.anomalies.${typos === undefined ? '' : ` ${typos}`}`,
   };
 }
 

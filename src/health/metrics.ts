@@ -93,7 +93,7 @@ export function renderMetrics(input: MetricsInput): string {
 }
 
 /** A text-format file cut into families: HELP and TYPE lines with their samples, in file order. */
-interface Family {
+export interface Family {
   name: string;
   header: string[];
   samples: string[];
@@ -160,13 +160,18 @@ const LOCK_STALE_MS = 60_000;
  * only, never the lock). A lock left by a killed run is taken over after a minute.
  */
 export async function writeMetricsFile(path: string, input: MetricsInput, writer: MetricsWriter): Promise<void> {
+  await updateMetricsFile(path, (existing) => mergeMetrics(existing, writer, input));
+}
+
+/** The file's text replaced by `update(text)`, under the lock and renamed into place. */
+export async function updateMetricsFile(path: string, update: (existing: string) => string): Promise<void> {
   const release = await lockFile(`${path}.lock`);
   try {
     const existing = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return '';
       throw error;
     });
-    await writeFileAtomic(path, mergeMetrics(existing, writer, input), 0o644);
+    await writeFileAtomic(path, update(existing), 0o644);
   } finally {
     await release();
   }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import type { NotifyConfig } from '../config/index.js';
 import type { Logger } from '../stores/index.js';
+import { writeNotificationMetrics } from '../health/notification-metrics.js';
 import { sendEmail } from './email.js';
 import { emailFor } from './messages.js';
 
@@ -30,11 +31,16 @@ export interface ChannelResult {
   ok: boolean;
 }
 
+export interface NotifyOptions {
+  /** The run's --metrics-file: each attempt is counted there, so a broken channel is itself alerted on. */
+  metricsFile?: string | undefined;
+}
+
 /**
  * Tells a webhook, a command and/or an SMTP server how a run ended. A notification that fails or
  * times out is logged and never changes the run's own outcome; the results say which failed.
  */
-export async function notify(config: NotifyConfig | undefined, event: NotificationEvent, log: Logger): Promise<ChannelResult[]> {
+export async function notify(config: NotifyConfig | undefined, event: NotificationEvent, log: Logger, options: NotifyOptions = {}): Promise<ChannelResult[]> {
   if (config === undefined) return [];
   const targets = event.kind === 'test' ? [config.on_failure, config.on_success] : [event.outcome === 'success' ? config.on_success : config.on_failure];
   const body = JSON.stringify({ ...event, host: hostname(), at: new Date().toISOString() });
@@ -53,7 +59,11 @@ export async function notify(config: NotifyConfig | undefined, event: Notificati
       return { channel: 'smtp', ok: outcome.ok };
     }));
   }
-  return Promise.all(jobs);
+  const results = await Promise.all(jobs);
+  if (options.metricsFile !== undefined) {
+    await writeNotificationMetrics(options.metricsFile, results).catch((error: unknown) => log.warn(`cannot record the notifications in ${options.metricsFile}: ${(error as Error).message}`));
+  }
+  return results;
 }
 
 async function postWebhook(url: string, body: string, timeoutMs: number, log: Logger): Promise<boolean> {

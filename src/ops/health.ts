@@ -4,7 +4,7 @@ import { open, readdir, readFile, statfs } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
-import { evaluateHealth, findAnomalies, unknownHealth, DEFAULT_ANOMALY_THRESHOLDS, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type StoreCounts, type ChecksumFacts, type HealthFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
+import { anomalyRules, evaluateHealth, findAnomalies, unknownHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type AnomalyRules, type StoreCounts, type ChecksumFacts, type HealthFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
 import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX, writeFileAtomic } from '../archive/index.js';
 import { interrupted, isFerryError } from '../errors/index.js';
@@ -194,7 +194,9 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
   const deepFindings = newest !== undefined && options.deep === true ? await source.deepCheck(newest) : undefined;
   const checksum = newest !== undefined && options.quick !== true ? await source.checksum(newest) : undefined;
-  const anomalies = newest === undefined ? undefined : await anomaliesOf(source, newest, backups.slice(1, 1 + DEFAULT_ANOMALY_THRESHOLDS.previous));
+  const rules = anomalyRules(ctx.config.health?.anomalies);
+  const anomalies = newest === undefined ? undefined : await anomaliesOf(source, newest, backups.slice(1, 1 + rules.thresholds.previous), rules);
+  for (const name of anomalies?.unmatched ?? []) ctx.log.warn(`${name}: none of the backups compared holds it (a typo, or an object that is gone)`);
   const result = evaluateHealth({
     directory: source.where,
     count: backups.length,
@@ -224,7 +226,7 @@ function countsOf(manifest: BackupDetails['manifest']): StoreCounts | undefined 
 }
 
 /** The newest backup's counts against the earlier ones that have a manifest sidecar. */
-async function anomaliesOf(source: BackupSource, newest: BackupDetails, earlier: BackupSummary[]): Promise<HealthFacts['anomalies']> {
+async function anomaliesOf(source: BackupSource, newest: BackupDetails, earlier: BackupSummary[], rules: AnomalyRules): Promise<HealthFacts['anomalies']> {
   const counts = countsOf(newest.manifest);
   if (counts === undefined) return undefined;
   const compared: Array<{ name: string; counts: StoreCounts }> = [];
@@ -232,7 +234,12 @@ async function anomaliesOf(source: BackupSource, newest: BackupDetails, earlier:
     const found = await source.counts(backup);
     if (found !== undefined) compared.push({ name: backup.name, counts: found });
   }
-  return { found: findAnomalies(counts, compared.map((c) => c.counts)), compared: compared.map((c) => c.name) };
+  const all = compared.map((c) => c.counts);
+  return {
+    found: findAnomalies(counts, all, rules.thresholds, rules.ruleFor),
+    compared: compared.map((c) => c.name),
+    unmatched: rules.unmatched([counts, ...all]).map(({ key, name }) => `${key}: ${name}`),
+  };
 }
 
 /** Metrics from what a location holds, plus what this run adds. */

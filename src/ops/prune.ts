@@ -4,7 +4,7 @@ import { sidecarNames } from '../archive/index.js';
 import { throwIfAborted } from '../errors/index.js';
 import { planPrune, type PrunePlan, type RetentionPolicy } from '../retention/index.js';
 import { detailedCatalog, type BackupDetails } from './catalog.js';
-import { DEFAULT_ANOMALY_THRESHOLDS, findAnomalies, type StoreCounts } from '../health/index.js';
+import { anomalyRules, findAnomalies, type AnomalyRules, type StoreCounts } from '../health/index.js';
 import type { OperationContext } from './context.js';
 import type { RemoteStore } from '../remote/index.js';
 import { acquireLock } from './lock.js';
@@ -48,7 +48,7 @@ export function retentionPolicy(ctx: OperationContext, options: PruneOptions = {
 
 export async function planPruneFor(ctx: OperationContext, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
   const { backups, foreign } = await detailedCatalog(ctx.config.backup.directory);
-  const protectedBackups = lastNormalBeforeAnomalies(backups);
+  const protectedBackups = lastNormalBeforeAnomalies(backups, anomalyRules(ctx.config.health?.anomalies));
   const records = backups.map((backup) => ({ name: backup.name, time: backup.time, verified: backup.verification?.ok, keptBecause: protectedBackups.get(backup.name) }));
   return { plan: planPrune(records, retentionPolicy(ctx, options), ctx.now?.() ?? new Date()), foreign };
 }
@@ -56,17 +56,18 @@ export async function planPruneFor(ctx: OperationContext, options: PruneOptions 
 /**
  * A backup whose counts dropped sharply against the ones before it (health's anomaly rule) makes
  * the backup just before it "the last normal one": kept whatever the rules say, so a DELETE without
- * WHERE noticed a week late still has a good backup to go back to.
+ * WHERE noticed a week late still has a good backup to go back to. The same rules as health, so a
+ * table expected to shrink keeps nothing.
  */
-function lastNormalBeforeAnomalies(backups: BackupDetails[]): Map<string, string> {
+function lastNormalBeforeAnomalies(backups: BackupDetails[], rules: AnomalyRules): Map<string, string> {
   const counts = backups.map((b) => (b.manifest === undefined ? undefined : Object.fromEntries(Object.entries(b.manifest.stores).map(([kind, store]) => [kind, store.counts]))));
   const kept = new Map<string, string>();
   backups.forEach((backup, index) => {
     const mine = counts[index];
     const before = backups[index + 1];
     if (mine === undefined || before === undefined) return;
-    const earlier = counts.slice(index + 1, index + 1 + DEFAULT_ANOMALY_THRESHOLDS.previous).filter((c): c is StoreCounts => c !== undefined);
-    const [first, ...more] = findAnomalies(mine, earlier);
+    const earlier = counts.slice(index + 1, index + 1 + rules.thresholds.previous).filter((c): c is StoreCounts => c !== undefined);
+    const [first, ...more] = findAnomalies(mine, earlier, rules.thresholds, rules.ruleFor);
     if (first === undefined || kept.has(before.name)) return;
     kept.set(before.name, `last normal backup before ${backup.name} (${first.store} ${first.object}: ${first.before} → ${first.after}${more.length > 0 ? `, and ${more.length} more` : ''})`);
   });

@@ -1,10 +1,12 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { MongoClient } from 'mongodb';
 import { SMTPServer } from 'smtp-server';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { findAnomalies, type StoreCounts } from '../../src/health/anomalies.js';
 import { ferry } from '../support/cli.js';
 import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
+import { MongoTestServer } from '../support/mongo/server.js';
 import { parsePrometheusText } from '../support/prometheus.js';
 import { tempDir } from '../support/tmp.js';
 
@@ -75,6 +77,127 @@ describe('anomalies in the data', () => {
       expect(mails[0]!.replace(/=\r?\n/g, '')).toMatch(/public\.recipes 3000 =E2=86=92 120|public\.recipes 3000 → 120/);
     } finally {
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it('per-table rules: a table expected to shrink passes, another in the same backup and a stricter threshold warn, a typo is named, retention follows the same rules', async () => {
+    const work = await tempDir();
+    const db = await createDatabase(uniqueName('anomrules'));
+    await query(db, [
+      'CREATE TABLE sessions (id int PRIMARY KEY); INSERT INTO sessions SELECT generate_series(1, 3000);',
+      'CREATE TABLE recipes (id int PRIMARY KEY); INSERT INTO recipes SELECT generate_series(1, 3000);',
+      'CREATE TABLE audit_log (id int PRIMARY KEY); INSERT INTO audit_log SELECT generate_series(1, 400);',
+    ].join(' '));
+    const env = { DATABASE_URL: pgUrl(db), BACKUP_DIRECTORY: join(work, 'backups') };
+    const config = join(work, 'ferry.config.yaml');
+    writeFileSync(config, [
+      'health:',
+      '  anomalies:',
+      '    postgres:',
+      '      public.sessions: { shrink: expected }',
+      '      audit_log: { max_drop_percent: 20, max_drop_count: 50 }',
+      '      public.recipies: { max_drop_percent: 90 }',
+      '',
+    ].join('\n'));
+    const backupNow = async () => {
+      expect((await ferry(['backup'], env)).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1100));
+    };
+    for (let i = 0; i < 3; i++) await backupNow();
+
+    // Only the table expected to shrink lost 95 %: OK with the rule, a WARNING without it.
+    await query(db, 'DELETE FROM sessions WHERE id > 150');
+    await backupNow();
+    const expected = await ferry(['--config', config, 'health'], env);
+    expect(expected.code, expected.stdout + expected.stderr).toBe(0);
+    expect(expected.stdout).toMatch(/\[OK\]\s+anomalies: no count fell sharply/);
+    const unruled = await ferry(['health'], env);
+    expect(unruled.code).toBe(1);
+    expect(unruled.stdout).toMatch(/\[WARNING\]\s+anomalies: postgres public\.sessions 3000 → 150,/);
+    // The typo: a warning naming it, on stderr and beside the check; never a WARNING state.
+    expect(expected.stderr).toMatch(/warning: health\.anomalies\.postgres: public\.recipies: none of the backups compared holds it/);
+    expect(expected.stdout).toMatch(/→ No backup compared holds health\.anomalies\.postgres: public\.recipies: check the spelling/);
+    expect(expected.stderr).not.toMatch(/sessions|audit_log/);
+
+    // In one backup: sessions 95 % down again against the median, recipes 95 % down, audit_log 30 % (120 rows) down.
+    await query(db, 'DELETE FROM recipes WHERE id > 150; DELETE FROM audit_log WHERE id > 280');
+    await backupNow();
+    const json = JSON.parse((await ferry(['--config', config, 'health', '--json'], env)).stdout) as { exitCode: number; anomalies: { found: Array<{ object: string; before: number; after: number }>; unmatched: string[] } };
+    expect(json.exitCode).toBe(1);
+    expect(json.anomalies.found).toEqual([
+      { store: 'postgres', object: 'public.recipes', before: 3000, after: 150, disappeared: false },
+      { store: 'postgres', object: 'public.audit_log', before: 400, after: 280, disappeared: false },
+    ]);
+    expect(json.anomalies.unmatched).toEqual(['health.anomalies.postgres: public.recipies']);
+    const text = await ferry(['--config', config, 'health'], env);
+    expect(text.stdout).toMatch(/\[WARNING\]\s+anomalies: postgres public\.recipes 3000 → 150; postgres public\.audit_log 400 → 280, against the median of 4 backups/);
+    // The global thresholds alone (120 rows is under 1,000) do not see audit_log.
+    expect((await ferry(['health'], env)).stdout).not.toMatch(/audit_log/);
+
+    // Retention: the sessions-only backup protects nothing under the rules; the recipes one protects its predecessor.
+    const names = readdirSync(join(work, 'backups')).filter((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n)).sort();
+    expect(names).toHaveLength(5);
+    const plan = async (extra: string[]) => {
+      const result = await ferry([...extra, 'prune', '--dry-run', '--json', '--keep-days', '0', '--keep-last', '1'], env);
+      expect(result.code, result.stderr).toBe(0);
+      const parsed = JSON.parse(result.stdout) as { keep: Array<{ name: string; reasons: string[] }> };
+      return new Map(parsed.keep.map((k) => [k.name, k.reasons.join(', ')]));
+    };
+    const ruled = await plan(['--config', config]);
+    expect(ruled.get(names[3]!)).toMatch(new RegExp(`last normal backup before ${names[4]!.replace(/\./g, '\\.')} \\(postgres public\\.recipes: 3000 → 150, and 1 more\\)`));
+    expect(ruled.has(names[2]!)).toBe(false);
+    const global = await plan([]);
+    expect(global.get(names[2]!)).toMatch(/last normal backup before .* \(postgres public\.sessions: 3000 → 150\)/);
+    expect(global.get(names[3]!)).toMatch(/last normal backup before .* \(postgres public\.(recipes|sessions): 3000 → 150, and 1 more\)/);
+  });
+
+  it('per-collection and uploads rules: a collection expected to shrink passes, another and the uploads under their own threshold warn, a typo is named', async () => {
+    const server = new MongoTestServer();
+    const url = await server.start();
+    const client = new MongoClient(url);
+    try {
+      const work = await tempDir();
+      const uploads = join(work, 'uploads');
+      mkdirSync(uploads);
+      for (let i = 0; i < 40; i++) writeFileSync(join(uploads, `photo-${i}.jpg`), `image ${i}`);
+      const db = client.db('grimoire');
+      const docs = Array.from({ length: 3000 }, (_, i) => ({ n: i }));
+      await db.collection('events').insertMany(docs);
+      await db.collection('recipes').insertMany(docs);
+      const env = { MONGODB_URL: `${url.replace(/\/$/, '')}/grimoire`, UPLOADS_DIR: uploads, BACKUP_DIRECTORY: join(work, 'backups') };
+      const config = join(work, 'ferry.config.yaml');
+      writeFileSync(config, [
+        'health:', '  anomalies:', '    mongodb:', '      events: { shrink: expected }', '      recipe: { max_drop_percent: 10 }',
+        '    uploads:', '      files: { max_drop_percent: 10, max_drop_count: 5 }', '',
+      ].join('\n'));
+      for (let i = 0; i < 3; i++) {
+        const made = await ferry(['--config', config, 'backup'], env);
+        expect(made.code, made.stderr).toBe(0);
+        await new Promise((r) => setTimeout(r, 1100));
+      }
+      // The test server has no delete: each collection is dropped and filled again with 5 % of its documents.
+      for (const name of ['events', 'recipes']) {
+        await db.collection(name).drop();
+        await db.collection(name).insertMany(docs.slice(0, 150));
+      }
+      for (let i = 0; i < 10; i++) rmSync(join(uploads, `photo-${i}.jpg`));
+      expect((await ferry(['--config', config, 'backup'], env)).code).toBe(0);
+
+      const health = await ferry(['--config', config, 'health', '--json'], env);
+      const json = JSON.parse(health.stdout) as { exitCode: number; anomalies: { found: unknown[]; unmatched: string[] } };
+      expect(json.exitCode).toBe(1);
+      expect(json.anomalies.found).toEqual([
+        { store: 'mongo', object: 'recipes', before: 3000, after: 150, disappeared: false },
+        { store: 'uploads', object: 'files', before: 40, after: 30, disappeared: false },
+      ]);
+      expect(json.anomalies.unmatched).toEqual(['health.anomalies.mongodb: recipe']);
+      expect(health.stderr).toMatch(/warning: health\.anomalies\.mongodb: recipe: none of the backups compared holds it/);
+      // Without the rules: events warns too, and 10 files are under the global 1,000.
+      const global = JSON.parse((await ferry(['health', '--json'], env)).stdout) as { anomalies: { found: Array<{ object: string }> } };
+      expect(global.anomalies.found.map((a) => a.object).sort()).toEqual(['events', 'recipes']);
+    } finally {
+      await client.close();
+      await server.stop();
     }
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { ENV_OVERRIDES } from '../../src/config/env-keys.js';
 import { loadConfig } from '../../src/config/load.js';
 import { ERROR_CODES } from '../../src/errors/codes.js';
+import { anomalyRules } from '../../src/health/anomaly-rules.js';
 import { FerryError } from '../../src/errors/index.js';
 import { silentLogger } from '../../src/ops/context.js';
 import { silentProgress, storesFromConfig } from '../../src/stores/index.js';
@@ -34,6 +35,7 @@ const KNOWN: Record<string, string[]> = {
   storage: ['remote', 'endpoint', 'region', 'force_path_style', 'part_size_mb'],
   mask: ['postgres', 'mongodb'],
   restore: ['strategy', 'disconnect', 'before', 'after', 'hook_timeout_seconds', 'keep_pristine'],
+  health: ['anomalies'],
 };
 
 const scalar = fc.oneof(
@@ -76,6 +78,38 @@ describe('no bug from input: generated configuration', () => {
       await writeFile(join(cwd, 'ferry.config.yaml'), typeof file === 'string' ? file : stringify(file));
       await loadConfig({ cwd, env }).catch((error: unknown) => expectDocumented(error, `file ${JSON.stringify(file)}, env ${JSON.stringify(env)}`));
     }), { seed, numRuns: 400 });
+  });
+
+  it('health.anomalies rules with generated names and values load or are CONFIG_INVALID, and loaded ones can be applied', async () => {
+    const root = await tempDir();
+    let n = 0;
+    let applied = 0;
+    const name = fc.oneof(fc.string({ minLength: 1, maxLength: 12 }), fc.constantFrom('public.t', '"a.b"', 'a.b.c', '"open', 't"', ' t', 'x'.repeat(64), 'a$b', '__proto__', 'constructor'));
+    const percent = fc.oneof({ arbitrary: fc.integer({ min: 0, max: 100 }), weight: 4 }, { arbitrary: fc.oneof(fc.double(), fc.integer({ min: -5, max: 105 }), scalar), weight: 1 });
+    const dropCount = fc.oneof({ arbitrary: fc.nat(), weight: 4 }, { arbitrary: fc.oneof(fc.integer(), scalar), weight: 1 });
+    const rule = fc.oneof(
+      { arbitrary: fc.constant({ shrink: 'expected' }), weight: 2 },
+      { arbitrary: fc.record({ max_drop_percent: percent, max_drop_count: dropCount }, { requiredKeys: [] }), weight: 3 },
+      { arbitrary: fc.oneof(value, fc.record({ shrink: value, max_drop_percent: percent }, { requiredKeys: [] })), weight: 1 },
+    );
+    const section = fc.record({
+      max_drop_percent: percent, max_drop_count: dropCount,
+      postgres: fc.dictionary(name, rule, { maxKeys: 2 }), mongodb: fc.dictionary(name, rule, { maxKeys: 2 }),
+      uploads: fc.dictionary(fc.constantFrom('files', 'directories', 'symlinks', 'file'), rule, { maxKeys: 1 }),
+    }, { requiredKeys: [] });
+    await fc.assert(fc.asyncProperty(section, fc.dictionary(fc.string({ maxLength: 8 }), fc.nat(), { maxKeys: 3 }), async (anomalies, objects) => {
+      const cwd = join(root, String(n++));
+      await mkdir(cwd);
+      await writeFile(join(cwd, 'ferry.config.yaml'), stringify({ health: { anomalies } }));
+      const loaded = await loadConfig({ cwd, env: {} }).catch((error: unknown) => expectDocumented(error, JSON.stringify(anomalies)));
+      if (loaded === undefined) return;
+      const rules = anomalyRules(loaded.config.health?.anomalies);
+      for (const object of Object.keys(objects)) rules.ruleFor('postgres', object);
+      rules.unmatched([{ postgres: objects, mongo: objects }]);
+      applied++;
+    }), { seed, numRuns: 300 });
+    // Not only refusals: the generator reaches configurations that load.
+    expect(applied).toBeGreaterThan(10);
   });
 
   it('DATABASE_URL values end in success or CONFIG_INVALID (exit 3)', async () => {

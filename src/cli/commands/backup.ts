@@ -26,7 +26,7 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
     const failure = isFerryError(error)
       ? { code: error.code, message: ctx.redactor.redact(error.message), exitCode: error.exitCode, ...(error.hint === undefined ? {} : { hint: ctx.redactor.redact(error.hint) }) }
       : { code: 'BUG', message: ctx.redactor.redact(String(error)), exitCode: 1 };
-    await notify(ctx.config.notify, { command: 'backup', outcome: 'failure', kind: 'backup_failed', durationSeconds: (Date.now() - started) / 1000, error: failure }, ctx.log);
+    await notify(ctx.config.notify, { command: 'backup', outcome: 'failure', kind: 'backup_failed', durationSeconds: (Date.now() - started) / 1000, error: failure }, ctx.log, { metricsFile: options.metricsFile });
     throw error;
   }
   const upload = result.upload;
@@ -42,7 +42,7 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
       archive: result.archive,
       durationSeconds: result.durationSeconds,
       error: { code: error.code, message: ctx.redactor.redact(`backup kept locally, upload to ${upload.remote} failed: ${error.message}`), exitCode: error.exitCode },
-    }, ctx.log);
+    }, ctx.log, { metricsFile: options.metricsFile });
   } else {
     const digestDue = ctx.config.notify?.smtp?.events.daily_digest === true && await takeDigestDay(ctx.config.backup.directory, ctx.now?.() ?? new Date());
     await notify(ctx.config.notify, {
@@ -55,7 +55,7 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
       stores: storeTotals(result.manifest),
       pruned: result.prune?.removed ?? [],
       digestDue,
-    }, ctx.log);
+    }, ctx.log, { metricsFile: options.metricsFile });
   }
   const exitCode = upload?.ok === false ? upload.error.exitCode : 0;
   const { output } = session;

@@ -54,7 +54,7 @@ export async function healthCommand(session: Session, options: HealthCommandOpti
     spaceMargin: options.spaceMargin,
   };
   const result: HealthResult = await health(session.ctx, { thresholds, ...(options.deep === true ? { deep: true } : {}), ...(options.quick === true ? { quick: true } : {}), ...(options.remote === true ? { remote: true } : {}), ...(options.metricsFile === undefined ? {} : { metricsFile: options.metricsFile }) });
-  await tellNotifiers(session, result);
+  await tellNotifiers(session, result, options.metricsFile);
   if (output.options.json) {
     output.json(result);
     return result.exitCode;
@@ -70,11 +70,11 @@ export async function healthCommand(session: Session, options: HealthCommandOpti
 }
 
 /** CRITICAL and recovery once per change (the notifier keeps that state); a backup's anomalies once. */
-async function tellNotifiers(session: Session, result: HealthResult): Promise<void> {
+async function tellNotifiers(session: Session, result: HealthResult, metricsFile: string | undefined): Promise<void> {
   const { ctx } = session;
   if (ctx.config.notify === undefined) return;
   const reasons = result.checks.filter((c) => c.status !== 'OK').map((c) => `${c.name}: ${c.message}`);
   const anomaly = result.checks.find((c) => c.name === 'anomalies' && c.status !== 'OK');
   const news = anomaly !== undefined && result.anomalies !== undefined && await firstAnomalyNotice(ctx, result.anomalies.backup);
-  await notifyHealth(ctx, result.exitCode, reasons, news ? [anomaly.message] : []).catch((error: unknown) => ctx.log.warn(`could not notify: ${(error as Error).message}`));
+  await notifyHealth(ctx, result.exitCode, reasons, news ? [anomaly.message] : [], { metricsFile }).catch((error: unknown) => ctx.log.warn(`could not notify: ${(error as Error).message}`));
 }
