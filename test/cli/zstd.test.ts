@@ -63,6 +63,7 @@ describe('zstd archives (backup.compression: zstd)', () => {
       expect(readFileSync(join(to, 'backup_info.txt'), 'utf8')).toContain(`tar --zstd -xf ${zst}`);
     }
 
+    expect((await ferry(['inspect', zst], env)).stdout).toMatch(/archive format 1, zstd level 3/);
     const verified = await ferry(['verify', 'all'], env);
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     const listed = JSON.parse((await ferry(['list', '--json'], env)).stdout) as { backups: Array<{ name: string }>; foreign: string[] };

@@ -15,7 +15,7 @@ export async function inspectCommand(session: Session, reference: string): Promi
   const lines = [
     `archive   ${result.archive} (${formatBytes(result.size)})`,
     `created   ${m.createdAt} on ${m.host} in ${formatDuration(m.durationSeconds)}`,
-    `written   by ferry ${m.tool.version}, archive format ${m.formatVersion}`,
+    `written   by ferry ${m.tool.version}, archive format ${m.formatVersion}${m.compression === undefined ? '' : `, ${m.compression.codec} level ${m.compression.level}`}`,
     `entries   ${m.entries.length}, ${m.formatVersion === LEGACY_FORMAT_VERSION ? 'made by the old scripts: no checksums' : 'each with size and sha256'}`,
     '',
   ];
