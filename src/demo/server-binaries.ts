@@ -80,7 +80,7 @@ export async function reachableServerBinaries(installed: ServerBinaries): Promis
     await rm(partial, { recursive: true, force: true });
     await cp(nativeDir, partial, { recursive: true, verbatimSymlinks: true });
     await writeFile(join(partial, '.complete'), version, { mode: 0o644 });
-    await rm(copy, { recursive: true, force: true });
+    // Only whole copies are ever renamed into place, and one in use is never replaced.
     await rename(partial, copy).catch(async (error: unknown) => {
       // Another run finished the same copy first: use that one.
       await rm(partial, { recursive: true, force: true });
@@ -90,7 +90,7 @@ export async function reachableServerBinaries(installed: ServerBinaries): Promis
   } catch (cause) {
     if (cause instanceof FerryError) throw cause;
     throw new FerryError('DEMO_FAILED', `cannot copy the PostgreSQL server's files to ${copy}: ${(cause as Error).message}`, {
-      hint: `Root runs the throw-away server as an unprivileged user from a copy in ${ROOT_CACHE}; make that folder writable for root, or run ferry demo as an ordinary user.`,
+      hint: `Root runs the throw-away server as an unprivileged user from a copy in ${ROOT_CACHE}: check that root can write there (remove ${copy} if it is left over), or run ferry demo as an ordinary user.`,
       cause,
     });
   }
