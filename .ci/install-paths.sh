@@ -94,4 +94,4 @@ passed=$((passed + 1))
 
 echo
 echo "install sizes: npm package $npm_sizes; single executable $exe_size ($(env -i PATH="$work/tools" ferry --version))"
-echo "install paths: $passed passed, 0 failed"
+echo "install-paths: $passed passed, 0 failed"
