@@ -19,4 +19,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Not a top-level await: the single executable bundles this file as CommonJS, which has none.
+void main();
