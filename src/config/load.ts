@@ -215,7 +215,7 @@ function resolvePaths(config: FerryConfig, base: string): FerryConfig {
       directory: resolve(base, config.backup.directory),
       temp_directory: config.backup.temp_directory === undefined ? undefined : resolve(base, config.backup.temp_directory),
     },
-    uploads: config.uploads === undefined ? undefined : { ...config.uploads, path: resolve(base, config.uploads.path) },
+    uploads: config.uploads === undefined ? undefined : { ...config.uploads, ...(config.uploads.path === undefined ? {} : { path: resolve(base, config.uploads.path) }) },
     postgres: config.postgres === undefined ? undefined : { ...config.postgres, bin_dir: config.postgres.bin_dir === undefined ? undefined : resolve(base, config.postgres.bin_dir) },
   };
 }

@@ -30,9 +30,15 @@ export const postgresConfigSchema = z.object({
 }).strict();
 
 export const uploadsConfigSchema = z.object({
-  path: nonEmpty.describe('the uploads folder to back up and restore'),
+  path: nonEmpty.optional().describe('the uploads folder to back up and restore'),
+  exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*:\/.*$/, 'expected docker://<container>:/path or compose://<service>:/path').optional()
+    .describe('the uploads folder inside a container, read and written with tar through docker exec (instead of path)'),
   strict: flag.default(false).describe('fail the backup when a file cannot be read, instead of warning'),
-}).strict();
+}).strict().superRefine((uploads, ctx) => {
+  if ((uploads.path === undefined) === (uploads.exec === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected either uploads.path (a folder here) or uploads.exec (a folder in a container), not both or neither' });
+  }
+});
 
 
 export const mongodbConfigSchema = z.object({
@@ -41,6 +47,8 @@ export const mongodbConfigSchema = z.object({
     if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
   }).describe('MongoDB connection string (mongodb://host:27017/db?authSource=admin)'),
   database: nonEmpty.optional().describe('database to back up and restore into; defaults to the one in the URL'),
+  exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected docker://<container> or compose://<service>').optional()
+    .describe('reach the server inside this container through docker exec, for a MongoDB that publishes no port'),
   user: nonEmpty.optional().describe('user, when the URL carries none'),
   password: nonEmpty.optional().describe('password, when the URL carries none'),
   collections: nameList.optional().describe('only these collections; all when absent'),

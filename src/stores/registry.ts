@@ -1,5 +1,5 @@
 import { dumpCompression, type FerryConfig } from '../config/index.js';
-import { FilesStore } from './files/index.js';
+import { ExecFilesStore, FilesStore } from './files/index.js';
 import { MongoStore } from './mongo/index.js';
 import { PostgresStore } from './postgres/index.js';
 import type { ContentChecker, Store, StoreKind } from './store.js';
@@ -10,8 +10,14 @@ import { mongoBsonChecker, mongoExportChecker } from './mongo/verify.js';
 const FACTORIES: Array<{ kind: StoreKind; fromConfig: (config: FerryConfig) => Store | undefined }> = [
   { kind: 'postgres', fromConfig: (c) => (c.postgres === undefined ? undefined : new PostgresStore(c.postgres, dumpCompression(c))) },
   { kind: 'mongo', fromConfig: (c) => (c.mongodb === undefined ? undefined : new MongoStore(c.mongodb)) },
-  { kind: 'uploads', fromConfig: (c) => (c.uploads === undefined ? undefined : new FilesStore(c.uploads)) },
+  { kind: 'uploads', fromConfig: (c) => uploadsStore(c.uploads) },
 ];
+
+function uploadsStore(config: FerryConfig['uploads']): Store | undefined {
+  if (config?.exec !== undefined) return new ExecFilesStore({ ...config, exec: config.exec });
+  if (config?.path !== undefined) return new FilesStore({ ...config, path: config.path });
+  return undefined;
+}
 
 export const STORE_KINDS: readonly StoreKind[] = FACTORIES.map((f) => f.kind);
 

@@ -1,13 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ferry } from '../support/cli.js';
 import { createDatabase, pgServer, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
+import { fakeDocker } from '../support/docker.js';
 
-// A stand-in `docker` on PATH runs the commands locally (no Docker engine here); see test/support/bin/docker.
-const STAND_IN = fileURLToPath(new URL('../support/bin', import.meta.url));
 
 describe('PostgreSQL tools run inside the database container (postgres.exec)', () => {
   it('round-trips a database through docker exec, streaming the dump, with the password never in argv', async () => {
@@ -15,11 +13,9 @@ describe('PostgreSQL tools run inside the database container (postgres.exec)', (
     const source = await createDatabase(uniqueName('exec_src'));
     await query(source, "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes SELECT i, 'r' || i FROM generate_series(1, 300) i;");
     const log = join(work, 'docker.log');
+    const docker = fakeDocker(work, { 'le-grimoire-postgres-1': { env: { PGHOST: '127.0.0.1', PGPORT: String(pgServer().port) } } });
     const env = {
-      PATH: `${STAND_IN}:${process.env.PATH ?? ''}`,
-      FERRY_FAKE_DOCKER_LOG: log,
-      FERRY_FAKE_CONTAINER: 'le-grimoire-postgres-1',
-      FERRY_FAKE_PGPORT: String(pgServer().port),
+      ...docker.env,
       FERRY_POSTGRES_EXEC: 'docker://le-grimoire-postgres-1',
       BACKUP_DIRECTORY: join(work, 'backups'),
     };
@@ -37,7 +33,7 @@ describe('PostgreSQL tools run inside the database container (postgres.exec)', (
     expect(await tableDigests(parallelTarget)).toEqual(await tableDigests(source));
 
     const calls = readFileSync(log, 'utf8').trim().split('\n');
-    expect(calls[0]).toBe('exec -i -e PGPASSWORD -e PGCONNECT_TIMEOUT le-grimoire-postgres-1 pg_dump --version');
+    expect(calls).toContain('exec -i -e PGPASSWORD -e PGCONNECT_TIMEOUT le-grimoire-postgres-1 pg_dump --version');
     expect(calls.some((c) => /^exec -i .* le-grimoire-postgres-1 pg_dump --format=custom --compress=1 --no-password --dbname=postgresql:\/\/postgres@\/exec_src_[0-9a-f]+$/.test(c))).toBe(true);
     // A single-job restore streams the dump through stdin into pg_restore, into the database built beside the target.
     expect(calls.some((c) => /le-grimoire-postgres-1 pg_restore --no-owner --no-privileges --no-password --exit-on-error --dbname=postgresql:\/\/postgres@\/exec_dst_[0-9a-f]+__ferry_new$/.test(c))).toBe(true);
@@ -51,14 +47,12 @@ describe('PostgreSQL tools run inside the database container (postgres.exec)', (
     const work = await tempDir();
     const db = await createDatabase(uniqueName('exec_missing'));
     const result = await ferry(['backup'], {
-      PATH: `${STAND_IN}:${process.env.PATH ?? ''}`,
-      FERRY_FAKE_DOCKER_LOG: join(work, 'docker.log'),
-      FERRY_FAKE_CONTAINER: 'something-else',
+      ...fakeDocker(work, { 'something-else': { service: 'postgres-other' } }).env,
       FERRY_POSTGRES_EXEC: 'compose://postgres',
       DATABASE_URL: pgUrl(db),
       BACKUP_DIRECTORY: join(work, 'b'),
     });
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/^ferry: pg_dump did not run in docker compose service postgres: Error response from daemon: No such container: postgres$/m);
+    expect(result.stderr).toMatch(/^ferry: cannot reach port 5432 in docker compose service postgres: service "postgres" is not running$/m);
   });
 });

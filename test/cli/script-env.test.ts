@@ -1,14 +1,12 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ferry } from '../support/cli.js';
 import { backedUpDatabase } from '../support/backed-up.js';
 import { createDatabase, pgServer, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
+import { fakeDocker } from '../support/docker.js';
 
-// A stand-in `docker` on PATH runs the commands locally (no Docker engine here); see test/support/bin/docker.
-const STAND_IN = fileURLToPath(new URL('../support/bin', import.meta.url));
 
 describe('the scripts\' .env.production through --env-file', () => {
   it('backs up PostgreSQL through POSTGRES_CONTAINER with the scripts\' names, never printing a value of the file', async () => {
@@ -28,10 +26,10 @@ describe('the scripts\' .env.production through --env-file', () => {
       'SECRET_KEY=app-secret-never-shown',
       '',
     ].join('\n'));
+    // Ferry's own queries (sizes, counts) go through the container too: no port is published.
+    const docker = fakeDocker(work, { 'le-grimoire-db-prod': { env: { PGHOST: '127.0.0.1', PGPORT: String(pgServer().port) } } });
     const log = join(work, 'docker.log');
-    // Ferry's own queries (sizes, counts) still connect to the URL's host, localhost here: PGPORT
-    // points them at the test server. In production that port must be reachable from the host.
-    const env = { PATH: `${STAND_IN}:${process.env.PATH ?? ''}`, FERRY_FAKE_DOCKER_LOG: log, FERRY_FAKE_CONTAINER: 'le-grimoire-db-prod', FERRY_FAKE_PGPORT: String(pgServer().port), PGPORT: String(pgServer().port) };
+    const env = docker.env;
     const made = await ferry(['--env-file', envFile, '--verbose', 'backup'], env);
     expect(made.code, made.stderr).toBe(0);
     expect(made.stderr).toMatch(/pg_dump 15\.\d+ from docker container le-grimoire-db-prod/);

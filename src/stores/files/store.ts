@@ -20,7 +20,7 @@ export class FilesStore implements Store {
   readonly kind = 'uploads' as const;
   readonly archivePrefix = UPLOADS_PREFIX;
 
-  constructor(private readonly config: UploadsConfig) {}
+  constructor(private readonly config: UploadsConfig & { path: string }) {}
 
   describe(): string {
     return `uploads ${this.config.path}`;

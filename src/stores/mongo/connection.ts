@@ -3,6 +3,8 @@ import type { ConnectionString } from 'mongodb-connection-string-url';
 import type { MongoClient, MongoClientOptions, ReadPreferenceMode } from 'mongodb';
 import { Redactor, type MongodbConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
+import { parseContainer } from '../../process/container.js';
+import { openTunnel, type Tunnel } from '../../process/tunnel.js';
 
 let parser: typeof ConnectionString | undefined;
 
@@ -26,7 +28,8 @@ export function describeMongo(config: MongodbConfig, database = databaseName(con
   if (parsed === undefined) return `mongodb (unparseable URL)/${database}`;
   const user = parsed.username !== '' ? decodeURIComponent(parsed.username) : config.user;
   const scheme = parsed.isSRV ? 'mongodb+srv' : 'mongodb';
-  return `${scheme} ${user === undefined ? '' : `${user}@`}${parsed.hosts.join(',') || 'localhost'}/${database}`;
+  const through = config.exec === undefined ? '' : ` in ${parseContainer(config.exec, 'mongodb.exec').label}`;
+  return `${scheme} ${user === undefined ? '' : `${user}@`}${parsed.hosts.join(',') || 'localhost'}/${database}${through}`;
 }
 
 /** The hosts of the URL as written (host:port), for messages. */
@@ -70,12 +73,14 @@ export async function connectMongo(config: MongodbConfig, purpose: MongoPurpose 
   // A restore writes, so it needs the primary whatever the URL prefers.
   if (purpose === 'write') options.readPreference = 'primary';
   else if (config.read_preference !== undefined) options.readPreference = config.read_preference as ReadPreferenceMode;
+  const tunnel = config.exec === undefined ? undefined : await tunnelFor(config, parsed);
   // Loaded on first use: the driver is the heaviest import, and list, health and verify never need it.
   const { MongoClient } = await import('mongodb');
   let client: InstanceType<typeof MongoClient>;
   try {
-    client = new MongoClient(config.url, options);
+    client = new MongoClient(tunnel === undefined ? config.url : throughTunnel(parsed, tunnel), options);
   } catch (cause) {
+    await tunnel?.close();
     // The driver reads the URL again here, and throws plain errors (URIError, a parse error) on parts its parser let pass.
     const reason = new Redactor(config.password === undefined ? [] : [config.password]).redact((cause as Error).message);
     throw new FerryError('CONFIG_INVALID', `MONGODB_URL (mongodb.url) is not a connection string the driver accepts: ${reason}`, {
@@ -83,13 +88,50 @@ export async function connectMongo(config: MongodbConfig, purpose: MongoPurpose 
       cause,
     });
   }
+  if (tunnel !== undefined) {
+    const close = client.close.bind(client);
+    client.close = async (force?: boolean) => {
+      try {
+        await close(force);
+      } finally {
+        await tunnel.close();
+      }
+    };
+  }
   try {
     await client.connect();
     return client;
   } catch (cause) {
     await client.close().catch(() => undefined);
-    throw mongoError(config, cause);
+    throw tunnel?.failure() ?? mongoError(config, cause);
   }
+}
+
+/**
+ * mongodb.exec: the server publishes no port, so each of the driver's connections goes through
+ * `docker exec -i` to 127.0.0.1:<the URL's port> inside the container. The wire protocol passes
+ * unchanged (authentication, sessions, snapshot reads, collection UUIDs), so a backup through the
+ * container is the same backup as over TCP.
+ */
+async function tunnelFor(config: MongodbConfig, parsed: ConnectionString): Promise<Tunnel> {
+  if (parsed.isSRV) {
+    throw new FerryError('CONFIG_INVALID', 'mongodb.exec cannot be used with a mongodb+srv:// URL', {
+      hint: 'Write MONGODB_URL as mongodb://user:password@localhost:27017/db: with mongodb.exec the server is reached inside its container.',
+    });
+  }
+  const container = parseContainer(config.exec as string, 'mongodb.exec');
+  const port = Number(/:(\d+)$/.exec(parsed.hosts[0] ?? '')?.[1] ?? 27017);
+  return openTunnel(container, port, 'mongodb.sock', new AbortController().signal);
+}
+
+/** The URL with its hosts replaced by the tunnel's socket: one server, reached directly. */
+function throughTunnel(parsed: ConnectionString, tunnel: Tunnel): string {
+  const url = parsed.clone();
+  url.hosts = [encodeURIComponent(tunnel.socketPath)];
+  // Replica-set members announce names that resolve only on the container network.
+  url.searchParams.delete('replicaSet');
+  url.searchParams.set('directConnection', 'true');
+  return url.toString();
 }
 
 export function mongoError(config: MongodbConfig, cause: unknown): FerryError {

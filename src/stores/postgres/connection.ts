@@ -1,11 +1,15 @@
 import type pg from 'pg';
 import { FerryError } from '../../errors/index.js';
 import { passwordOf } from '../../config/index.js';
+import { parseContainer } from '../../process/container.js';
+import { openTunnel, type Tunnel } from '../../process/tunnel.js';
 
 export interface PgTarget {
   /** Full URL, password included: used only in-process, never printed or passed in argv. */
   url: string;
   connectTimeoutSeconds: number;
+  /** postgres.exec: Ferry's own queries reach the server inside the container too (no published port needed). */
+  exec?: string | undefined;
 }
 
 /** "postgres app@db:5432/legrimoire", never with a password. */
@@ -45,20 +49,40 @@ export function toolEnv(target: PgTarget): Record<string, string> {
 export async function withClient<T>(target: PgTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
   // Loaded on first use, so commands that never connect start faster.
   const { default: driver } = await import('pg');
-  const client = new driver.Client({ connectionString: target.url, connectionTimeoutMillis: target.connectTimeoutSeconds * 1000 });
+  const tunnel = target.exec === undefined ? undefined : await tunnelFor(target.url, target.exec);
+  const connectionString = tunnel === undefined ? target.url : throughTunnel(target.url, tunnel);
+  const client = new driver.Client({ connectionString, connectionTimeoutMillis: target.connectTimeoutSeconds * 1000 });
   // A server that drops the connection later must not crash the process with an unhandled 'error'.
   client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (cause) {
     await client.end().catch(() => undefined);
-    throw connectionError(target.url, cause);
+    await tunnel?.close();
+    throw tunnel?.failure() ?? connectionError(target.url, cause);
   }
   try {
     return await work(client);
   } finally {
     await client.end().catch(() => undefined);
+    await tunnel?.close();
   }
+}
+
+/**
+ * The client finds the socket by the URL's port; inside the container the server is where pg_dump
+ * there finds it (the URL's host and port are dropped for it): the container's PGPORT, else 5432.
+ */
+async function tunnelFor(url: string, exec: string): Promise<Tunnel> {
+  const port = Number(new URL(url).port || 5432);
+  return openTunnel(parseContainer(exec, 'postgres.exec'), 5432, `.s.PGSQL.${port}`, new AbortController().signal, 'PGPORT');
+}
+
+/** node-postgres reads a host parameter naming a folder as the Unix socket `<folder>/.s.PGSQL.<port>`. */
+function throughTunnel(url: string, tunnel: Tunnel): string {
+  const u = new URL(url);
+  u.searchParams.set('host', tunnel.dir);
+  return u.toString();
 }
 
 export function connectionError(url: string, cause: unknown): FerryError {

@@ -33,7 +33,7 @@ export class PostgresStore implements Store {
   constructor(private readonly config: PostgresConfig, private readonly dumpCompression: number) {}
 
   private get target(): PgTarget {
-    return { url: this.config.url, connectTimeoutSeconds: this.config.connect_timeout_seconds };
+    return { url: this.config.url, connectTimeoutSeconds: this.config.connect_timeout_seconds, exec: this.config.exec };
   }
 
   describe(): string {
@@ -248,7 +248,7 @@ export class PostgresStore implements Store {
    * estimate, marked as such, so a check never scans a big table.
    */
   async checkDatabase(attemptTimeoutSeconds: number): Promise<DatabaseCheck> {
-    const target = { url: this.config.url, connectTimeoutSeconds: Math.max(1, Math.min(this.config.connect_timeout_seconds, attemptTimeoutSeconds)) };
+    const target = { url: this.config.url, connectTimeoutSeconds: Math.max(1, Math.min(this.config.connect_timeout_seconds, attemptTimeoutSeconds)), exec: this.config.exec };
     const facts = await serverFacts(target);
     const tables = await withClient(target, async (client) => (await client.query<{ name: string; estimate: string }>(
       `SELECT format('%I.%I', s.schemaname, s.relname) AS name, greatest(c.reltuples, s.n_live_tup, 0)::bigint::text AS estimate
@@ -272,7 +272,7 @@ export class PostgresStore implements Store {
 
   private restoreTarget(options: RestoreOptions): PgTarget {
     const url = options.toDatabase === undefined ? this.config.url : withDatabase(this.config.url, options.toDatabase);
-    return { url, connectTimeoutSeconds: this.config.connect_timeout_seconds };
+    return { url, connectTimeoutSeconds: this.config.connect_timeout_seconds, exec: this.config.exec };
   }
 
   private toolError(tool: string, stderr: string, ctx: StoreContext): FerryError {
