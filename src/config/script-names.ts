@@ -16,6 +16,8 @@ export const SCRIPT_NAMES: ReadonlyArray<{ variable: string; path: string }> = [
 /** The scripts' defaults when only the container is named (backup-production.sh). */
 const SCRIPT_PG_USER = 'grimoire';
 const SCRIPT_PG_DB = 'le_grimoire';
+/** The application's MongoDB database (the scripts dumped every one; this is the one restored). */
+const SCRIPT_MONGO_DB = 'legrimoire';
 /** Where the backend container keeps the uploads (docker-compose.prod.yml: uploaded_images:/app/uploads). */
 const BACKEND_UPLOADS = '/app/uploads';
 
@@ -62,17 +64,22 @@ export function applyScriptNames(tree: Tree, env: NodeJS.ProcessEnv, hasKey: (pa
     }
   }
 
+  // As the scripts did: mongodump ran in the MongoDB container against its own localhost:27017.
   const mongoContainer = set(env, 'MONGODB_CONTAINER');
   if (mongoContainer !== undefined) {
-    const mongodb = section(tree, 'mongodb');
-    if (!hasKey('mongodb.exec')) warnings.push(`MONGODB_CONTAINER is ignored: reaching MongoDB through its container needs mongodb.exec, not built yet; set MONGODB_URL to a server Ferry can reach`);
-    else if (mongodb !== undefined && unset(mongodb.exec)) tree.mongodb = { ...mongodb, exec: `docker://${mongoContainer}` };
+    const mongodb = section(tree, 'mongodb') ?? {};
+    if (!hasKey('mongodb.exec')) warnings.push('MONGODB_CONTAINER is ignored: this build has no mongodb.exec; set MONGODB_URL to a server Ferry can reach');
+    else {
+      const url = unset(mongodb.url) ? `mongodb://localhost:27017/${unset(mongodb.database) ? SCRIPT_MONGO_DB : ''}` : mongodb.url;
+      tree.mongodb = { ...mongodb, url, exec: unset(mongodb.exec) ? `docker://${mongoContainer}` : mongodb.exec };
+    }
   }
+  // The uploads lived in the backend container's volume; a folder named by UPLOADS_DIR or the file wins.
   const backendContainer = set(env, 'BACKEND_CONTAINER');
   if (backendContainer !== undefined) {
-    const uploads = section(tree, 'uploads');
-    if (!hasKey('uploads.exec')) warnings.push(`BACKEND_CONTAINER is ignored: copying the uploads out of a container needs uploads.exec, not built yet; set UPLOADS_DIR to a folder Ferry can read (the uploaded_images volume)`);
-    else if (uploads !== undefined && unset(uploads.exec)) tree.uploads = { ...uploads, exec: `docker://${backendContainer}:${BACKEND_UPLOADS}` };
+    const uploads = section(tree, 'uploads') ?? {};
+    if (!hasKey('uploads.exec')) warnings.push('BACKEND_CONTAINER is ignored: this build has no uploads.exec; set UPLOADS_DIR to a folder Ferry can read (the uploaded_images volume)');
+    else if (unset(uploads.exec) && unset(uploads.path)) tree.uploads = { ...uploads, exec: `docker://${backendContainer}:${BACKEND_UPLOADS}` };
   }
   return warnings;
 }

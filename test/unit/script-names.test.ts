@@ -40,12 +40,22 @@ describe('the Le Grimoire scripts\' variable names', () => {
     expect(loaded.warnings).toEqual(['POSTGRES_USER, POSTGRES_PASSWORD are set but PostgreSQL is not backed up: set DATABASE_URL, or POSTGRES_CONTAINER (the scripts used le-grimoire-db-prod) to run the tools inside that container']);
   });
 
-  it('MONGODB_CONTAINER and BACKEND_CONTAINER are read and reported as needing the exec keys', async () => {
+  it('MONGODB_CONTAINER and BACKEND_CONTAINER set mongodb.exec and uploads.exec, below Ferry\'s own names', async () => {
     const cwd = await tempDir();
-    const loaded = await loadConfig({ cwd, env: { MONGODB_CONTAINER: 'le-grimoire-mongodb-prod', BACKEND_CONTAINER: 'le-grimoire-backend-prod', MONGODB_URL: 'mongodb://127.0.0.1:1/legrimoire' } });
-    expect(loaded.warnings.join('\n')).toMatch(/^MONGODB_CONTAINER is ignored: .*needs mongodb\.exec, not built yet/m);
-    expect(loaded.warnings.join('\n')).toMatch(/^BACKEND_CONTAINER is ignored: .*needs uploads\.exec, not built yet/m);
-    expect(loaded.config.mongodb?.url).toBe('mongodb://127.0.0.1:1/legrimoire');
+    const containers = { MONGODB_CONTAINER: 'le-grimoire-mongodb-prod', BACKEND_CONTAINER: 'le-grimoire-backend-prod' };
+    const loaded = await loadConfig({ cwd, env: { ...containers, MONGODB_URL: 'mongodb://localhost:27017/legrimoire' } });
+    expect(loaded.warnings).toEqual([]);
+    expect(loaded.config.mongodb).toMatchObject({ url: 'mongodb://localhost:27017/legrimoire', exec: 'docker://le-grimoire-mongodb-prod' });
+    expect(loaded.config.uploads).toMatchObject({ exec: 'docker://le-grimoire-backend-prod:/app/uploads' });
+    expect(loaded.config.uploads?.path).toBeUndefined();
+    // The scripts' own .env.production: the container, the user and the password, no URL.
+    const scripts = await loadConfig({ cwd, env: { ...containers, MONGODB_USER: 'legrimoire', MONGODB_PASSWORD: 'pw' } });
+    expect(scripts.config.mongodb).toMatchObject({ url: 'mongodb://localhost:27017/legrimoire', user: 'legrimoire', exec: 'docker://le-grimoire-mongodb-prod' });
+    // Ferry's names win: an exec of its own, a local uploads folder.
+    const own = await loadConfig({ cwd, env: { ...containers, FERRY_MONGODB_EXEC: 'compose://mongodb', UPLOADS_DIR: '/srv/uploads', MONGODB_URL: 'mongodb://localhost/legrimoire' } });
+    expect(own.config.mongodb?.exec).toBe('compose://mongodb');
+    expect(own.config.uploads).toMatchObject({ path: '/srv/uploads' });
+    expect(own.config.uploads?.exec).toBeUndefined();
   });
 
   it('an invalid container name is reported against the variable that set it', async () => {
