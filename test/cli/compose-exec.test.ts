@@ -1,5 +1,5 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -131,5 +131,66 @@ describe('Le Grimoire\'s Compose production, no published port: postgres.exec + 
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^ferry: cannot run docker for mongodb\.exec docker:\/\/le-grimoire-mongodb-prod: docker is not on PATH$/m);
     expect(missing.stderr).toMatch(/^hint: Install the docker CLI/m);
+  });
+
+  it('uploads.exec: a restore that fills the volume leaves the folder as it was; --undo swaps the previous entries back', async () => {
+    const work = await tempDir();
+    const docker = setUp(work);
+    await writeSampleUploads(join(docker.root('le-grimoire-backend-prod'), 'app', 'uploads'));
+    const backups = join(work, 'backups');
+    const made = await ferry(['backup'], { ...docker.env, BACKUP_DIRECTORY: backups, FERRY_UPLOADS_EXEC: 'docker://le-grimoire-backend-prod:/app/uploads' });
+    expect(made.code, made.stderr).toBe(0);
+
+    // The dev container's volume: a 64 KB filesystem holding one file of its own.
+    const dev = join(docker.root('le-grimoire-backend-dev'), 'app', 'uploads');
+    mkdirSync(dev, { recursive: true });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dev]);
+    try {
+      writeFileSync(join(dev, 'current.jpg'), 'the dev upload');
+      const before = await snapshotTree(dev);
+      const env = { ...docker.env, BACKUP_DIRECTORY: backups, FERRY_UPLOADS_EXEC: 'docker://le-grimoire-backend-dev:/app/uploads' };
+      const full = await ferry(['restore', 'latest', '--yes'], env);
+      expect(full.code).toBe(1);
+      expect(full.stderr).toMatch(/^ferry: .*No space left on device/m);
+      expect(await snapshotTree(dev)).toEqual(before);
+    } finally {
+      execFileSync('umount', [dev]);
+    }
+
+    writeFileSync(join(dev, 'current.jpg'), 'the dev upload');
+    const env = { ...docker.env, BACKUP_DIRECTORY: backups, FERRY_UPLOADS_EXEC: 'docker://le-grimoire-backend-dev:/app/uploads' };
+    const restored = await ferry(['restore', 'latest', '--yes'], env);
+    expect(restored.code, restored.stderr).toBe(0);
+    const skipOwn = (name: string) => name.startsWith('.ferry-');
+    expect(await snapshotTree(dev, '', skipOwn)).toEqual(await snapshotTree(join(docker.root('le-grimoire-backend-prod'), 'app', 'uploads')));
+    expect(readFileSync(join(dev, '.ferry-prev', 'current.jpg'), 'utf8')).toBe('the dev upload');
+    const undo = await ferry(['restore', '--undo', '--yes'], env);
+    expect(undo.code, undo.stderr).toBe(0);
+    expect(readdirSync(dev).filter((n) => !skipOwn(n))).toEqual(['current.jpg']);
+    expect(readFileSync(join(dev, 'current.jpg'), 'utf8')).toBe('the dev upload');
+  });
+});
+
+describe('the stand-in docker is as strict as docker exec', () => {
+  it('passes stdin only with -i, only the image\'s and -e variables, and keeps host paths out of the container', async () => {
+    const work = await tempDir();
+    const docker = fakeDocker(work, { app: { env: { IMAGE_VAR: 'from-image' } } });
+    const run = (args: string[], input?: string) => execFileSync('docker', args, { env: { ...process.env, ...docker.env, HOST_SECRET: 'host-only', PASSED: 'by-name' }, input: input ?? '', encoding: 'utf8' });
+    expect(run(['exec', 'app', 'cat'], 'typed')).toBe('');
+    expect(run(['exec', '-i', 'app', 'cat'], 'typed')).toBe('typed');
+    const env = run(['exec', '-e', 'PASSED', 'app', 'env']);
+    expect(env).toMatch(/^IMAGE_VAR=from-image$/m);
+    expect(env).toMatch(/^PASSED=by-name$/m);
+    expect(env).not.toContain('HOST_SECRET');
+    expect(env).not.toContain('FERRY_FAKE_DOCKER');
+    expect(run(['exec', 'app', 'sh', '-c', 'test -e "$1" && echo visible || echo absent', 'sh', work])).toBe('absent\n');
+    let failure: { status: number; stderr: string } | undefined;
+    try {
+      run(['exec', 'nope', 'true']);
+    } catch (error) {
+      failure = error as { status: number; stderr: string };
+    }
+    expect(failure?.status).toBe(1);
+    expect(failure?.stderr).toBe('Error response from daemon: No such container: nope\n');
   });
 });

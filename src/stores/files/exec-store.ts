@@ -15,6 +15,11 @@ import { COUNT_SCRIPT, EXISTS_SCRIPT, EXTRACT_SCRIPT, REMOVE_SCRIPT, SWAP_SCRIPT
 import { OWN_ENTRY } from './layout.js';
 import { UPLOADS_PREFIX } from './store.js';
 
+/** tar's last line is "Exiting with failure status due to previous errors": the reason is the line before. */
+function tarReason(result: ToolResult): string {
+  return lastLine(result.stderr.split('\n').filter((line) => !/Exiting with failure status/.test(line)).join('\n')) || `exit ${String(result.exitCode)}`;
+}
+
 interface FolderFacts {
   fingerprint: string;
   counts: { files: number; directories: number; symlinks: number };
@@ -79,7 +84,7 @@ export class ExecFilesStore implements Store {
     const result = await running;
     if (result.exitCode !== 0) {
       // GNU tar: 1 = a file changed while it was read, 2 = some could not be read; both still archive the rest.
-      const message = `tar in ${this.container.label} reported: ${lastLine(result.stderr) || `exit ${String(result.exitCode)}`}`;
+      const message = `tar in ${this.container.label} reported: ${tarReason(result)}`;
       if (this.config.strict || counts.files + counts.directories === 0) {
         throw new FerryError('UPLOADS_UNREADABLE', message, { hint: 'Fix the files tar names inside the container, or unset uploads.strict to back up the rest with a warning.' });
       }
@@ -147,7 +152,7 @@ export class ExecFilesStore implements Store {
       extracting = this.container.run(['sh', '-c', EXTRACT_SCRIPT, 'sh', this.path, staging], { signal: ctx.signal, stdin: Readable.from(pack, { objectMode: false }) });
       // A tar that stopped early no longer reads: the entry being written fails instead of waiting for ever.
       extracting.then((result) => {
-        if (!finished) pack.destroy(new FerryError('UPLOADS_TARGET_UNWRITABLE', `tar stopped in ${this.container.label} before the archive's uploads were all written: ${lastLine(result.stderr) || `exit ${String(result.exitCode)}`}`, { hint: 'Check free space in the uploads volume and that the container has tar. The uploads were left as they were.' }));
+        if (!finished) pack.destroy(new FerryError('UPLOADS_TARGET_UNWRITABLE', `tar stopped in ${this.container.label} before the archive's uploads were all written: ${tarReason(result)}`, { hint: 'Check free space in the uploads volume and that the container has tar. The uploads were left as they were.' }));
       }, (error: unknown) => pack.destroy(error as Error));
     };
     const finish = async () => {
@@ -157,7 +162,7 @@ export class ExecFilesStore implements Store {
       pack.finalize();
       const result = await (extracting as Promise<ToolResult>);
       if (result.exitCode !== 0) {
-        throw new FerryError('UPLOADS_TARGET_UNWRITABLE', `cannot build the restored uploads in ${staging} in ${this.container.label}: ${lastLine(result.stderr) || `exit ${String(result.exitCode)}`}`, {
+        throw new FerryError('UPLOADS_TARGET_UNWRITABLE', `cannot build the restored uploads in ${staging} in ${this.container.label}: ${tarReason(result)}`, {
           hint: 'Check free space in the uploads volume and that the container\'s user may write there. The uploads were left as they were.',
         });
       }
