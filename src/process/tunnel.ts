@@ -32,6 +32,9 @@ const TUNNEL_SCRIPT = [
   'exit 127',
 ].join('\n');
 
+/** How long a tunnel may take to end by itself once its client closed, before it is killed. */
+const CLOSE_GRACE_MS = 2000;
+
 /** A local endpoint whose connections reach 127.0.0.1:<port> inside a container. */
 export interface Tunnel {
   /** A Unix socket in a private (0700) folder: no TCP port is opened on this machine either. */
@@ -61,6 +64,7 @@ export async function openTunnel(container: Container, port: number, socketName:
   const onAbort = () => stop.abort();
   signal.addEventListener('abort', onAbort, { once: true });
   const inputs = new Set<PassThrough>();
+  const running = new Set<Promise<void>>();
   let failed: FerryError | undefined;
   const forward = (socket: Socket) => {
     const input = new PassThrough();
@@ -79,7 +83,7 @@ export async function openTunnel(container: Container, port: number, socketName:
         done();
       },
     });
-    container.run(['sh', '-c', TUNNEL_SCRIPT, 'ferry-tunnel', String(port), '', portVariable], { signal: stop.signal, stdin: input, stdout: output })
+    const run: Promise<void> = container.run(['sh', '-c', TUNNEL_SCRIPT, 'ferry-tunnel', String(port), '', portVariable], { signal: stop.signal, stdin: input, stdout: output })
       .then((result) => {
         if (result.exitCode !== 0 && failed === undefined) {
           failed = new FerryError('CONTAINER_UNREACHABLE', `cannot reach 127.0.0.1:${port} in ${container.label}: ${lastLine(result.stderr) || `exit ${String(result.exitCode)}`}`, {
@@ -91,8 +95,10 @@ export async function openTunnel(container: Container, port: number, socketName:
       })
       .finally(() => {
         inputs.delete(input);
+        running.delete(run);
         socket.destroy();
       });
+    running.add(run);
   };
   const server: Server = createServer(forward);
   await new Promise<void>((resolveListen, rejectListen) => {
@@ -108,6 +114,10 @@ export async function openTunnel(container: Container, port: number, socketName:
       signal.removeEventListener('abort', onAbort);
       await new Promise<void>((resolveClose) => server.close(() => resolveClose()));
       for (const input of inputs) input.end();
+      // nc keeps running after its stdin ends until the server hangs up, which mongod does not do.
+      const grace = setTimeout(() => stop.abort(), CLOSE_GRACE_MS);
+      await Promise.allSettled([...running]);
+      clearTimeout(grace);
       await rm(dir, { recursive: true, force: true });
     },
   };
