@@ -78,7 +78,7 @@ export const ERROR_CODES = {
   NOTHING_TO_RESET: { exit: 'usage', summary: 'ferry reset found no pristine copy (restore.keep_pristine was off at the last restore)' },
   NOTIFY_FAILED: { exit: 'failed', summary: 'ferry notify test: a configured notifier (webhook, command or e-mail) failed' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
-  CONTAINER_UNREACHABLE: { exit: 'failed', summary: 'docker is missing, or the container named by mongodb.exec or uploads.exec is not running or lacks what Ferry runs in it' },
+  CONTAINER_UNREACHABLE: { exit: 'failed', summary: 'docker is missing, or the container named by postgres.exec, mongodb.exec or uploads.exec is not running or lacks what Ferry runs in it' },
 } as const satisfies Record<string, CodeDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
