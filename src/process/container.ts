@@ -59,10 +59,10 @@ export function parseContainer(spec: string, key: string): Container {
   return containerOf(m[1] as string, m[2] as string, key);
 }
 
-/** The one-line failure of a command run in a container: docker's own message when it has one. */
+/** The one-line failure of a command run in a container (`what` is a verb phrase): docker's own message when it has one. */
 export function containerFailure(container: Container, what: string, result: ToolResult): FerryError {
   const reason = lastLine(result.stderr) || `exit ${String(result.exitCode ?? result.signal)}`;
-  return new FerryError('CONTAINER_UNREACHABLE', `${what} did not run in ${container.label}: ${reason}`, {
+  return new FerryError('CONTAINER_UNREACHABLE', `cannot ${what} in ${container.label}: ${reason}`, {
     hint: `Check that the container is running (docker ps) and is the one ${container.key} should name.`,
   });
 }

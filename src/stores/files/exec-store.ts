@@ -226,7 +226,7 @@ export class ExecFilesStore implements Store {
 
   async dropKept(roles: Array<KeptCopy['role']>, _options: RestoreOptions, ctx: StoreContext): Promise<string[]> {
     if (!roles.includes('previous') || !(await this.exists(this.previous(), ctx.signal))) return [];
-    await this.inContainer(['sh', '-c', REMOVE_SCRIPT, 'sh', this.previous()], 'removing the previous copy', ctx.signal);
+    await this.inContainer(['sh', '-c', REMOVE_SCRIPT, 'sh', this.previous()], 'remove the previous copy', ctx.signal);
     return [`${this.previous()} in ${this.container.label}`];
   }
 
@@ -250,7 +250,7 @@ export class ExecFilesStore implements Store {
 
   private async exists(path: string, signal: AbortSignal): Promise<boolean> {
     const result = await this.container.run(['sh', '-c', EXISTS_SCRIPT, 'sh', path], { signal });
-    if (result.exitCode !== 0 && result.stderr !== '') throw containerFailure(this.container, 'sh', result);
+    if (result.exitCode !== 0 && result.stderr !== '') throw containerFailure(this.container, `look for ${path}`, result);
     return result.exitCode === 0;
   }
 
@@ -262,7 +262,7 @@ export class ExecFilesStore implements Store {
 
   /** The folder's identity and counts, or undefined when it does not exist. */
   private async folderFacts(signal: AbortSignal): Promise<FolderFacts | undefined> {
-    const output = (await this.inContainer(['sh', '-c', COUNT_SCRIPT, 'sh', this.path], `counting ${this.path}`, signal)).stdout.trim();
+    const output = (await this.inContainer(['sh', '-c', COUNT_SCRIPT, 'sh', this.path], `count ${this.path}`, signal)).stdout.trim();
     if (output === 'missing') return undefined;
     const [dev, ino, files, directories, symlinks] = output.split(/\s+/).map(Number);
     // The same form as the local store's: a volume's folder is the same inode seen from the host or the container.
