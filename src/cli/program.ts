@@ -19,6 +19,7 @@ import { resetCommand, restoreCommand } from './commands/restore.js';
 import { notifyTestCommand } from './commands/notify.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './render/errors.js';
+import { jsonDocument } from './render/json.js';
 import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
 
 const EXIT_CODES_HELP = `
@@ -246,8 +247,9 @@ export function buildProgram(): Command {
 
   program.command('version')
     .description('print the Ferry version, with the Node.js version and platform (as --version)')
-    .action(() => {
-      process.stdout.write(`${versionLine()}\n`);
+    .action((_opts, command: Command) => {
+      const json = command.optsWithGlobals<GlobalOptions>().json;
+      process.stdout.write(`${json ? jsonDocument({ name: 'ferry', version: FERRY_VERSION, node: process.version, platform: `${process.platform}-${process.arch}` }) : versionLine()}\n`);
     });
   nearMiss(program, 'check', 'ferry verify <archive> (an archive) or ferry db check (the databases)');
   nearMiss(key, 'gen', 'ferry key generate');

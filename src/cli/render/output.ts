@@ -1,6 +1,7 @@
 import type { Logger, ProgressReporter } from '../../stores/index.js';
 import type { Redactor } from '../../config/index.js';
 import { formatBytes } from '../../util/format.js';
+import { jsonDocument } from './json.js';
 
 export interface OutputOptions {
   json: boolean;
@@ -33,8 +34,9 @@ export class Output {
     process.stdout.write(this.redactor.redact(text) + (text.endsWith('\n') ? '' : '\n'));
   }
 
-  json(value: unknown): void {
-    this.data(JSON.stringify(value, null, 2));
+  /** One JSON document of the contract (schemaVersion first). */
+  json(value: object): void {
+    this.data(jsonDocument(value));
   }
 
   readonly logger: Logger = {
