@@ -60,12 +60,13 @@ async function run(command: Command, work: (session: Session) => Promise<number>
     redactor = session.ctx.redactor;
     const code = await work(session);
     if (controller.signal.aborted) throw interrupted();
+    output.flushJson();
     process.exitCode = code;
   } catch (error) {
     const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
     process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
       ? onFailure(failure, options.json)
-      : reportFailure(failure, redactor, options.json, options.logFormat === 'json' ? 'json' : 'text').exitCode;
+      : reportFailure(failure, redactor, options.json, options.logFormat === 'json' ? 'json' : 'text', output.takeJson()).exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

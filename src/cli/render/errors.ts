@@ -11,11 +11,11 @@ export interface ReportedFailure {
  * The one place that turns an error into output and an exit code. Expected failures (FerryError)
  * print one line and a hint; anything else is a bug and prints what a bug report needs.
  */
-export function reportFailure(error: unknown, redactor: Redactor, json: boolean, logFormat: 'text' | 'json' = 'text'): ReportedFailure {
+export function reportFailure(error: unknown, redactor: Redactor, json: boolean, logFormat: 'text' | 'json' = 'text', document: object = {}): ReportedFailure {
   if (error instanceof FerryError) {
     const message = redactor.redact(error.message);
     const hint = error.hint === undefined ? undefined : redactor.redact(error.hint);
-    if (json) process.stdout.write(jsonDocument(errorJson({ code: error.code, message, hint, exitCode: error.exitCode })) + '\n');
+    if (json) process.stdout.write(redactor.redact(jsonDocument({ ...document, ...errorJson({ code: error.code, message, hint, exitCode: error.exitCode }) })) + '\n');
     if (logFormat === 'json') {
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message, code: error.code, hint, exitCode: error.exitCode })}\n`);
     } else {
@@ -30,7 +30,7 @@ export function reportFailure(error: unknown, redactor: Redactor, json: boolean,
       `${redactor.redact(stack)}\n` +
       `ferry ${FERRY_VERSION}, node ${process.version}, ${process.platform}-${process.arch}\n`,
   );
-  if (json) process.stdout.write(jsonDocument(errorJson({ code: 'BUG', message: redactor.redact(String(error)), hint: 'This is a bug: please report it with the lines printed on stderr.', exitCode: EXIT.failed })) + '\n');
+  if (json) process.stdout.write(redactor.redact(jsonDocument({ ...document, ...errorJson({ code: 'BUG', message: String(error), hint: 'This is a bug: please report it with the lines printed on stderr.', exitCode: EXIT.failed }) })) + '\n');
   return { exitCode: EXIT.failed };
 }
 

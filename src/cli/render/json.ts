@@ -62,6 +62,7 @@ export interface ArchivedStoreJson extends StoreJson {
   bytes: number;
   durationSeconds: number;
   warnings: string[];
+  facts: Record<string, string>;
 }
 
 /**
@@ -82,6 +83,7 @@ export function archivedStoresJson(manifest: Pick<Manifest, 'stores'>, countedNo
       bytes: store.bytes,
       durationSeconds: store.durationSeconds,
       warnings: store.warnings,
+      facts: store.facts ?? {},
     };
   });
 }
