@@ -1,3 +1,4 @@
+import type { BackupDetails } from '../../ops/catalog.js';
 import { list } from '../../ops/list.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import { ageSeconds, archivedStoresJson } from '../render/json.js';
@@ -10,24 +11,22 @@ export async function listCommand(session: Session, options: { remote?: boolean 
   const result = await list(session.ctx, { remote });
   const { output } = session;
   const now = Date.now();
+  const statusOfBackup = (b: BackupDetails) => statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true);
   if (output.options.json) {
     output.json({
       location: result.directory,
       remote,
-      backups: result.backups.map((b) => {
-        const status = statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true);
-        return {
+      backups: result.backups.map((b) => ({
         name: b.name,
         path: b.path,
         time: b.time.toISOString(),
         ageSeconds: ageSeconds(b.time, new Date(now)),
         size: b.size,
         stores: b.manifest === undefined ? null : archivedStoresJson(b.manifest),
-        status,
-        statusText: STATUS_TEXT[status],
+        status: statusOfBackup(b),
+        statusText: STATUS_TEXT[statusOfBackup(b)],
         verification: b.verification === undefined ? null : { checkedAt: b.verification.checkedAt, ok: b.verification.ok, oldScripts: b.verification.oldScripts === true },
-        };
-      }),
+      })),
       foreign: result.foreign,
     });
     return 0;
@@ -43,7 +42,7 @@ export async function listCommand(session: Session, options: { remote?: boolean 
       formatDuration((now - b.time.getTime()) / 1000),
       formatBytes(b.size),
       b.manifest === undefined ? '?' : Object.keys(b.manifest.stores).join(','),
-      STATUS_TEXT[statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true)],
+      STATUS_TEXT[statusOfBackup(b)],
       b.verification === undefined ? 'never' : `${b.verification.ok ? 'ok' : 'FAILED'} ${formatDuration((now - Date.parse(b.verification.checkedAt)) / 1000)} ago`,
     ]),
   ));
