@@ -156,6 +156,17 @@ describe('the JSON contract v1', () => {
     expect(undo.code).toBe(3);
     expect((documentOf(undo, 'restore').error as { code: string }).code).toBe('NOTHING_TO_UNDO');
 
+    // A command that fails after its result: the result and the error, one document.
+    const broken = join(work, 'broken', made.archive.split('/').pop()!);
+    mkdirSync(join(work, 'broken'));
+    const whole = readFileSync(made.archive);
+    writeFileSync(broken, whole.subarray(0, Math.floor(whole.length / 2)));
+    const corrupt = await run('verify', broken);
+    expect(corrupt.code, corrupt.stderr).toBe(2);
+    const reported = documentOf(corrupt, 'verify') as { ok: boolean; error: { code: string; exitCode: number } };
+    expect(reported.ok).toBe(false);
+    expect(reported.error).toMatchObject({ code: 'ARCHIVE_CORRUPT', exitCode: 2 });
+
     const notified = await run('notify', 'test');
     expect(notified.code, notified.stderr).toBe(0);
     expect(documentOf(notified, 'notify-test').results).toEqual([{ channel: 'exec', ok: true }]);
