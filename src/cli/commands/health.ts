@@ -94,6 +94,6 @@ function healthJson(result: HealthResult) {
     freeBytes: f?.freeBytes ?? null,
     leftoverBytes: f?.leftoverBytes ?? null,
     checks: result.checks.map((c) => ({ name: c.name, status: c.status, message: c.message, recommendation: c.recommendation ?? null })),
-    anomalies: result.anomalies ?? null,
+    anomalies: result.anomalies === undefined ? null : { ...result.anomalies, unmatched: result.anomalies.unmatched ?? [] },
   };
 }

@@ -20,6 +20,8 @@ export async function inspectCommand(session: Session, reference: string): Promi
       durationSeconds: m.durationSeconds,
       stores: archivedStoresJson(m),
       entries: m.entries,
+      // Archives from before zstd record nothing: they are gzip, at a level nobody wrote down.
+      compression: m.compression ?? { codec: 'gzip', level: null },
       masked: m.masked ?? null,
       encryption: m.encryption ?? null,
     });
