@@ -7,7 +7,7 @@ export { applyPrune, planPruneFor, type PruneOptions, type PruneResult } from '.
 export { catalog, detailedCatalog, withDetails, locateArchive, manifestOf, type BackupSummary, type BackupDetails } from './ops/catalog.js';
 export { verify, verifyArchive, type VerifyReport, type VerifyFinding } from './ops/verify.js';
 export { health, type HealthOptions } from './ops/health.js';
-export { evaluateHealth, renderMetrics, type HealthResult, type HealthThresholds } from './health/index.js';
+export { evaluateHealth, renderMetrics, type HealthResult, type HealthFigures, type HealthThresholds } from './health/index.js';
 export { silentLogger, silentProgress, type OperationContext } from './ops/context.js';
 export { openContext, type OpenOptions, type OpenedContext } from './ops/open.js';
 export { push, type PushResult } from './ops/push.js';

@@ -1,9 +1,14 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { Redactor } from '../config/index.js';
-import { EXIT } from '../errors/index.js';
 import { buildProgram } from './program.js';
-import { reportFailure } from './render/errors.js';
+import { reportFailure, reportUsageError } from './render/errors.js';
+
+/** Whether --json was given, read from the raw arguments because parsing them is what failed. */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf('--');
+  return (end === -1 ? argv : argv.slice(0, end)).includes('--json');
+}
 
 async function main(): Promise<void> {
   const program = buildProgram();
@@ -12,10 +17,10 @@ async function main(): Promise<void> {
   } catch (error) {
     if (error instanceof CommanderError) {
       // Help and version exit 0; every other parse error is a usage error.
-      process.exitCode = error.exitCode === 0 ? 0 : EXIT.usage;
+      process.exitCode = error.exitCode === 0 ? 0 : reportUsageError(error, wantsJson(process.argv)).exitCode;
       return;
     }
-    process.exitCode = reportFailure(error, new Redactor(), false).exitCode;
+    process.exitCode = reportFailure(error, new Redactor(), wantsJson(process.argv)).exitCode;
   }
 }
 

@@ -19,6 +19,7 @@ import { resetCommand, restoreCommand } from './commands/restore.js';
 import { notifyTestCommand } from './commands/notify.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportFailure } from './render/errors.js';
+import { jsonDocument } from './render/json.js';
 import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
 
 const EXIT_CODES_HELP = `
@@ -59,12 +60,13 @@ async function run(command: Command, work: (session: Session) => Promise<number>
     redactor = session.ctx.redactor;
     const code = await work(session);
     if (controller.signal.aborted) throw interrupted();
+    output.flushJson();
     process.exitCode = code;
   } catch (error) {
     const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
     process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
       ? onFailure(failure, options.json)
-      : reportFailure(failure, redactor, options.json, options.logFormat === 'json' ? 'json' : 'text').exitCode;
+      : reportFailure(failure, redactor, options.json, options.logFormat === 'json' ? 'json' : 'text', output.takeJson()).exitCode;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -246,8 +248,9 @@ export function buildProgram(): Command {
 
   program.command('version')
     .description('print the Ferry version, with the Node.js version and platform (as --version)')
-    .action(() => {
-      process.stdout.write(`${versionLine()}\n`);
+    .action((_opts, command: Command) => {
+      const json = command.optsWithGlobals<GlobalOptions>().json;
+      process.stdout.write(`${json ? jsonDocument({ name: 'ferry', version: FERRY_VERSION, node: process.version, platform: `${process.platform}-${process.arch}` }) : versionLine()}\n`);
     });
   nearMiss(program, 'check', 'ferry verify <archive> (an archive) or ferry db check (the databases)');
   nearMiss(key, 'gen', 'ferry key generate');

@@ -78,6 +78,18 @@ export interface HealthResult {
   checks: HealthCheck[];
   /** The newest backup's anomalies, when its counts were compared (see the anomalies check). */
   anomalies?: { backup: string; compared: string[]; found: Anomaly[]; unmatched?: string[] };
+  /** The figures behind the messages, in seconds and bytes; absent when the backups could not be looked at. */
+  figures?: HealthFigures;
+}
+
+export interface HealthFigures {
+  location: string;
+  backups: number;
+  newest: { name: string; time: string; ageSeconds: number; size: number; verified: boolean } | undefined;
+  /** Median size of the backups before the newest that the size check compares with. */
+  medianSize: number | undefined;
+  freeBytes: number | undefined;
+  leftoverBytes: number;
 }
 
 function median(values: number[]): number | undefined {
@@ -95,7 +107,7 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
   const newest = facts.newest;
   if (newest === undefined) {
     checks.push({ name: 'presence', status: 'CRITICAL', message: `no backup in ${facts.directory}`, recommendation: 'Run ferry backup, and check that its cron job or systemd timer runs.' });
-    return finish(checks, `no backup in ${facts.directory}`);
+    return { ...finish(checks, `no backup in ${facts.directory}`), figures: figuresOf(facts, undefined, now) };
   }
   const ageHours = (now.getTime() - newest.time.getTime()) / 3_600_000;
   const age = formatDuration(ageHours * 3600);
@@ -154,7 +166,25 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
   }
 
   const verified = newest.deepFindings !== undefined || newest.verification?.ok === true ? 'verified' : 'not verified';
-  return finish(checks, `last backup ${age} ago, ${formatBytes(newest.size)}, ${verified}`);
+  return { ...finish(checks, `last backup ${age} ago, ${formatBytes(newest.size)}, ${verified}`), figures: figuresOf(facts, typical, now) };
+}
+
+function figuresOf(facts: HealthFacts, medianSize: number | undefined, now: Date): HealthFigures {
+  const newest = facts.newest;
+  return {
+    location: facts.directory,
+    backups: facts.count,
+    newest: newest === undefined ? undefined : {
+      name: newest.name,
+      time: newest.time.toISOString(),
+      ageSeconds: Math.round((now.getTime() - newest.time.getTime()) / 1000),
+      size: newest.size,
+      verified: newest.deepFindings !== undefined ? newest.deepFindings.length === 0 : newest.verification?.ok === true,
+    },
+    medianSize,
+    freeBytes: facts.freeBytes,
+    leftoverBytes: (facts.leftovers ?? []).reduce((sum, l) => sum + l.bytes, 0),
+  };
 }
 
 function checksumSummary(checksum: ChecksumFacts): string {

@@ -2,7 +2,11 @@ import { dumpCompression, type FerryConfig } from '../config/index.js';
 import { ExecFilesStore, FilesStore } from './files/index.js';
 import { MongoStore } from './mongo/index.js';
 import { PostgresStore } from './postgres/index.js';
-import type { ContentChecker, Store, StoreKind } from './store.js';
+import type { ContentChecker, FingerprintFields, IdentityReader, SourceFields, Store, StoreKind } from './store.js';
+import { opaqueSource } from './store.js';
+import { filesIdentity } from './files/identity.js';
+import { mongoIdentity } from './mongo/identity-fields.js';
+import { postgresIdentity } from './postgres/identity.js';
 import { postgresContentChecker } from './postgres/verify.js';
 import { mongoBsonChecker, mongoExportChecker } from './mongo/verify.js';
 
@@ -27,3 +31,12 @@ export function storesFromConfig(config: FerryConfig): Store[] {
 
 /** Content checks for every kind of entry Ferry writes; they need no configured store. */
 export const CONTENT_CHECKERS: readonly ContentChecker[] = [postgresContentChecker, mongoBsonChecker, mongoExportChecker];
+
+const IDENTITY_READERS: Record<StoreKind, IdentityReader> = { postgres: postgresIdentity, mongo: mongoIdentity, uploads: filesIdentity };
+
+/** A manifest's source and fingerprint as fields; a kind this Ferry does not know keeps only the text. */
+export function readStoreIdentity(kind: string, source: string, fingerprint: string | undefined): { source: SourceFields; fingerprint: FingerprintFields | null } {
+  const reader = (IDENTITY_READERS as Record<string, IdentityReader | undefined>)[kind];
+  if (reader === undefined) return { source: opaqueSource(source), fingerprint: fingerprint === undefined ? null : { value: fingerprint, by: 'unknown' } };
+  return { source: reader.source(source), fingerprint: fingerprint === undefined ? null : reader.fingerprint(fingerprint) };
+}

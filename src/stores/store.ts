@@ -222,3 +222,34 @@ export interface ContentChecker {
    */
   check(path: string, data: Readable, ctx: ContentCheckContext): Promise<ContentCheckResult>;
 }
+
+/**
+ * A store's source as the manifest records it (`describe()` at backup time), read back into fields
+ * for scripts. Hosts keep their port (`db:5432`); absent parts are null.
+ */
+export interface SourceFields {
+  description: string;
+  user: string | null;
+  hosts: string[];
+  database: string | null;
+  path: string | null;
+}
+
+/** The manifest's source fingerprint (what the "never into the source" guard compares), read back into fields. */
+export type FingerprintFields =
+  | { value: string; by: 'system-identifier'; systemIdentifier: string; database: string }
+  | { value: string; by: 'host'; host: string; database: string }
+  | { value: string; by: 'replica-set'; replicaSet: string; database: string }
+  | { value: string; by: 'collection-uuids'; collectionUuids: string[]; replicaSet: string | null }
+  | { value: string; by: 'inode'; host: string; device: number; inode: number }
+  | { value: string; by: 'unknown' };
+
+/** Reads back what a store kind writes as `source` and `fingerprint`; the formats live with the store. */
+export interface IdentityReader {
+  source(text: string): SourceFields;
+  fingerprint(text: string): FingerprintFields;
+}
+
+export function opaqueSource(description: string): SourceFields {
+  return { description, user: null, hosts: [], database: null, path: null };
+}

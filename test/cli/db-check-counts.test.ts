@@ -17,8 +17,9 @@ describe('ferry db check counts (issue 24 item 11)', () => {
     expect(result.stdout).toMatch(/~ marks the planner's estimate: tables of 100,000 rows or more are not counted; the others are exact/);
 
     const json = await ferry(['db', 'check', '--wait', '0', '--json'], { DATABASE_URL: pgUrl(db) });
-    const objects = (JSON.parse(json.stdout) as { checks: Array<{ objects: Array<{ name: string; count: number; estimated: boolean }> }> }).checks[0]?.objects;
-    expect(objects).toContainEqual(expect.objectContaining({ name: 'public.recipes', count: 16051, estimated: false }));
-    expect(objects).toContainEqual(expect.objectContaining({ name: 'public.events', estimated: true }));
+    const store = (JSON.parse(json.stdout) as { stores: Array<{ counts: Array<{ object: string; actual: number }>; estimated: string[] }> }).stores[0];
+    expect(store?.counts).toContainEqual({ object: 'public.recipes', expected: null, actual: 16051 });
+    expect(store?.counts.map((c) => c.object)).toContain('public.events');
+    expect(store?.estimated).toEqual(['public.events']);
   });
 });

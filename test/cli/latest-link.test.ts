@@ -33,8 +33,8 @@ describe('backup_latest.tar.gz', () => {
     expect(listed.foreign).toEqual([]);
     const pruned = JSON.parse((await ferry(['prune', '--dry-run', '--json'], env)).stdout) as { foreign: string[] };
     expect(pruned.foreign).toEqual([]);
-    const all = JSON.parse((await ferry(['verify', 'all', '--json'], env)).stdout) as unknown[];
-    expect(all).toHaveLength(2);
+    const all = JSON.parse((await ferry(['verify', 'all', '--json'], env)).stdout) as { archives: unknown[] };
+    expect(all.archives).toHaveLength(2);
     const byLink = await ferry(['verify', 'backup_latest.tar.gz'], env);
     expect(byLink.code, byLink.stderr).toBe(0);
     expect(byLink.stdout).toMatch(new RegExp(`^${newest.replace(/\./g, '\\.')}: OK`));

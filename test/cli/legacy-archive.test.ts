@@ -131,7 +131,7 @@ describe('migrating from the shell scripts', () => {
     expect(verified.code, verified.stdout + verified.stderr).toBe(0);
     expect(verified.stdout).toMatch(new RegExp(`^${name}\\.tar\\.gz: OK, made by the old scripts: no checksums to compare; readable — `, 'm'));
     expect(verified.stdout).toMatch(/^\s+mongodb\/\s+\d+ entries/m);
-    const json = JSON.parse((await ferry(['verify', 'latest', '--json'], env)).stdout) as { ok: boolean; oldScripts: boolean; entries: Array<{ path: string }> };
+    const json = (JSON.parse((await ferry(['verify', 'latest', '--json'], env)).stdout) as { archives: Array<{ ok: boolean; oldScripts: boolean; entries: Array<{ path: string }> }> }).archives[0]!;
     expect(json).toMatchObject({ ok: true, oldScripts: true });
     expect(json.entries.map((e) => e.path)).toContain('mongodb/admin/system.version.bson');
     expect(json.entries.some((e) => e.path.startsWith(name))).toBe(false);
@@ -183,7 +183,7 @@ describe('migrating from the shell scripts', () => {
       expect(verified.code, verified.stdout + verified.stderr).toBe(0);
       expect(verified.stdout).toMatch(/OK, made by the old scripts: no checksums to compare; readable/);
       const inspected = await ferry(['inspect', 'latest', '--json'], { BACKUP_DIRECTORY: dir });
-      expect(Object.keys((JSON.parse(inspected.stdout) as { manifest: { stores: object } }).manifest.stores)).toEqual(['postgres']);
+      expect((JSON.parse(inspected.stdout) as { stores: Array<{ kind: string }> }).stores.map((s) => s.kind)).toEqual(['postgres']);
     }
     expect(statSync(archive).size).toBeGreaterThan(0);
   });

@@ -79,9 +79,9 @@ describe('S3 remote storage', () => {
     const laptop = join(work, 'laptop-backups');
     const listed = await ferry(['list', '--remote', '--json'], remoteEnv('grimoire', laptop, READER));
     expect(listed.code, listed.stderr).toBe(0);
-    const entries = (JSON.parse(listed.stdout) as { backups: Array<{ name: string; status: string; stores: string[]; verification: { ok: boolean } }> }).backups;
+    const entries = (JSON.parse(listed.stdout) as { backups: Array<{ name: string; status: string; stores: Array<{ kind: string }>; verification: { ok: boolean } }> }).backups;
     expect(entries).toHaveLength(1);
-    expect(entries[0]).toMatchObject({ name, status: 'complete', stores: ['postgres', 'uploads'], verification: { ok: true } });
+    expect(entries[0]).toMatchObject({ name, status: 'complete', stores: [{ kind: 'postgres' }, { kind: 'uploads' }], verification: { ok: true } });
 
     const pulled = await ferry(['pull', 'latest'], remoteEnv('grimoire', laptop, READER));
     expect(pulled.code, pulled.stderr).toBe(0);

@@ -65,9 +65,9 @@ describe('list and inspect read sidecars', () => {
     const older = await age(2);
     const listed = await ferry(['list', '--json'], env);
     expect(listed.code).toBe(0);
-    const data = JSON.parse(listed.stdout) as { backups: Array<{ name: string; stores: string[]; status: string; size: number }> };
+    const data = JSON.parse(listed.stdout) as { backups: Array<{ name: string; stores: Array<{ kind: string }>; status: string; size: number }> };
     expect(data.backups.map((b) => b.name)).toEqual([real, older]);
-    expect(data.backups[0]).toMatchObject({ stores: ['postgres'], status: 'complete' });
+    expect(data.backups[0]).toMatchObject({ stores: [{ kind: 'postgres', counts: expect.arrayContaining([{ object: 'public.recipes', expected: 42, actual: null }]) as unknown }], status: 'complete' });
     const text = await ferry(['list'], env);
     expect(text.stdout).toMatch(new RegExp(`${real}\\s+\\S+ \\S+\\s+\\S+ \\S+\\s+postgres\\s+complete`));
 
@@ -75,10 +75,10 @@ describe('list and inspect read sidecars', () => {
     expect(inspected.code, inspected.stderr).toBe(0);
     expect(inspected.stdout).toMatch(/public\.recipes\s+42/);
     expect(inspected.stdout).toMatch(/server 15\.\d+, dumped with 15\.\d+/);
-    const json = JSON.parse((await ferry(['inspect', real, '--json'], env)).stdout) as { manifest: { formatVersion: number; entries: Array<{ path: string; sha256?: string }> } };
-    expect(json.manifest.formatVersion).toBe(1);
-    expect(json.manifest.entries.map((e) => e.path)).toEqual(['postgresql/database.backup', 'postgresql/database.sql', 'backup_info.txt']);
-    expect(json.manifest.entries.every((e) => /^[0-9a-f]{64}$/.test(e.sha256 ?? ''))).toBe(true);
+    const json = JSON.parse((await ferry(['inspect', real, '--json'], env)).stdout) as { formatVersion: number; entries: Array<{ path: string; sha256?: string }> };
+    expect(json.formatVersion).toBe(1);
+    expect(json.entries.map((e) => e.path)).toEqual(['postgresql/database.backup', 'postgresql/database.sql', 'backup_info.txt']);
+    expect(json.entries.every((e) => /^[0-9a-f]{64}$/.test(e.sha256 ?? ''))).toBe(true);
   });
 
   it('inspect reads the manifest from inside the archive when the sidecar is gone', async () => {

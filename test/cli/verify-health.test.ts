@@ -28,7 +28,7 @@ describe('ferry verify', () => {
     rmSync(join(dir, `${name}.verify.json`));
     const result = await ferry(['verify', 'latest', '--json'], env);
     expect(result.code, result.stderr).toBe(0);
-    const report = JSON.parse(result.stdout) as { ok: boolean; entries: Array<{ path: string; ok: boolean }>; findings: unknown[] };
+    const report = (JSON.parse(result.stdout) as { archives: Array<{ ok: boolean; entries: Array<{ path: string; ok: boolean }>; findings: unknown[] }> }).archives[0]!;
     expect(report.ok).toBe(true);
     expect(report.entries.map((e) => e.path)).toEqual(['postgresql/database.backup', 'postgresql/database.sql', 'backup_info.txt']);
     expect(JSON.parse(readFileSync(join(dir, `${name}.verify.json`), 'utf8'))).toMatchObject({ ok: true, findings: [] });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BSON, Int32 } from 'bson';
 import { MongoClient, type Db } from 'mongodb';
@@ -8,6 +8,7 @@ import { ferry, startFerry } from '../support/cli.js';
 import { mongoStoreFrom, restoreThroughLibrary, storeContext } from '../support/mongo/library.js';
 import { MongoTestServer } from '../support/mongo/server.js';
 import { tempDir } from '../support/tmp.js';
+import { storesByKind } from '../support/json.js';
 
 /**
  * What a real mongod enforces and the test server now does too: roles, validators, options
@@ -156,14 +157,15 @@ describe('collection kinds the server treats differently', () => {
     const backups = join(work, 'b');
     const made = await ferry(['backup', '--json'], env('root', backups));
     expect(made.code, made.stderr).toBe(0);
-    expect(JSON.parse(made.stdout)).toMatchObject({ stores: { mongo: { counts: { metrics: 2, recipes: 1 }, facts: { timeseries: 'metrics' } } } });
+    expect(storesByKind(made.stdout)).toMatchObject({ mongo: { counts: { metrics: 2, recipes: 1 }, facts: { timeseries: 'metrics' } } });
 
     const targetEnv = env('root', backups, { MONGODB_DB_NAME: 'grimoire_dev' });
     const dev = root.db('grimoire_dev');
     await dev.createCollection('metrics', { timeseries: { timeField: 'at' } });
     await dev.collection('metrics').insertOne({ at: new Date(5), t: 99 });
     const store = await mongoStoreFrom(targetEnv);
-    const manifest = (JSON.parse(made.stdout) as { stores: { mongo: Parameters<NonNullable<typeof store.inspectTarget>>[0] } }).stores.mongo;
+    const sidecar = `${(JSON.parse(made.stdout) as { archive: string }).archive}.manifest.json`;
+    const manifest = (JSON.parse(readFileSync(sidecar, 'utf8')) as { stores: { mongo: Parameters<NonNullable<typeof store.inspectTarget>>[0] } }).stores.mongo;
     const target = await store.inspectTarget(manifest, {}, storeContext());
     expect(target.notes).toContain('metrics: time-series, replaced in place, no undo');
 
@@ -215,7 +217,7 @@ describe('a consistent dump', () => {
     release();
     const made = await run.done;
     expect(made.code, made.stderr).toBe(0);
-    const mongoManifest = (JSON.parse(made.stdout) as { stores: { mongo: { counts: Record<string, number>; facts: Record<string, string>; warnings: string[] } } }).stores.mongo;
+    const mongoManifest = storesByKind(made.stdout).mongo!;
     expect(mongoManifest.counts).toEqual({ a_first: 3000, b_second: 2 });
     expect(mongoManifest.facts.atClusterTime).toMatch(/^Timestamp\(\d+, \d+\)$/);
     expect(mongoManifest.warnings).toEqual([]);
@@ -235,7 +237,7 @@ describe('a consistent dump', () => {
       await client.close();
       const made = await ferry(['backup', '--json'], { ...env('root', join(await tempDir(), 'b')), MONGODB_URL: standaloneUrl });
       expect(made.code, made.stderr).toBe(0);
-      const mongoManifest = (JSON.parse(made.stdout) as { stores: { mongo: { facts: Record<string, string>; warnings: string[] } } }).stores.mongo;
+      const mongoManifest = storesByKind(made.stdout).mongo!;
       expect(mongoManifest.warnings).toContain('not a snapshot across collections: a standalone server has no snapshot reads');
       expect(mongoManifest.facts.atClusterTime).toBeUndefined();
     } finally {

@@ -9,6 +9,7 @@ import { mongoStoreFrom, restoreThroughLibrary, storeContext } from '../support/
 import { MongoTestServer } from '../support/mongo/server.js';
 import { mongoEnv, startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
 import { tempDir } from '../support/tmp.js';
+import { storesByKind } from '../support/json.js';
 
 let mongo: MongoTarget;
 type Doc = { _id: Int32; v: string };
@@ -117,11 +118,11 @@ describe('MongoDB restore: all or nothing across collections', () => {
     // Kept copies are not data: a backup of the dev database and db check leave them out.
     const devBackup = await ferry(['backup', '--json'], env(targetName, join(work, 'dev')));
     expect(devBackup.code, devBackup.stderr).toBe(0);
-    expect(Object.keys((JSON.parse(devBackup.stdout) as { stores: { mongo: { counts: object } } }).stores.mongo.counts).sort()).toEqual(['ingredients', 'recipes']);
+    expect(Object.keys(storesByKind(devBackup.stdout).mongo?.counts ?? {}).sort()).toEqual(['ingredients', 'recipes']);
     const check = await ferry(['db', 'check', '--json'], targetEnv);
     expect(check.code, check.stderr).toBe(0);
-    const checked = JSON.parse(check.stdout) as { checks: Array<{ objects: Array<{ name: string }> }>; kept: Array<{ copies: Array<{ role: string }> }> };
-    expect(checked.checks[0]?.objects.map((o) => o.name)).toEqual(['ingredients', 'recipes']);
+    const checked = JSON.parse(check.stdout) as { stores: Array<{ counts: Array<{ object: string }> }>; kept: Array<{ copies: Array<{ role: string }> }> };
+    expect(checked.stores[0]?.counts.map((c) => c.object)).toEqual(['ingredients', 'recipes']);
     expect(checked.kept.flatMap((k) => k.copies.map((c) => c.role))).toEqual(['previous', 'pristine']);
 
     // A developer's experiment, then reset: the restored documents are back, the experiment is the previous copy.
@@ -198,7 +199,7 @@ describe('MongoDB connection strings and identity', () => {
     const finds = mongo.server?.readPreferenceLog.slice(logged).filter((entry) => entry.startsWith('find ')) ?? [];
     expect(finds.length).toBeGreaterThan(0);
     expect(new Set(finds)).toEqual(new Set(['find secondaryPreferred']));
-    expect(JSON.parse(made.stdout)).toMatchObject({ stores: { mongo: { source: `mongodb legrimoire@127.0.0.1:${port},localhost:${port}/${sourceName}`, facts: { replicaSet: 'rs0' } } } });
+    expect(storesByKind(made.stdout)).toMatchObject({ mongo: { target: `mongodb legrimoire@127.0.0.1:${port},localhost:${port}/${sourceName}`, source: { user: 'legrimoire', hosts: [`127.0.0.1:${port}`, `localhost:${port}`], database: sourceName }, facts: { replicaSet: 'rs0' } } });
     const targetName = mongo.database('rs_dev');
     const beforeRestore = mongo.server?.readPreferenceLog.length ?? 0;
     const restored = await ferry(['restore', 'latest', '--yes'], { ...credentials, MONGODB_URL: seedList(targetName) });

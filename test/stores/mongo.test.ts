@@ -10,6 +10,7 @@ import { ferry } from '../support/cli.js';
 import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { mongoEnv, startMongoTarget, type MongoTarget } from '../support/mongo-target.js';
 import { tempDir } from '../support/tmp.js';
+import { storesByKind } from '../support/json.js';
 
 const TOOLS = join(SHARED_FIXTURES, 'mongo-tools');
 let mongo: MongoTarget;
@@ -118,9 +119,9 @@ describe('MongoDB backup and restore through the official driver', () => {
     const backups = join(work, 'backups');
     const made = await ferry(['backup', '--json'], env(sourceName, backups, { FERRY_MONGODB_EXPORT_COLLECTIONS: 'recipes,ingredients' }));
     expect(made.code, made.stderr).toBe(0);
-    const manifest = JSON.parse(made.stdout) as { stores: { mongo: { counts: Record<string, number>; facts: Record<string, string> } } };
-    expect(manifest.stores.mongo.counts).toEqual({ all_types: 20, audit: 2, big: 3, categories: 3, events: 100_000, ingredients: 200, recipes: 2000, sessions: 1 });
-    expect(manifest.stores.mongo.facts).toMatchObject({ database: sourceName, views: 'recipe_titles' });
+    const manifest = { stores: storesByKind(made.stdout) };
+    expect(manifest.stores.mongo?.counts).toEqual({ all_types: 20, audit: 2, big: 3, categories: 3, events: 100_000, ingredients: 200, recipes: 2000, sessions: 1 });
+    expect(manifest.stores.mongo?.facts).toMatchObject({ database: sourceName, views: 'recipe_titles' });
 
     // Files other tools can read, in mongodump's layout.
     const extracted = join(work, 'x');
@@ -298,7 +299,7 @@ describe('MongoDB in bounded memory, and partial restores', () => {
     const lowHeap = { NODE_OPTIONS: '--max-old-space-size=48', FERRY_MONGODB_EXPORT_COLLECTIONS: '' };
     const made = await ferry(['backup', '--json'], { ...env(name, backups), ...lowHeap });
     expect(made.code, made.stderr).toBe(0);
-    expect((JSON.parse(made.stdout) as { stores: { mongo: { bytes: number } } }).stores.mongo.bytes).toBeGreaterThan(150 * 1024 * 1024);
+    expect(storesByKind(made.stdout).mongo?.bytes).toBeGreaterThan(150 * 1024 * 1024);
     const target = mongo.database('large_dev');
     const restored = await ferry(['restore', 'latest', '--yes'], { ...env(target, backups), ...lowHeap });
     expect(restored.code, restored.stderr).toBe(0);

@@ -7,6 +7,7 @@ import { ferry } from '../support/cli.js';
 import { loadChinook, loadPagila } from '../support/fixtures.js';
 import { createDatabase, pgServer, pgUrl, psqlFile, query, sequenceValues, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
+import { storesByKind } from '../support/json.js';
 
 const run = promisify(execFile);
 
@@ -51,11 +52,11 @@ describe('PostgreSQL backup and restore of real schemas', () => {
     expect(objects).toEqual(sourceObjects);
 
     // The manifest's counts are exact (counted from the dump's COPY data).
-    const manifest = JSON.parse(made.stdout) as { stores: { postgres: { counts: Record<string, number> } } };
-    for (const [table, count] of Object.entries(manifest.stores.postgres.counts)) {
+    const manifest = { stores: storesByKind(made.stdout) };
+    for (const [table, count] of Object.entries(manifest.stores.postgres!.counts)) {
       expect(sourceDigests[table.replace(/"/g, '')]?.rows ?? sourceDigests[table]?.rows, table).toBe(count);
     }
-    expect(manifest.stores.postgres.counts['public.payment_p2022_01']).toBeGreaterThan(0);
+    expect(manifest.stores.postgres!.counts['public.payment_p2022_01']).toBeGreaterThan(0);
     expect(restored.stdout).toMatch(/public\.rental\s+16044\s+16044\s+ok/);
 
     // Plain tools: tar -xzf, sha256sum -c on the sidecar, pg_restore --list on the custom dump.
@@ -96,9 +97,9 @@ describe('PostgreSQL backup and restore of real schemas', () => {
     expect(listing.stdout).toMatch(/^; {5}Compression: (0|none)/m);
     expect((await stat(archive)).size).toBeLessThan((await stat(join(work, 'postgresql', 'database.backup'))).size);
     expect(await tableDigests(target)).toEqual(sourceDigests);
-    const manifest = JSON.parse(made.stdout) as { stores: { postgres: { counts: Record<string, number> } } };
-    expect(manifest.stores.postgres.counts['"Music Shop"."Album ""Review"""']).toBe(4);
-    expect(manifest.stores.postgres.counts['public.invoice_line']).toBe(2240);
+    const manifest = { stores: storesByKind(made.stdout) };
+    expect(manifest.stores.postgres!.counts['"Music Shop"."Album ""Review"""']).toBe(4);
+    expect(manifest.stores.postgres!.counts['public.invoice_line']).toBe(2240);
   });
 
   it('restores with --jobs and into a named database with --to-db', async () => {

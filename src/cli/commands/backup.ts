@@ -3,6 +3,7 @@ import { writeBackupMetrics } from '../../ops/health.js';
 import { storeTotals } from '../../archive/index.js';
 import { FerryError, isFerryError } from '../../errors/index.js';
 import { reportFailure } from '../render/errors.js';
+import { archivedStoresJson, errorJson } from '../render/json.js';
 import { notify } from '../../notify/notify.js';
 import { takeDigestDay } from '../../notify/state.js';
 import { storesFromConfig } from '../../stores/index.js';
@@ -65,13 +66,13 @@ export async function backupCommand(session: Session, options: BackupCommandOpti
       size: result.size,
       sha256: result.sha256,
       durationSeconds: result.durationSeconds,
-      stores: result.manifest.stores,
+      stores: archivedStoresJson(result.manifest, true),
       warnings: result.warnings,
       pruned: result.prune?.removed ?? [],
-      leftoversRemoved: result.leftoversRemoved,
+      leftoversRemoved: result.leftoversRemoved.map((l) => ({ path: l.path, kind: l.kind, bytes: l.bytes })),
       upload: upload === undefined ? null : upload.ok
-        ? { remote: upload.remote, seconds: upload.seconds, pruned: upload.pruned }
-        : { remote: upload.remote, error: { code: upload.error.code, message: ctx.redactor.redact(upload.error.message), hint: upload.error.hint ?? null } },
+        ? { location: upload.remote, seconds: upload.seconds, pruned: upload.pruned, error: null }
+        : { location: upload.remote, seconds: null, pruned: [], ...errorJson({ code: upload.error.code, message: ctx.redactor.redact(upload.error.message), hint: upload.error.hint, exitCode: upload.error.exitCode }) },
     });
     return exitCode;
   }

@@ -2,6 +2,7 @@ import { FerryError } from '../../errors/index.js';
 import { assertRequiredPresent, dbCheck, dbInit, type StoreCheck } from '../../ops/db.js';
 import { EXACT_COUNT_BELOW } from '../../stores/postgres/store.js';
 import { formatDuration } from '../../util/format.js';
+import { checkedStoresJson, keptJson } from '../render/json.js';
 import { keptCopiesOf, renderKept } from '../render/kept.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
@@ -32,7 +33,7 @@ function renderChecks(checks: StoreCheck[]): string {
 export async function dbCheckCommand(session: Session, options: DbCommandOptions): Promise<number> {
   const checks = await dbCheck(session.ctx, { waitSeconds: options.wait });
   const kept = await keptCopiesOf(session);
-  if (session.output.options.json) session.output.json({ checks, kept });
+  if (session.output.options.json) session.output.json({ ok: checks.every((c) => c.missing.length === 0), stores: checkedStoresJson(checks), kept: keptJson(kept) });
   else session.output.data([renderChecks(checks), renderKept(kept)].filter((part) => part !== undefined).join('\n'));
   assertRequiredPresent(checks);
   return 0;
@@ -41,7 +42,13 @@ export async function dbCheckCommand(session: Session, options: DbCommandOptions
 export async function dbInitCommand(session: Session, options: DbCommandOptions): Promise<number> {
   const result = await dbInit(session.ctx, { waitSeconds: options.wait });
   const { output } = session;
-  if (output.options.json) output.json(result);
+  if (output.options.json) {
+    output.json({
+      ok: result.inits.every((i) => i.conflicts.length === 0) && result.checks.every((c) => c.missing.length === 0),
+      stores: checkedStoresJson(result.checks),
+      inits: result.inits.map((i) => ({ kind: i.kind, target: i.target, created: i.created, unchanged: i.unchanged, conflicts: i.conflicts, drift: i.drift ?? [] })),
+    });
+  }
   else {
     const lines: string[] = [];
     for (const init of result.inits) {

@@ -2,6 +2,7 @@ import { FerryError } from '../../errors/index.js';
 import { HEALTH_STATUS, type HealthResult, type HealthThresholds } from '../../health/index.js';
 import { firstAnomalyNotice, health } from '../../ops/health.js';
 import { notifyHealth } from '../../notify/health-notice.js';
+import { jsonDocument } from '../render/json.js';
 import type { Session } from '../session.js';
 
 export interface HealthCommandOptions {
@@ -36,7 +37,7 @@ export function withScriptThresholds(options: HealthCommandOptions, givenOnComma
 /** Anything that stops the check itself (configuration included) is UNKNOWN, in the plugin's own format. */
 export function reportUnknown(error: FerryError, json: boolean): number {
   const summary = `FERRY UNKNOWN - ${error.message}`;
-  if (json) process.stdout.write(JSON.stringify({ status: 'UNKNOWN', exitCode: HEALTH_STATUS.UNKNOWN, summary, checks: [], hint: error.hint }, null, 2) + '\n');
+  if (json) process.stdout.write(jsonDocument(healthJson({ status: 'UNKNOWN', exitCode: HEALTH_STATUS.UNKNOWN, summary, checks: [{ name: 'presence', status: 'UNKNOWN', message: error.message, ...(error.hint === undefined ? {} : { recommendation: error.hint }) }] })) + '\n');
   else process.stdout.write(`${summary}\n  ${error.hint ?? ''}\n`);
   return HEALTH_STATUS.UNKNOWN;
 }
@@ -56,7 +57,7 @@ export async function healthCommand(session: Session, options: HealthCommandOpti
   const result: HealthResult = await health(session.ctx, { thresholds, ...(options.deep === true ? { deep: true } : {}), ...(options.quick === true ? { quick: true } : {}), ...(options.remote === true ? { remote: true } : {}), ...(options.metricsFile === undefined ? {} : { metricsFile: options.metricsFile }) });
   await tellNotifiers(session, result, options.metricsFile);
   if (output.options.json) {
-    output.json(result);
+    output.json(healthJson(result));
     return result.exitCode;
   }
   const colour = (status: string, text: string) => (process.stdout.isTTY === true ? `${COLOURS[status] ?? ''}${text}\x1b[0m` : text);
@@ -77,4 +78,22 @@ async function tellNotifiers(session: Session, result: HealthResult, metricsFile
   const anomaly = result.checks.find((c) => c.name === 'anomalies' && c.status !== 'OK');
   const news = anomaly !== undefined && result.anomalies !== undefined && await firstAnomalyNotice(ctx, result.anomalies.backup);
   await notifyHealth(ctx, result.exitCode, reasons, news ? [anomaly.message] : [], { metricsFile }).catch((error: unknown) => ctx.log.warn(`could not notify: ${(error as Error).message}`));
+}
+
+/** The monitoring verdict with the figures behind it, every check in one shape; null where not known. */
+function healthJson(result: HealthResult) {
+  const f = result.figures;
+  return {
+    status: result.status,
+    exitCode: result.exitCode,
+    summary: result.summary,
+    location: f?.location ?? null,
+    backups: f?.backups ?? null,
+    newest: f?.newest ?? null,
+    medianSize: f?.medianSize ?? null,
+    freeBytes: f?.freeBytes ?? null,
+    leftoverBytes: f?.leftoverBytes ?? null,
+    checks: result.checks.map((c) => ({ name: c.name, status: c.status, message: c.message, recommendation: c.recommendation ?? null })),
+    anomalies: result.anomalies === undefined ? null : { ...result.anomalies, unmatched: result.anomalies.unmatched ?? [] },
+  };
 }

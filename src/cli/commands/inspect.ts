@@ -1,6 +1,7 @@
 import { LEGACY_FORMAT_VERSION } from '../../archive/index.js';
 import { inspect } from '../../ops/inspect.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
+import { archivedStoresJson } from '../render/json.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
@@ -8,7 +9,22 @@ export async function inspectCommand(session: Session, reference: string): Promi
   const result = await inspect(session.ctx, reference);
   const { output } = session;
   if (output.options.json) {
-    output.json({ archive: result.archive, size: result.size, manifest: result.manifest });
+    const m = result.manifest;
+    output.json({
+      archive: result.archive,
+      size: result.size,
+      formatVersion: m.formatVersion,
+      tool: m.tool,
+      createdAt: m.createdAt,
+      host: m.host,
+      durationSeconds: m.durationSeconds,
+      stores: archivedStoresJson(m),
+      entries: m.entries,
+      // Archives from before zstd record nothing: they are gzip, at a level nobody wrote down.
+      compression: m.compression ?? { codec: 'gzip', level: null },
+      masked: m.masked ?? null,
+      encryption: m.encryption ?? null,
+    });
     return 0;
   }
   const m = result.manifest;

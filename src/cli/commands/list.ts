@@ -1,5 +1,7 @@
+import type { BackupDetails } from '../../ops/catalog.js';
 import { list } from '../../ops/list.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
+import { ageSeconds, archivedStoresJson } from '../render/json.js';
 import { keptCopiesOf, renderKept } from '../render/kept.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
@@ -9,18 +11,21 @@ export async function listCommand(session: Session, options: { remote?: boolean 
   const result = await list(session.ctx, { remote });
   const { output } = session;
   const now = Date.now();
+  const statusOfBackup = (b: BackupDetails) => statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true);
   if (output.options.json) {
     output.json({
-      directory: result.directory,
+      location: result.directory,
+      remote,
       backups: result.backups.map((b) => ({
         name: b.name,
         path: b.path,
         time: b.time.toISOString(),
-        ageSeconds: Math.round((now - b.time.getTime()) / 1000),
+        ageSeconds: ageSeconds(b.time, new Date(now)),
         size: b.size,
-        stores: b.manifest === undefined ? null : Object.keys(b.manifest.stores),
-        status: statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true),
-        verification: b.verification ?? null,
+        stores: b.manifest === undefined ? null : archivedStoresJson(b.manifest),
+        status: statusOfBackup(b),
+        statusText: STATUS_TEXT[statusOfBackup(b)],
+        verification: b.verification === undefined ? null : { checkedAt: b.verification.checkedAt, ok: b.verification.ok, oldScripts: b.verification.oldScripts === true },
       })),
       foreign: result.foreign,
     });
@@ -37,7 +42,7 @@ export async function listCommand(session: Session, options: { remote?: boolean 
       formatDuration((now - b.time.getTime()) / 1000),
       formatBytes(b.size),
       b.manifest === undefined ? '?' : Object.keys(b.manifest.stores).join(','),
-      statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true),
+      STATUS_TEXT[statusOfBackup(b)],
       b.verification === undefined ? 'never' : `${b.verification.ok ? 'ok' : 'FAILED'} ${formatDuration((now - Date.parse(b.verification.checkedAt)) / 1000)} ago`,
     ]),
   ));
@@ -47,9 +52,19 @@ export async function listCommand(session: Session, options: { remote?: boolean 
   return 0;
 }
 
-function statusOf(hasManifest: boolean, hasChecksum: boolean, remote: boolean, oldScripts: boolean): string {
+type Status = 'complete' | 'old-scripts' | 'no-manifest' | 'incomplete-upload' | 'no-sidecar';
+
+const STATUS_TEXT: Record<Status, string> = {
+  'complete': 'complete',
+  'old-scripts': 'old scripts: no checksums',
+  'no-manifest': 'no manifest',
+  'incomplete-upload': 'incomplete upload (run ferry push)',
+  'no-sidecar': 'no sidecar (ferry verify tells)',
+};
+
+function statusOf(hasManifest: boolean, hasChecksum: boolean, remote: boolean, oldScripts: boolean): Status {
   if (hasManifest && hasChecksum) return 'complete';
-  if (oldScripts) return 'old scripts: no checksums';
-  if (remote) return hasChecksum ? 'no manifest' : 'incomplete upload (run ferry push)';
-  return 'no sidecar (ferry verify tells)';
+  if (oldScripts) return 'old-scripts';
+  if (remote) return hasChecksum ? 'no-manifest' : 'incomplete-upload';
+  return 'no-sidecar';
 }

@@ -7,7 +7,15 @@ export async function maskCommand(session: Session, reference: string, output: s
   const result = await maskArchive(session.ctx, reference, output);
   const { output: out } = session;
   if (out.options.json) {
-    out.json(result);
+    out.json({
+      input: result.input,
+      output: result.output,
+      size: result.size,
+      sha256: result.sha256,
+      objects: result.objects.map((o) => ({ kind: o.store, object: o.object, rows: o.rows, masked: o.masked })),
+      dropped: result.dropped,
+      verified: result.verified,
+    });
     return 0;
   }
   out.data(table(['store', 'masked object', 'rows seen', 'values masked'], result.objects.map((o) => [o.store, o.object, String(o.rows), String(o.masked)])));

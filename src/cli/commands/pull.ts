@@ -8,7 +8,7 @@ export async function pullCommand(session: Session, reference: string): Promise<
   const result = remote === undefined ? await pull(session.ctx, reference) : await pull(session.ctx, remote.name, remote.location);
   const { output } = session;
   if (output.options.json) {
-    output.json(result);
+    output.json({ name: result.name, path: result.path, size: result.size, sha256: result.sha256, downloaded: result.downloaded, seconds: result.seconds });
     return 0;
   }
   output.data(result.downloaded

@@ -6,7 +6,7 @@ export async function pushCommand(session: Session, archive: string | undefined)
   const result = await push(session.ctx, archive);
   const { output } = session;
   if (output.options.json) {
-    output.json(result);
+    output.json({ location: result.remote, uploaded: result.uploaded, present: result.present });
     return 0;
   }
   for (const u of result.uploaded) output.data(`uploaded ${u.name} to ${result.remote}: ${formatBytes(u.size)} in ${formatDuration(u.seconds)}, ETag and sha256 checked`);

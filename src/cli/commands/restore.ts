@@ -9,6 +9,7 @@ import { applyRestore, dropKeptCopies, guardRestore, keptCopies, planRestore, sw
 import { STORE_KINDS, type StoreKind } from '../../stores/index.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import { canPrompt, confirm } from '../render/confirm.js';
+import { objectCountJson, plannedStoresJson, restoredStoresJson } from '../render/json.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
@@ -142,7 +143,7 @@ async function keptCopyCommand(session: Session, role: 'previous' | 'pristine', 
     }
   }
   const actions = await swapInKept(ctx, role, { ...request, disconnect: request.disconnect === true || ctx.config.restore.disconnect }, storeCtx);
-  if (output.options.json) output.json({ action: role === 'previous' ? 'undo' : 'reset', stores: actions });
+  if (output.options.json) output.json({ action: role === 'previous' ? 'undo' : 'reset', actions });
   else output.data(actions.map((a) => `${a.kind}: ${a.summary}`).join('\n'));
   return 0;
 }
@@ -151,7 +152,7 @@ async function dropPreviousCommand(session: Session, request: KeptCopiesRequest)
   const { output, ctx } = session;
   const storeCtx = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: tmpdir() };
   const actions = await dropKeptCopies(ctx, ['previous', 'pristine'], request, storeCtx);
-  if (output.options.json) output.json({ action: 'drop-previous', stores: actions });
+  if (output.options.json) output.json({ action: 'drop-previous', actions });
   else output.data(actions.map((a) => `${a.kind}: ${a.summary}`).join('\n'));
   return 0;
 }
@@ -213,14 +214,7 @@ function planJson(plan: RestorePlan) {
   return {
     archive: plan.archive,
     createdAt: plan.manifest.createdAt,
-    stores: plan.stores.map(({ store, manifest, target }) => ({
-      kind: store.kind,
-      source: manifest.source,
-      target: target.describe,
-      current: target.currentCounts ?? null,
-      incoming: manifest.counts,
-      bytes: manifest.bytes,
-    })),
+    stores: plannedStoresJson(plan.stores),
     skipped: plan.skipped,
   };
 }
@@ -229,8 +223,8 @@ function resultJson(result: RestoreResult) {
   return {
     archive: result.archive,
     durationSeconds: result.durationSeconds,
-    stores: result.stores,
-    mismatches: result.mismatches,
+    stores: restoredStoresJson(result.stores),
+    mismatches: result.mismatches.map((m) => ({ kind: m.kind, ...objectCountJson(m) })),
     ok: result.mismatches.length === 0,
   };
 }

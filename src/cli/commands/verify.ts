@@ -8,7 +8,7 @@ import type { Session } from '../session.js';
 export async function verifyCommand(session: Session, reference: string): Promise<number> {
   const { output } = session;
   const reports = await verify(session.ctx, reference);
-  if (output.options.json) output.json(reports.length === 1 && reference !== 'all' ? reports[0] : reports);
+  if (output.options.json) output.json({ ok: reports.every((r) => r.ok), archives: reports });
   else output.data(reports.map((r) => render(r, output.options.verbose)).join('\n\n'));
   const bad = reports.filter((r) => !r.ok);
   const first = bad[0]?.findings[0];

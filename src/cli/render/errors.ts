@@ -1,6 +1,7 @@
 import { EXIT, FerryError } from '../../errors/index.js';
 import type { Redactor } from '../../config/index.js';
 import { FERRY_VERSION } from '../../version.js';
+import { errorJson, jsonDocument } from './json.js';
 
 export interface ReportedFailure {
   exitCode: number;
@@ -10,11 +11,11 @@ export interface ReportedFailure {
  * The one place that turns an error into output and an exit code. Expected failures (FerryError)
  * print one line and a hint; anything else is a bug and prints what a bug report needs.
  */
-export function reportFailure(error: unknown, redactor: Redactor, json: boolean, logFormat: 'text' | 'json' = 'text'): ReportedFailure {
+export function reportFailure(error: unknown, redactor: Redactor, json: boolean, logFormat: 'text' | 'json' = 'text', document: object = {}): ReportedFailure {
   if (error instanceof FerryError) {
     const message = redactor.redact(error.message);
     const hint = error.hint === undefined ? undefined : redactor.redact(error.hint);
-    if (json) process.stdout.write(JSON.stringify({ error: { code: error.code, message, hint, exitCode: error.exitCode } }, null, 2) + '\n');
+    if (json) process.stdout.write(redactor.redact(jsonDocument({ ...document, ...errorJson({ code: error.code, message, hint, exitCode: error.exitCode }) })) + '\n');
     if (logFormat === 'json') {
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level: 'error', msg: message, code: error.code, hint, exitCode: error.exitCode })}\n`);
     } else {
@@ -29,6 +30,20 @@ export function reportFailure(error: unknown, redactor: Redactor, json: boolean,
       `${redactor.redact(stack)}\n` +
       `ferry ${FERRY_VERSION}, node ${process.version}, ${process.platform}-${process.arch}\n`,
   );
-  if (json) process.stdout.write(JSON.stringify({ error: { code: 'BUG', message: redactor.redact(String(error)), exitCode: EXIT.failed } }, null, 2) + '\n');
+  if (json) process.stdout.write(redactor.redact(jsonDocument({ ...document, ...errorJson({ code: 'BUG', message: String(error), hint: 'This is a bug: please report it with the lines printed on stderr.', exitCode: EXIT.failed }) })) + '\n');
   return { exitCode: EXIT.failed };
+}
+
+/**
+ * A command line the parser refused (unknown command or option, missing argument). The parser has
+ * already said why on stderr; with --json the same goes to stdout as the one error shape, exit 3.
+ */
+export function reportUsageError(error: { message: string }, json: boolean): ReportedFailure {
+  if (json) {
+    const [first = '', ...rest] = error.message.split('\n');
+    const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
+    const hint = suggestion !== '' ? suggestion : 'ferry --help lists the commands; ferry <command> --help lists its options.';
+    process.stdout.write(jsonDocument(errorJson({ code: 'USAGE', message: first.replace(/^error: /, ''), hint, exitCode: EXIT.usage })) + '\n');
+  }
+  return { exitCode: EXIT.usage };
 }

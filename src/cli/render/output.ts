@@ -1,6 +1,7 @@
 import type { Logger, ProgressReporter } from '../../stores/index.js';
 import type { Redactor } from '../../config/index.js';
 import { formatBytes } from '../../util/format.js';
+import { jsonDocument } from './json.js';
 
 export interface OutputOptions {
   json: boolean;
@@ -17,6 +18,7 @@ export interface OutputOptions {
 export class Output {
   readonly tty: boolean;
   private progressLabel: string | undefined;
+  private pendingJson: object | undefined;
   private progressStarted = 0;
   private lastDraw = 0;
 
@@ -33,8 +35,24 @@ export class Output {
     process.stdout.write(this.redactor.redact(text) + (text.endsWith('\n') ? '' : '\n'));
   }
 
-  json(value: unknown): void {
-    this.data(JSON.stringify(value, null, 2));
+  /**
+   * The command's JSON document, written when the run ends: a command that then fails (verify of a
+   * corrupt archive, a restore whose counts differ) adds its error to it, so stdout holds one document.
+   */
+  json(value: object): void {
+    this.pendingJson = value;
+  }
+
+  /** The document a command left for the end of the run, taken once. */
+  takeJson(): object | undefined {
+    const value = this.pendingJson;
+    this.pendingJson = undefined;
+    return value;
+  }
+
+  flushJson(): void {
+    const value = this.takeJson();
+    if (value !== undefined) this.data(jsonDocument(value));
   }
 
   readonly logger: Logger = {
