@@ -13,6 +13,8 @@ export interface MongoTestServerOptions {
   users?: Record<string, string | TestUser>;
   /** Answer hello as the primary of a one-member replica set with this name; a standalone server when absent. */
   replicaSet?: string;
+  /** The version buildInfo and hello report, and whose create and index options the server accepts; 7.0.0 when absent. */
+  version?: string;
 }
 
 /** A failure the server is told to cause: the `after`-th next `command` (1 = the next one) fails or drops its connection. */
@@ -53,6 +55,10 @@ export class MongoTestServer {
   port = 0;
 
   constructor(readonly options: MongoTestServerOptions = {}) {}
+
+  get version(): string {
+    return this.options.version ?? '7.0.0';
+  }
 
   user(name: string): TestUser | undefined {
     const user = this.options.users?.[name];
