@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -176,6 +176,71 @@ describe.skipIf(missing('root and mount (for a small tmpfs)', canMount()))('a fu
     expect(warned.code, warned.stderr).toBe(0);
     expect(warned.stderr).toMatch(/can be read by other users \(mode 0755\).*run chmod 700/);
     expect(execFileSync('stat', ['-c', '%a', shared], { encoding: 'utf8' }).trim()).toBe('755');
+  });
+
+  it('a backup directory that becomes unwritable part-way (EACCES): one BACKUP_DIR_UNWRITABLE naming it, no archive, the older backup intact, the next run cleans up', async () => {
+    const work = await tempDir();
+    await chmod(work, 0o755);
+    const uploads = join(work, 'uploads');
+    await mkdir(uploads, { mode: 0o755 });
+    for (let i = 0; i < 12; i++) {
+      await writeFile(join(uploads, `scan-${i}.bin`), randomBytes(512 * 1024));
+      await chmod(join(uploads, `scan-${i}.bin`), 0o644);
+    }
+    const backups = join(work, 'backups');
+    await mkdir(backups, { mode: 0o700 });
+    await chown(backups, 65534, 65534);
+    const env = { UPLOADS_DIR: uploads, BACKUP_DIRECTORY: backups, HOME: '/tmp', BACKUP_RETENTION_DAYS: '36500' };
+    const asNobody = (args: string[]) => spawn(process.execPath, [FERRY_BIN, ...args], { env: cleanEnv(env), uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+    const outputOf = async (child: ReturnType<typeof asNobody>) => {
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((resolveExit) => child.on('close', resolveExit));
+      return { code, stdout, stderr };
+    };
+    const first = await outputOf(asNobody(['backup']));
+    expect(first.code, first.stderr).toBe(0);
+    const before = (await readdir(backups)).sort();
+    const old = before.find((n) => n.endsWith('.tar.gz')) as string;
+    const oldBytes = await readFile(join(backups, old));
+    // Archives are named by the second: the next one must not collide with the first.
+    await new Promise((r) => setTimeout(r, 1100));
+
+    const child = asNobody(['backup', '--json']);
+    let revoked = false;
+    const watching = (async () => {
+      while (!revoked && child.exitCode === null) {
+        if ((await readdir(backups)).some((n) => n.endsWith('.partial'))) {
+          // The open archive stays writable; every later create, rename or removal there is refused.
+          await chmod(backups, 0o500);
+          revoked = true;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const result = await outputOf(child);
+    await watching;
+    expect(revoked, 'the directory was made unwritable while the archive was written').toBe(true);
+    expect(result.code, result.stderr).toBe(1);
+    const error = (JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error.code, error.message).toBe('BACKUP_DIR_UNWRITABLE');
+    expect(error.message).toContain(backups);
+    expect(error.message).toMatch(/permission denied/);
+    expect(error.hint).toMatch(/writable by the user running ferry/);
+    expect(result.stderr).not.toMatch(/this is a bug/);
+    const after = await readdir(backups);
+    expect(after.filter((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n))).toEqual([old]);
+    expect(await readFile(join(backups, old))).toEqual(oldBytes);
+
+    await chmod(backups, 0o700);
+    const next = await outputOf(asNobody(['backup', '--json']));
+    expect(next.code, next.stderr).toBe(0);
+    const left = after.filter((n) => !before.includes(n));
+    const removed = (JSON.parse(next.stdout) as { leftoversRemoved: Array<{ path: string }> }).leftoversRemoved.map((l) => l.path);
+    expect(removed.sort()).toEqual(left.map((n) => join(backups, n)).sort());
+    expect((await readdir(backups)).filter((n) => n.endsWith('.partial') || n.endsWith('.tmp'))).toEqual([]);
   });
 
   it('a temp_directory the user cannot write: BACKUP_DIR_UNWRITABLE (exit 1), not a bug', async () => {
