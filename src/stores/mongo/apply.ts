@@ -61,7 +61,7 @@ export async function applyCollections(db: Db, selected: CheckedCollection[], se
     for (const item of [...loaded, ...trials]) await db.collection(item.loaded).drop().catch(() => undefined);
     throw error;
   }
-  notes.push(...await swapIntoPlace(db, loaded));
+  notes.push(...await swapIntoPlace(db, loaded, { keepPrevious: finished !== undefined }));
 
   const existing = await collectionNames(db);
   for (const collection of inPlace) {

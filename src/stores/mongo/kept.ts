@@ -56,9 +56,12 @@ export interface SwapItem {
  * already swapped and drops what was loaded, so the targets are as they were. Returns a line per
  * collection.
  */
-export async function swapIntoPlace(db: Db, items: SwapItem[]): Promise<string[]> {
+export async function swapIntoPlace(db: Db, items: SwapItem[], options: { keepPrevious?: boolean } = {}): Promise<string[]> {
   const existing = await collectionNames(db);
-  for (const prev of (await keptCollections(db, 'prev')).values()) await db.collection(prev).drop();
+  // After finishing an interrupted swap, the previous copies hold what that restore replaced: the
+  // state to undo to. They stay, and the collections the interrupted restore put in are replaced.
+  const kept = options.keepPrevious === true ? new Set((await keptCollections(db, 'prev')).keys()) : new Set<string>();
+  for (const [collection, prev] of await keptCollections(db, 'prev')) if (!kept.has(collection)) await db.collection(prev).drop();
   const planned: JournalItem[] = items.map((item) => ({ ...item, hadTarget: existing.has(item.collection) }));
   await db.collection(SWAP_JOURNAL).insertOne({ items: planned });
   const done: JournalItem[] = [];
@@ -66,6 +69,11 @@ export async function swapIntoPlace(db: Db, items: SwapItem[]): Promise<string[]
   try {
     for (const item of planned) {
       const prev = keptName(item.collection, 'prev');
+      if (kept.has(item.collection)) {
+        await db.renameCollection(item.loaded, item.collection, { dropTarget: true });
+        notes.push(`${item.collection}: swapped in; ${prev} still holds what the interrupted restore replaced`);
+        continue;
+      }
       if (item.hadTarget) await db.renameCollection(item.collection, prev);
       done.push(item);
       await db.renameCollection(item.loaded, item.collection);
@@ -96,7 +104,7 @@ interface JournalItem extends SwapItem {
 export async function finishInterruptedSwap(db: Db): Promise<string | undefined> {
   const names = await collectionNames(db);
   if (!names.has(SWAP_JOURNAL)) return undefined;
-  const journal = await db.collection(SWAP_JOURNAL).findOne({});
+  const [journal] = await db.collection(SWAP_JOURNAL).find({}).toArray();
   const items = (journal?.items ?? []) as JournalItem[];
   const finished: string[] = [];
   for (const item of items) {

@@ -18,6 +18,7 @@ import { checkStaged, type CheckedCollection, type StagedCollection } from './re
 import { applyCollections, countOf } from './apply.js';
 import { dataFingerprint, serverFacts, snapshotSupport, targetFingerprint } from './identity.js';
 import { dropKeptCopies, listKeptCopies, resetToPristine, undoPrevious } from './kept-ops.js';
+import { SWAP_JOURNAL } from './kept.js';
 import { requirePrivileges } from './privileges.js';
 import { DocumentMasker } from './document-masker.js';
 import type { FieldRule } from '../../mask/rules.js';
@@ -114,7 +115,8 @@ export class MongoStore implements Store {
       const notes = [`collections are loaded beside the target (<coll>__ferry_new) and swapped in only when all are loaded; the replaced ones are kept as <coll>__ferry_prev for ferry restore --undo`];
       if (inPlace.length > 0) notes.push(`${inPlace.join(', ')}: time-series, replaced in place, no undo`);
       const prevs = all.filter((c) => c.name.endsWith('__ferry_prev')).length;
-      if (prevs > 0) notes.push(`the ${prevs} previous copies kept by the last restore or reset are dropped`);
+      if (all.some((c) => c.name === SWAP_JOURNAL)) notes.push('a restore killed while swapping left its journal: that swap is finished first, and what it replaced stays kept for ferry restore --undo');
+      else if (prevs > 0) notes.push(`the ${prevs} previous copies kept by the last restore or reset are dropped`);
       if (all.some((c) => c.name.endsWith('__ferry_new'))) notes.push('collections left by an interrupted restore (<coll>__ferry_new) are removed');
       if (options.keepPristine === true) notes.push('a pristine copy of each restored collection is kept as <coll>__ferry_pristine for ferry reset');
       const uuids = all.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));

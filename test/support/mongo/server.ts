@@ -32,6 +32,8 @@ export interface Fault {
 /** The next `command` waits for `release` (after calling `reached`), while other connections go on. */
 export interface Hold {
   command: string;
+  /** Hold the `after`-th such command (1 = the next one, the default). */
+  after?: number;
   reached: () => void;
   release: Promise<void>;
 }
@@ -105,7 +107,7 @@ export class MongoTestServer {
     this.commandLog.push(name);
     const preference = (message.command.$readPreference as { mode?: unknown } | undefined)?.mode;
     if (preference !== undefined) this.readPreferenceLog.push(`${name} ${String(preference)}`);
-    if (this.hold?.command === name) {
+    if (this.hold?.command === name && (this.hold.after === undefined || --this.hold.after === 0)) {
       const hold = this.hold;
       this.hold = undefined;
       hold.reached();
