@@ -249,7 +249,7 @@ describe.skipIf(missing('root and mount (for a small tmpfs)', canMount()))('a fu
     const removed = (JSON.parse(next.stdout) as { leftoversRemoved: Array<{ path: string }> }).leftoversRemoved.map((l) => l.path);
     expect(removed.sort()).toEqual(left.map((n) => join(backups, n)).sort());
     expect((await readdir(backups)).filter((n) => n.endsWith('.partial') || n.endsWith('.tmp') || n.startsWith('.ferry-'))).toEqual([]);
-  });
+  }, 300_000);
 
   it('an uploads folder whose parent becomes unwritable during a restore (EACCES): one typed error naming it, the folder as it was, the next run cleans up', async () => {
     const work = await tempDir();
