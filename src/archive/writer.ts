@@ -166,7 +166,11 @@ export class ArchiveWriter implements ArchiveSink {
 
   /** Moves the finished partial file to its final name. */
   async commit(): Promise<string> {
-    await rename(this.partialPath, this.finalPath);
+    try {
+      await rename(this.partialPath, this.finalPath);
+    } catch (cause) {
+      throw writeError(cause, this.finalPath);
+    }
     await syncDirectory(dirname(this.finalPath));
     return this.finalPath;
   }

@@ -36,6 +36,7 @@ export const ERROR_CODES = {
   MONGO_DATABASE_MISSING: { exit: 'failed', summary: 'the MongoDB database does not exist or has no collections' },
   MONGO_DUPLICATE_KEY: { exit: 'integrity', summary: 'a dump holds two documents with the same _id' },
   MONGO_FAILED: { exit: 'failed', summary: 'a MongoDB command failed' },
+  MONGO_VERSION_UNSUPPORTED: { exit: 'failed', summary: 'the target MongoDB version cannot take a collection option or index kind the archive holds' },
   UPLOADS_MISSING: { exit: 'failed', summary: 'the uploads folder does not exist' },
   UPLOADS_UNREADABLE: { exit: 'failed', summary: 'files in the uploads folder could not be read (with --strict)' },
   UPLOADS_SWAP_FAILED: { exit: 'failed', summary: 'the restored uploads folder could not be moved into place' },

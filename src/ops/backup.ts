@@ -145,10 +145,19 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
       leftoversRemoved,
     };
   } finally {
-    if (writer !== undefined) await writer.discard();
+    // A directory that became unwritable part-way cannot be cleaned either: that is said, and the
+    // next backup removes what is left, but the error reported stays the one that stopped this run.
+    const cleanup = async (what: string, step: () => Promise<unknown>) => {
+      try {
+        await step();
+      } catch (error) {
+        ctx.log.warn(`could not remove ${what} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); the next backup removes it`);
+      }
+    };
+    if (writer !== undefined) await cleanup(`the partial archive in ${directory}`, () => (writer as ArchiveWriter).discard());
     await verifying?.catch(() => undefined);
-    if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
-    await lock.release();
+    if (tempDir !== undefined) await cleanup(tempDir, () => rm(tempDir as string, { recursive: true, force: true }));
+    await cleanup(`the lock in ${directory}`, () => lock.release());
   }
 }
 

@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { chmod, chown, copyFile, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +11,7 @@ import { cleanEnv, ferry, FERRY_BIN, startFerry } from '../support/cli.js';
 import { missing } from '../support/needs.js';
 import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
+import { snapshotTree } from '../support/tree.js';
 
 const mounted: string[] = [];
 
@@ -77,6 +78,20 @@ async function oldBackupIn(dir: string, db: string): Promise<{ old: string; oldB
   for (const suffix of ['', '.sha256', '.manifest.json']) await copyFile(join(dir, name + suffix), old + suffix);
   for (const suffix of ['', '.sha256', '.manifest.json', '.verify.json']) await rm(join(dir, name + suffix), { force: true });
   return { old, oldBytes: await readFile(old) };
+}
+
+/** Ferry run as the unprivileged user nobody, for whom permissions count (root ignores them). */
+function nobody(args: string[], env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [FERRY_BIN, ...args], { env: cleanEnv(env), uid: 65534, gid: 65534, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+async function outputOf(child: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolveExit) => child.on('close', resolveExit));
+  return { code, stdout, stderr };
 }
 
 const debris = async (dir: string) => (await readdir(dir)).filter((n) => n.endsWith('.partial') || n.startsWith('.ferry-tmp-') || n.endsWith('.tmp') || n === '.ferry.lock');
@@ -176,6 +191,111 @@ describe.skipIf(missing('root and mount (for a small tmpfs)', canMount()))('a fu
     expect(warned.code, warned.stderr).toBe(0);
     expect(warned.stderr).toMatch(/can be read by other users \(mode 0755\).*run chmod 700/);
     expect(execFileSync('stat', ['-c', '%a', shared], { encoding: 'utf8' }).trim()).toBe('755');
+  });
+
+  it('a backup directory that becomes unwritable part-way (EACCES): one BACKUP_DIR_UNWRITABLE naming it, no archive, the older backup intact, the next run cleans up', async () => {
+    const work = await tempDir();
+    await chmod(work, 0o755);
+    const uploads = join(work, 'uploads');
+    await mkdir(uploads, { mode: 0o755 });
+    for (let i = 0; i < 12; i++) {
+      await writeFile(join(uploads, `scan-${i}.bin`), randomBytes(512 * 1024));
+      await chmod(join(uploads, `scan-${i}.bin`), 0o644);
+    }
+    const backups = join(work, 'backups');
+    await mkdir(backups, { mode: 0o700 });
+    await chown(backups, 65534, 65534);
+    const env = { UPLOADS_DIR: uploads, BACKUP_DIRECTORY: backups, HOME: '/tmp', BACKUP_RETENTION_DAYS: '36500' };
+    const asNobody = (args: string[]) => nobody(args, env);
+    const first = await outputOf(asNobody(['backup']));
+    expect(first.code, first.stderr).toBe(0);
+    const before = (await readdir(backups)).sort();
+    const old = before.find((n) => n.endsWith('.tar.gz')) as string;
+    const oldBytes = await readFile(join(backups, old));
+    // Archives are named by the second: the next one must not collide with the first.
+    await new Promise((r) => setTimeout(r, 1100));
+
+    const child = asNobody(['backup', '--json']);
+    let revoked = false;
+    const watching = (async () => {
+      while (!revoked && child.exitCode === null) {
+        if ((await readdir(backups)).some((n) => n.endsWith('.partial'))) {
+          // The open archive stays writable; every later create, rename or removal there is refused.
+          await chmod(backups, 0o500);
+          revoked = true;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const result = await outputOf(child);
+    await watching;
+    expect(revoked, 'the directory was made unwritable while the archive was written').toBe(true);
+    expect(result.code, result.stderr).toBe(1);
+    const error = (JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(error.code, error.message).toBe('BACKUP_DIR_UNWRITABLE');
+    expect(error.message).toContain(backups);
+    expect(error.message).toMatch(/permission denied/);
+    expect(error.hint).toMatch(/writable by the user running ferry/);
+    expect(result.stderr).not.toMatch(/this is a bug/);
+    const after = await readdir(backups);
+    expect(after.filter((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n))).toEqual([old]);
+    expect(await readFile(join(backups, old))).toEqual(oldBytes);
+
+    await chmod(backups, 0o700);
+    const next = await outputOf(asNobody(['backup', '--json']));
+    expect(next.code, next.stderr).toBe(0);
+    // The lock of the failed run is not a leftover: the next run takes it over from its dead owner.
+    const left = after.filter((n) => !before.includes(n) && n !== '.ferry.lock');
+    const removed = (JSON.parse(next.stdout) as { leftoversRemoved: Array<{ path: string }> }).leftoversRemoved.map((l) => l.path);
+    expect(removed.sort()).toEqual(left.map((n) => join(backups, n)).sort());
+    expect((await readdir(backups)).filter((n) => n.endsWith('.partial') || n.endsWith('.tmp') || n.startsWith('.ferry-'))).toEqual([]);
+  }, 300_000);
+
+  it('an uploads folder whose parent becomes unwritable during a restore (EACCES): one typed error naming it, the folder as it was, the next run cleans up', async () => {
+    const work = await tempDir();
+    await chmod(work, 0o755);
+    const source = join(work, 'prod-uploads');
+    await mkdir(source, { mode: 0o755 });
+    for (let i = 0; i < 12; i++) await writeFile(join(source, `scan-${i}.bin`), randomBytes(512 * 1024));
+    const backups = join(work, 'backups');
+    const made = await ferry(['backup'], { UPLOADS_DIR: source, BACKUP_DIRECTORY: backups });
+    expect(made.code, made.stderr).toBe(0);
+    execFileSync('chown', ['-R', '65534:65534', backups]);
+    const site = join(work, 'site');
+    const target = join(site, 'uploads');
+    await mkdir(target, { recursive: true, mode: 0o755 });
+    await writeFile(join(target, 'keep.txt'), 'precious');
+    execFileSync('chown', ['-R', '65534:65534', site]);
+    const before = await snapshotTree(target);
+    const env = { UPLOADS_DIR: target, BACKUP_DIRECTORY: backups, HOME: '/tmp' };
+
+    const child = nobody(['restore', 'latest', '--yes', '--json'], env);
+    let revoked = false;
+    const watching = (async () => {
+      while (!revoked && child.exitCode === null) {
+        if ((await readdir(site)).some((n) => n.includes('ferry-restore'))) {
+          await chmod(site, 0o555);
+          revoked = true;
+        }
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    const result = await outputOf(child);
+    await watching;
+    expect(revoked, 'the parent folder was made unwritable during the restore').toBe(true);
+    expect(result.code, result.stderr).toBe(1);
+    const error = (JSON.parse(result.stdout) as { error: { code: string; message: string; hint: string } }).error;
+    expect(['UPLOADS_SWAP_FAILED', 'UPLOADS_TARGET_UNWRITABLE'], error.message).toContain(error.code);
+    expect(error.message).toContain(target);
+    expect(error.hint).toMatch(/permissions|user that can write/);
+    expect(result.stderr).not.toMatch(/this is a bug|damaged|another backup/);
+    expect(await snapshotTree(target)).toEqual(before);
+
+    await chmod(site, 0o755);
+    const next = await outputOf(nobody(['restore', 'latest', '--yes'], env));
+    expect(next.code, next.stderr).toBe(0);
+    expect((await readdir(site)).filter((n) => n.includes('ferry-restore'))).toEqual([]);
+    expect(await readFile(join(target, 'scan-0.bin'))).toEqual(await readFile(join(source, 'scan-0.bin')));
   });
 
   it('a temp_directory the user cannot write: BACKUP_DIR_UNWRITABLE (exit 1), not a bug', async () => {

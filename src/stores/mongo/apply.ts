@@ -2,7 +2,7 @@ import type { Db } from 'mongodb';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import type { ObjectCount } from '../store.js';
 import type { DocumentMasker } from './document-masker.js';
-import { collectionNames, keptCollections, keptName, swapIntoPlace, type SwapItem } from './kept.js';
+import { collectionNames, finishInterruptedSwap, keptCollections, keptName, swapIntoPlace, type SwapItem } from './kept.js';
 import { createOptions, isTimeseries, loadCollection, type CheckedCollection, type LoadSettings } from './restore.js';
 
 export interface ApplySettings extends LoadSettings {
@@ -26,6 +26,8 @@ export interface ApplyOutcome {
  */
 export async function applyCollections(db: Db, selected: CheckedCollection[], settings: ApplySettings): Promise<ApplyOutcome> {
   const notes: string[] = [];
+  const finished = await finishInterruptedSwap(db);
+  if (finished !== undefined) notes.push(finished);
   for (const leftover of (await keptCollections(db, 'new')).values()) {
     await db.collection(leftover).drop();
     notes.push(`removed ${leftover}, left by an interrupted restore`);
@@ -59,7 +61,7 @@ export async function applyCollections(db: Db, selected: CheckedCollection[], se
     for (const item of [...loaded, ...trials]) await db.collection(item.loaded).drop().catch(() => undefined);
     throw error;
   }
-  notes.push(...await swapIntoPlace(db, loaded));
+  notes.push(...await swapIntoPlace(db, loaded, { keepPrevious: finished !== undefined }));
 
   const existing = await collectionNames(db);
   for (const collection of inPlace) {

@@ -9,7 +9,8 @@ import { throwIfAborted } from '../../errors/index.js';
 import { formatBytes } from '../../util/format.js';
 import type { StoreContext } from '../store.js';
 import { EXACT_TYPES, parseDocument, readBsonFile } from './bson-file.js';
-import { renderMetadata } from './metadata.js';
+import { renderMetadata, type CollectionMetadata } from './metadata.js';
+import { featuresOf, type Feature } from './compatibility.js';
 import { escapeCollectionName } from './names.js';
 import { isKeptName } from './kept.js';
 
@@ -57,6 +58,8 @@ export interface CollectionDump {
   name: string;
   documents: number;
   bytes: number;
+  /** What the collection uses that not every server version accepts. */
+  features: Feature[];
   /** Adds the collection's entries to the archive and removes its temporary files. */
   write(sink: ArchiveSink): Promise<void>;
 }
@@ -70,9 +73,11 @@ export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreCo
   const base = `mongodb/${db.databaseName}/${escapeCollectionName(info.name)}`;
   const isView = info.type === 'view';
   const indexes = isView ? [] : await db.collection(info.name).listIndexes(EXACT_TYPES).toArray();
-  const metadata = Buffer.from(renderMetadata({ options: info.options, indexes, uuid: info.uuid, collectionName: info.name, ...(info.type === 'collection' ? {} : { type: info.type }) }));
+  const described: CollectionMetadata = { options: info.options, indexes, uuid: info.uuid, collectionName: info.name, ...(info.type === 'collection' ? {} : { type: info.type }) };
+  const metadata = Buffer.from(renderMetadata(described));
+  const features = featuresOf(described, info.name);
   if (isView) {
-    return { name: info.name, documents: 0, bytes: 0, write: async (sink) => void (await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 })) };
+    return { name: info.name, documents: 0, bytes: 0, features, write: async (sink) => void (await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 })) };
   }
   const temp = join(ctx.tempDir, `${escapeCollectionName(info.name)}.bson`);
   let documents = 0;
@@ -96,6 +101,7 @@ export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreCo
     name: info.name,
     documents,
     bytes,
+    features,
     write: async (sink) => {
       await sink.addFile(`${base}.bson`, temp, (await stat(temp)).size, { mode: 0o600 });
       await rm(temp, { force: true });

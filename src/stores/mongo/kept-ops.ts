@@ -1,7 +1,7 @@
 import type { Db } from 'mongodb';
 import { FerryError } from '../../errors/index.js';
 import type { KeptCopy } from '../store.js';
-import { copyCollection, keptCollections, keptName, swapIntoPlace, swapPrevious, type SwapItem } from './kept.js';
+import { copyCollection, finishInterruptedSwap, keptCollections, keptName, swapIntoPlace, swapPrevious, type SwapItem } from './kept.js';
 
 /** The previous and pristine copies in a database, with their size when the server tells it. */
 export async function listKeptCopies(db: Db, where: string): Promise<KeptCopy[]> {
@@ -21,13 +21,14 @@ export async function listKeptCopies(db: Db, where: string): Promise<KeptCopy[]>
 
 /** `ferry restore --undo`: every collection swapped with its previous copy. */
 export async function undoPrevious(db: Db, where: string): Promise<string> {
+  const finished = await finishInterruptedSwap(db);
   const swapped = await swapPrevious(db);
   if (swapped.length === 0) {
     throw new FerryError('NOTHING_TO_UNDO', `no previous copy in ${where}: no <coll>__ferry_prev collection`, {
       hint: 'Undo brings back what the last restore (or reset) replaced; that copy was dropped or no restore kept one.',
     });
   }
-  return `swapped ${swapped.length} collections with their previous copies (${swapped.sort().join(', ')})`;
+  return `${finished === undefined ? '' : `${finished}; then `}swapped ${swapped.length} collections with their previous copies (${swapped.sort().join(', ')})`;
 }
 
 /**
@@ -35,6 +36,7 @@ export async function undoPrevious(db: Db, where: string): Promise<string> {
  * all or nothing; the pristine copies stay for the next reset.
  */
 export async function resetToPristine(db: Db, where: string, settings: { batchSize: number; bypassValidation: boolean }): Promise<string> {
+  await finishInterruptedSwap(db);
   const pristines = await keptCollections(db, 'pristine');
   if (pristines.size === 0) {
     throw new FerryError('NOTHING_TO_RESET', `no pristine copy in ${where}: no <coll>__ferry_pristine collection`, {

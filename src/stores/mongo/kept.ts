@@ -13,13 +13,20 @@ export type KeptRole = (typeof KEPT_ROLES)[number];
 
 const KEPT_NAME = /^(.+)__ferry_(new|prev|pristine|swap)$/;
 
+/**
+ * The journal of a swap in progress: MongoDB cannot rename several collections at once, so the
+ * list of renames is written first and removed last. A restore killed in between leaves it, and
+ * the next restore, undo or reset finishes the swap before anything else.
+ */
+export const SWAP_JOURNAL = 'ferry__ferry_journal';
+
 export function keptName(collection: string, role: KeptRole): string {
   return `${collection}__ferry_${role}`;
 }
 
 /** True for a collection Ferry keeps beside a target: never backed up, counted or checked. */
 export function isKeptName(name: string): boolean {
-  return KEPT_NAME.test(name);
+  return KEPT_NAME.test(name) || name === SWAP_JOURNAL;
 }
 
 /** The collections of a database with the given role, keyed by the collection they belong to. */
@@ -49,32 +56,71 @@ export interface SwapItem {
  * already swapped and drops what was loaded, so the targets are as they were. Returns a line per
  * collection.
  */
-export async function swapIntoPlace(db: Db, items: SwapItem[]): Promise<string[]> {
+export async function swapIntoPlace(db: Db, items: SwapItem[], options: { keepPrevious?: boolean } = {}): Promise<string[]> {
   const existing = await collectionNames(db);
-  for (const prev of (await keptCollections(db, 'prev')).values()) await db.collection(prev).drop();
-  const done: Array<SwapItem & { hadTarget: boolean }> = [];
+  // After finishing an interrupted swap, the previous copies hold what that restore replaced: the
+  // state to undo to. They stay, and the collections the interrupted restore put in are replaced.
+  const kept = options.keepPrevious === true ? new Set((await keptCollections(db, 'prev')).keys()) : new Set<string>();
+  for (const [collection, prev] of await keptCollections(db, 'prev')) if (!kept.has(collection)) await db.collection(prev).drop();
+  const planned: JournalItem[] = items.map((item) => ({ ...item, hadTarget: existing.has(item.collection) }));
+  await db.collection(SWAP_JOURNAL).insertOne({ items: planned });
+  const done: JournalItem[] = [];
   const notes: string[] = [];
   try {
-    for (const item of items) {
+    for (const item of planned) {
       const prev = keptName(item.collection, 'prev');
-      const hadTarget = existing.has(item.collection);
-      if (hadTarget) await db.renameCollection(item.collection, prev);
-      done.push({ ...item, hadTarget });
+      if (kept.has(item.collection)) {
+        await db.renameCollection(item.loaded, item.collection, { dropTarget: true });
+        notes.push(`${item.collection}: swapped in; ${prev} still holds what the interrupted restore replaced`);
+        continue;
+      }
+      if (item.hadTarget) await db.renameCollection(item.collection, prev);
+      done.push(item);
       await db.renameCollection(item.loaded, item.collection);
-      if (!hadTarget) await db.createCollection(prev);
-      notes.push(hadTarget
+      if (!item.hadTarget) await db.createCollection(prev);
+      notes.push(item.hadTarget
         ? `${item.collection}: swapped in; the replaced collection is kept as ${prev}`
         : `${item.collection}: created (it did not exist; undo leaves it empty)`);
     }
   } catch (error) {
     await swapBack(db, done);
     for (const item of items) await db.collection(item.loaded).drop().catch(() => undefined);
+    await db.collection(SWAP_JOURNAL).drop().catch(() => undefined);
     throw error;
   }
+  await db.collection(SWAP_JOURNAL).drop();
   return notes;
 }
 
-async function swapBack(db: Db, done: Array<SwapItem & { hadTarget: boolean }>): Promise<void> {
+interface JournalItem extends SwapItem {
+  hadTarget: boolean;
+}
+
+/**
+ * Finishes the swap a killed restore (or reset) left half-done, as its journal lists it: every
+ * collection was loaded and counted before the journal was written, so the swap goes forward and
+ * the replaced collections stay kept for undo. Returns a note, or undefined when there was none.
+ */
+export async function finishInterruptedSwap(db: Db): Promise<string | undefined> {
+  const names = await collectionNames(db);
+  if (!names.has(SWAP_JOURNAL)) return undefined;
+  const [journal] = await db.collection(SWAP_JOURNAL).find({}).toArray();
+  const items = (journal?.items ?? []) as JournalItem[];
+  const finished: string[] = [];
+  for (const item of items) {
+    const prev = keptName(item.collection, 'prev');
+    if (names.has(item.loaded)) {
+      if (item.hadTarget && names.has(item.collection) && !names.has(prev)) await db.renameCollection(item.collection, prev);
+      await db.renameCollection(item.loaded, item.collection, { dropTarget: true });
+      finished.push(item.collection);
+    }
+    if (!item.hadTarget && !(await collectionNames(db)).has(prev)) await db.createCollection(prev);
+  }
+  await db.collection(SWAP_JOURNAL).drop();
+  return `finished the swap an interrupted restore left half-done (${finished.length === 0 ? 'nothing was left to rename' : finished.join(', ')}); the replaced collections are kept as <coll>__ferry_prev`;
+}
+
+async function swapBack(db: Db, done: JournalItem[]): Promise<void> {
   const names = await collectionNames(db).catch(() => new Set<string>());
   for (const item of [...done].reverse()) {
     const prev = keptName(item.collection, 'prev');
@@ -133,7 +179,7 @@ export async function copyCollection(db: Db, from: string, to: string, batchSize
   }
   await flush();
   const indexes = (await db.collection(from).listIndexes().toArray())
-    .filter((index) => index.name !== '_id_')
+    .filter((index) => index.name !== '_id_' && index.clustered !== true)
     .map(({ ns: _ns, v: _v, ...spec }) => spec);
   if (indexes.length > 0) await db.command({ createIndexes: to, indexes });
 }

@@ -78,7 +78,8 @@ export async function loadCollection(db: Db, collection: CheckedCollection, into
   }
   if (collection.bsonPath !== undefined) await insertAll(db, into, name, collection.bsonPath, collection.label, settings, masking);
   const indexes = metadata.indexes
-    .filter((index) => index.name !== '_id_')
+    // The _id index comes with the collection; so does a clustered collection's index (createIndexes refuses `clustered`).
+    .filter((index) => index.name !== '_id_' && index.clustered !== true)
     .map((index) => {
       const spec: Document = {};
       for (const [key, value] of Object.entries(index)) if (key !== 'ns') spec[key] = value;

@@ -18,10 +18,12 @@ import { checkStaged, type CheckedCollection, type StagedCollection } from './re
 import { applyCollections, countOf } from './apply.js';
 import { dataFingerprint, serverFacts, snapshotSupport, targetFingerprint } from './identity.js';
 import { dropKeptCopies, listKeptCopies, resetToPristine, undoPrevious } from './kept-ops.js';
+import { SWAP_JOURNAL } from './kept.js';
 import { requirePrivileges } from './privileges.js';
 import { DocumentMasker } from './document-masker.js';
 import type { FieldRule } from '../../mask/rules.js';
 import { parseDocument, readBsonFile } from './bson-file.js';
+import { featuresOf, parseFeatures, renderFeatures, requireCompatible } from './compatibility.js';
 
 export const MONGO_PREFIX = 'mongodb/';
 
@@ -67,6 +69,7 @@ export class MongoStore implements Store {
       const views = collections.filter((c) => c.type === 'view').map((c) => c.name);
       const timeseries = collections.filter((c) => c.type === 'timeseries' || c.options.timeseries !== undefined).map((c) => c.name);
       const uuids = collections.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
+      const features = staged.flatMap((c) => c.features);
       const missingExports = this.config.export_missing === 'skip' ? [] : this.config.export_collections.filter((name) => !(name in counts));
       const manifest: StoreManifest = {
         kind: this.kind,
@@ -78,7 +81,7 @@ export class MongoStore implements Store {
         bytes,
         durationSeconds: (Date.now() - started) / 1000,
         warnings: [...notSnapshot, ...missingExports.map((name) => `export_collections names ${name}, which was not dumped`)],
-        facts: { ...facts.facts, ...consistency, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}), ...(timeseries.length > 0 ? { timeseries: timeseries.join(',') } : {}) },
+        facts: { ...facts.facts, ...consistency, database: db.databaseName, ...(views.length > 0 ? { views: views.join(',') } : {}), ...(timeseries.length > 0 ? { timeseries: timeseries.join(',') } : {}), ...(features.length > 0 ? { features: renderFeatures(features) } : {}) },
       };
       return {
         write: async (sink) => {
@@ -99,18 +102,21 @@ export class MongoStore implements Store {
       // Refused here, before the archive is even read; checked again when applying.
       await requirePrivileges(client, database, 'restore', this.config);
       const facts = await serverFacts(client);
+      const selected = Object.keys(manifest.counts).filter((name) => options.collections === undefined || options.collections.includes(name));
+      // Archives since facts.features say what their collections need; older ones are checked once read.
+      requireCompatible(parseFeatures(manifest.facts?.features).filter((f) => selected.includes(f.collection)), facts.version, describeMongo(this.config, database));
       const db = client.db(database);
       const all = await listAll(db);
       const existing = new Map(all.map((c) => [c.name, c]));
       const currentCounts: Record<string, number> = {};
-      const selected = Object.keys(manifest.counts).filter((name) => options.collections === undefined || options.collections.includes(name));
       for (const name of selected) currentCounts[name] = existing.has(name) ? await countOf(db, name) : 0;
       const archiveTimeseries = (manifest.facts?.timeseries ?? '').split(',').filter((n) => n !== '');
       const inPlace = selected.filter((name) => archiveTimeseries.includes(name) || existing.get(name)?.type === 'timeseries');
       const notes = [`collections are loaded beside the target (<coll>__ferry_new) and swapped in only when all are loaded; the replaced ones are kept as <coll>__ferry_prev for ferry restore --undo`];
       if (inPlace.length > 0) notes.push(`${inPlace.join(', ')}: time-series, replaced in place, no undo`);
       const prevs = all.filter((c) => c.name.endsWith('__ferry_prev')).length;
-      if (prevs > 0) notes.push(`the ${prevs} previous copies kept by the last restore or reset are dropped`);
+      if (all.some((c) => c.name === SWAP_JOURNAL)) notes.push('a restore killed while swapping left its journal: that swap is finished first, and what it replaced stays kept for ferry restore --undo');
+      else if (prevs > 0) notes.push(`the ${prevs} previous copies kept by the last restore or reset are dropped`);
       if (all.some((c) => c.name.endsWith('__ferry_new'))) notes.push('collections left by an interrupted restore (<coll>__ferry_new) are removed');
       if (options.keepPristine === true) notes.push('a pristine copy of each restored collection is kept as <coll>__ferry_pristine for ferry reset');
       const uuids = all.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
@@ -148,6 +154,11 @@ export class MongoStore implements Store {
       },
       validate: async () => {
         checked = await this.checkAndSelect(this.appDatabase(staged), manifest, options, ctx);
+        const features = checked.flatMap((c) => featuresOf(c.metadata, c.name));
+        if (features.length > 0) {
+          const facts = await this.withClient('write', (client) => serverFacts(client));
+          requireCompatible(features, facts.version, describeMongo(this.config, database));
+        }
       },
       apply: async () => {
         const started = Date.now();

@@ -3,6 +3,7 @@ import { authorize, privilegesOf } from './roles.js';
 import { ScramConversation } from './scram.js';
 import { checkNewUniqueIndex, uniqueViolation } from './unique.js';
 import { checkValidatorSupported, validationFailure } from './validator.js';
+import { checkCreateOptions, checkIndexSpec, parseVersion, wireVersion } from './versions.js';
 import { CommandError, type MongoTestServer } from './server.js';
 import { idKey, type StoredCollection } from './storage.js';
 import { element, rawDocument, type IncomingMessage } from './wire.js';
@@ -24,11 +25,6 @@ const ENVELOPE = new Set(['$db', 'lsid', '$clusterTime', '$readPreference', 'wri
 
 const num = (value: unknown, fallback: number): number => (value === undefined || value === null ? fallback : Number((value as { valueOf(): unknown }).valueOf()));
 
-/** Options `create` accepts (MongoDB 7.0); any other is refused as a real server does. */
-const CREATE_OPTIONS = new Set([
-  'capped', 'size', 'max', 'validator', 'validationLevel', 'validationAction', 'collation', 'viewOn', 'pipeline', 'timeseries',
-  'expireAfterSeconds', 'clusteredIndex', 'changeStreamPreAndPostImages', 'storageEngine', 'indexOptionDefaults', 'idIndex', 'encryptedFields',
-]);
 
 function hello(server: MongoTestServer, _state: ConnectionState, command: Document): Document {
   const me = `127.0.0.1:${server.port}`;
@@ -52,7 +48,7 @@ function hello(server: MongoTestServer, _state: ConnectionState, command: Docume
     maxWriteBatchSize: new Int32(100_000),
     localTime: new Date(),
     minWireVersion: new Int32(0),
-    maxWireVersion: new Int32(21),
+    maxWireVersion: new Int32(wireVersion(server.version)),
     readOnly: false,
     ...(command.saslSupportedMechs !== undefined ? { saslSupportedMechs: ['SCRAM-SHA-256'] } : {}),
     ok: 1,
@@ -161,7 +157,7 @@ const HANDLERS: Record<string, Handler> = {
   isMaster: hello,
   hello,
   ping: () => ({ ok: 1 }),
-  buildInfo: () => ({ version: '7.0.0', versionArray: [new Int32(7), new Int32(0), new Int32(0), new Int32(0)], gitVersion: 'ferry-test-server', ok: 1 }),
+  buildInfo: (server) => ({ version: server.version, versionArray: [...parseVersion(server.version), 0, 0].map((n) => new Int32(n)), gitVersion: 'ferry-test-server', ok: 1 }),
   endSessions: () => ({ ok: 1 }),
   saslStart: (server, state, command) => {
     if (String(command.mechanism) !== 'SCRAM-SHA-256') throw new CommandError(2, 'BadValue', `mechanism ${String(command.mechanism)} is not supported by the Ferry test server`);
@@ -235,8 +231,7 @@ const HANDLERS: Record<string, Handler> = {
     const name = String(command.create);
     if (server.storage.get(db, name) !== undefined) throw new CommandError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
     const options = withoutEnvelope(command, ['create', 'txnNumber', 'autocommit', 'startTransaction']);
-    const unknown = Object.keys(options).find((key) => !CREATE_OPTIONS.has(key));
-    if (unknown !== undefined) throw new CommandError(40415, 'Location40415', `BSON field 'create.${unknown}' is an unknown field.`);
+    checkCreateOptions(server.version, options);
     checkValidatorSupported(options.validator);
     server.storage.create(db, name, options, options.viewOn !== undefined ? 'view' : options.timeseries !== undefined ? 'timeseries' : 'collection');
     return { ok: 1 };
@@ -276,6 +271,7 @@ const HANDLERS: Record<string, Handler> = {
         if (Buffer.from(BSON.serialize(existing.key as Document)).equals(BSON.serialize(spec.key as Document))) continue;
         throw new CommandError(86, 'IndexKeySpecsConflict', `An existing index has the same name (${String(spec.name)}) but different key`);
       }
+      checkIndexSpec(server.version, spec);
       checkNewUniqueIndex(db, collection, spec);
       collection.indexes.push({ v: new Int32(2), ...spec });
     }

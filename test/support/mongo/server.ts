@@ -13,6 +13,8 @@ export interface MongoTestServerOptions {
   users?: Record<string, string | TestUser>;
   /** Answer hello as the primary of a one-member replica set with this name; a standalone server when absent. */
   replicaSet?: string;
+  /** The version buildInfo and hello report, and whose create and index options the server accepts; 7.0.0 when absent. */
+  version?: string;
 }
 
 /** A failure the server is told to cause: the `after`-th next `command` (1 = the next one) fails or drops its connection. */
@@ -30,6 +32,8 @@ export interface Fault {
 /** The next `command` waits for `release` (after calling `reached`), while other connections go on. */
 export interface Hold {
   command: string;
+  /** Hold the `after`-th such command (1 = the next one, the default). */
+  after?: number;
   reached: () => void;
   release: Promise<void>;
 }
@@ -53,6 +57,10 @@ export class MongoTestServer {
   port = 0;
 
   constructor(readonly options: MongoTestServerOptions = {}) {}
+
+  get version(): string {
+    return this.options.version ?? '7.0.0';
+  }
 
   user(name: string): TestUser | undefined {
     const user = this.options.users?.[name];
@@ -99,7 +107,7 @@ export class MongoTestServer {
     this.commandLog.push(name);
     const preference = (message.command.$readPreference as { mode?: unknown } | undefined)?.mode;
     if (preference !== undefined) this.readPreferenceLog.push(`${name} ${String(preference)}`);
-    if (this.hold?.command === name) {
+    if (this.hold?.command === name && (this.hold.after === undefined || --this.hold.after === 0)) {
       const hold = this.hold;
       this.hold = undefined;
       hold.reached();

@@ -36,7 +36,7 @@ export class Storage {
       type,
       uuid: new Binary(randomBytes(16), 4),
       options,
-      indexes: type !== 'collection' ? [] : [{ v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' }],
+      indexes: type !== 'collection' ? [] : [idIndex(options)],
       docs: [],
       times: [],
       ids: new Set(),
@@ -44,6 +44,13 @@ export class Storage {
     this.database(db).set(name, collection);
     return collection;
   }
+}
+
+/** The _id index; a clustered collection lists its clustered index instead, which createIndexes cannot make. */
+function idIndex(options: Document): Document {
+  const clustered = options.clusteredIndex as Document | undefined;
+  if (clustered === undefined) return { v: new Int32(2), key: { _id: new Int32(1) }, name: '_id_' };
+  return { v: new Int32(2), key: { _id: new Int32(1) }, name: typeof clustered.name === 'string' ? clustered.name : '_id_', unique: true, clustered: true };
 }
 
 /** The identity of a document's _id, from its encoded value. */
