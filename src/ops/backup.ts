@@ -11,7 +11,7 @@ import { writeError } from '../archive/writer.js';
 import { archiveCompression } from '../config/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
 import { storesFromConfig, type StagedDump, type Store, type StoreContext } from '../stores/index.js';
-import { formatBytes } from '../util/format.js';
+import { formatBytes, plural } from '../util/format.js';
 import { FERRY_VERSION } from '../version.js';
 import { renderBackupInfo } from './backup-info.js';
 import { catalog } from './catalog.js';
@@ -208,7 +208,7 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
       for (const path of staged.contentProven ?? []) contentProven.add(path);
       const manifest = await staged.write(writer);
       manifests[store.kind] = manifest;
-      ctx.log.info(`${store.kind}: ${Object.keys(manifest.counts).length} objects, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);
+      ctx.log.info(`${store.kind}: ${plural(Object.keys(manifest.counts).length, 'object')}, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);
     }
     // The manifest lists stores in configuration order, whatever order they were written in.
     return Object.fromEntries(stores.map((store) => [store.kind, manifests[store.kind] as StoreManifest]));

@@ -16,7 +16,7 @@ import { copyDatabase, databaseNames, dropKeptDatabase, keptName, onMaintenance,
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
-import { formatBytes } from '../../util/format.js';
+import { formatBytes, plural } from '../../util/format.js';
 import { hostsOfUrl } from '../../util/url.js';
 import { followGrowingFile } from '../../util/follow-file.js';
 
@@ -106,7 +106,7 @@ export class PostgresStore implements Store {
     }
     const customSize = (await stat(customPath)).size;
     const sqlSize = (await stat(sqlPath)).size;
-    ctx.progress.done(`pg_dump wrote ${formatBytes(customSize)}; database.sql ${formatBytes(sqlSize)}, ${Object.keys(counter.counts).length} tables`);
+    ctx.progress.done(`pg_dump wrote ${formatBytes(customSize)}; database.sql ${formatBytes(sqlSize)}, ${plural(Object.keys(counter.counts).length, 'table')}`);
 
     const warnings: string[] = [];
     const rows = Object.values(counter.counts).reduce((a, b) => a + b, 0);
