@@ -65,10 +65,12 @@ async function run(command: Command, work: (session: Session) => Promise<number>
     const session = await openSession(options, output, controller.signal);
     redactor = session.ctx.redactor;
     const code = await work(session);
+    output.clear();
     if (controller.signal.aborted) throw interrupted();
     output.flushJson();
     process.exitCode = code;
   } catch (error) {
+    output.clear();
     const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
     process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
       ? onFailure(failure, options.json)
