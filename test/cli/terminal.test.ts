@@ -71,6 +71,13 @@ describe.skipIf(missing('script (Debian package bsdutils)', hasScript))('the ter
     const percents = drawings(again.output).filter((l) => l.startsWith('pg_dump postgres ')).map((l) => Number(/~(\d+)%/.exec(l)?.[1] ?? -1));
     expect(Math.max(...percents), again.output).toBeGreaterThanOrEqual(50);
 
+    // Restore: percent of the archive read, then the named PostgreSQL phases.
+    const restored = await onTerminal(['restore', 'latest', '--yes', '--to-db', uniqueName('large_dst')], env);
+    expect(restored.code, restored.output).toBe(0);
+    const restoring = drawings(restored.output);
+    expect(restoring.some((l) => /^reading .*backup_\d{8}_\d{6}\.tar\.gz  [\d.]+ [KMG]?B  [\d.]+ [KMG]?B\/s  \d+%/.test(l)), restored.output).toBe(true);
+    for (const phase of ['loading into PostgreSQL', 'checking counts', 'swapping']) expect(restoring.some((l) => l.startsWith(phase)), phase).toBe(true);
+
     // Ctrl-C during the dump: the message starts on a clean line, never glued to the progress text.
     const stopped = await onTerminal(['backup'], env, (text) => /table public\.big/.test(text));
     expect(stopped.code, stopped.output).toBe(130);
