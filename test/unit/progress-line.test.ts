@@ -20,6 +20,6 @@ describe('the progress line', () => {
     const narrow = progressText(step(), 10_000, 63);
     expect(narrow.length).toBeLessThanOrEqual(63);
     expect(narrow).toMatch(/…  40 MB  4\.0 MB\/s  ~40%  ETA 15 s  table public\.recipes  10 s$/);
-    expect(progressText(step(), 10_000, 75)).toMatch(/^pg_dump postgres…  40 MB/);
+    expect(progressText(step(), 10_000, 75)).toBe("pg_dump postg…  40 MB  4.0 MB/s  ~40%  ETA 15 s  table public.recipes  10 s");
   });
 });
