@@ -75,7 +75,7 @@ describe.skipIf(missing('script (Debian package bsdutils)', hasScript))('the ter
     const restored = await onTerminal(['restore', 'latest', '--yes', '--to-db', uniqueName('large_dst')], env);
     expect(restored.code, restored.output).toBe(0);
     const restoring = drawings(restored.output);
-    expect(restoring.some((l) => /^reading .*backup_\d{8}_\d{6}\.tar\.gz  [\d.]+ [KMG]?B  [\d.]+ [KMG]?B\/s  \d+%/.test(l)), restored.output).toBe(true);
+    expect(restoring.some((l) => /^reading .*backup_\d{8}_\d{6}\.tar\.gz {2}[\d.]+ [KMG]?B {2}[\d.]+ [KMG]?B\/s {2}\d+%/.test(l)), restored.output).toBe(true);
     for (const phase of ['loading into PostgreSQL', 'checking counts', 'swapping']) expect(restoring.some((l) => l.startsWith(phase)), phase).toBe(true);
 
     // Ctrl-C during the dump: the message starts on a clean line, never glued to the progress text.
