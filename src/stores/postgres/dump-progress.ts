@@ -13,18 +13,18 @@ export function withoutVerboseLines(stderr: string): string {
 }
 
 /**
- * Without a previous backup, the custom dump is guessed at this share of the database's size on
- * disk (indexes and free space are not dumped, and the dump is compressed); the percent is then
+ * Without a previous backup, the custom dump is guessed at a share of the database's size on disk
+ * (indexes and free space are not dumped; a compressed dump is smaller still); the percent is
  * marked as an estimate either way.
  */
-const FIRST_GUESS_RATIO = 0.5;
+const FIRST_GUESS_RATIO = { compressed: 0.5, uncompressed: 0.9 };
 
 /** The previous backup's dump size scaled by how much the database grew since; else the first guess. */
-export function expectedDumpBytes(databaseBytes: number, previous: StoreManifest | undefined): number {
+export function expectedDumpBytes(databaseBytes: number, previous: StoreManifest | undefined, compressed: boolean): number {
   const previousDump = Number(previous?.facts?.dumpBytes);
   const previousDatabase = Number(previous?.facts?.databaseBytes);
   if (previousDump > 0 && previousDatabase > 0 && databaseBytes > 0) return Math.round(previousDump * (databaseBytes / previousDatabase));
-  return Math.round(databaseBytes * FIRST_GUESS_RATIO);
+  return Math.round(databaseBytes * FIRST_GUESS_RATIO[compressed ? 'compressed' : 'uncompressed']);
 }
 
 /**

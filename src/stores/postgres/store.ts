@@ -66,7 +66,7 @@ export class PostgresStore implements Store {
     // offsets); one in a container streams it through stdout. The plain SQL is derived from the
     // same bytes while they are written (both hold one snapshot, production is read once, and the
     // derivation overlaps the dump): pg_restore reads the growing file in order, as from a pipe.
-    ctx.progress.start(`pg_dump ${this.describe()}`, expectedDumpBytes(facts.databaseBytes, ctx.previous), { estimate: true });
+    ctx.progress.start(`pg_dump ${this.describe()}`, expectedDumpBytes(facts.databaseBytes, ctx.previous, this.dumpCompression > 0), { estimate: true });
     const following = followDump(customPath, ctx.progress);
     // --verbose names each table as its data starts: the progress line shows it.
     const dumpArgs = ['--format=custom', `--compress=${this.dumpCompression}`, '--no-password', '--verbose', tools.dbnameArg(this.config.url)];
