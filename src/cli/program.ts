@@ -27,17 +27,23 @@ Exit codes: 0 success, 1 operation failed (connection, tool, disk), 2 integrity 
 (corrupt or truncated archive, count mismatch), 3 usage or configuration error,
 4 refused by a safety rule, 130 interrupted.`;
 
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number');
-  return n;
+// Plain decimal digits only, as in the configuration: '', 0x10, 1e1 and -1 are usage errors (exit 3).
+function decimal(min: number, { whole, above }: { whole: boolean; above?: boolean }): (value: string) => number {
+  return (value) => {
+    const pattern = whole ? /^\d+$/ : /^\d+(\.\d+)?$/;
+    const n = Number(value);
+    if (!pattern.test(value.trim()) || (above === true ? n <= min : n < min)) {
+      throw new InvalidArgumentError(`expected ${whole ? 'a whole number' : 'a number'} ${above === true ? 'above' : 'of at least'} ${min}, written in decimal digits`);
+    }
+    return n;
+  };
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number');
-  return n;
-}
+const positiveNumber = decimal(0, { whole: false });
+const aboveZero = decimal(0, { whole: false, above: true });
+const positiveInt = decimal(0, { whole: true });
+const atLeastOne = decimal(1, { whole: true });
+const repeatable = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 /**
  * Runs one command with the shared set-up: config, Ctrl-C handling, the error → exit code switch.
@@ -59,10 +65,12 @@ async function run(command: Command, work: (session: Session) => Promise<number>
     const session = await openSession(options, output, controller.signal);
     redactor = session.ctx.redactor;
     const code = await work(session);
+    output.clear();
     if (controller.signal.aborted) throw interrupted();
     output.flushJson();
     process.exitCode = code;
   } catch (error) {
+    output.clear();
     const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
     process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
       ? onFailure(failure, options.json)
@@ -114,10 +122,12 @@ export function buildProgram(): Command {
     .option('--json', 'print machine-readable JSON on stdout', false)
     .option('-q, --quiet', 'print only data and errors', false)
     .option('-v, --verbose', 'print debug lines', false)
-    .option('-i, --identity <file...>', 'age identity file(s) for encrypted archives (also FERRY_AGE_IDENTITY_FILE; passphrases: FERRY_AGE_PASSPHRASE or FERRY_AGE_PASSPHRASE_FILE)')
-    .addOption(new Option('--env-file <file>', 'load NAME=value lines (.env, .env.production) before the configuration; repeatable, later files win, variables already set win over all').argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]))
+    .addOption(new Option('-i, --identity <file>', 'age identity file for encrypted archives; repeat for several (also FERRY_AGE_IDENTITY_FILE; passphrases: FERRY_AGE_PASSPHRASE or FERRY_AGE_PASSPHRASE_FILE)').argParser(repeatable))
+    .addOption(new Option('--env-file <file>', 'load NAME=value lines (.env, .env.production) before the configuration; repeatable, later files win, variables already set win over all').argParser(repeatable))
     .addOption(new Option('--log-format <format>', 'log lines on stderr as text, or as JSON objects for journald/Loki').choices(['text', 'json']).default('text'))
     .addHelpText('after', EXIT_CODES_HELP)
+    // Inherited by every subcommand: `ferry backup --help` lists --config, --json, … too.
+    .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError()
     .exitOverride();
 
@@ -134,7 +144,7 @@ export function buildProgram(): Command {
     .option('--only <stores>', 'comma-separated stores to restore: postgres, mongo, uploads')
     .option('--collections <names>', 'comma-separated MongoDB collections to restore (all when absent)')
     .option('--to-db <name>', 'restore into this database name on the configured servers (PostgreSQL: created if missing)')
-    .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs into the database built beside the target (default: the cores, at most 4)').argParser(positiveInt))
+    .addOption(new Option('--jobs <n>', 'parallel pg_restore jobs into the database built beside the target (default: the cores, at most 4)').argParser(atLeastOne))
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--dry-run', 'print what would be replaced and loaded, change nothing')
     .option('--tables <names>', 'comma-separated PostgreSQL tables whose rows to replace, in one transaction, keeping the target\'s schema')
@@ -201,8 +211,8 @@ export function buildProgram(): Command {
 
   program.command('health')
     .description('monitoring check (monitoring-plugins exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)')
-    .addOption(new Option('--max-age <hours>', 'WARNING when the newest backup is older').argParser(positiveNumber).default(26))
-    .addOption(new Option('--critical-age <hours>', 'CRITICAL when the newest backup is older').argParser(positiveNumber).default(50))
+    .addOption(new Option('--max-age <hours>', 'WARNING when the newest backup is older').argParser(aboveZero).default(26))
+    .addOption(new Option('--critical-age <hours>', 'CRITICAL when the newest backup is older').argParser(aboveZero).default(50))
     .addOption(new Option('--min-size-ratio <ratio>', 'WARNING when the newest is under this share of the median of the 7 before').argParser(positiveNumber).default(0.5))
     .addOption(new Option('--min-size <bytes>', 'WARNING when the newest is under this size').argParser(positiveNumber).default(1024))
     .addOption(new Option('--space-margin <factor>', 'WARNING when free space is under factor × the newest backup (CRITICAL under 1×)').argParser(positiveNumber).default(1.5))

@@ -1,3 +1,5 @@
+import { isKeywordValue, parseKeywordValue } from './libpq.js';
+
 interface UrlKind {
   product: string;
   schemes: readonly string[];
@@ -14,7 +16,12 @@ const MONGODB: UrlKind = { product: 'MongoDB', schemes: ['mongodb', 'mongodb+srv
  * are valid, as libpq reads them.
  */
 export function postgresUrlProblem(url: string): string | undefined {
-  return urlProblem(url, POSTGRES);
+  if (isKeywordValue(url)) {
+    const parsed = parseKeywordValue(url);
+    return typeof parsed === 'string' ? `keyword/value settings: ${parsed}` : undefined;
+  }
+  const problem = urlProblem(url, POSTGRES);
+  return problem?.startsWith('expected a URL') === true ? `${problem}, or keyword/value settings such as host=db dbname=app user=app` : problem;
 }
 
 /** The same for a MongoDB connection string (mongodb:// with a host list, or mongodb+srv:// with one host). */

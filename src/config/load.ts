@@ -8,6 +8,7 @@ import { FerryError } from '../errors/index.js';
 import { ENV_OVERRIDES, variablesFor } from './env-keys.js';
 import { applyEnvFileValues, readEnvFiles } from './env-file.js';
 import { expandValues } from './expand.js';
+import { applyLibpq } from './libpq-config.js';
 import { passwordOf, Redactor } from './redact.js';
 import { configSchema, mongodbConfigSchema, uploadsConfigSchema, type FerryConfig } from './schema.js';
 import { applyScriptNames } from './script-names.js';
@@ -65,6 +66,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   }
   const merged = applyEnvOverrides(raw as Record<string, unknown>, env);
   warnings.push(...applyScriptNames(merged, env, knownKey));
+  warnings.push(...applyLibpq(merged, env, file === undefined));
   const notes = file === undefined ? legacyExportDefault(merged, env) : [];
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) throw describeZodError(parsed.error, file, env);
@@ -134,7 +136,7 @@ function redactorFor(config: FerryConfig): Redactor {
     }
   }
   // Read from the environment where they are used; registered here so no message ever shows them.
-  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'FERRY_MASK_KEY']) {
+  for (const name of ['AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'FERRY_MASK_KEY', 'PGPASSWORD']) {
     const value = process.env[name];
     if (value !== undefined && value !== '') secrets.push(value);
   }

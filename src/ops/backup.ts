@@ -11,10 +11,10 @@ import { writeError } from '../archive/writer.js';
 import { archiveCompression } from '../config/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
 import { storesFromConfig, type StagedDump, type Store, type StoreContext } from '../stores/index.js';
-import { formatBytes } from '../util/format.js';
+import { formatBytes, plural } from '../util/format.js';
 import { FERRY_VERSION } from '../version.js';
 import { renderBackupInfo } from './backup-info.js';
-import { catalog } from './catalog.js';
+import { catalog, withDetails } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { findLeftovers, removeLeftovers, tempFolderPrefix, type Leftover } from './leftovers.js';
 import { acquireLock } from './lock.js';
@@ -92,7 +92,9 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     verifying = verifyWhileWriting(ctx, tap, finalPath, contentProven);
     verifying.catch(() => undefined);
 
-    const storeManifests = await stageAndWrite(stores, writer, storeCtx, ctx, contentProven);
+    const previous = await previousStores(directory);
+    const storeManifests = await stageAndWrite(stores, writer, storeCtx, ctx, contentProven, previous);
+    ctx.progress.start('finishing the archive: manifest, checksums and verification');
 
     const head: Omit<Manifest, 'entries'> = {
       format: 'ferry-archive',
@@ -120,6 +122,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
         hint: 'Nothing was kept and nothing was pruned; check the disk of the backup directory and run the backup again.',
       });
     }
+    ctx.progress.done();
     ctx.log.info('archive verified while it was written');
 
     await writeSidecar(finalPath + CHECKSUM_SUFFIX, checksumLine(finished.sha256, name));
@@ -188,7 +191,7 @@ export async function writeSidecar(path: string, content: string): Promise<void>
  * folder need different resources); the archive, a single stream, takes each store's entries as soon
  * as its staging is done. The first failure stops the others and is the one reported.
  */
-async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: StoreContext, ctx: OperationContext, contentProven: Set<string>): Promise<Record<string, StoreManifest>> {
+async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: StoreContext, ctx: OperationContext, contentProven: Set<string>, previous: Manifest['stores']): Promise<Record<string, StoreManifest>> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -199,7 +202,8 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
       const tempDir = join(storeCtx.tempDir, store.kind);
       await mkdir(tempDir, { mode: 0o700 });
       ctx.log.info(`dumping ${store.describe()}`);
-      const staging = store.stage({ ...storeCtx, signal: stop.signal, tempDir })
+      const before = previous[store.kind];
+      const staging = store.stage({ ...storeCtx, signal: stop.signal, tempDir, ...(before === undefined ? {} : { previous: before }) })
         .then((staged) => ({ store, staged }))
         .catch((error: unknown) => {
           firstFailure ??= error;
@@ -215,9 +219,11 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
       pending.delete(store);
       throwIfAborted(ctx.signal);
       for (const path of staged.contentProven ?? []) contentProven.add(path);
+      ctx.progress.start(`finishing the archive: compressing ${store.kind} into it`);
       const manifest = await staged.write(writer);
+      ctx.progress.done();
       manifests[store.kind] = manifest;
-      ctx.log.info(`${store.kind}: ${Object.keys(manifest.counts).length} objects, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);
+      ctx.log.info(`${store.kind}: ${plural(Object.keys(manifest.counts).length, 'object')}, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);
     }
     // The manifest lists stores in configuration order, whatever order they were written in.
     return Object.fromEntries(stores.map((store) => [store.kind, manifests[store.kind] as StoreManifest]));
@@ -230,6 +236,16 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
     throw ctx.signal.aborted ? error : await asDiskFull(firstFailure ?? error, storeCtx.tempDir);
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
+  }
+}
+
+/** The stores of the newest backup's manifest sidecar, for progress estimates; none when there is none. */
+async function previousStores(directory: string): Promise<Manifest['stores']> {
+  try {
+    const newest = (await catalog(directory)).backups.find((b) => b.hasManifestSidecar);
+    return newest === undefined ? {} : ((await withDetails(newest, { entries: false })).manifest?.stores ?? {});
+  } catch {
+    return {};
   }
 }
 

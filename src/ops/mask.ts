@@ -24,6 +24,7 @@ import { locateArchive, manifestOf, recordedSha256 } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
 import { recordVerification, verifyArchive } from './verify.js';
+import { plural } from '../util/format.js';
 
 export interface MaskResult {
   input: string;
@@ -88,7 +89,7 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
     committed = true;
     await writeFileAtomic(output + CHECKSUM_SUFFIX, checksumLine(finished.sha256, basename(output)));
     await writeFileAtomic(output + MANIFEST_SUFFIX, text);
-    ctx.progress.done(`masked ${run.objects.reduce((n, o) => n + o.masked, 0)} values`);
+    ctx.progress.done(`masked ${plural(run.objects.reduce((n, o) => n + o.masked, 0), 'value')}`);
     const report = await verifyArchive(ctx, output);
     await recordVerification(ctx, output, report);
     if (!report.ok) {

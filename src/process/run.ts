@@ -12,6 +12,8 @@ export interface RunOptions {
   stdout?: Writable;
   stdin?: Readable;
   cwd?: string;
+  /** Each complete stderr line as it arrives (progress from a tool's verbose output). */
+  onStderrLine?: (line: string) => void;
 }
 
 export interface ToolResult {
@@ -68,9 +70,14 @@ export async function runTool(command: string, args: readonly string[], options:
   const childOut = child.stdout as Readable;
   const childErr = child.stderr as Readable;
   let stderr = '';
+  let partialLine = '';
   childErr.setEncoding('utf8');
   childErr.on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-STDERR_TAIL);
+    if (options.onStderrLine === undefined) return;
+    const lines = (partialLine + chunk).split('\n');
+    partialLine = (lines.pop() as string).slice(-STDERR_TAIL);
+    for (const line of lines) options.onStderrLine(line);
   });
   let stdout = '';
   const stdoutDone = options.stdout === undefined

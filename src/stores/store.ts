@@ -14,8 +14,10 @@ export interface Logger {
 
 /** Progress is injected; the library never prints. */
 export interface ProgressReporter {
-  start(label: string, totalBytes?: number): void;
-  update(doneBytes: number): void;
+  /** A step; with totalBytes a percent and ETA are shown (marked as approximate with estimate). */
+  start(label: string, totalBytes?: number, options?: { estimate?: boolean }): void;
+  /** detail names what is being worked on, e.g. "table public.recipes". */
+  update(doneBytes: number, detail?: string): void;
   done(summary?: string): void;
 }
 
@@ -29,6 +31,8 @@ export interface StoreContext {
   redactor: Redactor;
   /** A private folder for temporary files, removed by the caller. */
   tempDir: string;
+  /** This store's part of the previous backup's manifest, for progress estimates. */
+  previous?: StoreManifest;
 }
 
 export interface PreflightReport {

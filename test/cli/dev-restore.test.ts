@@ -53,7 +53,7 @@ describe('restoring into a developer environment', () => {
     expect(result.stdout).toMatch(/strategy swap: built beside the target as \w+__ferry_new, then swapped in by renaming/);
     expect(result.stdout).toMatch(/public\.recipes\s+1\s+40/);
     expect(result.stdout).toMatch(/public\.users\s+1\s+7/);
-    expect(result.stdout).toMatch(/replaces 1 files, 0 folders, 0 links with 1 files, 0 folders, 0 links/);
+    expect(result.stdout).toMatch(/replaces 1 file, 0 folders, 0 links with 1 file, 0 folders, 0 links/);
     expect(result.stdout).toMatch(/\(dry run: nothing was changed\)/);
     expect({ pg: await tableDigests(dev.db), files: files(dev.uploads) }).toEqual(before);
   });

@@ -161,7 +161,7 @@ describe('MongoDB restore: all or nothing across collections', () => {
     expect(restored.code, restored.stderr).toBe(0);
     expect(await docs(target, 'recipes')).toEqual([{ v: 'from production' }]);
     const store = await mongoStoreFrom(env(targetName, backups));
-    expect(await store.undo?.({}, storeContext())).toBe('swapped 1 collections with their previous copies (recipes)');
+    expect(await store.undo?.({}, storeContext())).toBe('swapped 1 collection with their previous copies (recipes)');
     expect(await docs(target, 'recipes')).toEqual([{ v: 'also mine' }, { v: 'mine' }]);
     // Without keep_pristine the restore keeps no pristine copy.
     await expect(store.reset?.({}, storeContext())).rejects.toMatchObject({ code: 'NOTHING_TO_RESET' });

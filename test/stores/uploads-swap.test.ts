@@ -48,14 +48,14 @@ describe('uploads restore: build beside, hard-link what is unchanged, keep the p
 
     const plan = await ferry(['restore', 'latest', '--dry-run'], env);
     expect(plan.code, plan.stderr).toBe(0);
-    expect(plan.stdout).toContain('1 files exist only in the target and are moved aside');
+    expect(plan.stdout).toContain('1 file exists only in the target and is moved aside');
     expect(plan.stdout).toContain(`kept as ${target}.ferry-prev`);
     expect(plan.stdout).toMatch(/3 files have the archive's size, time and mode/);
 
     const second = await ferry(['restore', 'latest', '--yes'], env);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain('uploads: 2 files reused from the current folder by hard link, 2 written');
-    expect(second.stdout).toContain(`previous folder kept at ${target}.ferry-prev, with the 1 files that were only there`);
+    expect(second.stdout).toContain(`previous folder kept at ${target}.ferry-prev, with the 1 file that was only there`);
     expect(await snapshotTree(target)).toEqual(await snapshotTree(source));
     expect(await inode(join(target, 'big.bin'))).toBe(bigBefore);
     expect(await inode(join(`${target}.ferry-prev`, 'big.bin'))).toBe(bigBefore);
@@ -110,7 +110,7 @@ describe('uploads restore: build beside, hard-link what is unchanged, keep the p
     await symlink(outside, join(target, 'sub'));
     const restored = await ferry(['restore', 'latest', '--yes'], env);
     expect(restored.code, restored.stderr).toBe(0);
-    expect(restored.stdout).toContain('1 files reused from the current folder by hard link, 3 written');
+    expect(restored.stdout).toContain('1 file reused from the current folder by hard link, 3 written');
     expect(await snapshotTree(target)).toEqual(await snapshotTree(source));
     expect(await inode(join(target, 'sub', 'c.txt'))).not.toBe(await inode(join(outside, 'c.txt')));
   });

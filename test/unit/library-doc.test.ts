@@ -28,7 +28,7 @@ describe('docs/library.md', () => {
     expect(stdout).toMatch(/^backed up .*backup_\d{8}_\d{6}\.tar\.gz: \d+ bytes, sha256 [0-9a-f]{64}$/m);
     expect(stdout).toMatch(/^1 backup\(s\), newest backup_\d{8}_\d{6}\.tar\.gz$/m);
     expect(stdout).toMatch(/^verify: OK$/m);
-    expect(stdout).toMatch(/^restored: postgres 1 objects$/m);
+    expect(stdout).toMatch(/^restored: postgres 1 object\(s\)$/m);
     expect(await tableDigests(target)).toEqual(await tableDigests(source));
   });
 });

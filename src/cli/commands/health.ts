@@ -4,6 +4,7 @@ import { firstAnomalyNotice, health } from '../../ops/health.js';
 import { notifyHealth } from '../../notify/health-notice.js';
 import { jsonDocument } from '../render/json.js';
 import type { Session } from '../session.js';
+import { wantsColour } from '../render/colour.js';
 
 export interface HealthCommandOptions {
   maxAge: number;
@@ -60,7 +61,8 @@ export async function healthCommand(session: Session, options: HealthCommandOpti
     output.json(healthJson(result));
     return result.exitCode;
   }
-  const colour = (status: string, text: string) => (process.stdout.isTTY === true ? `${COLOURS[status] ?? ''}${text}\x1b[0m` : text);
+  const coloured = wantsColour(process.stdout);
+  const colour = (status: string, text: string) => (coloured ? `${COLOURS[status] ?? ''}${text}\x1b[0m` : text);
   const lines = [colour(result.status, result.summary)];
   for (const check of result.checks) {
     lines.push(`  ${colour(check.status, `[${check.status}]`.padEnd(10))} ${check.name}: ${check.message}`);

@@ -7,7 +7,7 @@ import { maskSettingsFor } from '../../ops/restore/mask.js';
 import { isRemoteReference, parseRemoteReference } from '../../remote/index.js';
 import { applyRestore, dropKeptCopies, guardRestore, keptCopies, planRestore, swapInKept, type KeptCopiesRequest, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
 import { STORE_KINDS, type StoreKind } from '../../stores/index.js';
-import { formatBytes, formatDuration } from '../../util/format.js';
+import { formatBytes, formatDuration, plural } from '../../util/format.js';
 import { canPrompt, confirm } from '../render/confirm.js';
 import { objectCountJson, plannedStoresJson, restoredStoresJson } from '../render/json.js';
 import { table } from '../render/output.js';
@@ -177,12 +177,12 @@ export function renderPlan(plan: RestorePlan): string {
     for (const note of target.notes ?? []) lines.push(`    ${note}`);
     if (store.kind === 'uploads') {
       const now = target.currentCounts;
-      lines.push(`    replaces ${now === undefined ? 'nothing' : `${now.files ?? 0} files, ${now.directories ?? 0} folders, ${now.symlinks ?? 0} links`} with ${manifest.counts.files ?? '?'} files, ${manifest.counts.directories ?? '?'} folders, ${manifest.counts.symlinks ?? '?'} links (${formatBytes(manifest.bytes)})`);
+      lines.push(`    replaces ${now === undefined ? 'nothing' : `${plural(now.files ?? 0, 'file')}, ${plural(now.directories ?? 0, 'folder')}, ${plural(now.symlinks ?? 0, 'link')}`} with ${some(manifest.counts.files, 'file')}, ${some(manifest.counts.directories, 'folder')}, ${some(manifest.counts.symlinks, 'link')} (${formatBytes(manifest.bytes)})`);
       continue;
     }
     const selected = Object.keys(manifest.counts).filter((object) => target.currentCounts === undefined || object in target.currentCounts);
     const unit = store.kind === 'mongo' ? 'documents' : 'rows';
-    lines.push(`    replaces ${selected.length} ${store.kind === 'mongo' ? 'collections' : 'tables'} (${unit} now -> in the archive):`);
+    lines.push(`    replaces ${plural(selected.length, store.kind === 'mongo' ? 'collection' : 'table')} (${unit} now -> in the archive):`);
     lines.push(table(['      object', 'now', 'archive'], selected.map((object) => {
       const now = target.currentCounts?.[object];
       return [`      ${object}`, now === undefined || now < 0 ? '-' : String(now), String(manifest.counts[object])];
@@ -227,4 +227,9 @@ function resultJson(result: RestoreResult) {
     mismatches: result.mismatches.map((m) => ({ kind: m.kind, ...objectCountJson(m) })),
     ok: result.mismatches.length === 0,
   };
+}
+
+/** A count the archive may not record (old scripts' archives): `? files` then. */
+function some(count: number | undefined, noun: string): string {
+  return count === undefined ? `? ${noun}s` : plural(count, noun);
 }

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import { FerryError } from '../../errors/index.js';
 import { verify, type VerifyReport } from '../../ops/verify.js';
-import { formatBytes, formatDuration } from '../../util/format.js';
+import { formatBytes, formatDuration, plural } from '../../util/format.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
@@ -23,7 +23,7 @@ export async function verifyCommand(session: Session, reference: string): Promis
 function render(report: VerifyReport, verbose: boolean): string {
   const speed = report.durationSeconds > 0 ? `, ${formatBytes(report.archiveBytes / report.durationSeconds)}/s` : '';
   const verdict = report.ok ? (report.oldScripts ? 'OK, made by the old scripts: no checksums to compare; readable' : 'OK') : `CORRUPT, ${report.findings.length} problem(s)`;
-  const lines = [`${basename(report.archive)}: ${verdict} — ${report.entries.length} entries, ${formatBytes(report.archiveBytes)} read in ${formatDuration(report.durationSeconds)}${speed}`];
+  const lines = [`${basename(report.archive)}: ${verdict} — ${plural(report.entries.length, 'entry', 'entries')}, ${formatBytes(report.archiveBytes)} read in ${formatDuration(report.durationSeconds)}${speed}`];
   const groups = new Map<string, { count: number; bad: number; bytes: number }>();
   for (const entry of report.entries) {
     const group = entry.path.includes('/') ? `${entry.path.split('/')[0]}/` : entry.path;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { drain, LEGACY_FORMAT_VERSION, readArchiveChecked } from '../../archive/index.js';
@@ -39,7 +39,7 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     for (const planned of plan.stores) {
       stagings.set(planned.store.archivePrefix, await planned.store.prepareRestore(planned.manifest, plan.request, storeCtx));
     }
-    ctx.progress.start(`reading ${plan.archive}`);
+    ctx.progress.start(`reading ${plan.archive}`, await stat(plan.archive).then((s) => s.size, () => undefined));
     await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
       const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
       const staging = prefix === undefined ? undefined : stagings.get(prefix);

@@ -2,7 +2,7 @@ import { readdir, rename, rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { ArchiveEntryHeader, ManifestEntry, StoreManifest } from '../../archive/index.js';
-import { formatBytes } from '../../util/format.js';
+import { formatBytes, plural } from '../../util/format.js';
 import type { RestoreOptions, RestoreStaging, RestoreTarget, StoreRestoreResult } from '../store.js';
 import { layoutOf, OWN_ENTRY, parseWorkName, ownerAlive, workPath, type FolderLayout } from './layout.js';
 import { FolderStaging } from './staging.js';
@@ -38,8 +38,8 @@ export async function inspectFolder(target: string, options: RestoreOptions): Pr
     notes.push('the archive lists no entries, so files that exist only in the target cannot be counted ahead; they are kept in the previous copy');
   } else {
     const { onlyHere, lookSame } = await compareWithArchive(target, archived);
-    notes.push(onlyHere === 0 ? 'no file exists only in the target' : `${onlyHere} files exist only in the target and are moved aside (kept in ${layout.previous})`);
-    if (lookSame > 0) notes.push(`${lookSame} files have the archive's size, time and mode: compared byte by byte and hard-linked, not written again`);
+    notes.push(onlyHere === 0 ? 'no file exists only in the target' : `${plural(onlyHere, 'file')} ${onlyHere === 1 ? 'exists' : 'exist'} only in the target and ${onlyHere === 1 ? 'is' : 'are'} moved aside (kept in ${layout.previous})`);
+    if (lookSame > 0) notes.push(`${plural(lookSame, 'file')} ${lookSame === 1 ? 'has' : 'have'} the archive's size, time and mode: compared byte by byte and hard-linked, not written again`);
   }
   if (options.keepPristine === true) notes.push(`a pristine copy is kept at ${layout.pristine} (hard links) for ferry reset`);
   notes.push(...cleanup);
@@ -79,8 +79,8 @@ export async function prepareFolderRestore(target: string, manifest: StoreManife
         if (pristine !== undefined) notes.push(await keepPristine(pristine, layout.pristine));
         pristine = undefined;
         const { linked, written, bytesWritten } = staging.counts;
-        notes.unshift(`${linked} files reused from the current folder by hard link, ${written} written (${formatBytes(bytesWritten)})`);
-        notes.push(kept ? `previous folder kept at ${layout.previous}${movedAside > 0 ? `, with the ${movedAside} files that were only there` : ''}` : 'there was no previous folder to keep');
+        notes.unshift(`${plural(linked, 'file')} reused from the current folder by hard link, ${written} written (${formatBytes(bytesWritten)})`);
+        notes.push(kept ? `previous folder kept at ${layout.previous}${movedAside > 0 ? `, with the ${plural(movedAside, 'file')} that ${movedAside === 1 ? 'was' : 'were'} only there` : ''}` : 'there was no previous folder to keep');
       } catch (cause) {
         throw targetError(cause, layout);
       }

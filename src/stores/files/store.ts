@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import type { ArchiveSink, StoreManifest } from '../../archive/index.js';
 import type { UploadsConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
-import { formatBytes } from '../../util/format.js';
+import { formatBytes, plural } from '../../util/format.js';
 import type { KeptCopy, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { dropFolderCopies, keptFolderCopies, resetFolder, undoFolder } from './kept.js';
 import { OWN_ENTRY } from './layout.js';
@@ -29,7 +29,7 @@ export class FilesStore implements Store {
   async preflight(_ctx: StoreContext): Promise<PreflightReport> {
     await this.assertFolder();
     const counts = await countTree(this.config.path, notOwn);
-    return { summary: `${this.describe()}: ${counts.files} files, ${formatBytes(counts.bytes)}`, estimatedBytes: counts.bytes };
+    return { summary: `${this.describe()}: ${plural(counts.files, 'file')}, ${formatBytes(counts.bytes)}`, estimatedBytes: counts.bytes };
   }
 
   /** Nothing to stage: the files are read straight from the folder while they are archived. */
@@ -82,7 +82,7 @@ export class FilesStore implements Store {
         ctx.log.warn(message);
       }
     }
-    ctx.progress.done(`${counts.files} files, ${formatBytes(bytes)}`);
+    ctx.progress.done(`${plural(counts.files, 'file')}, ${formatBytes(bytes)}`);
     return {
       kind: this.kind,
       source: this.describe(),

@@ -4,6 +4,7 @@ import type { ObjectCount } from '../store.js';
 import type { DocumentMasker } from './document-masker.js';
 import { collectionNames, finishInterruptedSwap, keptCollections, keptName, swapIntoPlace, type SwapItem } from './kept.js';
 import { createOptions, isTimeseries, loadCollection, type CheckedCollection, type LoadSettings } from './restore.js';
+import { plural } from '../../util/format.js';
 
 export interface ApplySettings extends LoadSettings {
   /** What each collection must hold once loaded (the manifest's count, or the dump's). */
@@ -82,7 +83,7 @@ export async function applyCollections(db: Db, selected: CheckedCollection[], se
       for (const collection of swappable) {
         await loadCollection(db, collection, keptName(collection.name, 'pristine'), settings, settings.maskerFor(collection)?.copy());
       }
-      notes.push(`pristine copies kept for ferry reset (${swappable.length} collections, <coll>__ferry_pristine)`);
+      notes.push(`pristine copies kept for ferry reset (${plural(swappable.length, 'collection')}, <coll>__ferry_pristine)`);
     } catch (error) {
       for (const pristine of (await keptCollections(db, 'pristine')).values()) await db.collection(pristine).drop().catch(() => undefined);
       notes.push(`no pristine copy kept, ferry reset will not work: ${(error as Error).message}`);

@@ -6,7 +6,7 @@ import { BSON, Binary, type Document } from 'bson';
 import type { ClientSession, Db, MongoClient } from 'mongodb';
 import type { ArchiveSink } from '../../archive/index.js';
 import { throwIfAborted } from '../../errors/index.js';
-import { formatBytes } from '../../util/format.js';
+import { formatBytes, plural } from '../../util/format.js';
 import type { StoreContext } from '../store.js';
 import { EXACT_TYPES, parseDocument, readBsonFile } from './bson-file.js';
 import { renderMetadata, type CollectionMetadata } from './metadata.js';
@@ -179,6 +179,6 @@ export async function dumpCollections(client: MongoClient, db: Db, collections: 
   // The driver keeps the cluster time of a snapshot session internally (pinned driver version; a test reads it back).
   const time = (session as { snapshotTime?: { high: number; low: number } } | undefined)?.snapshotTime;
   await session?.endSession();
-  ctx.progress.done(`${Object.keys(counts).length} collections, ${Object.values(counts).reduce((a, b) => a + b, 0)} documents, ${formatBytes(bytes)}`);
+  ctx.progress.done(`${plural(Object.keys(counts).length, 'collection')}, ${plural(Object.values(counts).reduce((a, b) => a + b, 0), 'document')}, ${formatBytes(bytes)}`);
   return { counts, bytes, staged, ...(time === undefined ? {} : { atClusterTime: `Timestamp(${time.high}, ${time.low})` }) };
 }

@@ -2,6 +2,7 @@ import type { Db } from 'mongodb';
 import { FerryError } from '../../errors/index.js';
 import type { KeptCopy } from '../store.js';
 import { copyCollection, finishInterruptedSwap, keptCollections, keptName, swapIntoPlace, swapPrevious, type SwapItem } from './kept.js';
+import { plural } from '../../util/format.js';
 
 /** The previous and pristine copies in a database, with their size when the server tells it. */
 export async function listKeptCopies(db: Db, where: string): Promise<KeptCopy[]> {
@@ -14,7 +15,7 @@ export async function listKeptCopies(db: Db, where: string): Promise<KeptCopy[]>
       const size = await db.command({ collStats: name }).then((stats) => Number(stats.size ?? 0), () => undefined);
       bytes = size === undefined || bytes === undefined ? undefined : bytes + size;
     }
-    copies.push({ role, describe: `${names.length} collections in ${where} (${names.join(', ')})`, ...(bytes === undefined ? {} : { bytes }) });
+    copies.push({ role, describe: `${plural(names.length, 'collection')} in ${where} (${names.join(', ')})`, ...(bytes === undefined ? {} : { bytes }) });
   }
   return copies;
 }
@@ -28,7 +29,7 @@ export async function undoPrevious(db: Db, where: string): Promise<string> {
       hint: 'Undo brings back what the last restore (or reset) replaced; that copy was dropped or no restore kept one.',
     });
   }
-  return `${finished === undefined ? '' : `${finished}; then `}swapped ${swapped.length} collections with their previous copies (${swapped.sort().join(', ')})`;
+  return `${finished === undefined ? '' : `${finished}; then `}swapped ${plural(swapped.length, 'collection')} with their previous copies (${swapped.sort().join(', ')})`;
 }
 
 /**
@@ -56,7 +57,7 @@ export async function resetToPristine(db: Db, where: string, settings: { batchSi
     throw error;
   }
   await swapIntoPlace(db, items);
-  return `reset ${items.length} collections to their pristine copies (${[...pristines.keys()].sort().join(', ')}); the replaced ones are kept as <coll>__ferry_prev`;
+  return `reset ${plural(items.length, 'collection')} to their pristine copies (${[...pristines.keys()].sort().join(', ')}); the replaced ones are kept as <coll>__ferry_prev`;
 }
 
 /** Drops the kept copies of these roles; returns `<db>.<collection>` for each. */

@@ -24,6 +24,7 @@ import { DocumentMasker } from './document-masker.js';
 import type { FieldRule } from '../../mask/rules.js';
 import { parseDocument, readBsonFile } from './bson-file.js';
 import { featuresOf, parseFeatures, renderFeatures, requireCompatible } from './compatibility.js';
+import { plural } from '../../util/format.js';
 
 export const MONGO_PREFIX = 'mongodb/';
 
@@ -44,7 +45,7 @@ export class MongoStore implements Store {
       await requirePrivileges(client, databaseName(this.config), 'backup', this.config);
       const facts = await serverFacts(client);
       const collections = await this.selectCollections(client);
-      return { summary: `${this.describe()}: MongoDB ${facts.version}, ${collections.length} collections`, serverVersion: facts.version };
+      return { summary: `${this.describe()}: MongoDB ${facts.version}, ${plural(collections.length, 'collection')}`, serverVersion: facts.version };
     });
   }
 
@@ -171,7 +172,7 @@ export class MongoStore implements Store {
           await requirePrivileges(client, database, 'restore', this.config);
           const facts = await serverFacts(client);
           const db = client.db(database);
-          ctx.progress.start(`restoring ${selected.length} collections into ${describeMongo(this.config, database)}`);
+          ctx.progress.start(`restoring ${plural(selected.length, 'collection')} into ${describeMongo(this.config, database)}`);
           const outcome = await applyCollections(db, selected, {
             batchSize: this.config.insert_batch_size,
             serverVersion: facts.version,
@@ -181,7 +182,7 @@ export class MongoStore implements Store {
             maskerFor: (c) => maskers.get(c.name),
             keepPristine: options.keepPristine === true,
           });
-          ctx.progress.done(`restored ${selected.length} collections`);
+          ctx.progress.done(`restored ${plural(selected.length, 'collection')}`);
           const masking = maskers.size === 0 ? {} : { masking: [...maskers.values()].map((m) => m.stats) };
           return { target: describeMongo(this.config, database), counts: outcome.counts, durationSeconds: (Date.now() - started) / 1000, notes: outcome.notes, ...masking };
         });

@@ -17,7 +17,8 @@ export function describeUrl(url: string): string {
   try {
     const u = new URL(url);
     const user = u.username === '' ? '' : `${decodeURIComponent(u.username)}@`;
-    return `postgres ${user}${u.hostname || 'localhost'}:${u.port || '5432'}${u.pathname}`;
+    const host = u.hostname || u.searchParams.get('host') || 'localhost';
+    return `postgres ${user}${host}:${u.port || u.searchParams.get('port') || '5432'}${u.pathname}`;
   } catch {
     return 'postgres (unparseable URL)';
   }

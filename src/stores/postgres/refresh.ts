@@ -253,11 +253,13 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
       // (written with --clean: it drops what it recreates) starts here.
       if (load === undefined) startLoad({ plainSql: plainPath }, [], '');
       const running = load as Load;
-      ctx.progress.start(choice.strategy === 'swap' ? `loading ${describeUrl(loadTarget.url)}` : `loading into ${describeUrl(target.url)}`);
+      ctx.progress.start(`loading into PostgreSQL: ${describeUrl(loadTarget.url)}`);
       running.commit();
       const masking = await running.done;
       ctx.progress.done('loaded');
+      ctx.progress.start(`checking counts in ${describeUrl(loadTarget.url)}`);
       const counts = await restoredCounts(loadTarget, request.expected);
+      ctx.progress.done();
       if (choice.strategy === 'swap') {
         const wrong = counts.filter((c) => c.expected >= 0 && c.expected !== c.actual);
         if (wrong.length > 0) {
@@ -266,7 +268,9 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
             hint: `It was not swapped in: ${database} is as it was. Run ferry verify on the archive.`,
           });
         }
+        ctx.progress.start(`swapping ${newName} in as ${database}`);
         await swapIn(request, database, choice.privileges.targetExists, notes);
+        ctx.progress.done();
       }
       committed = true;
       return {

@@ -16,9 +16,10 @@ import { copyDatabase, databaseNames, dropKeptDatabase, keptName, onMaintenance,
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
-import { formatBytes } from '../../util/format.js';
+import { formatBytes, plural } from '../../util/format.js';
 import { hostsOfUrl } from '../../util/url.js';
 import { followGrowingFile } from '../../util/follow-file.js';
+import { expectedDumpBytes, followDump, withoutVerboseLines } from './dump-progress.js';
 
 export const CUSTOM_DUMP_ENTRY = 'postgresql/database.backup';
 export const PLAIN_SQL_ENTRY = 'postgresql/database.sql';
@@ -65,19 +66,23 @@ export class PostgresStore implements Store {
     // offsets); one in a container streams it through stdout. The plain SQL is derived from the
     // same bytes while they are written (both hold one snapshot, production is read once, and the
     // derivation overlaps the dump): pg_restore reads the growing file in order, as from a pipe.
-    ctx.progress.start(`pg_dump ${this.describe()}, deriving database.sql and counting rows`);
-    const dumpArgs = ['--format=custom', `--compress=${this.dumpCompression}`, '--no-password', tools.dbnameArg(this.config.url)];
+    ctx.progress.start(`pg_dump ${this.describe()}`, expectedDumpBytes(facts.databaseBytes, ctx.previous, this.dumpCompression > 0), { estimate: true });
+    const following = followDump(customPath, ctx.progress);
+    // --verbose names each table as its data starts: the progress line shows it.
+    const dumpArgs = ['--format=custom', `--compress=${this.dumpCompression}`, '--no-password', '--verbose', tools.dbnameArg(this.config.url)];
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     ctx.signal.addEventListener('abort', onAbort, { once: true });
     let dumpFinished = false;
     const counter = new CopyRowCounter();
     try {
+      const dumpOptions = { env, signal: ctx.signal, onStderrLine: following.onStderrLine };
       const dumping = (tools.local
-        ? tools.run('pg_dump', [...dumpArgs, `--file=${customPath}`], { env, signal: ctx.signal })
-        : tools.run('pg_dump', dumpArgs, { env, signal: ctx.signal, stdout: createWriteStream(customPath, { mode: 0o600 }) }))
+        ? tools.run('pg_dump', [...dumpArgs, `--file=${customPath}`], dumpOptions)
+        : tools.run('pg_dump', dumpArgs, { ...dumpOptions, stdout: createWriteStream(customPath, { mode: 0o600 }) }))
         .finally(() => {
           dumpFinished = true;
+          following.stop();
         });
       const writing = pipeline(counter, createWriteStream(sqlPath, { mode: 0o600 }));
       writing.catch(() => undefined);
@@ -90,8 +95,9 @@ export class PostgresStore implements Store {
       const dumped = await dumping;
       if (dumped.exitCode !== 0) {
         stop.abort();
-        throw this.toolError('pg_dump', dumped.stderr, ctx);
+        throw this.toolError('pg_dump', withoutVerboseLines(dumped.stderr), ctx);
       }
+      ctx.progress.start('deriving database.sql and counting rows');
       const derived = await deriving;
       await writing;
       if (derived.exitCode !== 0) throw this.toolError('pg_restore', derived.stderr, ctx);
@@ -102,11 +108,12 @@ export class PostgresStore implements Store {
         if (listed.exitCode !== 0) throw this.toolError('pg_restore --list', listed.stderr, ctx);
       }
     } finally {
+      following.stop();
       ctx.signal.removeEventListener('abort', onAbort);
     }
     const customSize = (await stat(customPath)).size;
     const sqlSize = (await stat(sqlPath)).size;
-    ctx.progress.done(`pg_dump wrote ${formatBytes(customSize)}; database.sql ${formatBytes(sqlSize)}, ${Object.keys(counter.counts).length} tables`);
+    ctx.progress.done(`pg_dump wrote ${formatBytes(customSize)}; database.sql ${formatBytes(sqlSize)}, ${plural(Object.keys(counter.counts).length, 'table')}`);
 
     const warnings: string[] = [];
     const rows = Object.values(counter.counts).reduce((a, b) => a + b, 0);
@@ -129,6 +136,8 @@ export class PostgresStore implements Store {
           bytes: customSize + sqlSize,
           durationSeconds: (Date.now() - started) / 1000,
           warnings,
+          // The next backup's progress estimate scales this dump by how much the database grew.
+          facts: { databaseBytes: String(facts.databaseBytes), dumpBytes: String(customSize) },
         };
       },
     };
