@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { Redactor } from '../config/index.js';
 import { EXIT, FerryError, interrupted } from '../errors/index.js';
 import { FERRY_VERSION } from '../version.js';
@@ -95,6 +95,10 @@ Uploads: built beside the folder (unchanged files hard-linked), then swapped in.
 The replaced copies are kept: ferry restore --undo swaps them back, --drop-previous removes them. With
 restore.keep_pristine, ferry reset brings back the state just restored, in seconds.`;
 
+function printVersion(json: boolean): void {
+  process.stdout.write(`${json ? jsonDocument({ name: 'ferry', version: FERRY_VERSION, node: process.version, platform: `${process.platform}-${process.arch}` }) : versionLine()}\n`);
+}
+
 /** What --version and `ferry version` print: enough for a bug report. */
 function versionLine(): string {
   return `ferry ${FERRY_VERSION} (node ${process.version}, ${process.platform}-${process.arch})`;
@@ -117,7 +121,7 @@ function nearMiss(parent: Command, word: string, meant: string): void {
 export function buildProgram(): Command {
   const program = new Command('ferry')
     .description('Back up PostgreSQL, MongoDB and an uploads folder into one checksummed archive, and restore it into development safely.')
-    .version(versionLine(), '-V, --version')
+    .option('-V, --version', 'print the Ferry version, with the Node.js version and platform (JSON with --json)')
     .option('-c, --config <file>', 'configuration file (default: ferry.config.yaml if present, else environment variables only)')
     .option('--json', 'print machine-readable JSON on stdout', false)
     .option('-q, --quiet', 'print only data and errors', false)
@@ -258,10 +262,12 @@ export function buildProgram(): Command {
 
   program.command('version')
     .description('print the Ferry version, with the Node.js version and platform (as --version)')
-    .action((_opts, command: Command) => {
-      const json = command.optsWithGlobals<GlobalOptions>().json;
-      process.stdout.write(`${json ? jsonDocument({ name: 'ferry', version: FERRY_VERSION, node: process.version, platform: `${process.platform}-${process.arch}` }) : versionLine()}\n`);
-    });
+    .action((_opts, command: Command) => printVersion(command.optsWithGlobals<GlobalOptions>().json));
+  // --version is `ferry version`, at once, wherever --json stands on the line.
+  program.on('option:version', () => {
+    printVersion(process.argv.includes('--json'));
+    throw new CommanderError(0, 'commander.version', versionLine());
+  });
   nearMiss(program, 'check', 'ferry verify <archive> (an archive) or ferry db check (the databases)');
   nearMiss(key, 'gen', 'ferry key generate');
 

@@ -92,6 +92,8 @@ describe('the JSON contract v1', () => {
   it('every command prints one document that matches its schema, stores in one shape everywhere', async () => {
     const version = documentOf(await run('version'), 'version');
     expect(version.name).toBe('ferry');
+    // --version is the same command, with --json on either side of it.
+    expect(documentOf(await ferry(['--version', '--json'], env), 'version')).toEqual(version);
 
     const key = await run('key', 'generate', '-o', join(work, 'key.txt'));
     expect(key.code, key.stderr).toBe(0);
