@@ -57,20 +57,25 @@ export function zstdBackend(): 'node:zlib' | 'zstd command' {
   });
 }
 
+/** Node's own zstd stream when it has one, else the zstd command with `commandArgs`. */
+function zstdStream(fromNode: (node: ZlibWithZstd) => Duplex, commandArgs: string[]): Duplex {
+  const node = nodeZstd();
+  if (node !== undefined) return fromNode(node);
+  // Throws ZSTD_UNAVAILABLE when the command is missing too.
+  zstdBackend();
+  return spawnFilter('zstd', commandArgs);
+}
+
 /** A zstd compressor at `level`; the command runs on every core (-T0). */
 export function zstdCompressor(level: number): Duplex {
-  const node = zstdBackend() === 'node:zlib' ? nodeZstd() : undefined;
   // A frame checksum, as the zstd command writes by default: damage is found by zstd itself too.
-  if (node !== undefined) return node.createZstdCompress({ params: { [node.constants.ZSTD_c_compressionLevel]: level, [node.constants.ZSTD_c_checksumFlag]: 1 } });
-  return spawnFilter('zstd', ['-q', '-c', `-${level}`, '-T0']);
+  return zstdStream((node) => node.createZstdCompress({ params: { [node.constants.ZSTD_c_compressionLevel]: level, [node.constants.ZSTD_c_checksumFlag]: 1 } }), ['-q', '-c', `-${level}`, '-T0']);
 }
 
 /** Turns an archive's bytes into tar bytes. */
 export function decompressor(codec: Codec): Duplex {
   if (codec === 'gzip') return zlib.createGunzip({ chunkSize: 256 * 1024 });
-  const node = zstdBackend() === 'node:zlib' ? nodeZstd() : undefined;
-  if (node !== undefined) return node.createZstdDecompress();
-  return spawnFilter('zstd', ['-q', '-d', '-c']);
+  return zstdStream((node) => node.createZstdDecompress(), ['-q', '-d', '-c']);
 }
 
 /**

@@ -7,4 +7,4 @@ export { parseManifest, storeTotals, FORMAT_VERSION, LEGACY_FORMAT_VERSION, MANI
 export { archiveNameFor, timeOfArchiveName, isArchiveName, sidecarNames, checksumLine, sha256OfChecksumLine, PARTIAL_SUFFIX, CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';
 export { writeFileAtomic, syncDirectory } from './atomic-file.js';
 export { encrypting, decrypting, isAgeHeader, AGE_SUFFIX, type EncryptionSettings, type DecryptionKeys } from './encryption.js';
-export { updateLatestLink, isLatestName, isLatestSidecarName, LATEST_NAME } from './latest-link.js';
+export { updateLatestLink, isLatestName, isLatestSidecarName } from './latest-link.js';

@@ -5,15 +5,15 @@ import { AGE_SUFFIX } from './encryption.js';
 import { ARCHIVE_EXTENSION } from './codec.js';
 import { CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';
 
-/** The name the old workflow copies (`scp prod:…/backups/backup_latest.tar.gz`). */
-export const LATEST_NAME = 'backup_latest.tar.gz';
-const LATEST_PATTERN = /^backup_latest\.tar\.(?:gz|zst)(?:\.age)?$/;
-/** Every name the link can have: gzip or zstd, clear or encrypted. */
+/**
+ * Every name the link can have: gzip or zstd, clear or encrypted (the old workflow copies
+ * `scp prod:…/backups/backup_latest.tar.gz`).
+ */
 const LATEST_NAMES = Object.values(ARCHIVE_EXTENSION).flatMap((extension) => [`backup_latest${extension}`, `backup_latest${extension}${AGE_SUFFIX}`]);
 const SIDECAR_SUFFIXES = [CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX];
 
 export function isLatestName(name: string): boolean {
-  return LATEST_PATTERN.test(name);
+  return LATEST_NAMES.includes(name);
 }
 
 /** backup_latest.tar.gz's own sidecars (.sha256, .manifest.json, .verify.json). */
