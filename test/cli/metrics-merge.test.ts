@@ -31,6 +31,19 @@ function seriesOf(snapshots: Array<Map<string, number>>): Array<{ series: string
   });
 }
 
+/** Runs promtool's rule tests on these snapshots of the metrics file: every expected alert, at its time. */
+function expectRuleTests(work: string, name: string, snapshots: Array<Map<string, number>>, alertTests: unknown[]): void {
+  const file = join(work, name);
+  // JSON is YAML: promtool reads it as is.
+  writeFileSync(file, JSON.stringify({
+    rule_files: [RULES],
+    evaluation_interval: '1m',
+    tests: [{ interval: '1m', input_series: seriesOf(snapshots), alert_rule_test: alertTests }],
+  }, null, 2));
+  const result = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8' });
+  expect(result.status, result.stdout + result.stderr).toBe(0);
+}
+
 describe('backup and health share one metrics file', () => {
   it('a failed backup followed by health runs keeps FerryBackupFailed firing until a backup succeeds (promtool test rules)', async (context) => {
     if (!promtoolOr(context)) return;
@@ -57,27 +70,14 @@ describe('backup and health share one metrics file', () => {
       exp_labels: { severity: 'critical', instance: 'db1:9100', job: 'node', location: 'local' },
       exp_annotations: { summary: 'The last ferry backup run failed on db1:9100', description: 'Run ferry backup by hand to see the error; nothing was pruned.' },
     }];
-    const test = {
-      rule_files: [RULES],
-      evaluation_interval: '1m',
-      tests: [{
-        interval: '1m',
-        input_series: seriesOf(snapshots),
-        alert_rule_test: [
-          { eval_time: '5m', alertname: 'FerryBackupFailed', exp_alerts: [] },
-          { eval_time: '20m', alertname: 'FerryBackupFailed', exp_alerts: firing },
-          { eval_time: '50m', alertname: 'FerryBackupFailed', exp_alerts: firing },
-          { eval_time: '70m', alertname: 'FerryBackupFailed', exp_alerts: firing },
-          { eval_time: '80m', alertname: 'FerryBackupFailed', exp_alerts: [] },
-          { eval_time: '95m', alertname: 'FerryBackupFailed', exp_alerts: [] },
-        ],
-      }],
-    };
-    const file = join(work, 'ferry.rules.test.yml');
-    // JSON is YAML: promtool reads it as is.
-    writeFileSync(file, JSON.stringify(test, null, 2));
-    const result = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8' });
-    expect(result.status, result.stdout + result.stderr).toBe(0);
+    expectRuleTests(work, 'ferry.rules.test.yml', snapshots, [
+      { eval_time: '5m', alertname: 'FerryBackupFailed', exp_alerts: [] },
+      { eval_time: '20m', alertname: 'FerryBackupFailed', exp_alerts: firing },
+      { eval_time: '50m', alertname: 'FerryBackupFailed', exp_alerts: firing },
+      { eval_time: '70m', alertname: 'FerryBackupFailed', exp_alerts: firing },
+      { eval_time: '80m', alertname: 'FerryBackupFailed', exp_alerts: [] },
+      { eval_time: '95m', alertname: 'FerryBackupFailed', exp_alerts: [] },
+    ]);
   });
 
   it('a notification that cannot be sent is counted per channel, even from a failed backup and a failed notify test, and FerryNotificationFailed fires until the channel works (promtool)', async (context) => {
@@ -156,23 +156,12 @@ describe('backup and health share one metrics file', () => {
           description: 'Backup failures may reach no one. The backup or health log says why; fix notify: and run ferry notify test --metrics-file <the same file>, which clears this alert once the channel works.',
         },
       });
-      const file = join(work, 'notify.rules.test.yml');
-      writeFileSync(file, JSON.stringify({
-        rule_files: [RULES],
-        evaluation_interval: '1m',
-        tests: [{
-          interval: '1m',
-          input_series: seriesOf(snapshots),
-          alert_rule_test: [
-            { eval_time: '5m', alertname: 'FerryNotificationFailed', exp_alerts: [alert('webhook')] },
-            { eval_time: '20m', alertname: 'FerryNotificationFailed', exp_alerts: [alert('webhook')] },
-            { eval_time: '50m', alertname: 'FerryNotificationFailed', exp_alerts: [alert('smtp'), alert('webhook')] },
-            { eval_time: '65m', alertname: 'FerryNotificationFailed', exp_alerts: [] },
-          ],
-        }],
-      }, null, 2));
-      const result = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8' });
-      expect(result.status, result.stdout + result.stderr).toBe(0);
+      expectRuleTests(work, 'notify.rules.test.yml', snapshots, [
+        { eval_time: '5m', alertname: 'FerryNotificationFailed', exp_alerts: [alert('webhook')] },
+        { eval_time: '20m', alertname: 'FerryNotificationFailed', exp_alerts: [alert('webhook')] },
+        { eval_time: '50m', alertname: 'FerryNotificationFailed', exp_alerts: [alert('smtp'), alert('webhook')] },
+        { eval_time: '65m', alertname: 'FerryNotificationFailed', exp_alerts: [] },
+      ]);
     } finally {
       await new Promise<void>((r) => smtp.close(() => r()));
       await new Promise<void>((r) => web.close(() => r()));
