@@ -11,11 +11,11 @@ export async function notifyHealth(ctx: OperationContext, status: number, reason
   const now = ctx.now?.() ?? new Date();
   const news = await healthNews(ctx.config.backup.directory, status, now);
   if (news === 'critical') {
-    await notify(ctx.config.notify, { command: 'health', outcome: 'failure', kind: 'health_critical', durationSeconds: 0, details: reasons }, ctx.log, options);
+    await notify(ctx.config.notify, { command: 'health', outcome: 'failure', kind: 'health_critical', details: reasons }, ctx.log, options);
   } else if (news === 'recovered') {
-    await notify(ctx.config.notify, { command: 'health', outcome: 'success', kind: 'health_recovered', durationSeconds: 0, details: reasons }, ctx.log, options);
+    await notify(ctx.config.notify, { command: 'health', outcome: 'success', kind: 'health_recovered', details: reasons }, ctx.log, options);
   }
   if (anomalies.length > 0) {
-    await notify(ctx.config.notify, { command: 'health', outcome: 'failure', kind: 'anomaly', durationSeconds: 0, details: anomalies }, ctx.log, options);
+    await notify(ctx.config.notify, { command: 'health', outcome: 'failure', kind: 'anomaly', details: anomalies }, ctx.log, options);
   }
 }

@@ -32,7 +32,7 @@ export function emailFor(smtp: SmtpConfig, environment: string | undefined, even
     ...(event.archive === undefined ? [] : [`Archive: ${event.archive}${event.size === undefined ? '' : ` (${formatBytes(event.size)})`}`]),
     ...(event.stores === undefined ? [] : Object.entries(event.stores).map(([store, s]) => `  ${store}: ${s.items} items, ${formatBytes(s.bytes)}`)),
     ...(event.pruned === undefined || event.pruned.length === 0 ? [] : [`Removed by retention: ${event.pruned.join(', ')}`]),
-    `Duration: ${formatDuration(event.durationSeconds)}`,
+    ...(event.durationSeconds === undefined ? [] : [`Duration: ${formatDuration(event.durationSeconds)}`]),
     '',
     `To look: ${LOOK_WITH[event.kind]}`,
   ];

@@ -15,7 +15,8 @@ export interface NotificationEvent {
   kind: NotificationKind;
   archive?: string;
   size?: number;
-  durationSeconds: number;
+  /** How long the run took; health's events have none (they report on backups, not on a run). */
+  durationSeconds?: number;
   stores?: Record<string, { items: number; bytes: number }>;
   error?: { code: string; message: string; exitCode: number; hint?: string };
   /** Backups removed by retention in this run. */
