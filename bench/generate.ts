@@ -18,6 +18,16 @@ export interface Size {
   uploadBytes: number;
 }
 
+/**
+ * photos: varied recipe text and incompressible images (the usual case); text: the same rows with
+ * long, repetitive descriptions and instructions (templated recipes, pasted boilerplate), where gzip
+ * at level 6 is cheap and compresses well, so the old scripts' pipeline is at its best.
+ */
+export type Shape = 'photos' | 'text';
+
+const BOILERPLATE = 'Préchauffer le four à 180 °C. Beurrer et fariner le moule. Mélanger la farine, le sucre et le sel dans un grand bol, '
+  + 'puis incorporer les œufs un à un en fouettant doucement. Verser la préparation dans le moule et cuire 35 minutes. ';
+
 export const SIZES: Record<string, Size> = {
   s: { recipes: 1_000, ingredients: 300, uploads: 20, uploadBytes: 200_000 },
   m: { recipes: 100_000, ingredients: 3_000, uploads: 200, uploadBytes: 250_000 },
@@ -67,7 +77,7 @@ async function copyInto(psql: (sql: string, input: AsyncIterable<string>) => Pro
 }
 
 /** Loads the data set into `database` with psql (COPY from stdin) and writes the uploads folder. */
-export async function generate(size: Size, psqlArgs: string[], env: NodeJS.ProcessEnv, uploads: string, seed = 42): Promise<void> {
+export async function generate(size: Size, psqlArgs: string[], env: NodeJS.ProcessEnv, uploads: string, seed = 42, shape: Shape = 'photos'): Promise<void> {
   const psql = (sql: string, input?: AsyncIterable<string>) => new Promise<void>((resolveRun, reject) => {
     const child = spawn('psql', [...psqlArgs, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql], { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'ignore', 'inherit'] });
     child.on('error', reject);
@@ -110,12 +120,16 @@ export async function generate(size: Size, psqlArgs: string[], env: NodeJS.Proce
       const paragraphs = 2 + Math.floor(rand() * 3);
       // A few very large rows, as real data has (a recipe pasted with a whole book chapter).
       const big = i % 50_000 === 7 ? 400 : 1;
-      const instructions = Array.from({ length: paragraphs * big }, () => sentence(rand, 12 + Math.floor(rand() * 18))).join('\n\n');
+      const instructions = shape === 'text'
+        ? Array.from({ length: paragraphs * big }, () => BOILERPLATE).join('\n\n')
+        : Array.from({ length: paragraphs * big }, () => sentence(rand, 12 + Math.floor(rand() * 18))).join('\n\n');
       const created = new Date(Date.UTC(2020, 0, 1) + Math.floor(rand() * 5 * 365 * 86_400_000)).toISOString();
       const ingredients = Array.from({ length: 2 + (i % 5) }, () => arrayItem(`${10 * (1 + Math.floor(rand() * 50))} g de ${sentence(rand, 1).slice(0, -1).toLowerCase()}`));
       const prep = 5 + Math.floor(rand() * 60);
       const cook = Math.floor(rand() * 120);
-      batch += `${uuid(2, i)}\t${copyEscape(sentence(rand, 4))}\t${copyEscape(sentence(rand, 5))}\t${copyEscape(`{${ingredients.join(',')}}`)}\t${copyEscape(instructions)}\t${1 + Math.floor(rand() * 8)}\t${prep}\t${cook}\t${prep + cook}\t${CATEGORIES[i % 5]}\t${CUISINES[i % 4]}\t${i % 3 === 0 ? `/uploads/recipes/${uuid(2, i)}.jpg` : '\\N'}\tmanual\t${uuid(1, 1 + (i % users))}\t${i % 9 === 0 ? 'f' : 't'}\t${created}\t${created}\t${['facile', 'moyen', 'difficile'][i % 3]}\t{four,bol}\n`;
+      const title = sentence(rand, 4);
+      const description = shape === 'text' ? `${sentence(rand, 5)} ${BOILERPLATE.repeat(2)}` : sentence(rand, 5);
+      batch += `${uuid(2, i)}\t${copyEscape(title)}\t${copyEscape(description)}\t${copyEscape(`{${ingredients.join(',')}}`)}\t${copyEscape(instructions)}\t${1 + Math.floor(rand() * 8)}\t${prep}\t${cook}\t${prep + cook}\t${CATEGORIES[i % 5]}\t${CUISINES[i % 4]}\t${i % 3 === 0 ? `/uploads/recipes/${uuid(2, i)}.jpg` : '\\N'}\tmanual\t${uuid(1, 1 + (i % users))}\t${i % 9 === 0 ? 'f' : 't'}\t${created}\t${created}\t${['facile', 'moyen', 'difficile'][i % 3]}\t{four,bol}\n`;
       if (batch.length > 1_000_000) {
         yield batch;
         batch = '';

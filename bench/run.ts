@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --size s|m|l] [--runs N]
+ * npm run bench [-- --size s|m|l] [--runs N] [--shape photos|text]
  *
  * Measures, in one process tree on this machine, the shell pipeline Ferry replaces and the tools a
  * user would otherwise run, side by side with Ferry: wall seconds (min and median of N runs), MB/s of
@@ -12,7 +12,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startThrowawayPostgres } from '../src/demo/throwaway-postgres.js';
-import { generate, SIZES } from './generate.js';
+import { generate, SIZES, type Shape } from './generate.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: string) => {
@@ -24,6 +24,8 @@ const runs = Number(option('runs', '3'));
 // --steps REGEX measures only the matching rows (the default backup still runs once: later rows restore its archive).
 const steps = option('steps', '');
 const wanted = (name: string) => steps === '' || new RegExp(steps, 'i').test(name);
+const shape = option('shape', 'photos') as Shape;
+if (shape !== 'photos' && shape !== 'text') throw new Error('--shape must be photos or text');
 const size = SIZES[sizeName];
 if (size === undefined) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
 
@@ -89,7 +91,7 @@ try {
   const uploads = join(work, 'uploads');
   process.stderr.write(`generating size ${sizeName} …\n`);
   const t0 = Date.now();
-  await generate(size, [...conn, '-d', 'legrimoire'], pgEnv, uploads);
+  await generate(size, [...conn, '-d', 'legrimoire'], pgEnv, uploads, 42, shape);
   const dbBytes = Number(execFileSync('psql', [...conn, '-d', 'legrimoire', '-Atc', 'SELECT pg_database_size(current_database())'], { env: pgEnv }).toString().trim());
   const uploadBytes = size.uploads * size.uploadBytes;
   const source = dbBytes + uploadBytes;
@@ -238,7 +240,7 @@ try {
   rows.push(await measure('ferry list (1,000 backups)', 0, async () => ({ sample: await run(process.execPath, [FERRY, 'list'], { ...process.env, BACKUP_DIRECTORY: many }) })));
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
-  const header = `size ${sizeName}: ${size.recipes} recipes, database ${(dbBytes / 1e6).toFixed(0)} MB, uploads ${(uploadBytes / 1e6).toFixed(0)} MB; ${runs} runs; ${machine}`;
+  const header = `size ${sizeName}${shape === 'text' ? ' (compressible text)' : ''}: ${size.recipes} recipes, database ${(dbBytes / 1e6).toFixed(0)} MB, uploads ${(uploadBytes / 1e6).toFixed(0)} MB; ${runs} runs; ${machine}`;
   const table = [
     '| step | min s | median s | MB/s | archive MB | peak RSS MB |',
     '|---|---:|---:|---:|---:|---:|',
@@ -247,7 +249,7 @@ try {
   process.stdout.write(`${header}\n\n${table}\n`);
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, `${sizeName}.json`), JSON.stringify({ size: sizeName, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, rows: rows.filter((r) => r !== undefined) }, null, 2) + '\n');
+  writeFileSync(join(results, `${sizeName}${shape === 'text' ? '-text' : ''}.json`), JSON.stringify({ size: sizeName, shape, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, rows: rows.filter((r) => r !== undefined) }, null, 2) + '\n');
 } finally {
   await server.stop();
   rmSync(work, { recursive: true, force: true });
