@@ -36,6 +36,8 @@ export const ERROR_CODES = {
   MONGO_DATABASE_MISSING: { exit: 'failed', summary: 'the MongoDB database does not exist or has no collections' },
   MONGO_DUPLICATE_KEY: { exit: 'integrity', summary: 'a dump holds two documents with the same _id' },
   MONGO_FAILED: { exit: 'failed', summary: 'a MongoDB command failed' },
+  MONGO_ARCHIVE_CORRUPT: { exit: 'integrity', summary: 'a mongodump archive stream (mongodb.exec) is cut short, malformed, or a collection fails its CRC-64 check' },
+  MONGO_TOOL_FAILED: { exit: 'failed', summary: 'mongodump or mongorestore in the MongoDB container (mongodb.exec) exited with an error' },
   MONGO_VERSION_UNSUPPORTED: { exit: 'failed', summary: 'the target MongoDB version cannot take a collection option or index kind the archive holds' },
   UPLOADS_MISSING: { exit: 'failed', summary: 'the uploads folder does not exist' },
   UPLOADS_UNREADABLE: { exit: 'failed', summary: 'files in the uploads folder could not be read (with --strict)' },
