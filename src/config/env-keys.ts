@@ -47,6 +47,7 @@ const KEY_PATHS = [
   'mongodb.bypass_document_validation',
   'mongodb.required_collections',
   'mongodb.exec',
+  'mongodb.exec_transfer',
   'notify.on_failure.webhook',
   'notify.on_success.webhook',
   'notify.timeout_seconds',

@@ -49,6 +49,8 @@ export const mongodbConfigSchema = z.object({
   database: nonEmpty.optional().describe('database to back up and restore into; defaults to the one in the URL'),
   exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'expected docker://<container> or compose://<service>').optional()
     .describe('reach the server inside this container through docker exec, for a MongoDB that publishes no port'),
+  exec_transfer: z.enum(['auto', 'archive', 'wire']).default('auto')
+    .describe('with exec: mongodump/mongorestore --archive in the container (archive), the driver through a tunnel (wire), or archive when the container has the tools and a backup loses no snapshot by it (auto)'),
   user: nonEmpty.optional().describe('user, when the URL carries none'),
   password: nonEmpty.optional().describe('password, when the URL carries none'),
   collections: nameList.optional().describe('only these collections; all when absent'),

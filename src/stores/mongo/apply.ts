@@ -11,7 +11,26 @@ export interface ApplySettings extends LoadSettings {
   expected: (collection: CheckedCollection) => number;
   maskerFor: (collection: CheckedCollection) => DocumentMasker | undefined;
   keepPristine: boolean;
+  /** How collections are loaded beside their targets: the driver's inserts unless given (mongorestore in the container). */
+  loader?: Loader;
 }
+
+/** One collection to load under the name `into`. */
+export interface Load {
+  collection: CheckedCollection;
+  into: string;
+  masker: DocumentMasker | undefined;
+}
+
+/** Loads each collection into its new name, created with its dumped options, filled, and indexed. */
+export type Loader = (db: Db, loads: Load[], settings: LoadSettings) => Promise<void>;
+
+export const driverLoader: Loader = async (db, loads, settings) => {
+  for (const load of loads) {
+    throwIfAborted(settings.ctx.signal);
+    await loadCollection(db, load.collection, load.into, settings, load.masker);
+  }
+};
 
 export interface ApplyOutcome {
   counts: ObjectCount[];
@@ -41,14 +60,17 @@ export async function applyCollections(db: Db, selected: CheckedCollection[], se
   // options and documents before anything is replaced, though they are then loaded again in place.
   const loaded: SwapItem[] = [];
   const trials: SwapItem[] = [];
+  const load = settings.loader ?? driverLoader;
   try {
-    for (const collection of [...swappable, ...inPlace]) {
-      throwIfAborted(settings.ctx.signal);
+    const loads = [...swappable, ...inPlace].map((collection) => {
       const into = keptName(collection.name, 'new');
       const trial = isTimeseries(collection.metadata);
       (trial ? trials : loaded).push({ collection: collection.name, loaded: into });
       const masker = settings.maskerFor(collection);
-      await loadCollection(db, collection, into, settings, trial ? masker?.copy() : masker);
+      return { collection, into, masker: trial ? masker?.copy() : masker };
+    });
+    await load(db, loads, settings);
+    for (const { collection, into } of loads) {
       const actual = await countOf(db, into);
       if (actual !== settings.expected(collection)) {
         throw new FerryError('COUNT_MISMATCH', `${collection.label}: ${actual} documents loaded, ${settings.expected(collection)} expected`, {
@@ -80,9 +102,7 @@ export async function applyCollections(db: Db, selected: CheckedCollection[], se
   if (settings.keepPristine) {
     // The restore has succeeded by now: a pristine copy that cannot be made is reported, not fatal.
     try {
-      for (const collection of swappable) {
-        await loadCollection(db, collection, keptName(collection.name, 'pristine'), settings, settings.maskerFor(collection)?.copy());
-      }
+      await load(db, swappable.map((collection) => ({ collection, into: keptName(collection.name, 'pristine'), masker: settings.maskerFor(collection)?.copy() })), settings);
       notes.push(`pristine copies kept for ferry reset (${plural(swappable.length, 'collection')}, <coll>__ferry_pristine)`);
     } catch (error) {
       for (const pristine of (await keptCollections(db, 'pristine')).values()) await db.collection(pristine).drop().catch(() => undefined);

@@ -70,16 +70,11 @@ export interface CollectionDump {
  * Views get metadata only.
  */
 export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreContext, exportJson: boolean, session?: ClientSession): Promise<CollectionDump> {
-  const base = `mongodb/${db.databaseName}/${escapeCollectionName(info.name)}`;
   const isView = info.type === 'view';
   const indexes = isView ? [] : await db.collection(info.name).listIndexes(EXACT_TYPES).toArray();
   const described: CollectionMetadata = { options: info.options, indexes, uuid: info.uuid, collectionName: info.name, ...(info.type === 'collection' ? {} : { type: info.type }) };
-  const metadata = Buffer.from(renderMetadata(described));
-  const features = featuresOf(described, info.name);
-  if (isView) {
-    return { name: info.name, documents: 0, bytes: 0, features, write: async (sink) => void (await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 })) };
-  }
-  const temp = join(ctx.tempDir, `${escapeCollectionName(info.name)}.bson`);
+  if (isView) return stagedDump(db.databaseName, described, undefined, ctx, false);
+  const temp = stagingPath(ctx, info.name);
   let documents = 0;
   let bytes = 0;
   const cursor = db.collection(info.name).find({}, { raw: true, batchSize: 1000, ...(session === undefined ? {} : { session }) });
@@ -96,18 +91,39 @@ export async function stageCollection(db: Db, info: CollectionInfo, ctx: StoreCo
   } finally {
     await cursor.close();
   }
-  const exported = exportJson ? await stageJsonExport(temp, info.name, ctx) : undefined;
+  return stagedDump(db.databaseName, described, { path: temp, documents, bytes }, ctx, exportJson);
+}
+
+/** Where a collection's documents are staged before they go into the archive. */
+export function stagingPath(ctx: StoreContext, name: string): string {
+  return join(ctx.tempDir, `${escapeCollectionName(name)}.bson`);
+}
+
+/**
+ * A collection whose documents are staged (none for a view), ready to be added to the archive as
+ * mongodb/<db>/<coll>.bson and .metadata.json, with its JSON export when asked.
+ */
+export async function stagedDump(database: string, described: CollectionMetadata, data: { path: string; documents: number; bytes: number } | undefined, ctx: StoreContext, exportJson: boolean): Promise<CollectionDump> {
+  const name = described.collectionName;
+  const base = `mongodb/${database}/${escapeCollectionName(name)}`;
+  const metadata = Buffer.from(renderMetadata(described));
+  const features = featuresOf(described, name);
+  if (data === undefined) {
+    return { name, documents: 0, bytes: 0, features, write: async (sink) => void (await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 })) };
+  }
+  const temp = data.path;
+  const exported = exportJson ? await stageJsonExport(temp, name, ctx) : undefined;
   return {
-    name: info.name,
-    documents,
-    bytes,
+    name,
+    documents: data.documents,
+    bytes: data.bytes,
     features,
     write: async (sink) => {
       await sink.addFile(`${base}.bson`, temp, (await stat(temp)).size, { mode: 0o600 });
       await rm(temp, { force: true });
       await sink.addBuffer(`${base}.metadata.json`, metadata, { mode: 0o600 });
       if (exported !== undefined) {
-        await sink.addFile(`${escapeCollectionName(info.name)}_export.json`, exported, (await stat(exported)).size, { mode: 0o600 });
+        await sink.addFile(`${escapeCollectionName(name)}_export.json`, exported, (await stat(exported)).size, { mode: 0o600 });
         await rm(exported, { force: true });
       }
     },

@@ -12,7 +12,10 @@ import { hostsOfUrl } from '../../util/url.js';
 import type { DatabaseCheck, DatabaseInit, KeptCopy, MaskSettings, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
 import { connectMongo, databaseName, describeMongo, mongoError, safeDatabaseName, type MongoPurpose } from './connection.js';
 import { checkMongo, initMongo } from './db.js';
-import { dumpCollections, listAll, listDumpable } from './dump.js';
+import { dumpCollections, listAll, listDumpable, type DumpedCollections } from './dump.js';
+import { dumpThroughContainer } from './exec-dump.js';
+import { archiveTransfer } from './transfer.js';
+import { archiveLoader } from './exec-restore.js';
 import { unescapeCollectionName } from './names.js';
 import { checkStaged, type CheckedCollection, type StagedCollection } from './restore.js';
 import { applyCollections, countOf } from './apply.js';
@@ -57,16 +60,23 @@ export class MongoStore implements Store {
       const collections = await this.selectCollections(client);
       const snapshot = snapshotSupport(facts);
       const dumpSettings = { label: this.describe(), exportCollections: this.config.export_collections };
-      let dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, snapshot.supported);
-      if (dumped.fallback !== undefined) {
-        ctx.log.warn(`${this.describe()}: ${dumped.fallback}; dumping again without a snapshot`);
-        dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, false);
+      const container = await archiveTransfer(this.config, 'mongodump', ctx, this.describe(), snapshot.supported);
+      let dumped: DumpedCollections & { toolVersion?: string };
+      if (container !== undefined) {
+        dumped = await dumpThroughContainer(container, this.config, db, collections, await listAll(db), ctx, dumpSettings);
+      } else {
+        dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, snapshot.supported);
+        if (dumped.fallback !== undefined) {
+          ctx.log.warn(`${this.describe()}: ${dumped.fallback}; dumping again without a snapshot`);
+          dumped = await dumpCollections(client, db, collections, ctx, dumpSettings, false);
+        }
       }
       const { counts, bytes, staged } = dumped;
       const consistency: Record<string, string> = dumped.atClusterTime !== undefined
         ? { consistency: `snapshot: every collection read at cluster time ${dumped.atClusterTime}`, atClusterTime: dumped.atClusterTime }
-        : { consistency: 'none: collections read one after another while the application may write' };
-      const notSnapshot = dumped.atClusterTime === undefined ? [`not a snapshot across collections: ${dumped.fallback ?? snapshot.reason}`] : [];
+        : { consistency: `none: collections read one after another${container === undefined ? '' : ' by mongodump'} while the application may write` };
+      const whyNot = dumped.fallback ?? (snapshot.supported ? 'mongodump of one database reads no snapshot' : snapshot.reason);
+      const notSnapshot = dumped.atClusterTime === undefined ? [`not a snapshot across collections: ${whyNot}`] : [];
       const views = collections.filter((c) => c.type === 'view').map((c) => c.name);
       const timeseries = collections.filter((c) => c.type === 'timeseries' || c.options.timeseries !== undefined).map((c) => c.name);
       const uuids = collections.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
@@ -77,7 +87,7 @@ export class MongoStore implements Store {
         source: this.describe(),
         fingerprint: dataFingerprint(uuids, facts.replicaSet),
         serverVersion: facts.version,
-        toolVersion: `mongodb driver ${driverVersion()}`,
+        toolVersion: dumped.toolVersion ?? `mongodb driver ${driverVersion()}`,
         counts,
         bytes,
         durationSeconds: (Date.now() - started) / 1000,
@@ -172,6 +182,7 @@ export class MongoStore implements Store {
           await requirePrivileges(client, database, 'restore', this.config);
           const facts = await serverFacts(client);
           const db = client.db(database);
+          const container = await archiveTransfer(this.config, 'mongorestore', ctx, describeMongo(this.config, database));
           ctx.progress.start(`restoring ${plural(selected.length, 'collection')} into ${describeMongo(this.config, database)}`);
           const outcome = await applyCollections(db, selected, {
             batchSize: this.config.insert_batch_size,
@@ -181,6 +192,7 @@ export class MongoStore implements Store {
             expected: (c) => manifest.counts[c.name] ?? c.documents,
             maskerFor: (c) => maskers.get(c.name),
             keepPristine: options.keepPristine === true,
+            ...(container === undefined ? {} : { loader: archiveLoader(container, this.config, facts.version) }),
           });
           ctx.progress.done(`restored ${plural(selected.length, 'collection')}`);
           const masking = maskers.size === 0 ? {} : { masking: [...maskers.values()].map((m) => m.stats) };

@@ -64,7 +64,16 @@ interface NamespaceState {
  * or fails its CRC is a MONGO_ARCHIVE_CORRUPT error naming the byte offset (and the collection).
  */
 export async function* readMongoArchive(source: AsyncIterable<Buffer>, label: string): AsyncGenerator<ArchiveEvent> {
-  const input = new ByteSource(source[Symbol.asyncIterator]());
+  const chunks = source[Symbol.asyncIterator]();
+  try {
+    yield* readEvents(new ByteSource(chunks), label);
+  } finally {
+    // As for-await would: a stream given up on (refused, or the consumer stopped) is destroyed.
+    await chunks.return?.();
+  }
+}
+
+async function* readEvents(input: ByteSource, label: string): AsyncGenerator<ArchiveEvent> {
   const corrupt = (reason: string, at = input.offset) => archiveCorrupt(label, at, reason);
 
   /** The next document, or undefined for a terminator; `end` is what to say when the stream stops here. */
