@@ -144,6 +144,16 @@ describe.skipIf(skip)('mongodb.exec: mongodump/mongorestore --archive in the con
     expect(readFileSync(join(work, 'docker.log'), 'utf8')).not.toContain(PASSWORD);
     expect(readdirSync(join(docker.root(CONTAINER), 'tmp'))).toEqual([]);
 
+    // Masking applies on the way into mongorestore's stream, as into the driver's inserts.
+    const config = join(work, 'mask.yaml');
+    writeFileSync(config, 'mask:\n  mongodb:\n    ingredients:\n      off_id: "redacted-{hash:6}"\n');
+    const masked = await isolatedFerry(['--config', config, 'restore', 'latest', '--yes'], { ...env(docker, viaArchive, { MONGODB_DB_NAME: 'legrimoire_masked' }), FERRY_MASK_KEY: 'mask-key-for-tests-0123456789' });
+    expect(masked.code, masked.stderr).toBe(0);
+    const offIds = (await client.db('legrimoire_masked').collection('ingredients').find().toArray()).map((d) => String(d.off_id));
+    expect(offIds).toHaveLength(2);
+    for (const id of offIds) expect(id).toMatch(/^redacted-[0-9a-f]{6}$/);
+    expect(await raw('legrimoire_masked', 'recipes')).toEqual(await raw(database, 'recipes'));
+
     const undo = await isolatedFerry(['restore', '--undo', '--yes'], restoreEnv);
     expect(undo.code, undo.stderr).toBe(0);
     expect((await client.db(dev).collection('recipes').find().toArray()).map((d) => d.title)).toEqual(['dev only']);
