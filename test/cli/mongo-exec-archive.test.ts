@@ -166,15 +166,23 @@ describe.skipIf(skip)('mongodb.exec: mongodump/mongorestore --archive in the con
     const docker = mongoContainer(work, "perl -0777 -pe 's/recette 7\\x00/recettE 7\\x00/'");
     const backups = join(work, 'backups');
     const failed = await isolatedFerry(['backup'], env(docker, backups));
-    expect(failed.code).toBe(2);
+    expect(failed.code, failed.stderr).toBe(2);
     expect(failed.stderr).toMatch(new RegExp(`^ferry: the mongodump archive from docker container ${CONTAINER}: collection legrimoire\\.recipes fails its CRC-64 check \\(the archive says -?\\d+, its 1500 documents give -?\\d+\\)$`, 'm'));
     expect(existsSync(backups) ? readdirSync(backups).filter((n) => n.endsWith('.tar.gz')) : []).toEqual([]);
 
     const cut = mongoContainer(join(work, 'cut'), 'head -c 5000');
-    mkdirSync(join(work, 'cut'), { recursive: true });
     const short = await isolatedFerry(['backup'], env(cut, backups));
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/^ferry: the mongodump archive from docker container le-grimoire-mongodb-prod is not a valid mongodump archive at byte \d+: the stream ends inside a (block of legrimoire\.\w+|document of \d+ bytes)$/m);
     expect(existsSync(backups) ? readdirSync(backups).filter((n) => n.endsWith('.tar.gz')) : []).toEqual([]);
+
+    // An image without the tools: archive asked for is a clear error; auto takes the tunnel and says so.
+    const bare = fakeDocker(join(work, 'bare'), { [CONTAINER]: {} }, { netns: `/proc/${process.pid}/ns/net` });
+    const refused = await isolatedFerry(['backup'], env(bare, backups, { FERRY_MONGODB_EXEC_TRANSFER: 'archive' }));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^ferry: mongodb\.exec_transfer is archive, and docker container le-grimoire-mongodb-prod has no mongodump on its PATH$/m);
+    const tunnelled = await isolatedFerry(['backup'], env(bare, backups));
+    expect(tunnelled.code, tunnelled.stderr).toBe(0);
+    expect(tunnelled.stderr).toContain('data through the wire-protocol tunnel (docker container le-grimoire-mongodb-prod has no mongodump)');
   });
 });

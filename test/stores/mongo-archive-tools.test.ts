@@ -18,8 +18,8 @@ function tool(name: string, args: string[], stdin?: Readable): { stdout: Readabl
   const child = spawn(join(tools as string, name), args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
   if (stdin !== undefined && child.stdin !== null) stdin.pipe(child.stdin);
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return { stdout: child.stdout, done: new Promise((resolveDone) => child.on('close', (code) => resolveDone({ code, stderr }))) };
+  (child.stderr as Readable).setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return { stdout: child.stdout as Readable, done: new Promise((resolveDone) => child.on('close', (code) => resolveDone({ code, stderr }))) };
 }
 
 describe.skipIf(missing('the real mongodump/mongorestore (../shared/tools/mongo-tools/build.sh)', tools !== undefined))('Ferry\'s mongodump archive reader and writer against the real tools', () => {

@@ -46,6 +46,11 @@ export async function dumpThroughContainer(container: Container, config: Mongodb
   const label = `the mongodump archive from ${container.label}`;
   let toolVersion = '';
   let bytes = 0;
+  // A staging file's write error (a full disk) is kept and thrown by the reader, never left unhandled.
+  let writeError: Error | undefined;
+  const stagingFile = (name: string) => createWriteStream(stagingPath(ctx, name), { mode: 0o600 }).on('error', (error) => {
+    writeError ??= error;
+  });
   ctx.progress.start(`dumping ${settings.label} with mongodump`);
 
   const read = (async () => {
@@ -61,15 +66,17 @@ export async function dumpThroughContainer(container: Container, config: Mongodb
       const into = event.collection.db === db.databaseName ? receiving.get(event.collection.collection) : undefined;
       if (into === undefined) continue;
       if (event.kind === 'document') {
-        into.file ??= createWriteStream(stagingPath(ctx, event.collection.collection), { mode: 0o600 });
+        into.file ??= stagingFile(event.collection.collection);
         into.documents++;
         into.bytes += event.bytes.length;
         bytes += event.bytes.length;
-        if (!into.file.write(event.bytes)) await once(into.file, 'drain');
+        if (!into.file.write(event.bytes)) await drained(into.file);
+        if (writeError !== undefined) throw writeError;
         ctx.progress.update(bytes);
       } else {
         into.ended = true;
         if (into.file !== undefined) await closeFile(into.file);
+        if (writeError !== undefined) throw writeError;
       }
     }
   })();
@@ -108,7 +115,8 @@ export async function dumpThroughContainer(container: Container, config: Mongodb
       continue;
     }
     // A collection with no documents gets an empty file, as the driver path writes one.
-    if (got.file === undefined) await closeFile(createWriteStream(stagingPath(ctx, info.name), { mode: 0o600 }));
+    if (got.file === undefined) await closeFile(stagingFile(info.name));
+    if (writeError !== undefined) throw writeError;
     counts[info.name] = got.documents;
     staged.push(await stagedDump(db.databaseName, described, { path: stagingPath(ctx, info.name), documents: got.documents, bytes: got.bytes }, ctx, settings.exportCollections.includes(info.name)));
   }
@@ -122,7 +130,23 @@ function normalised(metadata: CollectionMetadata, info: CollectionInfo): Collect
   return { ...rest, collectionName: info.name, ...(type === undefined || type === 'collection' || type === '' ? {} : { type }) };
 }
 
+/** Ends the file; an error is reported by its error listener. */
 async function closeFile(file: WriteStream): Promise<void> {
-  file.end();
-  await once(file, 'close');
+  if (!file.closed) {
+    file.end();
+    await once(file, 'close');
+  }
+}
+
+/** Room in the file's buffer again, or the file failed (its error listener has the error). */
+function drained(file: WriteStream): Promise<void> {
+  return new Promise((resolveDrained) => {
+    const done = () => {
+      file.off('drain', done);
+      file.off('close', done);
+      resolveDrained();
+    };
+    file.on('drain', done);
+    file.on('close', done);
+  });
 }
