@@ -1,8 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { BSON } from 'bson';
 import { MongoClient, type Document } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replaceEntry } from '../support/archive-edit.js';
 import { cleanEnv, FERRY_BIN, ferry, type CliResult } from '../support/cli.js';
 import { fakeDocker, type FakeDocker } from '../support/docker.js';
 import { MongoTestServer } from '../support/mongo/server.js';
@@ -158,6 +160,17 @@ describe.skipIf(skip)('mongodb.exec: mongodump/mongorestore --archive in the con
     expect(undo.code, undo.stderr).toBe(0);
     expect((await client.db(dev).collection('recipes').find().toArray()).map((d) => d.title)).toEqual(['dev only']);
     expect((await client.db(dev).collection('wines').find().toArray()).map((d) => d.name)).toEqual(['dev wine']);
+
+    // mongorestore refusing the stream (a dump holding one _id twice): the target is left as it was.
+    const archive = join(viaArchive, readdirSync(viaArchive).find((n) => n.endsWith('.tar.gz')) as string);
+    const twice = Buffer.from(BSON.serialize({ _id: 'same', off_id: 'en:salt' }));
+    replaceEntry(archive, `mongodb/${database}/ingredients.bson`, Buffer.concat([twice, twice]));
+    const refused = await isolatedFerry(['restore', archive, '--yes'], restoreEnv);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/^ferry: mongorestore in docker container le-grimoire-mongodb-prod failed: .*E11000 duplicate key error/m);
+    expect(refused.stderr).not.toContain(PASSWORD);
+    expect((await client.db(dev).collection('recipes').find().toArray()).map((d) => d.title)).toEqual(['dev only']);
+    expect((await client.db(dev).listCollections().toArray()).map((c) => c.name).filter((n) => n.endsWith('__ferry_new'))).toEqual([]);
   });
 
   it('a damaged mongodump stream is one typed error naming the collection; no archive is written', async () => {
