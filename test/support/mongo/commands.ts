@@ -152,6 +152,17 @@ function insertInto(server: MongoTestServer, db: string, name: string, sent: Buf
   return { n: new Int32(n), ...(writeErrors.length > 0 ? { writeErrors } : {}), ok: 1 };
 }
 
+function checkIdIndex(spec: Document | undefined, ns: string): void {
+  if (spec === undefined) return;
+  const key = (spec.key ?? {}) as Document;
+  if (Object.keys(key).join() !== '_id' || num(key._id, 0) !== 1) {
+    throw new CommandError(2, 'BadValue', `The field 'key' for an _id index must be {_id: 1}, but got ${BSON.EJSON.stringify(key)}`);
+  }
+  if (spec.ns !== undefined && String(spec.ns) !== ns) {
+    throw new CommandError(2, 'BadValue', `The value of the field 'ns' (${String(spec.ns)}) doesn't match the namespace '${ns}'`);
+  }
+}
+
 const HANDLERS: Record<string, Handler> = {
   ismaster: hello,
   isMaster: hello,
@@ -230,7 +241,9 @@ const HANDLERS: Record<string, Handler> = {
   create: (server, _state, command, db) => {
     const name = String(command.create);
     if (server.storage.get(db, name) !== undefined) throw new CommandError(48, 'NamespaceExists', `Collection ${db}.${name} already exists.`);
-    const options = withoutEnvelope(command, ['create', 'txnNumber', 'autocommit', 'startTransaction']);
+    // idIndex (mongorestore sends it) describes the _id index: mongod checks it and keeps it out of the options listCollections shows.
+    const options = withoutEnvelope(command, ['create', 'txnNumber', 'autocommit', 'startTransaction', 'idIndex']);
+    checkIdIndex(command.idIndex as Document | undefined, `${db}.${name}`);
     checkCreateOptions(server.version, options);
     checkValidatorSupported(options.validator);
     server.storage.create(db, name, options, options.viewOn !== undefined ? 'view' : options.timeseries !== undefined ? 'timeseries' : 'collection');
