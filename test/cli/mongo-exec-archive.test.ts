@@ -19,13 +19,21 @@ const skip = missing('root (the stand-in docker chroots each container)', proces
   || missing('the real mongodump/mongorestore (../shared/tools/mongo-tools/build.sh)', tools !== undefined);
 
 /** Ferry where no database port exists: only the stand-in docker reaches the server (see compose-exec.test.ts). */
-function isolatedFerry(args: string[], env: Record<string, string>): Promise<CliResult> {
+function startIsolated(args: string[], env: Record<string, string>, onStderr: (all: string) => void = () => undefined) {
+  // unshare execs the command: the child is Ferry itself, for signals.
   const child = spawn('unshare', ['--net', process.execPath, FERRY_BIN, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  return new Promise((resolveDone) => child.on('close', (code) => resolveDone({ code, stdout, stderr })));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => {
+    stderr += c;
+    onStderr(stderr);
+  });
+  return { child, done: new Promise<CliResult>((resolveDone) => child.on('close', (code) => resolveDone({ code, stdout, stderr }))) };
+}
+
+function isolatedFerry(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return startIsolated(args, env).done;
 }
 
 /**
@@ -73,7 +81,7 @@ describe.skipIf(skip)('mongodb.exec: mongodump/mongorestore --archive in the con
   let port: number;
   let client: MongoClient;
   const database = 'legrimoire';
-  const recipes = Array.from({ length: 1500 }, (_, i) => ({ title: `recette ${i}`, ingredients: ['sel', 'œuf'], minutes: i % 90, at: new Date(1_700_000_000_000 + i) }));
+  const recipes = Array.from({ length: 500 }, (_, i) => ({ title: `recette ${i}`, ingredients: ['sel', 'œuf'], minutes: i % 90, at: new Date(1_700_000_000_000 + i) }));
 
   beforeAll(async () => {
     server = new MongoTestServer({ users: { legrimoire: PASSWORD } });
@@ -120,7 +128,7 @@ describe.skipIf(skip)('mongodb.exec: mongodump/mongorestore --archive in the con
     expect(Object.keys(archived).sort()).toEqual(['ingredients', 'quick', 'recipes', 'wines'].flatMap((c) => (c === 'quick' ? [`mongodb/${database}/${c}.metadata.json`] : [`mongodb/${database}/${c}.bson`, `mongodb/${database}/${c}.metadata.json`])).sort());
     expect(archived).toEqual(mongoEntries(direct, work));
     const manifest = manifestOf(viaArchive).stores.mongo;
-    expect(manifest.counts).toEqual({ recipes: 1500, ingredients: 2, wines: 0 });
+    expect(manifest.counts).toEqual({ recipes: 500, ingredients: 2, wines: 0 });
     expect(manifest.counts).toEqual(manifestOf(direct).stores.mongo.counts);
     expect(manifest.toolVersion).toBe('mongodump 100.11.0');
     expect(manifest.facts.consistency).toBe('none: collections read one after another by mongodump while the application may write');
@@ -180,7 +188,7 @@ describe.skipIf(skip)('mongodb.exec: mongodump/mongorestore --archive in the con
     const backups = join(work, 'backups');
     const failed = await isolatedFerry(['backup'], env(docker, backups));
     expect(failed.code, failed.stderr).toBe(2);
-    expect(failed.stderr).toMatch(new RegExp(`^ferry: the mongodump archive from docker container ${CONTAINER}: collection legrimoire\\.recipes fails its CRC-64 check \\(the archive says -?\\d+, its 1500 documents give -?\\d+\\)$`, 'm'));
+    expect(failed.stderr).toMatch(new RegExp(`^ferry: the mongodump archive from docker container ${CONTAINER}: collection legrimoire\\.recipes fails its CRC-64 check \\(the archive says -?\\d+, its 500 documents give -?\\d+\\)$`, 'm'));
     expect(existsSync(backups) ? readdirSync(backups).filter((n) => n.endsWith('.tar.gz')) : []).toEqual([]);
 
     const cut = mongoContainer(join(work, 'cut'), 'head -c 5000');
@@ -188,6 +196,16 @@ describe.skipIf(skip)('mongodb.exec: mongodump/mongorestore --archive in the con
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/^ferry: the mongodump archive from docker container le-grimoire-mongodb-prod is not a valid mongodump archive at byte \d+: the stream ends inside a (block of legrimoire\.\w+|document of \d+ bytes)$/m);
     expect(existsSync(backups) ? readdirSync(backups).filter((n) => n.endsWith('.tar.gz')) : []).toEqual([]);
+
+    // Ctrl-C while mongodump streams: exit 130, nothing written, the configuration file gone from the container.
+    const slow = mongoContainer(join(work, 'slow'), '{ sleep 60; cat; }');
+    const run = startIsolated(['backup'], env(slow, backups), (all) => {
+      if (all.includes('with mongodump')) run.child.kill('SIGINT');
+    });
+    const stopped = await run.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(existsSync(backups) ? readdirSync(backups).filter((n) => n.endsWith('.tar.gz')) : []).toEqual([]);
+    expect(readdirSync(join(slow.root(CONTAINER), 'tmp'))).toEqual([]);
 
     // An image without the tools: archive asked for is a clear error; auto takes the tunnel and says so.
     const bare = fakeDocker(join(work, 'bare'), { [CONTAINER]: {} }, { netns: `/proc/${process.pid}/ns/net` });

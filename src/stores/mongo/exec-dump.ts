@@ -81,18 +81,25 @@ export async function dumpThroughContainer(container: Container, config: Mongodb
     }
   })();
   const run = runContainerTool(container, 'mongodump', config, 'read', ['--db', db.databaseName, '--archive', '--numParallelCollections=1', ...excluded], { signal, stdout: output });
-  // A stream the reader refuses stops mongodump; a mongodump that fails says why better than its cut stream.
-  read.catch(() => {
+  // Whichever side fails first ends the other and is the error reported: a stream the reader
+  // refuses stops mongodump; docker failing or Ctrl-C ends the stream. A mongodump that exits with
+  // an error says why better than the cut stream it leaves.
+  let first: { error: unknown } | undefined;
+  read.catch((error: unknown) => {
+    first ??= { error };
     stop.abort();
     output.destroy();
   });
-  const [reading, running] = await Promise.allSettled([read, run]);
+  run.catch((error: unknown) => {
+    first ??= { error };
+    output.destroy();
+  });
+  const [, running] = await Promise.allSettled([read, run]);
   for (const r of receiving.values()) r.file?.destroy();
   if (running.status === 'fulfilled' && running.value.exitCode !== 0) {
     throw toolFailure(container, 'mongodump', config, running.value, 'Nothing was written. Check the message (the user needs the backup or read role); mongodb.exec_transfer: wire reads through the tunnel instead.');
   }
-  if (reading.status === 'rejected') throw reading.reason;
-  if (running.status === 'rejected') throw running.reason;
+  if (first !== undefined) throw first.error;
 
   const counts: Record<string, number> = {};
   const staged: CollectionDump[] = [];
