@@ -11,13 +11,12 @@ import { containerFailure, containerOf, CONTAINER_PATH_PATTERN, type Container }
 import { lastLine, type ToolResult } from '../../process/index.js';
 import { formatBytes } from '../../util/format.js';
 import type { KeptCopy, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
-import { COUNT_SCRIPT, EXISTS_SCRIPT, EXTRACT_SCRIPT, REMOVE_SCRIPT, SWAP_SCRIPT } from './container-scripts.js';
+import { COUNT_SCRIPT, EXISTS_SCRIPT, LINK_COPY_SCRIPT, OWN_SCRIPT, PREPARE_SCRIPT, REMOVE_SCRIPT, REPLACE_SCRIPT, SWAP_SCRIPT } from './container-scripts.js';
 import { OWN_ENTRY } from './layout.js';
 import { UPLOADS_PREFIX } from './store.js';
 
-/** tar's last line is "Exiting with failure status due to previous errors": the reason is the line before. */
-function tarReason(result: ToolResult): string {
-  return lastLine(result.stderr.split('\n').filter((line) => !/Exiting with failure status/.test(line)).join('\n')) || `exit ${String(result.exitCode)}`;
+function reason(result: ToolResult): string {
+  return lastLine(result.stderr) || `exit ${String(result.exitCode ?? result.signal)}`;
 }
 
 interface FolderFacts {
@@ -25,11 +24,15 @@ interface FolderFacts {
   counts: { files: number; directories: number; symlinks: number };
 }
 
+type Counts = FolderFacts['counts'];
+
 /**
  * uploads.exec: the uploads folder lives in a container (a named volume Ferry cannot read from the
- * host). Backups stream `tar -c` out of `docker exec`; restores stream a tar into a staging folder
- * inside the folder (so inside the same volume) and then swap the entries, keeping the replaced
- * ones in .ferry-prev for ferry restore --undo, as the local store does for a mount point.
+ * host). Backups stream `docker cp <container>:<folder> -` (a tar, read entry by entry); restores
+ * stream a tar with `docker cp - <container>:<staging folder>` into a folder inside the uploads
+ * folder (so inside the same volume) and then swap the entries with a script run by docker exec,
+ * keeping the replaced ones in .ferry-prev for ferry restore --undo and, with keep_pristine, a
+ * hard-linked copy in .ferry-pristine for ferry reset, as the local store does for a mount point.
  */
 export class ExecFilesStore implements Store {
   readonly kind = 'uploads' as const;
@@ -64,13 +67,13 @@ export class ExecFilesStore implements Store {
   private async archive(sink: ArchiveSink, ctx: StoreContext): Promise<StoreManifest> {
     const started = Date.now();
     const facts = await this.requireFolder(ctx.signal);
-    const counts = { files: 0, directories: 0, symlinks: 0 };
+    const counts: Counts = { files: 0, directories: 0, symlinks: 0 };
     const warnings: string[] = [];
     let bytes = 0;
     ctx.progress.start(`archiving ${this.describe()}`);
     const extract = tarExtract();
-    const running = this.container.run(['tar', '-c', '-f', '-', '-C', this.path, '.'], { signal: ctx.signal, stdout: extract as unknown as Writable });
-    running.catch(() => undefined);
+    const copying = this.container.copyOut(this.path, { signal: ctx.signal, stdout: extract as unknown as Writable });
+    copying.catch(() => undefined);
     try {
       for await (const entry of extract) {
         bytes += await this.archiveEntry(entry.header, entry as unknown as Readable, sink, counts, warnings, ctx);
@@ -78,26 +81,37 @@ export class ExecFilesStore implements Store {
       }
     } catch (error) {
       extract.destroy();
-      await running.catch(() => undefined);
+      // A stream cut short is docker's failure first: its message says why (the container stopped…).
+      const result = await copying.catch(() => undefined);
+      if (result !== undefined && result.exitCode !== 0) throw this.copyOutFailed(this.path, result);
       throw error;
     }
-    const result = await running;
-    if (result.exitCode !== 0) {
-      // GNU tar: 1 = a file changed while it was read, 2 = some could not be read; both still archive the rest.
-      const message = `tar in ${this.container.label} reported: ${tarReason(result)}`;
-      if (this.config.strict || counts.files + counts.directories === 0) {
-        throw new FerryError('UPLOADS_UNREADABLE', message, { hint: 'Fix the files tar names inside the container, or unset uploads.strict to back up the rest with a warning.' });
-      }
-      warnings.push(message);
-      ctx.log.warn(message);
-    }
+    const result = await copying;
+    if (result.exitCode !== 0) throw this.copyOutFailed(this.path, result);
     ctx.progress.done(`${counts.files} files, ${formatBytes(bytes)}`);
     return { kind: this.kind, source: this.describe(), fingerprint: facts.fingerprint, counts, bytes, durationSeconds: (Date.now() - started) / 1000, warnings };
   }
 
+  private copyOutFailed(path: string, result: ToolResult): FerryError {
+    return new FerryError('CONTAINER_UNREACHABLE', `cannot copy ${path} out of ${this.container.label} (docker cp): ${reason(result)}`, {
+      hint: `Check that the container is running (docker ps) and is the one uploads.exec should name, then back up again. No archive was written.`,
+    });
+  }
+
+  /** docker cp names every entry under the folder's own name: uploads/… for /app/uploads. */
+  private relativeName(name: string): string {
+    const top = posix.basename(this.path);
+    const trimmed = name.replace(/^\.\//, '').replace(/\/$/, '');
+    if (trimmed === top) return '';
+    if (trimmed.startsWith(`${top}/`)) return trimmed.slice(top.length + 1);
+    throw new FerryError('UPLOADS_UNREADABLE', `docker cp of ${this.path} in ${this.container.label} gave an entry outside ${top}/: ${name}`, {
+      hint: 'This docker does not stream folders as docker cp documents; please report it with the output of docker version.',
+    });
+  }
+
   /** One tar entry from the container into the archive; returns the file bytes it added. */
-  private async archiveEntry(header: TarHeaders, data: Readable, sink: ArchiveSink, counts: FolderFacts['counts'], warnings: string[], ctx: StoreContext): Promise<number> {
-    const rel = header.name.replace(/^\.\/?/, '').replace(/\/$/, '');
+  private async archiveEntry(header: TarHeaders, data: Readable, sink: ArchiveSink, counts: Counts, warnings: string[], ctx: StoreContext): Promise<number> {
+    const rel = this.relativeName(header.name);
     const attributes = { mode: (header.mode ?? 0o644) & 0o7777, mtime: header.mtime ?? new Date(0) };
     if (OWN_ENTRY.test(rel.split('/')[0] ?? '')) {
       data.resume();
@@ -122,10 +136,42 @@ export class ExecFilesStore implements Store {
       return header.size ?? 0;
     }
     data.resume();
-    const message = `skipped ${this.path}/${rel} in ${this.container.label}: ${header.type === 'link' ? 'a hard link to another file' : 'not a regular file, folder or symbolic link'}`;
+    // tar writes a second name of a file as a link to the first, which may be one Ferry skips
+    // (.ferry-pristine shares its files with the folder): each name is archived as a file, as the local store does.
+    if (header.type === 'link') return this.archiveLinked(rel, sink, counts, ctx);
+    const message = `skipped ${this.path}/${rel} in ${this.container.label}: not a regular file, folder or symbolic link`;
     warnings.push(message);
     ctx.log.warn(message);
     return 0;
+  }
+
+  /** A hard-linked file fetched on its own with a second docker cp (a single file comes as itself). */
+  private async archiveLinked(rel: string, sink: ArchiveSink, counts: Counts, ctx: StoreContext): Promise<number> {
+    const path = posix.join(this.path, rel);
+    const extract = tarExtract();
+    const copying = this.container.copyOut(path, { signal: ctx.signal, stdout: extract as unknown as Writable });
+    copying.catch(() => undefined);
+    let size = 0;
+    try {
+      for await (const entry of extract) {
+        const data = entry as unknown as Readable;
+        if (entry.header.type !== 'file' || size > 0) {
+          data.resume();
+          continue;
+        }
+        size = entry.header.size ?? 0;
+        await sink.addStream(UPLOADS_PREFIX + rel, data, size, { mode: (entry.header.mode ?? 0o644) & 0o7777, mtime: entry.header.mtime ?? new Date(0) });
+        counts.files++;
+      }
+    } catch (error) {
+      extract.destroy();
+      const result = await copying.catch(() => undefined);
+      if (result !== undefined && result.exitCode !== 0) throw this.copyOutFailed(path, result);
+      throw error;
+    }
+    const result = await copying;
+    if (result.exitCode !== 0) throw this.copyOutFailed(path, result);
+    return size;
   }
 
   targetHosts(): string[] {
@@ -136,43 +182,52 @@ export class ExecFilesStore implements Store {
     const facts = await this.folderFacts(ctx.signal);
     const where = this.describe();
     if (facts === undefined) return { describe: where, fingerprint: undefined, currentCounts: undefined, notes: ['the folder does not exist yet: it is created'] };
-    const notes = [`the new entries are built inside it (${this.path}/.ferry-restore-…) and swapped in one by one; the current ones are kept in ${this.path}/.ferry-prev`];
-    if (options.keepPristine === true) notes.push('restore.keep_pristine: no pristine copy is kept through uploads.exec (ferry reset has nothing to bring back for the uploads)');
+    const notes = [`the new entries are copied in with docker cp (into ${this.path}/.ferry-restore-…) and swapped in one by one; the current ones are kept in ${this.previous()}`];
+    if (options.keepPristine === true) notes.push(`a pristine copy is kept at ${this.pristine()} (hard links) for ferry reset`);
     return { describe: where, fingerprint: facts.fingerprint, currentCounts: facts.counts, notes };
   }
 
-  async prepareRestore(manifest: StoreManifest, _options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging> {
+  async prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging> {
     const staging = this.workPath('restore');
     const pack = tarPack();
-    let extracting: Promise<ToolResult> | undefined;
+    let started: Promise<{ uid: number; gid: number }> | undefined;
+    let copying: Promise<ToolResult> | undefined;
+    let pristine: string | undefined;
     let finished = false;
     let swapped = false;
     const start = () => {
-      if (extracting !== undefined) return;
-      extracting = this.container.run(['sh', '-c', EXTRACT_SCRIPT, 'sh', this.path, staging], { signal: ctx.signal, stdin: Readable.from(pack, { objectMode: false }) });
-      // A tar that stopped early no longer reads: the entry being written fails instead of waiting for ever.
-      extracting.then((result) => {
-        if (!finished) pack.destroy(new FerryError('UPLOADS_TARGET_UNWRITABLE', `tar stopped in ${this.container.label} before the archive's uploads were all written: ${tarReason(result)}`, { hint: 'Check free space in the uploads volume and that the container has tar. The uploads were left as they were.' }));
-      }, (error: unknown) => pack.destroy(error as Error));
+      started ??= (async () => {
+        const owner = (await this.inContainer(['sh', '-c', PREPARE_SCRIPT, 'sh', this.path, staging], `create ${staging}`, ctx.signal)).stdout.trim();
+        copying = this.container.copyIn(staging, { signal: ctx.signal, stdin: Readable.from(pack, { objectMode: false }) });
+        // A docker cp that stopped early no longer reads: the entry being written fails instead of waiting for ever.
+        copying.then((result) => {
+          if (!finished) pack.destroy(this.copyInFailed(staging, result, 'stopped before the archive\'s uploads were all written'));
+        }, (error: unknown) => pack.destroy(error as Error));
+        const [uid, gid] = owner.split(':').map(Number);
+        return { uid: uid ?? 0, gid: gid ?? 0 };
+      })();
+      return started;
     };
     const finish = async () => {
       if (finished) return;
+      await start();
       finished = true;
-      start();
       pack.finalize();
-      const result = await (extracting as Promise<ToolResult>);
-      if (result.exitCode !== 0) {
-        throw new FerryError('UPLOADS_TARGET_UNWRITABLE', `cannot build the restored uploads in ${staging} in ${this.container.label}: ${tarReason(result)}`, {
-          hint: 'Check free space in the uploads volume and that the container\'s user may write there. The uploads were left as they were.',
-        });
-      }
+      const result = await (copying as Promise<ToolResult>);
+      if (result.exitCode !== 0) throw this.copyInFailed(staging, result, 'failed');
+      await this.inContainer(['sh', '-c', OWN_SCRIPT, 'sh', this.path, staging], `give ${staging} the owner of ${this.path}`, ctx.signal);
     };
     return {
       accept: async (header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
-        start();
+        const owner = await start();
         const rel = relativePath.replace(/\/$/, '');
         if (rel.split('/').includes('..')) throw new FerryError('ARCHIVE_CORRUPT', `uploads entry ${relativePath} leads out of the folder`, { hint: 'The archive is damaged or was not written by Ferry; nothing was restored.' });
-        const base = { name: rel === '' ? '.' : rel, mode: header.mode & 0o7777, mtime: header.mtime };
+        // The folder itself is not an entry: docker skips "." and the mount point keeps its own mode.
+        if (rel === '') {
+          data.resume();
+          return;
+        }
+        const base = { name: rel, mode: header.mode & 0o7777, mtime: header.mtime, ...owner };
         if (header.type === 'file') {
           await pipeline(data, pack.entry({ ...base, type: 'file', size: header.size }));
           return;
@@ -183,28 +238,54 @@ export class ExecFilesStore implements Store {
       },
       validate: finish,
       apply: async () => {
-        const started = Date.now();
+        const began = Date.now();
         await finish();
+        if (options.keepPristine === true) {
+          pristine = this.workPath('pristine');
+          await this.inContainer(['sh', '-c', LINK_COPY_SCRIPT, 'sh', staging, pristine], 'keep a pristine copy', ctx.signal);
+        }
         await this.swap(staging, ctx.signal);
         swapped = true;
+        const notes = [`copied into ${this.container.label} with docker cp and swapped in; the replaced entries are kept in ${this.previous()} for ferry restore --undo`];
+        if (pristine !== undefined) notes.push(await this.keepPristine(pristine, ctx.signal));
+        pristine = undefined;
         const actual = (await this.folderFacts(ctx.signal))?.counts ?? { files: 0, directories: 0, symlinks: 0 };
         return {
           target: this.describe(),
           counts: (['files', 'directories', 'symlinks'] as const).map((object) => ({ object, expected: manifest.counts[object] ?? -1, actual: actual[object] })),
-          durationSeconds: (Date.now() - started) / 1000,
-          notes: [`built in ${this.container.label} and swapped in; the replaced entries are kept in ${this.previous()} for ferry restore --undo`],
+          durationSeconds: (Date.now() - began) / 1000,
+          notes,
         };
       },
       discard: async () => {
         if (!finished) pack.destroy();
-        await extracting?.catch(() => undefined);
-        if (!swapped && extracting !== undefined) await this.container.run(['sh', '-c', REMOVE_SCRIPT, 'sh', staging], { signal: new AbortController().signal }).catch(() => undefined);
+        await copying?.catch(() => undefined);
+        const leftovers = [...(swapped || started === undefined ? [] : [staging]), ...(pristine === undefined ? [] : [pristine])];
+        if (leftovers.length > 0) await this.container.run(['sh', '-c', REMOVE_SCRIPT, 'sh', ...leftovers], { signal: new AbortController().signal }).catch(() => undefined);
       },
     };
   }
 
+  private copyInFailed(staging: string, result: ToolResult, what: string): FerryError {
+    return new FerryError('UPLOADS_TARGET_UNWRITABLE', `docker cp into ${staging} in ${this.container.label} ${what}: ${reason(result)}`, {
+      hint: 'Check that the container is running and the free space in the uploads volume. The uploads were left as they were.',
+    });
+  }
+
+  /** Past the swap the restore has happened: a pristine copy that cannot be kept is said, not thrown. */
+  private async keepPristine(incoming: string, signal: AbortSignal): Promise<string> {
+    const result = await this.container.run(['sh', '-c', REPLACE_SCRIPT, 'sh', incoming, this.pristine()], { signal });
+    if (result.exitCode === 0) return `pristine copy kept at ${this.pristine()} for ferry reset`;
+    await this.container.run(['sh', '-c', REMOVE_SCRIPT, 'sh', incoming], { signal }).catch(() => undefined);
+    return `the pristine copy could not be kept at ${this.pristine()} (${reason(result)}); ferry reset has nothing to bring back`;
+  }
+
   async keptCopies(_options: RestoreOptions, ctx: StoreContext): Promise<KeptCopy[]> {
-    return (await this.exists(this.previous(), ctx.signal)) ? [{ role: 'previous', describe: `${this.previous()} in ${this.container.label}` }] : [];
+    const copies: KeptCopy[] = [];
+    for (const [role, path] of this.kept()) {
+      if (await this.exists(path, ctx.signal)) copies.push({ role, describe: `${path} in ${this.container.label}` });
+    }
+    return copies;
   }
 
   /** Swaps the previous copy back in; what it replaces becomes the previous copy, so undo again redoes. */
@@ -218,24 +299,48 @@ export class ExecFilesStore implements Store {
     return `${this.describe()}: the previous copy is back; what it replaced is now the previous copy (undo again to redo)`;
   }
 
-  reset(): Promise<string> {
-    return Promise.reject(new FerryError('NOTHING_TO_RESET', `no pristine copy of ${this.describe()}: uploads.exec keeps none`, {
-      hint: 'Restore from the archive again (ferry restore), or set uploads.path to the volume\'s folder on this machine to use restore.keep_pristine.',
-    }));
+  /** Swaps in a hard-linked copy of the pristine folder; the pristine copy stays for the next reset. */
+  async reset(_options: RestoreOptions, ctx: StoreContext): Promise<string> {
+    if (!(await this.exists(this.pristine(), ctx.signal))) {
+      throw new FerryError('NOTHING_TO_RESET', `no pristine copy of ${this.describe()}: ${this.pristine()} does not exist`, {
+        hint: 'Set restore.keep_pristine: true and restore once; that restore keeps the copy ferry reset brings back.',
+      });
+    }
+    const clone = this.workPath('clone');
+    await this.inContainer(['sh', '-c', LINK_COPY_SCRIPT, 'sh', this.pristine(), clone], 'copy the pristine copy', ctx.signal);
+    try {
+      await this.swap(clone, ctx.signal);
+    } catch (error) {
+      await this.container.run(['sh', '-c', REMOVE_SCRIPT, 'sh', clone], { signal: new AbortController().signal }).catch(() => undefined);
+      throw error;
+    }
+    return `${this.describe()}: back to the pristine copy of the last restore; what it replaced is now the previous copy`;
   }
 
   async dropKept(roles: Array<KeptCopy['role']>, _options: RestoreOptions, ctx: StoreContext): Promise<string[]> {
-    if (!roles.includes('previous') || !(await this.exists(this.previous(), ctx.signal))) return [];
-    await this.inContainer(['sh', '-c', REMOVE_SCRIPT, 'sh', this.previous()], 'remove the previous copy', ctx.signal);
-    return [`${this.previous()} in ${this.container.label}`];
+    const dropped: string[] = [];
+    for (const [role, path] of this.kept()) {
+      if (!roles.includes(role) || !(await this.exists(path, ctx.signal))) continue;
+      await this.inContainer(['sh', '-c', REMOVE_SCRIPT, 'sh', path], `remove ${path}`, ctx.signal);
+      dropped.push(`${path} in ${this.container.label}`);
+    }
+    return dropped;
+  }
+
+  private kept(): Array<[KeptCopy['role'], string]> {
+    return [['previous', this.previous()], ['pristine', this.pristine()]];
   }
 
   private previous(): string {
     return posix.join(this.path, '.ferry-prev');
   }
 
+  private pristine(): string {
+    return posix.join(this.path, '.ferry-pristine');
+  }
+
   /** A work folder inside the uploads folder, named like the local store's so backups skip it. */
-  private workPath(purpose: 'restore' | 'swap'): string {
+  private workPath(purpose: 'restore' | 'swap' | 'pristine' | 'clone'): string {
     return posix.join(this.path, `.ferry-${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`);
   }
 
@@ -264,7 +369,7 @@ export class ExecFilesStore implements Store {
   private async folderFacts(signal: AbortSignal): Promise<FolderFacts | undefined> {
     const output = (await this.inContainer(['sh', '-c', COUNT_SCRIPT, 'sh', this.path], `count ${this.path}`, signal)).stdout.trim();
     if (output === 'missing') return undefined;
-    const [dev, ino, files, directories, symlinks] = output.split(/\s+/).map(Number);
+    const [dev, ino, files, directories, symlinks] = output.split(/\s+/).slice(0, 5).map(Number);
     // The same form as the local store's: a volume's folder is the same inode seen from the host or the container.
     return { fingerprint: `uploads host ${hostname()} device ${String(dev)} inode ${String(ino)}`, counts: { files: files ?? 0, directories: directories ?? 0, symlinks: symlinks ?? 0 } };
   }
