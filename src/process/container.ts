@@ -43,7 +43,8 @@ function composeProgram(container: Pick<Container, 'spec' | 'key'>, signal: Abor
     if (v2?.exitCode === 0) return ['docker', 'compose'];
     const v1 = await runTool('docker-compose', ['version'], { signal }).catch(notFound);
     if (v1?.exitCode === 0) return ['docker-compose'];
-    const why = v2 === undefined ? 'docker is not on PATH' : lastLine(v2.stderr) || `exit ${String(v2.exitCode)}`;
+    // docker's first line says it ("docker: 'compose' is not a docker command."); the last only points to --help.
+    const why = v2 === undefined ? 'docker is not on PATH' : v2.stderr.split('\n').find((line) => line.trim() !== '') ?? `exit ${String(v2.exitCode)}`;
     throw new FerryError('COMPOSE_UNAVAILABLE', `cannot run docker compose for ${container.key} ${container.spec}: neither \`docker compose\` (${why}) nor \`docker-compose\` works`, {
       hint: `Install the Compose plugin (Debian/Ubuntu: docker-compose-plugin) or docker-compose, or name the container itself with docker://<container> in ${container.key}.`,
     });

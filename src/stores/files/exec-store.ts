@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { posix } from 'node:path';
-import { Readable, type Writable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract as tarExtract, pack as tarPack, type Header as TarHeaders } from 'tar-stream';
 import type { ArchiveEntryHeader, ArchiveSink, StoreManifest } from '../../archive/index.js';
@@ -71,23 +71,10 @@ export class ExecFilesStore implements Store {
     const warnings: string[] = [];
     let bytes = 0;
     ctx.progress.start(`archiving ${this.describe()}`);
-    const extract = tarExtract();
-    const copying = this.container.copyOut(this.path, { signal: ctx.signal, stdout: extract as unknown as Writable });
-    copying.catch(() => undefined);
-    try {
-      for await (const entry of extract) {
-        bytes += await this.archiveEntry(entry.header, entry as unknown as Readable, sink, counts, warnings, ctx);
-        ctx.progress.update(bytes);
-      }
-    } catch (error) {
-      extract.destroy();
-      // A stream cut short is docker's failure first: its message says why (the container stopped…).
-      const result = await copying.catch(() => undefined);
-      if (result !== undefined && result.exitCode !== 0) throw this.copyOutFailed(this.path, result);
-      throw error;
-    }
-    const result = await copying;
-    if (result.exitCode !== 0) throw this.copyOutFailed(this.path, result);
+    await this.readCopy(this.path, ctx.signal, async (header, data) => {
+      bytes += await this.archiveEntry(header, data, sink, counts, warnings, ctx);
+      ctx.progress.update(bytes);
+    });
     ctx.progress.done(`${counts.files} files, ${formatBytes(bytes)}`);
     return { kind: this.kind, source: this.describe(), fingerprint: facts.fingerprint, counts, bytes, durationSeconds: (Date.now() - started) / 1000, warnings };
   }
@@ -145,25 +132,48 @@ export class ExecFilesStore implements Store {
     return 0;
   }
 
-  /** A hard-linked file fetched on its own with a second docker cp (a single file comes as itself). */
+  /**
+   * A second name of a file (or of a symbolic link: `cp -al` links those too) fetched on its own with
+   * another docker cp: a single entry comes as itself, never as a link.
+   */
   private async archiveLinked(rel: string, sink: ArchiveSink, counts: Counts, ctx: StoreContext): Promise<number> {
-    const path = posix.join(this.path, rel);
-    const extract = tarExtract();
-    const copying = this.container.copyOut(path, { signal: ctx.signal, stdout: extract as unknown as Writable });
-    copying.catch(() => undefined);
-    let size = 0;
-    try {
-      for await (const entry of extract) {
-        const data = entry as unknown as Readable;
-        if (entry.header.type !== 'file' || size > 0) {
-          data.resume();
-          continue;
-        }
-        size = entry.header.size ?? 0;
-        await sink.addStream(UPLOADS_PREFIX + rel, data, size, { mode: (entry.header.mode ?? 0o644) & 0o7777, mtime: entry.header.mtime ?? new Date(0) });
-        counts.files++;
+    let size: number | undefined;
+    await this.readCopy(posix.join(this.path, rel), ctx.signal, async (header, data) => {
+      const attributes = { mode: (header.mode ?? 0o644) & 0o7777, mtime: header.mtime ?? new Date(0) };
+      if (size !== undefined || (header.type !== 'file' && header.type !== 'symlink')) {
+        data.resume();
+        return;
       }
+      if (header.type === 'symlink') {
+        data.resume();
+        size = 0;
+        await sink.addSymlink(UPLOADS_PREFIX + rel, header.linkname ?? '', attributes);
+        counts.symlinks++;
+        return;
+      }
+      size = header.size ?? 0;
+      await sink.addStream(UPLOADS_PREFIX + rel, data, size, attributes);
+      counts.files++;
+    });
+    return size ?? 0;
+  }
+
+  /**
+   * Reads `docker cp <container>:<path> -` entry by entry. The tar parser is fed through a
+   * PassThrough so that a stream cut short (the container stopped) still lets docker's exit status
+   * and message through, which then name the failure instead of the parser's "unexpected end".
+   */
+  private async readCopy(path: string, signal: AbortSignal, onEntry: (header: TarHeaders, data: Readable) => Promise<void>): Promise<void> {
+    const carrier = new PassThrough();
+    const extract = tarExtract();
+    carrier.pipe(extract as unknown as Writable);
+    const copying = this.container.copyOut(path, { signal, stdout: carrier });
+    copying.catch(() => undefined);
+    try {
+      for await (const entry of extract) await onEntry(entry.header, entry as unknown as Readable);
     } catch (error) {
+      carrier.unpipe();
+      carrier.destroy();
       extract.destroy();
       const result = await copying.catch(() => undefined);
       if (result !== undefined && result.exitCode !== 0) throw this.copyOutFailed(path, result);
@@ -171,7 +181,6 @@ export class ExecFilesStore implements Store {
     }
     const result = await copying;
     if (result.exitCode !== 0) throw this.copyOutFailed(path, result);
-    return size;
   }
 
   targetHosts(): string[] {
