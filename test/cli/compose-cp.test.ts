@@ -165,6 +165,16 @@ describe.skipIf(notRoot)('Compose production: uploads through docker cp, Compose
     // Nothing swapped, and the half-copied staging folder is gone.
     expect(await snapshotTree(dev)).toEqual(before);
 
+    // What a Ferry killed mid-restore left is removed by the next restore; a living run's folder is not.
+    mkdirSync(join(dev, '.ferry-restore-999999-deadbeef', 'recipes'), { recursive: true });
+    const living = `.ferry-restore-${process.pid}-cafe0000`;
+    mkdirSync(join(dev, living));
+    const restored = await ferry(['restore', 'latest', '--yes'], { ...docker.env, ...env, FERRY_UPLOADS_EXEC: 'docker://le-grimoire-backend-dev:/app/uploads' });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout + restored.stderr).toContain('left by a killed restore, removed first: /app/uploads/.ferry-restore-999999-deadbeef');
+    expect(readdirSync(dev).filter(skipOwn).sort()).toEqual(['.ferry-prev', living]);
+    expect(await snapshotTree(dev, '', skipOwn)).toEqual(await snapshotTree(uploadsIn(docker, 'le-grimoire-backend-prod')));
+
     // Neither Compose: one error naming both, before anything is read.
     const none = await ferry(['backup'], { ...docker.env, ...env, FERRY_FAKE_DOCKER_NO_COMPOSE: '1', FERRY_UPLOADS_EXEC: 'compose://backend:/app/uploads' });
     expect(none.code).toBe(1);

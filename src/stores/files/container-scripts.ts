@@ -61,5 +61,8 @@ export const SWAP_SCRIPT = [
 /** $@ folders to remove (Ferry's own work folders and kept copies). */
 export const REMOVE_SCRIPT = 'rm -rf -- "$@"';
 
+/** $1 folder → the names of Ferry's own entries at its top (.ferry-*), one per line. */
+export const LIST_SCRIPT = 'for e in "$1"/.ferry-*; do [ -e "$e" ] && printf \'%s\\n\' "${e##*/}"; done; exit 0';
+
 /** $1 → exit 0 when it exists. */
 export const EXISTS_SCRIPT = '[ -e "$1" ]';

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,8 +10,9 @@ import { containerFailure, containerOf, CONTAINER_PATH_PATTERN, type Container }
 import { lastLine, type ToolResult } from '../../process/index.js';
 import { formatBytes } from '../../util/format.js';
 import type { KeptCopy, PreflightReport, RestoreOptions, RestoreStaging, RestoreTarget, StagedDump, Store, StoreContext } from '../store.js';
-import { COUNT_SCRIPT, EXISTS_SCRIPT, LINK_COPY_SCRIPT, OWN_SCRIPT, PREPARE_SCRIPT, REMOVE_SCRIPT, REPLACE_SCRIPT, SWAP_SCRIPT } from './container-scripts.js';
+import { COUNT_SCRIPT, EXISTS_SCRIPT, LINK_COPY_SCRIPT, LIST_SCRIPT, OWN_SCRIPT, PREPARE_SCRIPT, REMOVE_SCRIPT, REPLACE_SCRIPT, SWAP_SCRIPT } from './container-scripts.js';
 import { ContainerFolderArchiver } from './container-archive.js';
+import { ownerAlive, parseWorkName, workPath, type FolderLayout } from './layout.js';
 import { UPLOADS_PREFIX } from './store.js';
 
 function reason(result: ToolResult): string {
@@ -81,10 +81,13 @@ export class ExecFilesStore implements Store {
     if (facts === undefined) return { describe: where, fingerprint: undefined, currentCounts: undefined, notes: ['the folder does not exist yet: it is created'] };
     const notes = [`the new entries are copied in with docker cp (into ${this.path}/.ferry-restore-…) and swapped in one by one; the current ones are kept in ${this.previous()}`];
     if (options.keepPristine === true) notes.push(`a pristine copy is kept at ${this.pristine()} (hard links) for ferry reset`);
+    const dead = await this.deadLeftovers(ctx.signal);
+    if (dead.length > 0) notes.push(`left by a killed restore, removed first: ${dead.join(', ')}`);
     return { describe: where, fingerprint: facts.fingerprint, currentCounts: facts.counts, notes };
   }
 
   async prepareRestore(manifest: StoreManifest, options: RestoreOptions, ctx: StoreContext): Promise<RestoreStaging> {
+    await this.removeDeadLeftovers(ctx.signal);
     const staging = this.workPath('restore');
     const pack = tarPack();
     let started: Promise<{ uid: number; gid: number }> | undefined;
@@ -187,6 +190,7 @@ export class ExecFilesStore implements Store {
 
   /** Swaps the previous copy back in; what it replaces becomes the previous copy, so undo again redoes. */
   async undo(_options: RestoreOptions, ctx: StoreContext): Promise<string> {
+    await this.removeDeadLeftovers(ctx.signal);
     if (!(await this.exists(this.previous(), ctx.signal))) {
       throw new FerryError('NOTHING_TO_UNDO', `no previous copy of ${this.describe()}: ${this.previous()} does not exist`, {
         hint: 'Only a restore keeps a previous copy, and ferry restore --drop-previous removes it; restore from an archive instead (ferry list).',
@@ -198,6 +202,7 @@ export class ExecFilesStore implements Store {
 
   /** Swaps in a hard-linked copy of the pristine folder; the pristine copy stays for the next reset. */
   async reset(_options: RestoreOptions, ctx: StoreContext): Promise<string> {
+    await this.removeDeadLeftovers(ctx.signal);
     if (!(await this.exists(this.pristine(), ctx.signal))) {
       throw new FerryError('NOTHING_TO_RESET', `no pristine copy of ${this.describe()}: ${this.pristine()} does not exist`, {
         hint: 'Set restore.keep_pristine: true and restore once; that restore keeps the copy ferry reset brings back.',
@@ -236,9 +241,33 @@ export class ExecFilesStore implements Store {
     return posix.join(this.path, '.ferry-pristine');
   }
 
-  /** A work folder inside the uploads folder, named like the local store's so backups skip it. */
+  /**
+   * A work folder inside the uploads folder, named as the local store names them in a mount point
+   * (its owner's pid and start time), so backups skip it and a later run can tell a dead one.
+   */
   private workPath(purpose: 'restore' | 'swap' | 'pristine' | 'clone'): string {
-    return posix.join(this.path, `.ferry-${purpose}-${process.pid}-${randomBytes(4).toString('hex')}`);
+    return workPath(this.layout(), purpose);
+  }
+
+  private layout(): FolderLayout {
+    return { target: this.path, mountPoint: true, previous: this.previous(), pristine: this.pristine(), workParent: this.path, workPrefix: '.ferry-' };
+  }
+
+  /**
+   * Copies left half-built by a Ferry that was killed (it is no longer running on this machine):
+   * never swapped in, so they are removed. A killed swap's folder is left for a person to look at.
+   */
+  private async deadLeftovers(signal: AbortSignal): Promise<string[]> {
+    const listed = await this.container.run(['sh', '-c', LIST_SCRIPT, 'sh', this.path], { signal });
+    return listed.stdout.split('\n').filter((name) => {
+      const parsed = parseWorkName(this.layout(), name);
+      return parsed !== undefined && ['restore', 'pristine', 'clone'].includes(parsed.purpose) && !ownerAlive(parsed);
+    }).map((name) => posix.join(this.path, name));
+  }
+
+  private async removeDeadLeftovers(signal: AbortSignal): Promise<void> {
+    const dead = await this.deadLeftovers(signal);
+    if (dead.length > 0) await this.inContainer(['sh', '-c', REMOVE_SCRIPT, 'sh', ...dead], 'remove what a killed restore left', signal);
   }
 
   private async swap(incoming: string, signal: AbortSignal): Promise<void> {
