@@ -32,7 +32,7 @@ export const postgresConfigSchema = z.object({
 export const uploadsConfigSchema = z.object({
   path: nonEmpty.optional().describe('the uploads folder to back up and restore'),
   exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*:\/.*$/, 'expected docker://<container>:/path or compose://<service>:/path').optional()
-    .describe('the uploads folder inside a container, read and written with tar through docker exec (instead of path)'),
+    .describe('the uploads folder inside a container, read and written with docker cp (instead of path)'),
   strict: flag.default(false).describe('fail the backup when a file cannot be read, instead of warning'),
 }).strict().superRefine((uploads, ctx) => {
   if ((uploads.path === undefined) === (uploads.exec === undefined)) {

@@ -82,6 +82,7 @@ export const ERROR_CODES = {
   NOTIFY_FAILED: { exit: 'failed', summary: 'ferry notify test: a configured notifier (webhook, command or e-mail) failed' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
   CONTAINER_UNREACHABLE: { exit: 'failed', summary: 'docker is missing, or the container named by postgres.exec, mongodb.exec or uploads.exec is not running or lacks what Ferry runs in it' },
+  COMPOSE_UNAVAILABLE: { exit: 'failed', summary: 'a compose:// container is named and neither `docker compose` nor `docker-compose` works' },
 } as const satisfies Record<string, CodeDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

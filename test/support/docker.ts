@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 /** The folder holding the stand-in `docker` (test/support/bin/docker): put it first on PATH. */
 export const STAND_IN_BIN = fileURLToPath(new URL('./bin', import.meta.url));
+/** The stand-in Compose v1 `docker-compose` (a wrapper around the stand-in docker's compose). */
+const COMPOSE_V1_BIN = fileURLToPath(new URL('./bin-compose-v1', import.meta.url));
 
 export interface FakeContainer {
   /** The image's environment (never secrets: those must come through -e). */
@@ -27,9 +29,17 @@ export interface FakeDocker {
  * visible to the host and killed with it), images (the container's programs are this machine's
  * /usr), `docker exec` of a missing program (exit 127 from the shell, where docker says 126 with
  * an OCI runtime message), networks other than one shared namespace (set netns to separate the
- * caller from it), TTYs (-t), and every command but exec.
+ * caller from it), TTYs (-t), and every command but exec, cp with a `-` stream, compose ps -q and
+ * compose version. Of `docker cp`: it reads and writes the container's folder from the host (GNU
+ * tar, where docker uses Go's archive/tar: PAX headers, and "." entries skipped on extraction),
+ * so symbolic links in the container path resolve on the host; stopped containers; `compose ps -q`
+ * prints the container's name where docker prints its id; and how a container that stops mid-copy
+ * fails (`cpCut` cuts the stream and says "unexpected EOF").
+ *
+ * `compose: 'v1'` plays a machine with only Compose v1: `docker compose` is "not a docker command"
+ * and the stand-in `docker-compose` (test/support/bin-compose-v1) is on PATH.
  */
-export function fakeDocker(dir: string, containers: Record<string, FakeContainer>, options: { netns?: string } = {}): FakeDocker {
+export function fakeDocker(dir: string, containers: Record<string, FakeContainer>, options: { netns?: string; compose?: 'v1' | 'v2'; cpCut?: number } = {}): FakeDocker {
   const state = join(dir, 'docker-state');
   const log = join(dir, 'docker.log');
   mkdirSync(join(state, 'services'), { recursive: true });
@@ -42,7 +52,9 @@ export function fakeDocker(dir: string, containers: Record<string, FakeContainer
   writeFileSync(log, '');
   return {
     env: {
-      PATH: `${STAND_IN_BIN}:${process.env.PATH ?? ''}`,
+      PATH: `${STAND_IN_BIN}:${options.compose === 'v1' ? `${COMPOSE_V1_BIN}:` : ''}${process.env.PATH ?? ''}`,
+      ...(options.compose === 'v1' ? { FERRY_FAKE_DOCKER_NO_COMPOSE: '1' } : {}),
+      ...(options.cpCut === undefined ? {} : { FERRY_FAKE_DOCKER_CP_CUT: String(options.cpCut) }),
       FERRY_FAKE_DOCKER: state,
       FERRY_FAKE_DOCKER_LOG: log,
       ...(options.netns === undefined ? {} : { FERRY_FAKE_DOCKER_NETNS: options.netns }),

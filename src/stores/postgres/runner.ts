@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FerryError } from '../../errors/index.js';
 import { lastLine, runTool, type RunOptions, type ToolResult } from '../../process/index.js';
 import { urlWithoutPassword } from '../../config/index.js';
+import { parseContainer } from '../../process/container.js';
 import { parseToolVersion, packageHint } from './tools.js';
 
 export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
@@ -40,27 +41,12 @@ export function localRunner(dir: string, version: string, major: number): PgTool
   };
 }
 
-/** docker://<container> runs `docker exec -i`; compose://<service> runs `docker compose exec -T`. */
-export function parseExec(exec: string): { command: string[]; label: string } {
-  const m = /^(docker|compose):\/\/([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(exec);
-  if (m === null) {
-    throw new FerryError('CONFIG_INVALID', `postgres.exec: ${exec} is not docker://<container> or compose://<service>`, {
-      hint: 'Name the container running PostgreSQL, e.g. docker://le-grimoire-postgres-1, or the Compose service, e.g. compose://postgres.',
-    });
-  }
-  const env = PASSED_ENV.flatMap((name) => ['-e', name]);
-  const name = m[2] as string;
-  return m[1] === 'docker'
-    ? { command: ['exec', '-i', ...env, name], label: `docker container ${name}` }
-    : { command: ['compose', 'exec', '-T', ...env, name], label: `docker compose service ${name}` };
-}
-
+/** The tools run through docker exec or Compose exec (src/process/container.ts); PGPASSWORD crosses by name. */
 export async function containerRunner(exec: string, minMajor: number, what: string, signal: AbortSignal): Promise<PgToolRunner> {
-  const { command, label } = parseExec(exec);
-  const run = (tool: string, args: string[], options: RunOptions) => runTool('docker', [...command, tool, ...args], options);
-  const probe = await run('pg_dump', ['--version'], { signal }).catch((cause: unknown) => {
-    throw new FerryError('PG_TOOL_MISSING', `cannot run docker for postgres.exec ${exec}: ${(cause as Error).message}`, { hint: 'Install the docker CLI, or remove postgres.exec to use local client tools.', cause });
-  });
+  const container = parseContainer(exec, 'postgres.exec');
+  const label = container.label;
+  const run = (tool: string, args: string[], options: RunOptions) => container.run([tool, ...args], { ...options, passEnv: PASSED_ENV });
+  const probe = await run('pg_dump', ['--version'], { signal });
   const parsed = parseToolVersion(probe.stdout);
   if (probe.exitCode !== 0 || parsed === undefined) {
     throw new FerryError('PG_TOOL_MISSING', `pg_dump did not run in ${label}: ${lastLine(probe.stderr) || `exit ${String(probe.exitCode)}`}`, {
