@@ -6,14 +6,15 @@ import { parse } from 'yaml';
 const SNIPPET = fileURLToPath(new URL('../../examples/le-grimoire/docker-compose.ferry.yml', import.meta.url));
 
 /**
- * Names in Le Grimoire's docker-compose.prod.yml (github.com/sparck75/le-grimoire, read at commits
- * 68cf38f and 21d7a31): the snippet is merged with it by a second -f, so it must use these exactly.
+ * Names in Le Grimoire's docker-compose.prod.yml (github.com/sparck75/le-grimoire, read at commit
+ * 9d39cf3, the newest: mongodb, db, backend, frontend, redis, nginx): the snippet is merged with it by a second -f, so it must use these exactly.
  */
 const PROD = {
   network: 'grimoire-network',
   uploadsVolume: 'uploaded_images',
   postgresService: 'db',
   postgresDatabase: 'le_grimoire',
+  mongoService: 'mongodb',
 };
 
 interface Service {
@@ -23,6 +24,7 @@ interface Service {
   environment?: Record<string, string>;
   volumes?: string[];
   networks?: string[];
+  depends_on?: string[];
 }
 
 describe('examples/le-grimoire/docker-compose.ferry.yml', () => {
@@ -48,6 +50,9 @@ describe('examples/le-grimoire/docker-compose.ferry.yml', () => {
     const pg = new URL(env.DATABASE_URL ?? '');
     expect([pg.hostname, pg.port, pg.pathname]).toEqual([PROD.postgresService, '5432', `/${PROD.postgresDatabase}`]);
     // The scripts' container names would turn on docker exec, which the image has no docker for.
+    const mongo = new URL(env.MONGODB_URL ?? '');
+    expect([mongo.hostname, mongo.port, mongo.searchParams.get('authSource')]).toEqual([PROD.mongoService, '27017', 'admin']);
+    expect(ferry.depends_on).toEqual([PROD.postgresService, PROD.mongoService]);
     for (const name of ['POSTGRES_CONTAINER', 'MONGODB_CONTAINER', 'BACKEND_CONTAINER']) expect(env[name]).toBe('');
     // Secrets come from the env file, interpolated: none is written in the snippet.
     expect(readFileSync(SNIPPET, 'utf8')).not.toMatch(/PASSWORD:\s*\S/);
