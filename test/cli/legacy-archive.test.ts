@@ -102,7 +102,9 @@ describe('migrating from the shell scripts', () => {
     };
     const inspected = await ferry(['inspect', 'latest'], env);
     expect(inspected.code, inspected.stderr).toBe(0);
-    expect(inspected.stdout).toMatch(/written\s+by ferry unknown, archive format 0/);
+    expect(inspected.stdout).toMatch(/^written\s+by the old backup scripts \(no manifest\.json\)$/m);
+    expect(inspected.stdout).toMatch(/^created\s+2025-10-28T14:30:22\.000Z \(read from its name, or its oldest entry\)$/m);
+    expect(inspected.stdout).not.toMatch(/ in 0 ms|ferry unknown/);
     expect(inspected.stdout).toMatch(/no manifest: entries have no checksums and no expected counts/);
 
     const restored = await ferry(['restore', 'latest', '--yes'], env);

@@ -28,20 +28,24 @@ export async function inspectCommand(session: Session, reference: string): Promi
     return 0;
   }
   const m = result.manifest;
+  // The old scripts recorded no host, duration or counts: say so rather than print zeros.
+  const legacy = m.formatVersion === LEGACY_FORMAT_VERSION;
   const lines = [
     `archive   ${result.archive} (${formatBytes(result.size)})`,
-    `created   ${m.createdAt} on ${m.host} in ${formatDuration(m.durationSeconds)}`,
-    `written   by ferry ${m.tool.version}, archive format ${m.formatVersion}${m.compression === undefined ? '' : `, ${m.compression.codec} level ${m.compression.level}`}`,
-    `entries   ${m.entries.length}, ${m.formatVersion === LEGACY_FORMAT_VERSION ? 'made by the old scripts: no checksums' : 'each with size and sha256'}`,
+    legacy ? `created   ${m.createdAt} (read from its name, or its oldest entry)` : `created   ${m.createdAt} on ${m.host} in ${formatDuration(m.durationSeconds)}`,
+    legacy ? 'written   by the old backup scripts (no manifest.json)' : `written   by ferry ${m.tool.version}, archive format ${m.formatVersion}${m.compression === undefined ? '' : `, ${m.compression.codec} level ${m.compression.level}`}`,
+    `entries   ${m.entries.length}, ${legacy ? 'made by the old scripts: no checksums' : 'each with size and sha256'}`,
     '',
   ];
   for (const [kind, store] of Object.entries(m.stores)) {
     lines.push(`${kind}: ${store.source}`);
     const versions = [store.serverVersion && `server ${store.serverVersion}`, store.toolVersion && `dumped with ${store.toolVersion}`].filter(Boolean).join(', ');
     if (versions !== '') lines.push(`  ${versions}`);
-    lines.push(`  ${formatBytes(store.bytes)} in ${formatDuration(store.durationSeconds)}`);
+    lines.push(legacy ? `  ${formatBytes(store.bytes)}` : `  ${formatBytes(store.bytes)} in ${formatDuration(store.durationSeconds)}`);
     for (const warning of store.warnings) lines.push(`  warning: ${warning}`);
-    lines.push(table(['  object', 'count'], Object.entries(store.counts).map(([object, count]) => [`  ${object}`, String(count)])), '');
+    const counts = Object.entries(store.counts);
+    if (counts.length > 0) lines.push(table(['  object', 'count'], counts.map(([object, count]) => [`  ${object}`, String(count)])));
+    lines.push('');
   }
   lines.push(`restore with: ferry restore ${result.archive}   (--only ${Object.keys(m.stores).join(',')})`);
   output.data(lines.join('\n'));
