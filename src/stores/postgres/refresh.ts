@@ -258,7 +258,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
       const masking = await running.done;
       ctx.progress.done('loaded');
       ctx.progress.start(`checking counts in ${describeUrl(loadTarget.url)}`);
-      const counts = await restoredCounts(loadTarget, request.expected);
+      const counts = await restoredCounts(loadTarget, await expectedTables(request, dumpStaged ? customPath : undefined));
       ctx.progress.done();
       if (choice.strategy === 'swap') {
         const wrong = counts.filter((c) => c.expected >= 0 && c.expected !== c.actual);
@@ -373,6 +373,17 @@ async function refuseReferencedTables(target: PgTarget, tables: string[], cascad
 }
 
 /** What pg_restore prints about the dump (its list, its schema: never its rows), through a file: it may be long. */
+/**
+ * The tables whose rows are counted after the load: the manifest's, or for an archive of the old
+ * scripts (no manifest, so no counts) every table with data in the dump, its count unknown (-1).
+ */
+async function expectedTables(request: PgRefreshRequest, customPath: string | undefined): Promise<Record<string, number>> {
+  if (Object.keys(request.expected).length > 0 || request.tables !== undefined || customPath === undefined) return request.expected;
+  const entries = parseToc(await toolOutput(request.tools, ['--list'], customPath, request.ctx));
+  const name = (part: string) => (/^[a-z_][a-z0-9_$]*$/.test(part) ? part : quoteIdent(part));
+  return Object.fromEntries(entries.filter((e) => e.desc === 'TABLE DATA').map((e) => [`${name(e.schema)}.${name(e.tag)}`, -1]));
+}
+
 async function toolOutput(tools: PgToolRunner, args: string[], dumpPath: string, ctx: StoreContext): Promise<string> {
   const file = await tools.fileForTools(dumpPath, ctx.signal);
   const outPath = join(ctx.tempDir, `pg_restore-${args.join('').replace(/\W/g, '')}.txt`);
