@@ -164,6 +164,8 @@ describe('migrating from the shell scripts', () => {
     const devDb = uniqueName('oldscripts_mongo');
     const mongoRestore = await ferry(['restore', 'latest', '--yes', '--only', 'mongo', '--to-db', devDb], { ...env, MONGODB_URL: mongoUrl, MONGODB_DB_NAME: 'legrimoire' });
     expect(mongoRestore.code, mongoRestore.stdout + mongoRestore.stderr).toBe(0);
+    expect(mongoRestore.stderr).toMatch(/^\s+not restored: admin\.system\.version \(the databases admin, config and local and system\.\* collections belong to the server/m);
+    expect(mongoRestore.stderr).toMatch(/^\s+replaces every collection in the dump \(an archive without a manifest records no counts/m);
     const client = await MongoClient.connect(mongoUrl);
     try {
       const names = (await client.db(devDb).listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name).filter((n) => !n.includes('__ferry_')).sort();

@@ -180,6 +180,10 @@ export function renderPlan(plan: RestorePlan): string {
       lines.push(`    replaces ${now === undefined ? 'nothing' : `${plural(now.files ?? 0, 'file')}, ${plural(now.directories ?? 0, 'folder')}, ${plural(now.symlinks ?? 0, 'link')}`} with ${some(manifest.counts.files, 'file')}, ${some(manifest.counts.directories, 'folder')}, ${some(manifest.counts.symlinks, 'link')} (${formatBytes(manifest.bytes)})`);
       continue;
     }
+    if (Object.keys(manifest.counts).length === 0) {
+      lines.push(`    replaces every ${store.kind === 'mongo' ? 'collection' : 'table'} in the dump (an archive without a manifest records no counts: they are counted once loaded)`);
+      continue;
+    }
     const selected = Object.keys(manifest.counts).filter((object) => target.currentCounts === undefined || object in target.currentCounts);
     const unit = store.kind === 'mongo' ? 'documents' : 'rows';
     lines.push(`    replaces ${plural(selected.length, store.kind === 'mongo' ? 'collection' : 'table')} (${unit} now -> in the archive):`);

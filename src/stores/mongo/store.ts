@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Db, MongoClient } from 'mongodb';
-import type { ArchiveEntryHeader, StoreManifest } from '../../archive/index.js';
+import type { ArchiveEntryHeader, ManifestEntry, StoreManifest } from '../../archive/index.js';
 import type { MongodbConfig } from '../../config/index.js';
 import { FerryError } from '../../errors/index.js';
 import { hostsOfUrl } from '../../util/url.js';
@@ -32,6 +32,16 @@ import { plural } from '../../util/format.js';
 export const MONGO_PREFIX = 'mongodb/';
 
 const SERVER_DATABASES = new Set(['admin', 'config', 'local']);
+
+/** The server's own collections in an archive (the old scripts dumped every database): "admin.system.users", … */
+function serverCollections(entries: readonly ManifestEntry[]): string[] {
+  return entries.flatMap((entry) => {
+    const match = /^mongodb\/([^/]+)\/([^/]+)\.bson$/.exec(entry.path);
+    if (match === null) return [];
+    const [, folder, file] = match as unknown as [string, string, string];
+    return SERVER_DATABASES.has(folder) || file.startsWith('system.') ? [`${folder}.${unescapeCollectionName(file)}`] : [];
+  });
+}
 
 export class MongoStore implements Store {
   readonly kind = 'mongo' as const;
@@ -130,6 +140,8 @@ export class MongoStore implements Store {
       else if (prevs > 0) notes.push(`the ${prevs} previous copies kept by the last restore or reset are dropped`);
       if (all.some((c) => c.name.endsWith('__ferry_new'))) notes.push('collections left by an interrupted restore (<coll>__ferry_new) are removed');
       if (options.keepPristine === true) notes.push('a pristine copy of each restored collection is kept as <coll>__ferry_pristine for ferry reset');
+      const serverOwned = serverCollections(options.archiveEntries ?? []);
+      if (serverOwned.length > 0) notes.push(`not restored: ${serverOwned.join(', ')} (the databases admin, config and local and system.* collections belong to the server, not the application)`);
       const uuids = all.flatMap((c) => (c.uuid === undefined ? [] : [c.uuid]));
       return { describe: describeMongo(this.config, database), fingerprint: targetFingerprint(manifest.fingerprint, uuids, facts, this.config, database), currentCounts, notes };
     });
