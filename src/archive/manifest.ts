@@ -5,7 +5,9 @@ import { FerryError } from '../errors/index.js';
  * manifest.json, the machine-readable description of an archive. FORMAT_VERSION only ever grows;
  * readers accept every version up to it, so archives stay restorable for good.
  */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
+/** What full archives still write: a Ferry that knows only version 1 restores them. Deltas write 2. */
+export const FULL_FORMAT_VERSION = 1;
 /** Given to archives in the old scripts' layout, which carry no manifest at all. */
 export const LEGACY_FORMAT_VERSION = 0;
 export const MANIFEST_ENTRY = 'manifest.json';
@@ -32,6 +34,18 @@ const storeSchema = z.object({
   bytes: z.number().int().nonnegative(),
   durationSeconds: z.number().nonnegative(),
   warnings: z.array(z.string()).default([]),
+  /**
+   * Incremental stores: `full` starts a chain; a `delta` holds only what changed since `base` (the
+   * backup before it, named with the sha256 of its manifest.json) and is restored on top of it.
+   * `position` counts the deltas since the full. In a delta, counts and bytes are the whole store's.
+   */
+  chain: z.object({
+    kind: z.enum(['full', 'delta']),
+    position: z.number().int().nonnegative(),
+    base: z.object({ name: z.string(), manifestSha256: z.string() }).optional(),
+    /** Bytes of the files this archive holds (the changed ones, in a delta). */
+    writtenBytes: z.number().int().nonnegative(),
+  }).optional(),
   /** Store-specific facts worth keeping: server time at the start, replica set, database name. */
   facts: z.record(z.string(), z.string()).optional(),
 });
@@ -55,6 +69,12 @@ export const manifestSchema = z.object({
   }).optional(),
   /** How the tar stream is compressed (absent: gzip, as archives before zstd). Readers go by the first bytes. */
   compression: z.object({ codec: z.enum(['gzip', 'zstd']), level: z.number().int() }).optional(),
+  /**
+   * In a delta (written after `entries`): the complete entry list of the incremental store as it was
+   * at backup time, and the paths of its base's list that are gone or changed type.
+   */
+  chainFiles: z.array(entrySchema).optional(),
+  chainDeleted: z.array(z.string()).optional(),
   /** In the sidecar of an encrypted archive, which then lists no entries. */
   encryption: z.object({ recipients: z.array(z.string()), passphrase: z.boolean() }).optional(),
 });
@@ -95,4 +115,12 @@ export function storeTotals(manifest: Pick<Manifest, 'stores'>): Record<string, 
     items: Object.values(store.counts).reduce((a, b) => a + b, 0),
     bytes: store.bytes,
   }]));
+}
+
+/** The archive entry of a delta listing its deletions, NUL-terminated, for `xargs -0 rm -rf`. */
+export const DELETIONS_ENTRY = 'uploads.deleted';
+
+/** The complete entry list of the store under `prefix`: a delta's own list, or a full's entries. */
+export function chainFileList(manifest: Pick<Manifest, 'entries' | 'chainFiles'>, prefix: string): ManifestEntry[] {
+  return manifest.chainFiles ?? manifest.entries.filter((entry) => entry.path.startsWith(prefix) && entry.path !== prefix);
 }

@@ -54,6 +54,8 @@ const KEY_PATHS = [
   'uploads.path',
   'uploads.strict',
   'uploads.exec',
+  'uploads.incremental',
+  'uploads.full_every',
   'storage.remote',
   'storage.endpoint',
   'storage.region',

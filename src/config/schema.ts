@@ -34,6 +34,8 @@ export const uploadsConfigSchema = z.object({
   exec: z.string().regex(/^(docker|compose):\/\/[A-Za-z0-9][A-Za-z0-9_.-]*:\/.*$/, 'expected docker://<container>:/path or compose://<service>:/path').optional()
     .describe('the uploads folder inside a container, read and written with docker cp (instead of path)'),
   strict: flag.default(false).describe('fail the backup when a file cannot be read, instead of warning'),
+  incremental: flag.default(false).describe('write only the files that changed since the previous backup (a delta), with the complete file list in the manifest'),
+  full_every: count(1, 1000).default(7).describe('with incremental: a full uploads set at least every this many backups'),
 }).strict().superRefine((uploads, ctx) => {
   if ((uploads.path === undefined) === (uploads.exec === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['path'], message: 'expected either uploads.path (a folder here) or uploads.exec (a folder in a container), not both or neither' });

@@ -81,6 +81,7 @@ export const ERROR_CODES = {
   NOTHING_TO_RESET: { exit: 'usage', summary: 'ferry reset found no pristine copy (restore.keep_pristine was off at the last restore)' },
   NOTIFY_FAILED: { exit: 'failed', summary: 'ferry notify test: a configured notifier (webhook, command or e-mail) failed' },
   DEMO_FAILED: { exit: 'failed', summary: 'the demo could not start its throw-away database' },
+  CHAIN_LINK_MISSING: { exit: 'integrity', summary: 'a delta backup\'s base (or a backup further down its chain) is missing or is not the archive it was built on' },
   CONTAINER_UNREACHABLE: { exit: 'failed', summary: 'docker is missing, or the container named by postgres.exec, mongodb.exec or uploads.exec is not running or lacks what Ferry runs in it' },
   COMPOSE_UNAVAILABLE: { exit: 'failed', summary: 'a compose:// container is named and neither `docker compose` nor `docker-compose` works' },
 } as const satisfies Record<string, CodeDefinition>;

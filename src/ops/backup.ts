@@ -4,17 +4,18 @@ import { PassThrough } from 'node:stream';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import {
-  AGE_SUFFIX, ArchiveWriter, archiveNameFor, updateLatestLink, checksumLine, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, INFO_ENTRY,
+  AGE_SUFFIX, ArchiveWriter, archiveNameFor, updateLatestLink, checksumLine, CHECKSUM_SUFFIX, type EncryptionSettings, FORMAT_VERSION, FULL_FORMAT_VERSION, INFO_ENTRY,
   MANIFEST_ENTRY, MANIFEST_SUFFIX, writeFileAtomic, type Manifest, type StoreManifest,
 } from '../archive/index.js';
 import { writeError } from '../archive/writer.js';
 import { archiveCompression } from '../config/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
-import { storesFromConfig, type StagedDump, type Store, type StoreContext } from '../stores/index.js';
+import { storesFromConfig, type ChainBase, type ChainList, type StagedDump, type Store, type StoreContext } from '../stores/index.js';
 import { formatBytes, plural } from '../util/format.js';
 import { FERRY_VERSION } from '../version.js';
 import { renderBackupInfo } from './backup-info.js';
 import { catalog, withDetails } from './catalog.js';
+import { CHAIN_STORE, findChainBase } from './chain.js';
 import type { OperationContext } from './context.js';
 import { findLeftovers, removeLeftovers, tempFolderPrefix, type Leftover } from './leftovers.js';
 import { acquireLock } from './lock.js';
@@ -93,12 +94,14 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     verifying.catch(() => undefined);
 
     const previous = await previousStores(directory);
-    const storeManifests = await stageAndWrite(stores, writer, storeCtx, ctx, contentProven, previous);
+    const base = await chainBase(ctx, stores, directory, encryption !== undefined);
+    const { manifests: storeManifests, chainList } = await stageAndWrite(stores, writer, storeCtx, ctx, contentProven, previous, base);
     ctx.progress.start('finishing the archive: manifest, checksums and verification');
 
     const head: Omit<Manifest, 'entries'> = {
       format: 'ferry-archive',
-      formatVersion: FORMAT_VERSION,
+      // Only a delta needs a Ferry that knows chains; a full stays readable by older ones.
+      formatVersion: chainList === undefined ? FULL_FORMAT_VERSION : FORMAT_VERSION,
       compression,
       tool: { name: 'ferry', version: FERRY_VERSION },
       createdAt: now.toISOString(),
@@ -107,7 +110,8 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
       stores: storeManifests,
     };
     await writer.addBuffer(INFO_ENTRY, Buffer.from(renderBackupInfo(head, name)), { mode: 0o600, mtime: now });
-    const manifest: Manifest = { ...head, entries: [...writer.entries] };
+    // The complete file list comes after the entries: list and health read sidecars only up to them.
+    const manifest: Manifest = { ...head, entries: [...writer.entries], ...(chainList === undefined ? {} : { chainFiles: chainList.files, chainDeleted: chainList.deleted }) };
     const manifestText = JSON.stringify(manifest, null, 2) + '\n';
     await writer.addBuffer(MANIFEST_ENTRY, Buffer.from(manifestText), { mode: 0o600, mtime: now });
     const finished = await writer.finish();
@@ -191,7 +195,9 @@ export async function writeSidecar(path: string, content: string): Promise<void>
  * folder need different resources); the archive, a single stream, takes each store's entries as soon
  * as its staging is done. The first failure stops the others and is the one reported.
  */
-async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: StoreContext, ctx: OperationContext, contentProven: Set<string>, previous: Manifest['stores']): Promise<Record<string, StoreManifest>> {
+async function stageAndWrite(
+  stores: Store[], writer: ArchiveWriter, storeCtx: StoreContext, ctx: OperationContext, contentProven: Set<string>, previous: Manifest['stores'], base: ChainBase | undefined,
+): Promise<{ manifests: Record<string, StoreManifest>; chainList: ChainList | undefined }> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
@@ -203,7 +209,8 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
       await mkdir(tempDir, { mode: 0o700 });
       ctx.log.info(`dumping ${store.describe()}`);
       const before = previous[store.kind];
-      const staging = store.stage({ ...storeCtx, signal: stop.signal, tempDir, ...(before === undefined ? {} : { previous: before }) })
+      const chainBaseHere = store.kind === CHAIN_STORE ? base : undefined;
+      const staging = store.stage({ ...storeCtx, signal: stop.signal, tempDir, ...(before === undefined ? {} : { previous: before }), ...(chainBaseHere === undefined ? {} : { base: chainBaseHere }) })
         .then((staged) => ({ store, staged }))
         .catch((error: unknown) => {
           firstFailure ??= error;
@@ -214,6 +221,7 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
       pending.set(store, staging);
     }
     const manifests: Record<string, StoreManifest> = {};
+    let chainList: ChainList | undefined;
     while (pending.size > 0) {
       const { store, staged } = await Promise.race(pending.values());
       pending.delete(store);
@@ -223,10 +231,11 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
       const manifest = await staged.write(writer);
       ctx.progress.done();
       manifests[store.kind] = manifest;
+      chainList ??= staged.chainList?.();
       ctx.log.info(`${store.kind}: ${plural(Object.keys(manifest.counts).length, 'object')}, ${formatBytes(manifest.bytes)} in ${manifest.durationSeconds.toFixed(1)} s`);
     }
     // The manifest lists stores in configuration order, whatever order they were written in.
-    return Object.fromEntries(stores.map((store) => [store.kind, manifests[store.kind] as StoreManifest]));
+    return { manifests: Object.fromEntries(stores.map((store) => [store.kind, manifests[store.kind] as StoreManifest])), chainList };
   } catch (error) {
     // Writing into the archive can fail first (a full disk); the stores stopped because of it then
     // report INTERRUPTED, which must not hide the cause.
@@ -237,6 +246,20 @@ async function stageAndWrite(stores: Store[], writer: ArchiveWriter, storeCtx: S
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * With uploads.incremental: the backup a delta of the uploads folder would build on. An encrypted
+ * backup lists no files beside it, so with encryption every backup is full.
+ */
+async function chainBase(ctx: OperationContext, stores: Store[], directory: string, encrypted: boolean): Promise<ChainBase | undefined> {
+  const store = stores.find((s) => s.kind === CHAIN_STORE);
+  if (ctx.config.uploads?.incremental !== true || store === undefined) return undefined;
+  if (encrypted) {
+    ctx.log.info('uploads.incremental: the backup is encrypted, so its uploads are written in full');
+    return undefined;
+  }
+  return findChainBase(directory, store.describe());
 }
 
 /** The stores of the newest backup's manifest sidecar, for progress estimates; none when there is none. */

@@ -50,7 +50,13 @@ export class EntryAudit {
     const findings: VerifyFinding[] = [];
     const uploads = manifest.stores.uploads;
     if (uploads !== undefined) {
+      // A delta holds only the changed files (each checked against the entry list); its complete
+      // list is what must add up to the folder's count.
+      const delta = uploads.chain?.kind === 'delta';
+      const listed = (manifest.chainFiles ?? []).filter((entry) => entry.type === 'file').length;
+      if (delta && listed !== uploads.counts.files) findings.push({ entry: UPLOADS_PREFIX, problem: `the delta's file list holds ${listed} files, the manifest says ${uploads.counts.files ?? 0}` });
       for (const [kind, found] of Object.entries(this.uploads)) {
+        if (delta && kind === 'files') continue;
         const expected = uploads.counts[kind];
         if (expected !== undefined && expected !== found) findings.push({ entry: UPLOADS_PREFIX, problem: `uploads/ holds ${found} ${kind}, the manifest says ${expected}` });
       }

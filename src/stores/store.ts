@@ -33,6 +33,23 @@ export interface StoreContext {
   tempDir: string;
   /** This store's part of the previous backup's manifest, for progress estimates. */
   previous?: StoreManifest;
+  /** For a store that writes deltas: the backup a delta would build on. */
+  base?: ChainBase;
+}
+
+/** The backup a delta builds on: its name, its manifest's sha256, and the store's complete entry list then. */
+export interface ChainBase {
+  name: string;
+  manifestSha256: string;
+  /** Deltas between the chain's full and the base (0: the base is the full). */
+  position: number;
+  entries: readonly ManifestEntry[];
+}
+
+/** What a delta adds to the manifest: the store's complete entry list and what is gone since the base. */
+export interface ChainList {
+  files: ManifestEntry[];
+  deleted: string[];
 }
 
 export interface PreflightReport {
@@ -158,6 +175,8 @@ export interface StagedDump {
    * checksums and skips the content check that would repeat that reading.
    */
   contentProven?: string[];
+  /** After `write`, for a delta: the lists the manifest records. */
+  chainList?(): ChainList | undefined;
 }
 
 export interface Store {

@@ -1,13 +1,15 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { drain, LEGACY_FORMAT_VERSION, readArchiveChecked } from '../../archive/index.js';
+import { basename, join } from 'node:path';
+import { chainFileList, drain, LEGACY_FORMAT_VERSION, readArchiveChecked } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { lastLine, runTool } from '../../process/index.js';
 import type { MaskedObjectStats, ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
 import type { OperationContext } from '../context.js';
 import type { RestorePlan } from './plan.js';
 import { decryption } from '../keys.js';
+import { CHAIN_PREFIX } from '../chain.js';
+import { ChainFeed } from './chain-feed.js';
 
 export interface StoreRestoreReport {
   kind: string;
@@ -39,13 +41,32 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     for (const planned of plan.stores) {
       stagings.set(planned.store.archivePrefix, await planned.store.prepareRestore(planned.manifest, plan.request, storeCtx));
     }
+    const feed = plan.chain === undefined ? undefined : new ChainFeed(chainFileList(plan.manifest, CHAIN_PREFIX), basename(plan.archive));
+    const chainStaging = stagings.get(CHAIN_PREFIX);
+    // The full and the deltas before this one give the uploads files this one does not hold.
+    for (const link of plan.chain ?? []) {
+      if (feed === undefined || chainStaging === undefined) break;
+      const entries = new Map(link.manifest.entries.map((entry) => [entry.path, entry]));
+      ctx.progress.start(`reading ${link.path} (a link of the chain)`, await stat(link.path).then((s) => s.size, () => undefined));
+      const inner = await readArchiveChecked(link.path, link.manifest, async (header, data) => {
+        const selected = header.path.startsWith(CHAIN_PREFIX) ? feed.select(header, link.name, entries) : undefined;
+        if (selected === undefined) await drain(data);
+        else await chainStaging.accept(selected, header.path.slice(CHAIN_PREFIX.length), data);
+      }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, link.path) });
+      feed.confirm(link.name, inner);
+      ctx.progress.done();
+    }
+    const ownEntries = new Map(plan.manifest.entries.map((entry) => [entry.path, entry]));
     ctx.progress.start(`reading ${plan.archive}`, await stat(plan.archive).then((s) => s.size, () => undefined));
-    await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
+    const inner = await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
       const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
       const staging = prefix === undefined ? undefined : stagings.get(prefix);
-      if (staging !== undefined && prefix !== undefined) await staging.accept(header, header.path.slice(prefix.length), data);
+      const selected = feed !== undefined && prefix === CHAIN_PREFIX ? feed.select(header, basename(plan.archive), ownEntries) : header;
+      if (staging !== undefined && prefix !== undefined && selected !== undefined) await staging.accept(selected, header.path.slice(prefix.length), data);
       else await drain(data);
     }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
+    feed?.confirm(basename(plan.archive), inner);
+    feed?.assertComplete();
     ctx.progress.done(plan.manifest.formatVersion === LEGACY_FORMAT_VERSION ? 'archive read; made by the old scripts: no checksums to compare' : 'archive read and every entry matches its checksum');
     throwIfAborted(ctx.signal);
     // Checks that need the staged data (masking rules among them) pass for every store before any is touched.

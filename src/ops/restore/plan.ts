@@ -1,7 +1,8 @@
-import type { Manifest, StoreManifest } from '../../archive/index.js';
+import { chainFileList, type Manifest, type StoreManifest } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import { storesFromConfig, type RestoreOptions, type RestoreTarget, type Store, type StoreContext, type StoreKind } from '../../stores/index.js';
 import { locateArchive, manifestOf } from '../catalog.js';
+import { CHAIN_PREFIX, CHAIN_STORE, isDelta, resolveChain, type ChainLink } from '../chain.js';
 import type { OperationContext } from '../context.js';
 import { guardTargetHosts } from './guard.js';
 import { decryption } from '../keys.js';
@@ -28,6 +29,8 @@ export interface RestorePlan {
   /** Stores in the archive that will not be restored, with the reason. */
   skipped: Array<{ kind: string; reason: string }>;
   request: RestoreRequest;
+  /** For a delta whose uploads are restored: the archives it builds on, the full first. */
+  chain?: ChainLink[];
 }
 
 /** Decides what a restore will do and looks at each target; changes nothing. */
@@ -65,13 +68,16 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
     selected.push({ store, manifest: storeManifest });
   }
   guardTargetHosts(selected.map((s) => s.store), request);
+  // A delta is refused here, before anything is touched, when a link of its chain is missing.
+  const chain = isDelta(manifest) && selected.some((s) => s.store.kind === CHAIN_STORE) ? await resolveChain(archive, manifest) : undefined;
+  const archiveEntries = chain === undefined ? manifest.entries : [...manifest.entries.filter((e) => !e.path.startsWith(CHAIN_PREFIX)), ...chainFileList(manifest, CHAIN_PREFIX)];
   for (const { store, manifest: storeManifest } of selected) {
-    stores.push({ store, manifest: storeManifest, target: await store.inspectTarget(storeManifest, { ...request, archiveEntries: manifest.entries }, storeCtx) });
+    stores.push({ store, manifest: storeManifest, target: await store.inspectTarget(storeManifest, { ...request, archiveEntries }, storeCtx) });
   }
   if (stores.length === 0) {
     throw new FerryError('NO_STORES', `nothing to restore from ${archive}: ${skipped.map((s) => `${s.kind} ${s.reason}`).join('; ') || 'the archive is empty'}`, {
       hint: 'Configure a target for the stores in the archive (DATABASE_URL, UPLOADS_DIR) or choose them with --only.',
     });
   }
-  return { archive, manifest, stores, skipped, request };
+  return { archive, manifest, stores, skipped, request, ...(chain === undefined ? {} : { chain }) };
 }
