@@ -60,6 +60,8 @@ export interface HealthFacts {
   freeBytes: number | undefined;
   /** Counts of the newest backup against the median of the ones before (names compared, newest first). */
   anomalies?: { found: Anomaly[]; compared: string[]; unmatched?: string[] } | undefined;
+  /** Delta backups whose base is not in the directory (local only): they cannot be restored. */
+  brokenChains?: Array<{ name: string; missing: string }>;
   /** What dead runs left in the backup directory (temporary folders, .partial archives), with sizes. */
   leftovers?: Array<{ path: string; bytes: number }>;
 }
@@ -151,6 +153,16 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'contents', status: 'CRITICAL', message: `newest backup lacks ${newest.missing.join(', ')}`, recommendation: 'A configured store was not backed up: check the backup log for that store.' });
   } else if (newest.manifest === 'ok') {
     checks.push({ name: 'contents', status: 'OK', message: 'every configured store is in the newest backup' });
+  }
+
+  const broken = facts.brokenChains ?? [];
+  if (broken.length > 0) {
+    const first = broken[0] as { name: string; missing: string };
+    checks.push({
+      name: 'chains', status: 'CRITICAL',
+      message: `${first.missing} is missing: ${first.name} is a delta built on it and cannot be restored${broken.length > 1 ? ` (and ${broken.length - 1} more broken chain${broken.length > 2 ? 's' : ''}: ${broken.slice(1).map((b) => `${b.name} needs ${b.missing}`).join(', ')})` : ''}`,
+      recommendation: `Put ${first.missing} back into the backup directory (ferry pull ${first.missing}); the next ferry backup writes a full uploads set, since it cannot build on a broken chain.`,
+    });
   }
 
   if (facts.anomalies !== undefined && facts.anomalies.compared.length > 0) checks.push(anomalyCheck(facts.anomalies.found, facts.anomalies.compared, facts.anomalies.unmatched ?? []));

@@ -9,7 +9,8 @@ import { storesFromConfig } from '../stores/index.js';
 import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX, writeFileAtomic } from '../archive/index.js';
 import { interrupted, isFerryError } from '../errors/index.js';
 import type { RemoteStore } from '../remote/index.js';
-import { catalog, lastVerification, parseVerification, recordedSha256, withDetails, type BackupDetails, type BackupSummary, type VerificationRecord } from './catalog.js';
+import { baseOf, isDelta } from './chain.js';
+import { catalog, lastVerification, mapConcurrently, parseVerification, recordedSha256, withDetails, type BackupDetails, type BackupSummary, type VerificationRecord } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { remoteSha256 } from './pull.js';
 import { remoteDetails, withRemote } from './remote.js';
@@ -197,10 +198,14 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
   const rules = anomalyRules(ctx.config.health?.anomalies);
   const anomalies = newest === undefined ? undefined : await anomaliesOf(source, newest, backups.slice(1, 1 + rules.thresholds.previous), rules);
   for (const name of anomalies?.unmatched ?? []) ctx.log.warn(`${name}: none of the backups compared holds it (a typo, or an object that is gone)`);
+  const chains = source.location === 'local' ? await chainsOf(backups) : undefined;
+  const kind = (backup: BackupSummary) => chains?.kinds.get(backup.name);
   const result = evaluateHealth({
     directory: source.where,
     count: backups.length,
-    earlierSizes: backups.slice(1).map((b) => b.size),
+    // A delta is compared with deltas, a full with fulls: their sizes differ by design.
+    earlierSizes: backups.slice(1).filter((b) => backups[0] === undefined || kind(b) === kind(backups[0])).map((b) => b.size),
+    ...(chains === undefined ? {} : { brokenChains: chains.broken }),
     freeBytes: await source.freeBytes(),
     newest: newest === undefined ? undefined : {
       name: newest.name,
@@ -219,6 +224,24 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
   if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found }), 'health');
   return anomalies === undefined || newest === undefined ? result : { ...result, anomalies: { backup: newest.name, ...anomalies } };
+}
+
+/**
+ * Each backup's kind (full or delta) and the deltas whose base is not in the directory, from the
+ * manifest sidecars' heads; a delta whose base is there has its own base checked in turn.
+ */
+async function chainsOf(backups: BackupSummary[]): Promise<{ kinds: Map<string, 'full' | 'delta'>; broken: Array<{ name: string; missing: string }> }> {
+  const names = new Set(backups.map((b) => b.name));
+  const kinds = new Map<string, 'full' | 'delta'>();
+  const broken: Array<{ name: string; missing: string }> = [];
+  const heads = await mapConcurrently(backups, 16, async (backup) => ({ backup, manifest: (await withDetails(backup, { entries: false }).catch(() => undefined))?.manifest }));
+  for (const { backup, manifest } of heads) {
+    if (manifest === undefined) continue;
+    kinds.set(backup.name, isDelta(manifest) ? 'delta' : 'full');
+    const base = baseOf(manifest);
+    if (base !== undefined && !names.has(base.name)) broken.push({ name: backup.name, missing: base.name });
+  }
+  return { kinds, broken };
 }
 
 function countsOf(manifest: BackupDetails['manifest']): StoreCounts | undefined {

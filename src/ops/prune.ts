@@ -4,6 +4,7 @@ import { sidecarNames } from '../archive/index.js';
 import { throwIfAborted } from '../errors/index.js';
 import { planPrune, type PrunePlan, type RetentionPolicy } from '../retention/index.js';
 import { detailedCatalog, type BackupDetails } from './catalog.js';
+import { baseOf } from './chain.js';
 import { anomalyRules, findAnomalies, type AnomalyRules, type StoreCounts } from '../health/index.js';
 import type { OperationContext } from './context.js';
 import type { RemoteStore } from '../remote/index.js';
@@ -49,7 +50,7 @@ export function retentionPolicy(ctx: OperationContext, options: PruneOptions = {
 export async function planPruneFor(ctx: OperationContext, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
   const { backups, foreign } = await detailedCatalog(ctx.config.backup.directory);
   const protectedBackups = lastNormalBeforeAnomalies(backups, anomalyRules(ctx.config.health?.anomalies));
-  const records = backups.map((backup) => ({ name: backup.name, time: backup.time, verified: backup.verification?.ok, keptBecause: protectedBackups.get(backup.name) }));
+  const records = backups.map((backup) => ({ name: backup.name, time: backup.time, verified: backup.verification?.ok, keptBecause: protectedBackups.get(backup.name), base: baseName(backup) }));
   return { plan: planPrune(records, retentionPolicy(ctx, options), ctx.now?.() ?? new Date()), foreign };
 }
 
@@ -72,6 +73,10 @@ function lastNormalBeforeAnomalies(backups: BackupDetails[], rules: AnomalyRules
     kept.set(before.name, `last normal backup before ${backup.name} (${first.store} ${first.object}: ${first.before} → ${first.after}${more.length > 0 ? `, and ${more.length} more` : ''})`);
   });
   return kept;
+}
+
+function baseName(backup: BackupDetails): string | undefined {
+  return backup.manifest === undefined ? undefined : baseOf(backup.manifest)?.name;
 }
 
 /** Plans retention, then removes what the plan says (archive first, then its sidecars). */
@@ -106,7 +111,7 @@ export async function applyRemotePrune(ctx: OperationContext, options: PruneOpti
 
 export async function applyRemotePruneWith(ctx: OperationContext, remote: RemoteStore, options: PruneOptions = {}): Promise<PruneResult> {
   const { backups, foreign } = await remoteDetailedCatalog(remote, ctx.signal);
-  const records = backups.map((b) => ({ name: b.name, time: b.time, verified: b.hasChecksum ? b.verification?.ok : false }));
+  const records = backups.map((b) => ({ name: b.name, time: b.time, verified: b.hasChecksum ? b.verification?.ok : false, base: baseName(b) }));
   const plan = planPrune(records, retentionPolicy(ctx, options), ctx.now?.() ?? new Date());
   const removed: string[] = [];
   if (options.dryRun !== true) {

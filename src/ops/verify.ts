@@ -10,6 +10,7 @@ import {
 import { FerryError, isFerryError } from '../errors/index.js';
 import { CONTENT_CHECKERS, type ContentCheckResult } from '../stores/index.js';
 import { catalog, locateArchive, manifestOf } from './catalog.js';
+import { chainProblems, isDelta } from './chain.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
 import { deriveLegacy, isJsonEntry, LEGACY_JSON_LIMIT, legacyFindings } from './verify-legacy.js';
@@ -168,6 +169,13 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
 export async function verifyArchive(ctx: OperationContext, archive: string): Promise<VerifyReport> {
   const sidecar = await manifestOf(archive, ctx.signal, { sidecarOnly: true }).catch(() => undefined);
   const report = await verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
+  // A delta is only as good as its chain: a missing link is a finding of this archive too.
+  const manifest = sidecar ?? await manifestOf(archive, ctx.signal, decryption(ctx, archive)).catch(() => undefined);
+  if (manifest !== undefined && isDelta(manifest)) {
+    const problems = await chainProblems(archive, manifest);
+    report.findings.push(...problems.map((problem) => ({ entry: 'chain', problem })));
+    report.ok = report.findings.length === 0;
+  }
   if (!report.oldScripts && await stat(archive + CHECKSUM_SUFFIX).catch(() => undefined) === undefined) {
     const warning = `${basename(archive)} has no .sha256 sidecar: health cannot re-read it against one, nor sha256sum -c check a copy`;
     report.warnings.push(warning);

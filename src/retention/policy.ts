@@ -10,6 +10,8 @@ export interface BackupRecord {
   verified?: boolean | undefined;
   /** A reason to keep it whatever the rules say (the last normal backup before a data anomaly). */
   keptBecause?: string | undefined;
+  /** The backup this one is a delta on: restoring it needs that one, so that one stays while it does. */
+  base?: string | undefined;
 }
 
 export interface RetentionPolicy {
@@ -87,7 +89,23 @@ export function planPrune(backups: readonly BackupRecord[], policy: RetentionPol
     if (reasons.length > 0) plan.keep.push({ name: backup.name, time: backup.time, reasons });
     else plan.remove.push({ name: backup.name, time: backup.time, reasons: [removalReason(policy)] });
   });
+  keepBases(plan, new Map(sorted.map((b) => [b.name, b.base])));
   return plan;
+}
+
+/** Every base a kept delta needs is kept too, down to the chain's full, whatever the rules said of it. */
+function keepBases(plan: PrunePlan, bases: ReadonlyMap<string, string | undefined>): void {
+  const pending = [...plan.keep];
+  for (let kept = pending.pop(); kept !== undefined; kept = pending.pop()) {
+    const base = bases.get(kept.name);
+    const at = base === undefined ? -1 : plan.remove.findIndex((d) => d.name === base);
+    if (at < 0) continue;
+    const [rescued] = plan.remove.splice(at, 1) as [PruneDecision];
+    const decision = { name: rescued.name, time: rescued.time, reasons: [`base of ${kept.name}, which is kept (a delta is restored on top of it)`] };
+    plan.keep.push(decision);
+    pending.push(decision);
+  }
+  plan.keep.sort((a, b) => b.time.getTime() - a.time.getTime());
 }
 
 function removalReason(policy: RetentionPolicy): string {

@@ -42,6 +42,8 @@ export async function inspectCommand(session: Session, reference: string): Promi
     const versions = [store.serverVersion && `server ${store.serverVersion}`, store.toolVersion && `dumped with ${store.toolVersion}`].filter(Boolean).join(', ');
     if (versions !== '') lines.push(`  ${versions}`);
     lines.push(legacy ? `  ${formatBytes(store.bytes)}` : `  ${formatBytes(store.bytes)} in ${formatDuration(store.durationSeconds)}`);
+    if (store.chain?.kind === 'delta') lines.push(`  delta ${store.chain.position} on ${store.chain.base?.name ?? '?'}: ${formatBytes(store.chain.writtenBytes)} of changed files in this archive, ${(m.chainDeleted ?? []).length} paths gone; restoring it reads its chain back to the full`);
+    else if (store.chain?.kind === 'full') lines.push('  full: starts a chain of deltas (uploads.incremental)');
     for (const warning of store.warnings) lines.push(`  warning: ${warning}`);
     const counts = Object.entries(store.counts);
     if (counts.length > 0) lines.push(table(['  object', 'count'], counts.map(([object, count]) => [`  ${object}`, String(count)])));

@@ -63,6 +63,7 @@ export interface ArchivedStoreJson extends StoreJson {
   durationSeconds: number;
   warnings: string[];
   facts: Record<string, string>;
+  chain: { kind: 'full' | 'delta'; position: number; base: { name: string; manifestSha256: string } | null; writtenBytes: number } | null;
 }
 
 /**
@@ -84,6 +85,7 @@ export function archivedStoresJson(manifest: Pick<Manifest, 'stores'>, countedNo
       durationSeconds: store.durationSeconds,
       warnings: store.warnings,
       facts: store.facts ?? {},
+      chain: store.chain === undefined ? null : { ...store.chain, base: store.chain.base ?? null },
     };
   });
 }

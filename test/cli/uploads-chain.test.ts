@@ -1,0 +1,92 @@
+import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { backup } from '../../src/ops/backup.js';
+import { silentLogger, silentProgress } from '../../src/ops/context.js';
+import { ferry } from '../support/cli.js';
+import { snapshotTree } from '../support/tree.js';
+import { tempDir } from '../support/tmp.js';
+
+const SCHEMA_DIR = fileURLToPath(new URL('../../docs/json/', import.meta.url));
+const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, validateFormats: false });
+for (const file of readdirSync(SCHEMA_DIR).filter((f) => f.endsWith('.schema.json'))) ajv.addSchema(JSON.parse(readFileSync(join(SCHEMA_DIR, file), 'utf8')) as object);
+
+function document(stdout: string, schema: string): Record<string, unknown> {
+  const parsed = JSON.parse(stdout) as Record<string, unknown>;
+  const validate = ajv.getSchema(`${schema}.schema.json`)!;
+  expect(validate(parsed), JSON.stringify(validate.errors)).toBe(true);
+  return parsed;
+}
+
+/** Five backups an hour apart with uploads.full_every 3: full, delta, delta, full, delta. */
+async function chainOfFive(work: string) {
+  const source = join(work, 'uploads');
+  const backups = join(work, 'backups');
+  const env = { UPLOADS_DIR: source, BACKUP_DIRECTORY: backups, FERRY_UPLOADS_INCREMENTAL: 'yes', FERRY_UPLOADS_FULL_EVERY: '3' };
+  await mkdir(source);
+  await writeFile(join(source, 'big.bin'), Buffer.alloc(200_000, 1));
+  const names: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    await writeFile(join(source, `day-${i}.txt`), `day ${i}`);
+    const when = new Date(Date.now() - (5 - i) * 3600_000);
+    await utimes(join(source, `day-${i}.txt`), when, when);
+    const loaded = await loadConfig({ env, cwd: work });
+    const made = await backup({ config: loaded.config, redactor: loaded.redactor, signal: new AbortController().signal, log: silentLogger, progress: silentProgress, now: () => when }, { noPrune: true });
+    names.push(basename(made.archive));
+  }
+  return { source, backups, env, names };
+}
+
+describe('chains of incremental uploads in list, inspect, prune, verify, health and restore', () => {
+  it('shows full and delta, keeps the bases a kept delta needs, and calls a chain with a missing base CRITICAL', async () => {
+    const work = await tempDir();
+    const { backups, env, names } = await chainOfFive(work);
+    const [full, delta1, delta2, full2, delta3] = names as [string, string, string, string, string];
+
+    const inspected = await ferry(['inspect', delta2, '--json'], env);
+    expect(inspected.code, inspected.stderr).toBe(0);
+    const uploads = (document(inspected.stdout, 'inspect').stores as Array<{ kind: string; chain: unknown }>).find((s) => s.kind === 'uploads');
+    expect(uploads?.chain).toMatchObject({ kind: 'delta', position: 2, base: { name: delta1 } });
+    expect((await ferry(['inspect', delta2], env)).stdout).toContain(`delta 2 on ${delta1}`);
+    const listed = await ferry(['list'], env);
+    expect(listed.stdout).toContain(`uploads(delta on ${full2})`);
+    expect(listed.stdout).toMatch(new RegExp(`${full2}.*\\buploads\\b(?!\\()`));
+
+    const narrow = await ferry(['prune', '--dry-run', '--keep-days', '0', '--keep-last', '1', '--json'], env);
+    const plan = document(narrow.stdout, 'prune') as { keep: Array<{ name: string; reasons: string[] }>; remove: Array<{ name: string }> };
+    expect(plan.keep.map((k) => k.name)).toEqual([delta3, full2]);
+    expect(plan.keep[1]?.reasons).toEqual([`base of ${delta3}, which is kept (a delta is restored on top of it)`]);
+    expect(plan.remove.map((r) => r.name)).toEqual([delta2, delta1, full]);
+    const pruned = await ferry(['prune', '--keep-days', '0', '--keep-last', '3'], env);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.stdout).toMatch(new RegExp(`${delta1}\\s+keep\\s+base of ${delta2}`));
+    expect(pruned.stdout).toMatch(new RegExp(`${full}\\s+keep\\s+base of ${delta1}`));
+    expect(readdirSync(backups).filter((n) => n.startsWith('backup_2') && n.endsWith('.tar.gz')).sort()).toEqual([...names].sort());
+
+    expect((await ferry(['verify', delta3], env)).code).toBe(0);
+    // The base deleted by hand, its sidecars left behind.
+    await rm(join(backups, full2));
+    const verified = await ferry(['verify', delta3], env);
+    expect(verified.code).toBe(2);
+    expect(verified.stdout + verified.stderr).toContain(`archive ${full2}, the base of ${delta3}, is missing`);
+    const health = await ferry(['health'], env);
+    expect(health.code).toBe(2);
+    expect(health.stdout).toContain(`${full2} is missing: ${delta3} is a delta built on it and cannot be restored`);
+    // An older chain is whole: its delta still verifies.
+    expect((await ferry(['verify', delta2], env)).code).toBe(0);
+
+    const target = join(work, 'dev-uploads');
+    await mkdir(target);
+    await writeFile(join(target, 'mine.txt'), 'untouched');
+    const before = await snapshotTree(target);
+    const restored = await ferry(['restore', delta3, '--yes'], { ...env, UPLOADS_DIR: target });
+    expect(restored.code).toBe(2);
+    expect(restored.stderr).toContain(`archive ${full2}, the base of ${delta3}, is missing`);
+    expect(await snapshotTree(target)).toEqual(before);
+    expect(await readFile(join(target, 'mine.txt'), 'utf8')).toBe('untouched');
+  });
+});
