@@ -11,6 +11,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { inspectCommand } from './commands/inspect.js';
 import { listCommand } from './commands/list.js';
+import { consolidateCommand } from './commands/consolidate.js';
 import { maskCommand } from './commands/mask.js';
 import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
 import { pullCommand } from './commands/pull.js';
@@ -184,6 +185,12 @@ export function buildProgram(): Command {
     .requiredOption('-o, --output <file>', 'where to write the masked archive (never overwritten)')
     .addHelpText('after', '\nNeeds FERRY_MASK_KEY (never stored). PostgreSQL goes in as plain SQL (pg_restore --clean output) with the\nruled columns rewritten; the custom-format dump is left out, so only the masked data travels. Masked\ncollections are rewritten and their JSON exports left out; uploads are copied as they are. The\nmanifest records the rule set (sha256 and rules) and the counts; the result is verified before use.')
     .action((archive: string, opts: { output: string }, command: Command) => run(command, (s) => maskCommand(s, archive, opts.output)));
+
+  program.command('consolidate')
+    .description('write a full backup of a delta (uploads.incremental) from its chain, without reading the uploads folder')
+    .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
+    .addHelpText('after', '\nReads the chain\'s full and deltas (each checked against its manifest), takes each file of the delta\'s\nlist once, and writes a verified full beside it, named one second after it. The next backup builds on\nit; retention can then remove the old chain once no kept backup needs it. The delta itself stays.')
+    .action((archive: string, _opts, command: Command) => run(command, (s) => consolidateCommand(s, archive)));
 
   program.command('list')
     .description('backups in the backup directory, newest first (reads sidecars, not archives)')

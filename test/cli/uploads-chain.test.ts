@@ -67,6 +67,13 @@ describe('chains of incremental uploads in list, inspect, prune, verify, health 
     expect(pruned.stdout).toMatch(new RegExp(`${full}\\s+keep\\s+base of ${delta1}`));
     expect(readdirSync(backups).filter((n) => n.startsWith('backup_2') && n.endsWith('.tar.gz')).sort()).toEqual([...names].sort());
 
+    const consolidated = await ferry(['consolidate', delta2, '--json'], env);
+    expect(consolidated.code, consolidated.stderr).toBe(0);
+    const synthetic = document(consolidated.stdout, 'consolidate') as { archive: string; chain: string[] };
+    expect(synthetic.chain).toEqual([full, delta1, delta2]);
+    const syntheticName = basename(synthetic.archive);
+    expect((await ferry(['inspect', syntheticName], env)).stdout).toContain('full: starts a chain');
+
     expect((await ferry(['verify', delta3], env)).code).toBe(0);
     // The base deleted by hand, its sidecars left behind.
     await rm(join(backups, full2));

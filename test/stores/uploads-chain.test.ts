@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { backup } from '../../src/ops/backup.js';
+import { consolidate } from '../../src/ops/consolidate.js';
 import { silentLogger, silentProgress, type OperationContext } from '../../src/ops/context.js';
 import { applyRestore, guardRestore, planRestore } from '../../src/ops/restore/index.js';
 import { FerryError } from '../../src/errors/index.js';
@@ -115,6 +116,19 @@ describe('incremental uploads: a week of chains', () => {
       expect(result.mismatches, `day ${day}`).toEqual([]);
       expect(await snapshotTree(target, '', (name) => name.startsWith('.ferry')), `day ${day}`).toEqual(days[day]!.tree);
     }
+
+    // A synthetic full of day 6, from its chain alone: the uploads folder is gone meanwhile.
+    await rm(source, { recursive: true });
+    const consolidated = await consolidate(await context({ UPLOADS_DIR: source, BACKUP_DIRECTORY: backups }, 8), days[6]!.archive);
+    expect(consolidated.chain).toEqual(days.slice(0, 7).map((d) => basename(d.archive)));
+    expect(basename(consolidated.archive!)).toBe(basename(days[6]!.archive).replace(/00\.tar\.gz$/, '01.tar.gz'));
+    const synthetic = JSON.parse(await readFile(`${consolidated.archive!}.manifest.json`, 'utf8')) as { formatVersion: number; stores: { uploads: { chain: { kind: string } } }; chainFiles?: unknown };
+    expect([synthetic.formatVersion, synthetic.stores.uploads.chain.kind, synthetic.chainFiles]).toEqual([1, 'full', undefined]);
+    const ctx = await context({ UPLOADS_DIR: target, BACKUP_DIRECTORY: backups }, 8);
+    const plan = await planRestore(ctx, consolidated.archive!, {}, storeCtx(work));
+    expect(plan.chain).toBeUndefined();
+    await applyRestore(ctx, plan);
+    expect(await snapshotTree(target, '', (name) => name.startsWith('.ferry'))).toEqual(days[6]!.tree);
   });
 
   it('refuses a delta whose base was deleted by hand, and leaves the target as it was', async () => {

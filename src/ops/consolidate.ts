@@ -1,0 +1,121 @@
+import { rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  ArchiveWriter, archiveNameFor, chainFileList, checksumLine, CHECKSUM_SUFFIX, DELETIONS_ENTRY, drain, FULL_FORMAT_VERSION, INFO_ENTRY, MANIFEST_ENTRY, MANIFEST_SUFFIX,
+  readArchiveChecked, sidecarNames, timeOfArchiveName, type ArchiveEntryHeader, type ArchiveSink, type Manifest,
+} from '../archive/index.js';
+import { archiveCompression } from '../config/index.js';
+import { FerryError, throwIfAborted } from '../errors/index.js';
+import { plural } from '../util/format.js';
+import { writeSidecar } from './backup.js';
+import { renderBackupInfo } from './backup-info.js';
+import { locateArchive, manifestOf } from './catalog.js';
+import { CHAIN_PREFIX, CHAIN_STORE, isDelta, resolveChain } from './chain.js';
+import type { OperationContext } from './context.js';
+import { acquireLock } from './lock.js';
+import { ChainFeed } from './restore/chain-feed.js';
+import { recordVerification, verifyArchive } from './verify.js';
+
+export interface ConsolidateResult {
+  /** The delta consolidated. */
+  from: string;
+  /** The synthetic full, one second after it; undefined when `from` was a full already. */
+  archive: string | undefined;
+  size: number;
+  /** The archives read: the chain's full, its deltas, and `from`. */
+  chain: string[];
+}
+
+/**
+ * A synthetic full of a delta: its databases as they are, and its uploads taken from its chain (the
+ * full and the deltas, read and checked, never the uploads folder). Written beside it and named one
+ * second after it (it holds the same moment), so the next backup builds on it and retention can let
+ * the old chain go. The delta itself stays: later deltas are built on it.
+ */
+export async function consolidate(ctx: OperationContext, reference: string): Promise<ConsolidateResult> {
+  const from = await locateArchive(reference, ctx.config.backup.directory);
+  const manifest = await manifestOf(from, ctx.signal);
+  if (!isDelta(manifest)) return { from, archive: undefined, size: (await stat(from)).size, chain: [basename(from)] };
+  const directory = dirname(from);
+  const lock = await acquireLock(directory, 'consolidate');
+  let writer: ArchiveWriter | undefined;
+  let committed: string | undefined;
+  try {
+    const links = await resolveChain(from, manifest);
+    const output = join(directory, await freeName(directory, from));
+    const compression = archiveCompression(ctx.config.backup);
+    writer = await ArchiveWriter.create(output, { codec: manifest.compression?.codec ?? compression.codec, compressionLevel: manifest.compression?.level ?? compression.level });
+    const feed = new ChainFeed(chainFileList(manifest, CHAIN_PREFIX), basename(from));
+    const sink: ArchiveSink = writer;
+    let uploadsBytes = 0;
+    for (const link of [...links, { name: basename(from), path: from, manifest }]) {
+      throwIfAborted(ctx.signal);
+      const last = link.path === from;
+      const entries = new Map(link.manifest.entries.map((entry) => [entry.path, entry]));
+      ctx.progress.start(`reading ${link.path}`);
+      const inner = await readArchiveChecked(link.path, link.manifest, async (header, data) => {
+        const selected = header.path.startsWith(CHAIN_PREFIX) ? feed.select(header, link.name, entries)
+          : last && ![INFO_ENTRY, DELETIONS_ENTRY].includes(header.path) ? header : undefined;
+        if (selected === undefined) return drain(data);
+        if (selected.type === 'file' && selected.path.startsWith(CHAIN_PREFIX)) uploadsBytes += selected.size;
+        await copyEntry(sink, selected, data);
+      }, { signal: ctx.signal });
+      feed.confirm(link.name, inner);
+      ctx.progress.done();
+    }
+    feed.assertComplete();
+
+    const { entries: _entries, chainFiles: _files, chainDeleted: _deleted, ...rest } = manifest;
+    const uploads = manifest.stores[CHAIN_STORE];
+    const head: Omit<Manifest, 'entries'> = {
+      ...rest,
+      formatVersion: FULL_FORMAT_VERSION,
+      stores: { ...manifest.stores, ...(uploads === undefined ? {} : { [CHAIN_STORE]: { ...uploads, chain: { kind: 'full', position: 0, writtenBytes: uploadsBytes } } }) },
+    };
+    await writer.addBuffer(INFO_ENTRY, Buffer.from(`${renderBackupInfo(head, basename(output))}\nA synthetic full of ${basename(from)}, made from ${plural(links.length + 1, 'archive')} of its chain.\n`), { mode: 0o600 });
+    const text = JSON.stringify({ ...head, entries: [...writer.entries] }, null, 2) + '\n';
+    await writer.addBuffer(MANIFEST_ENTRY, Buffer.from(text), { mode: 0o600 });
+    const finished = await writer.finish();
+    await writeSidecar(output + CHECKSUM_SUFFIX, checksumLine(finished.sha256, basename(output)));
+    await writeSidecar(output + MANIFEST_SUFFIX, text);
+    committed = await writer.commit();
+    writer = undefined;
+    const report = await verifyArchive(ctx, output);
+    await recordVerification(ctx, output, report);
+    if (!report.ok) {
+      throw new FerryError('ARCHIVE_CORRUPT', `the synthetic full ${basename(output)} does not verify: ${report.findings[0]?.problem ?? '?'}`, { hint: 'It was removed; check the disk of the backup directory and run ferry consolidate again.' });
+    }
+    return { from, archive: output, size: finished.size, chain: [...links.map((l) => l.name), basename(from)] };
+  } catch (error) {
+    if (committed !== undefined) for (const path of [committed, ...sidecarNames(basename(committed)).map((n) => join(directory, n))]) await rm(path, { force: true });
+    throw error;
+  } finally {
+    await writer?.discard();
+    await lock.release();
+  }
+}
+
+async function copyEntry(sink: ArchiveSink, header: ArchiveEntryHeader, data: Readable): Promise<void> {
+  const attributes = { mode: header.mode, mtime: header.mtime };
+  if (header.type === 'directory') {
+    await drain(data);
+    await sink.addDirectory(header.path, attributes);
+  } else if (header.type === 'symlink') {
+    await drain(data);
+    await sink.addSymlink(header.path, header.linkTarget ?? '', attributes);
+  } else {
+    await sink.addStream(header.path, data, header.size, attributes);
+  }
+}
+
+/** The first free name from one second after the delta's: the synthetic full holds the same moment. */
+async function freeName(directory: string, from: string): Promise<string> {
+  const time = timeOfArchiveName(basename(from));
+  if (time === undefined) throw new FerryError('USAGE', `${basename(from)} is not named as Ferry names backups`, { hint: 'Consolidate a backup in the backup directory (ferry list).' });
+  const extension = basename(from).replace(/^backup_\d{8}_\d{6}/, '');
+  for (let second = 1; ; second++) {
+    const name = archiveNameFor(new Date(time.getTime() + second * 1000)).replace(/\.tar\.gz$/, extension);
+    if (!(await stat(join(directory, name)).then(() => true, () => false))) return name;
+  }
+}
