@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { chmod, mkdir, readFile, rename, rm, stat, symlink, unlink, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,6 +16,17 @@ import { tempDir } from '../support/tmp.js';
 import { storeCtx } from '../support/uploads-restore.js';
 
 const DAY = 24 * 3600 * 1000;
+
+/** The one shell block of docs/restore.md's "A chain by hand". */
+function chainLoop(): string {
+  const markdown = readFileSync(fileURLToPath(new URL('../../docs/restore.md', import.meta.url)), 'utf8');
+  const start = markdown.indexOf('\n## A chain by hand\n');
+  const section = markdown.slice(start, markdown.indexOf('\n## ', start + 1));
+  const blocks = [...section.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+  expect(start).toBeGreaterThan(0);
+  expect(blocks).toHaveLength(1);
+  return blocks[0] as string;
+}
 const FIRST = Date.parse('2026-03-01T02:00:00Z');
 
 async function context(env: Record<string, string>, day: number): Promise<OperationContext> {
@@ -115,6 +129,15 @@ describe('incremental uploads: a week of chains', () => {
       const result = await applyRestore(ctx, plan);
       expect(result.mismatches, `day ${day}`).toEqual([]);
       expect(await snapshotTree(target, '', (name) => name.startsWith('.ferry')), `day ${day}`).toEqual(days[day]!.tree);
+    }
+
+    // docs/restore.md's loop, run as written, gives every day's folder from its chain too.
+    const loop = chainLoop();
+    for (const day of [4, 6]) {
+      const here = await tempDir();
+      const run = spawnSync('bash', ['-euo', 'pipefail', '-c', loop, 'chain', ...days.slice(0, day + 1).map((d) => d.archive)], { cwd: here, encoding: 'utf8' });
+      expect(run.status, `${loop}\n${run.stderr}`).toBe(0);
+      expect(await snapshotTree(join(here, 'uploads')), `day ${day} by hand`).toEqual(days[day]!.tree);
     }
 
     // A synthetic full of day 6, from its chain alone: the uploads folder is gone meanwhile.
