@@ -46,7 +46,14 @@ export function renderBackupInfo(manifest: Omit<Manifest, 'entries'>, archiveNam
       "    into another database: add --nsFrom '<database>.*' --nsTo 'mydb.*'",
     );
   }
-  if (manifest.stores.uploads !== undefined) {
+  const chain = manifest.stores.uploads?.chain;
+  if (chain?.kind === 'delta') {
+    lines.push(
+      `  Uploads: this archive is a delta on ${chain.base?.name ?? '?'} (which may be a delta too): uploads/ holds only`,
+      '  the files that changed. Extract the chain\'s full, then each delta in order, each time first removing',
+      '  the paths it lists in uploads.deleted: tar -xf <delta> -O uploads.deleted | xargs -0 -r rm -rf --',
+    );
+  } else if (manifest.stores.uploads !== undefined) {
     lines.push('  Uploads: copy the uploads/ folder into place, e.g. rsync -a uploads/ /path/to/uploads/');
   }
   lines.push('', 'No passwords are stored in this archive.', '');

@@ -8,7 +8,8 @@ import { FerryError } from '../errors/index.js';
 import type { RemoteBackup, RemoteLocation, RemoteStore } from '../remote/index.js';
 import { formatBytes } from '../util/format.js';
 import type { OperationContext } from './context.js';
-import { recordedSha256 } from './catalog.js';
+import { manifestOf, recordedSha256 } from './catalog.js';
+import { baseOf } from './chain.js';
 import { acquireLock } from './lock.js';
 import { withRemote } from './remote.js';
 
@@ -20,6 +21,8 @@ export interface PullResult {
   /** False when the same archive was already in the backup directory. */
   downloaded: boolean;
   seconds: number;
+  /** For a delta: the archives of its chain pulled with it (or found here already), its base first. */
+  chain?: PullResult[];
 }
 
 /** "latest" is the newest complete remote backup; a name must be complete too. */
@@ -115,7 +118,28 @@ export async function pullFrom(ctx: OperationContext, remote: RemoteStore, refer
   return { name, path: finalPath, size: backup.size, sha256, downloaded: true, seconds };
 }
 
-/** `ferry pull <name|latest>`, from storage.remote or from the location a reference names. */
+/** `ferry pull <name|latest>`, from storage.remote or from the location a reference names; a delta with its chain. */
 export async function pull(ctx: OperationContext, reference: string, location?: RemoteLocation): Promise<PullResult> {
-  return withRemote(ctx, (remote) => pullFrom(ctx, remote, reference), location);
+  return withRemote(ctx, async (remote) => {
+    const pulled = await pullFrom(ctx, remote, reference);
+    const chain = await pullChain(ctx, remote, pulled.path);
+    return chain.length === 0 ? pulled : { ...pulled, chain };
+  }, location);
+}
+
+/**
+ * The bases a pulled delta needs, down to its full, each pulled unless it is here already with the
+ * manifest the delta recorded (pullFrom refuses a different archive of the same name).
+ */
+async function pullChain(ctx: OperationContext, remote: RemoteStore, archive: string): Promise<PullResult[]> {
+  const pulled: PullResult[] = [];
+  for (let base = baseOf(await manifestOf(archive, ctx.signal, { sidecarOnly: true }).catch(() => ({ stores: {} }))); base !== undefined;) {
+    if (pulled.length > 1000 || pulled.some((p) => p.name === base?.name)) break;
+    const link = await pullFrom(ctx, remote, base.name);
+    ctx.log.info(`${link.name}: ${link.downloaded ? 'pulled' : 'already here'}, a link of the chain`);
+    pulled.push(link);
+    base = baseOf(await manifestOf(link.path, ctx.signal, { sidecarOnly: true }).catch(() => ({ stores: {} })));
+  }
+  // The chain's manifests are checked where it is used: restore and verify refuse a link that differs.
+  return pulled;
 }

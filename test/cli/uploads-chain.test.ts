@@ -3,12 +3,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { backup } from '../../src/ops/backup.js';
 import { silentLogger, silentProgress } from '../../src/ops/context.js';
 import { ferry } from '../support/cli.js';
 import { snapshotTree } from '../support/tree.js';
+import { S3TestServer } from '../support/s3/server.js';
 import { tempDir } from '../support/tmp.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../docs/json/', import.meta.url));
@@ -95,5 +96,41 @@ describe('chains of incremental uploads in list, inspect, prune, verify, health 
     expect(restored.stderr).toContain(`archive ${full2}, the base of ${delta3}, is missing`);
     expect(await snapshotTree(target)).toEqual(before);
     expect(await readFile(join(target, 'mine.txt'), 'utf8')).toBe('untouched');
+  });
+});
+
+describe('chains on the remote', () => {
+  let server: S3TestServer;
+  beforeAll(async () => {
+    server = new S3TestServer(await tempDir('ferry-s3-'));
+    await server.start();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('pull of a delta fetches its chain, which then restores; remote retention keeps the bases', async () => {
+    const work = await tempDir();
+    const { env, names } = await chainOfFive(work);
+    const [full, delta1, delta2, full2, delta3] = names as [string, string, string, string, string];
+    const remote = {
+      FERRY_STORAGE_REMOTE: 's3://ferry/chains', FERRY_STORAGE_ENDPOINT: server.endpoint, FERRY_STORAGE_FORCE_PATH_STYLE: 'true',
+      AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_ACCESS_KEY_ID: 'ferrytest', AWS_SECRET_ACCESS_KEY: 'ferrytest-secret',
+    };
+    const pushed = await ferry(['push'], { ...env, ...remote });
+    expect(pushed.code, pushed.stderr).toBe(0);
+
+    const prune = await ferry(['prune', '--remote', '--dry-run', '--keep-days', '0', '--keep-last', '1', '--json'], { ...env, ...remote });
+    const plan = document(prune.stdout, 'prune') as { keep: Array<{ name: string; reasons: string[] }> };
+    expect(plan.keep.map((k) => [k.name, k.reasons[0]])).toEqual([[delta3, 'newest backup'], [full2, `base of ${delta3}, which is kept (a delta is restored on top of it)`]]);
+
+    const laptop = join(work, 'laptop');
+    const pulled = await ferry(['pull', delta2, '--json'], { BACKUP_DIRECTORY: laptop, ...remote });
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect((document(pulled.stdout, 'pull').chain as Array<{ name: string }>).map((l) => l.name)).toEqual([delta1, full]);
+    const target = join(work, 'dev-uploads');
+    const restored = await ferry(['restore', delta2, '--yes'], { BACKUP_DIRECTORY: laptop, UPLOADS_DIR: target });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(readdirSync(target).sort()).toEqual(['big.bin', 'day-0.txt', 'day-1.txt', 'day-2.txt']);
   });
 });
