@@ -38,6 +38,8 @@ export interface NewestBackupFacts {
   verification: { checkedAt: string; ok: boolean; oldScripts?: boolean } | undefined;
   /** Problems a --deep verify found just now, when one ran. */
   deepFindings: string[] | undefined;
+  /** A delta of incremental uploads (local backups only). */
+  delta?: boolean;
   /** The archive re-read against its .sha256 just now; undefined with --quick or without a sidecar. */
   checksum?: ChecksumFacts | undefined;
 }
@@ -122,7 +124,8 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
   }
 
   const typical = median(facts.earlierSizes.slice(0, t.recentCount));
-  if (newest.size < t.minSizeBytes) {
+  // A delta with no database and few changed files is small by design: only a full has a floor.
+  if (newest.size < t.minSizeBytes && newest.delta !== true) {
     checks.push({ name: 'size', status: 'WARNING', message: `newest backup is ${formatBytes(newest.size)}, under ${formatBytes(t.minSizeBytes)}`, recommendation: 'Check that the backup saw the right databases (ferry inspect latest) and that no store came back empty.' });
   } else if (typical !== undefined && newest.size < typical * t.minSizeRatio) {
     checks.push({ name: 'size', status: 'WARNING', message: `newest backup is ${formatBytes(newest.size)}, under ${Math.round(t.minSizeRatio * 100)}% of the median ${formatBytes(typical)} of the ones before`, recommendation: 'Compare ferry inspect of this backup with an earlier one: a table or collection may be missing or emptied.' });

@@ -214,6 +214,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       gzipHeader: hasValidHeader(newest.name, await source.head(newest)),
       manifest: newest.manifest === undefined ? 'missing' : 'ok',
       checksumSidecar: newest.hasChecksum,
+      delta: kind(newest) === 'delta',
       missing: missingContents(ctx, newest),
       verification: newest.verification,
       deepFindings,

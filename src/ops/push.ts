@@ -5,7 +5,8 @@ import { FerryError, isFerryError, throwIfAborted } from '../errors/index.js';
 import { parseRemoteUrl, remoteUrl, type RemoteStore } from '../remote/index.js';
 import { planPrune } from '../retention/index.js';
 import { formatBytes } from '../util/format.js';
-import { catalog, locateArchive, recordedSha256 } from './catalog.js';
+import { catalog, detailedCatalog, locateArchive, manifestOf, recordedSha256 } from './catalog.js';
+import { baseOf, isDelta, resolveChain } from './chain.js';
 import type { OperationContext } from './context.js';
 import { applyRemotePruneWith, retentionPolicy } from './prune.js';
 import { withRemote } from './remote.js';
@@ -62,12 +63,16 @@ export async function push(ctx: OperationContext, reference?: string): Promise<P
     const result: PushResult = { remote: remote.url, uploaded: [], present: [] };
     let candidates: string[];
     if (reference !== undefined) {
-      candidates = [await locateArchive(reference, ctx.config.backup.directory)];
+      const archive = await locateArchive(reference, ctx.config.backup.directory);
+      // A delta is of no use on the remote without its chain: the links go first (those there already are skipped).
+      candidates = [...await chainLinks(ctx, archive), archive];
     } else {
       const local = (await catalog(ctx.config.backup.directory)).backups.filter((b) => b.hasChecksum);
       const remoteBackups = (await remote.catalog(ctx.signal)).backups.filter((b) => b.hasChecksum);
       const onRemote = new Set(remoteBackups.map((b) => b.name));
-      const records = [...remoteBackups, ...local.filter((b) => !onRemote.has(b.name))].map((b) => ({ name: b.name, time: b.time, verified: undefined }));
+      // Bases as the local sidecars record them: retention keeps a kept delta's chain, so it is pushed too.
+      const bases = new Map((await detailedCatalog(ctx.config.backup.directory)).backups.map((b) => [b.name, b.manifest === undefined ? undefined : baseOf(b.manifest)?.name]));
+      const records = [...remoteBackups, ...local.filter((b) => !onRemote.has(b.name))].map((b) => ({ name: b.name, time: b.time, verified: undefined, base: bases.get(b.name) }));
       const kept = new Set(planPrune(records, retentionPolicy(ctx), ctx.now?.() ?? new Date()).keep.map((d) => d.name));
       candidates = local.filter((b) => kept.has(b.name)).map((b) => b.path).reverse();
     }
@@ -79,6 +84,19 @@ export async function push(ctx: OperationContext, reference?: string): Promise<P
     }
     return result;
   });
+}
+
+/** The local archives a delta builds on, the full first; none for a full or when the chain is broken here. */
+async function chainLinks(ctx: OperationContext, archive: string): Promise<string[]> {
+  const manifest = await manifestOf(archive, ctx.signal, { sidecarOnly: true }).catch(() => undefined);
+  if (manifest === undefined || !isDelta(manifest)) return [];
+  try {
+    return (await resolveChain(archive, manifest)).map((link) => link.path);
+  } catch (error) {
+    if (!isFerryError(error) || error.code !== 'CHAIN_LINK_MISSING') throw error;
+    ctx.log.warn(`${error.message}; pushing ${basename(archive)} alone`);
+    return [];
+  }
 }
 
 export type UploadOutcome =

@@ -109,7 +109,7 @@ describe('chains on the remote', () => {
     await server.stop();
   });
 
-  it('pull of a delta fetches its chain, which then restores; remote retention keeps the bases', async () => {
+  it('push of a delta sends its chain first, pull fetches it back and it restores; remote retention keeps the bases', async () => {
     const work = await tempDir();
     const { env, names } = await chainOfFive(work);
     const [full, delta1, delta2, full2, delta3] = names as [string, string, string, string, string];
@@ -117,6 +117,8 @@ describe('chains on the remote', () => {
       FERRY_STORAGE_REMOTE: 's3://ferry/chains', FERRY_STORAGE_ENDPOINT: server.endpoint, FERRY_STORAGE_FORCE_PATH_STYLE: 'true',
       AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_ACCESS_KEY_ID: 'ferrytest', AWS_SECRET_ACCESS_KEY: 'ferrytest-secret',
     };
+    const one = await ferry(['push', delta2, '--json'], { ...env, ...remote });
+    expect((document(one.stdout, 'push').uploaded as Array<{ name: string }>).map((u) => u.name)).toEqual([full, delta1, delta2]);
     const pushed = await ferry(['push'], { ...env, ...remote });
     expect(pushed.code, pushed.stderr).toBe(0);
 
