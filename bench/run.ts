@@ -7,6 +7,7 @@
  * and writes it as JSON under bench/results/.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -224,6 +225,67 @@ try {
     rows.push(await measure('ferry verify (zstd archive)', statSync(zstdArchive).size, async () => ({ sample: await run(process.execPath, [FERRY, 'verify', zstdArchive, '-q'], ferryEnv({ BACKUP_DIRECTORY: work })) })));
   }
 
+  // Day 2 with incremental uploads: 1 % of the uploads added, 0.1 % changed, 0.05 % deleted, some rows
+  // changed; then the rest of a week, and restores from the chain.
+  const recipesDir = join(uploads, 'recipes');
+  const nextDay = (day: number) => {
+    const files = readdirSync(recipesDir).sort();
+    const count = (share: number) => Math.max(1, Math.round(files.length * share));
+    for (let i = 0; i < count(0.01); i++) writeFileSync(join(recipesDir, `day${day}-${i}.jpg`), randomBytes(size.uploadBytes));
+    for (let i = 0; i < count(0.001); i++) writeFileSync(join(recipesDir, files[(day * 7 + i) % files.length] as string), randomBytes(size.uploadBytes));
+    for (let i = 0; i < count(0.0005); i++) rmSync(join(recipesDir, files[(day * 13 + i + 1) % files.length] as string), { force: true });
+    execFileSync('psql', [...conn, '-d', 'legrimoire', '-qc', `UPDATE recipes SET title = title || ' (${day})' WHERE id IN (SELECT id FROM recipes ORDER BY id LIMIT ${Math.max(1, Math.round(size.recipes * 0.001))} OFFSET ${day})`], { env: pgEnv });
+  };
+  const incremental = { FERRY_UPLOADS_INCREMENTAL: 'true' };
+  const chainDir = join(work, 'chain');
+  mkdirSync(chainDir);
+  await run(process.execPath, [FERRY, 'backup', '-q'], ferryEnv({ BACKUP_DIRECTORY: chainDir, ...incremental }));
+  const archivesIn = (dir: string) => readdirSync(dir).filter((n) => /^backup_\d{8}_\d{6}\.tar\.(gz|zst)$/.test(n)).sort();
+  const dayOne = archivesIn(chainDir)[0] as string;
+  nextDay(2);
+  let fullDay2Bytes = 0;
+  rows.push(await measure('day 2: ferry backup, full (incremental off)', source, async () => {
+    const dir = fresh();
+    const sample = await run(process.execPath, [FERRY, 'backup', '-q'], ferryEnv({ BACKUP_DIRECTORY: dir }));
+    const archive = join(dir, archivesIn(dir)[0] as string);
+    fullDay2Bytes = statSync(archive).size;
+    return { sample, archive };
+  }));
+  rows.push(await measure('day 2: ferry backup, delta (uploads.incremental; = bytes pushed)', source, async () => {
+    const dir = fresh();
+    for (const suffix of ['', '.sha256', '.manifest.json']) copyFileSync(join(chainDir, dayOne + suffix), join(dir, dayOne + suffix));
+    const sample = await run(process.execPath, [FERRY, 'backup', '-q'], ferryEnv({ BACKUP_DIRECTORY: dir, ...incremental }));
+    return { sample, archive: join(dir, archivesIn(dir).find((n) => n !== dayOne) as string) };
+  }));
+  await run(process.execPath, [FERRY, 'backup', '-q'], ferryEnv({ BACKUP_DIRECTORY: chainDir, ...incremental }));
+  for (let day = 3; day <= 7; day++) {
+    nextDay(day);
+    await run(process.execPath, [FERRY, 'backup', '-q'], ferryEnv({ BACKUP_DIRECTORY: chainDir, ...incremental }));
+  }
+  const week = archivesIn(chainDir);
+  const weekBytes = week.reduce((sum, name) => sum + statSync(join(chainDir, name)).size, 0);
+  const lastDelta = join(chainDir, week[week.length - 1] as string);
+  rows.push(await measure('ferry restore from a chain (full + 6 deltas)', source, async () => {
+    const dir = fresh();
+    const db = await target();
+    return dropped(db, run(process.execPath, [FERRY, 'restore', lastDelta, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(db), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: chainDir })).then((sample) => ({ sample })));
+  }));
+  rows.push(await measure('ferry consolidate (full + 6 deltas into one full)', source, async () => {
+    for (const name of archivesIn(chainDir).filter((n) => !week.includes(n))) for (const suffix of ['', '.sha256', '.manifest.json', '.verify.json']) rmSync(join(chainDir, name + suffix), { force: true });
+    const sample = await run(process.execPath, [FERRY, 'consolidate', lastDelta, '-q'], ferryEnv({ BACKUP_DIRECTORY: chainDir }));
+    return { sample, archive: join(chainDir, archivesIn(chainDir).find((n) => !week.includes(n)) as string) };
+  }));
+  if (archivesIn(chainDir).length === week.length) await run(process.execPath, [FERRY, 'consolidate', lastDelta, '-q'], ferryEnv({ BACKUP_DIRECTORY: chainDir }));
+  const synthetic = join(chainDir, archivesIn(chainDir).find((n) => !week.includes(n)) as string);
+  rows.push(await measure('ferry restore of the same day from one (synthetic) full', source, async () => {
+    const dir = fresh();
+    const db = await target();
+    return dropped(db, run(process.execPath, [FERRY, 'restore', synthetic, '--yes', '-q'], ferryEnv({ DATABASE_URL: server.url(db), UPLOADS_DIR: join(dir, 'uploads'), BACKUP_DIRECTORY: chainDir })).then((sample) => ({ sample })));
+  }));
+  const weekLine = fullDay2Bytes === 0 ? `a week of daily archives: ${(weekBytes / 1e6).toFixed(1)} MB incremental (full + ${week.length - 1} deltas)`
+    : `a week of daily archives: ${(weekBytes / 1e6).toFixed(1)} MB incremental (full + ${week.length - 1} deltas) against ${(7 * fullDay2Bytes / 1e6).toFixed(1)} MB for 7 fulls (${(weekBytes / fullDay2Bytes).toFixed(2)}× one full)`;
+  process.stderr.write(`${weekLine}\n`);
+
   const many = join(work, 'many');
   mkdirSync(many);
   const base = readdirSync(work).find((name) => name.endsWith('.tar.gz')) as string;
@@ -246,10 +308,10 @@ try {
     '|---|---:|---:|---:|---:|---:|',
     ...rows.filter((r): r is Row => r !== undefined).map((r) => `| ${r.name} | ${r.min.toFixed(2)} | ${r.median.toFixed(2)} | ${r.mbPerSecond > 0 ? r.mbPerSecond.toFixed(0) : '-'} | ${r.archiveBytes === undefined ? '-' : (r.archiveBytes / 1e6).toFixed(1)} | ${r.peakRssMb === undefined ? '-' : r.peakRssMb.toFixed(0)} |`),
   ].join('\n');
-  process.stdout.write(`${header}\n\n${table}\n`);
+  process.stdout.write(`${header}\n\n${table}\n\n${weekLine}\n`);
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, `${sizeName}${shape === 'text' ? '-text' : ''}.json`), JSON.stringify({ size: sizeName, shape, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, rows: rows.filter((r) => r !== undefined) }, null, 2) + '\n');
+  writeFileSync(join(results, `${sizeName}${shape === 'text' ? '-text' : ''}.json`), JSON.stringify({ size: sizeName, shape, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, week: { incrementalBytes: weekBytes, archives: week.length, fullBytes: fullDay2Bytes }, rows: rows.filter((r) => r !== undefined) }, null, 2) + '\n');
 } finally {
   await server.stop();
   rmSync(work, { recursive: true, force: true });

@@ -72,7 +72,11 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
   const chain = isDelta(manifest) && selected.some((s) => s.store.kind === CHAIN_STORE) ? await resolveChain(archive, manifest) : undefined;
   const archiveEntries = chain === undefined ? manifest.entries : [...manifest.entries.filter((e) => !e.path.startsWith(CHAIN_PREFIX)), ...chainFileList(manifest, CHAIN_PREFIX)];
   for (const { store, manifest: storeManifest } of selected) {
-    stores.push({ store, manifest: storeManifest, target: await store.inspectTarget(storeManifest, { ...request, archiveEntries }, storeCtx) });
+    const target = await store.inspectTarget(storeManifest, { ...request, archiveEntries }, storeCtx);
+    if (chain !== undefined && store.kind === CHAIN_STORE) {
+      target.notes = [...(target.notes ?? []), `a delta: its files are read from ${chain.length + 1} archives of its chain (${[...chain.map((l) => l.name), 'this one'].join(' + ')}), each checked`];
+    }
+    stores.push({ store, manifest: storeManifest, target });
   }
   if (stores.length === 0) {
     throw new FerryError('NO_STORES', `nothing to restore from ${archive}: ${skipped.map((s) => `${s.kind} ${s.reason}`).join('; ') || 'the archive is empty'}`, {
