@@ -96,9 +96,17 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
   } catch (cause) {
     extract.destroy();
     stream.destroy();
+    if (cause instanceof StopReading) return;
     if (options.signal?.aborted) throw interrupted();
     if (cause instanceof FerryError) throw cause;
     throw corrupt(path, cause, compressedOffset, currentEntry);
+  }
+}
+
+/** Thrown by an entry handler that needs nothing further from the archive: the read ends there, quietly. */
+export class StopReading extends Error {
+  constructor() {
+    super('stop reading');
   }
 }
 

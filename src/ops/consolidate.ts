@@ -14,7 +14,7 @@ import { locateArchive, manifestOf } from './catalog.js';
 import { CHAIN_PREFIX, CHAIN_STORE, isDelta, resolveChain } from './chain.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
-import { ChainFeed } from './restore/chain-feed.js';
+import { ChainFeed, readChainLink } from './restore/chain-feed.js';
 import { recordVerification, verifyArchive } from './verify.js';
 
 export interface ConsolidateResult {
@@ -49,21 +49,27 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
     const feed = new ChainFeed(chainFileList(manifest, CHAIN_PREFIX), basename(from));
     const sink: ArchiveSink = writer;
     let uploadsBytes = 0;
-    for (const link of [...links, { name: basename(from), path: from, manifest }]) {
+    const copy = async (header: ArchiveEntryHeader, data: Readable) => {
+      if (header.type === 'file' && header.path.startsWith(CHAIN_PREFIX)) uploadsBytes += header.size;
+      await copyEntry(sink, header, data);
+    };
+    for (const link of links) {
       throwIfAborted(ctx.signal);
-      const last = link.path === from;
-      const entries = new Map(link.manifest.entries.map((entry) => [entry.path, entry]));
       ctx.progress.start(`reading ${link.path}`);
-      const inner = await readArchiveChecked(link.path, link.manifest, async (header, data) => {
-        const selected = header.path.startsWith(CHAIN_PREFIX) ? feed.select(header, link.name, entries)
-          : last && ![INFO_ENTRY, DELETIONS_ENTRY].includes(header.path) ? header : undefined;
-        if (selected === undefined) return drain(data);
-        if (selected.type === 'file' && selected.path.startsWith(CHAIN_PREFIX)) uploadsBytes += selected.size;
-        await copyEntry(sink, selected, data);
-      }, { signal: ctx.signal });
-      feed.confirm(link.name, inner);
+      await readChainLink(link, feed, copy, { signal: ctx.signal });
       ctx.progress.done();
     }
+    // The delta itself, read whole: its databases go into the full as they are.
+    const entries = new Map(manifest.entries.map((entry) => [entry.path, entry]));
+    ctx.progress.start(`reading ${from}`);
+    const inner = await readArchiveChecked(from, manifest, async (header, data) => {
+      const selected = header.path.startsWith(CHAIN_PREFIX) ? feed.select(header, basename(from), entries)
+        : [INFO_ENTRY, DELETIONS_ENTRY].includes(header.path) ? undefined : header;
+      if (selected === undefined) return drain(data);
+      await copy(selected, data);
+    }, { signal: ctx.signal });
+    feed.confirm(basename(from), inner);
+    ctx.progress.done();
     feed.assertComplete();
 
     const { entries: _entries, chainFiles: _files, chainDeleted: _deleted, ...rest } = manifest;

@@ -175,4 +175,27 @@ describe('incremental uploads: a week of chains', () => {
     expect((refused as FerryError).message).toContain(basename(full.archive));
     expect(await snapshotTree(target)).toEqual(before);
   });
+
+  it('refuses a delta whose full is damaged, naming it, and leaves the target as it was', async () => {
+    const work = await tempDir();
+    const source = join(work, 'uploads');
+    const backups = join(work, 'backups');
+    const env = { UPLOADS_DIR: source, BACKUP_DIRECTORY: backups, FERRY_UPLOADS_INCREMENTAL: 'true' };
+    await put(source, 'photo.bin', randomBytes(300 * 1024), 0);
+    const full = await backup(await context(env, 0), { noPrune: true });
+    await put(source, 'b.txt', 'b', 1);
+    const delta = await backup(await context(env, 1), { noPrune: true });
+    const bytes = await readFile(full.archive);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    await writeFile(full.archive, bytes);
+    const target = join(work, 'dev-uploads');
+    await put(target, 'mine.txt', 'untouched', 0);
+    const before = await snapshotTree(target);
+    const ctx = await context({ UPLOADS_DIR: target, BACKUP_DIRECTORY: backups }, 2);
+    const plan = await planRestore(ctx, delta.archive, {}, storeCtx(work));
+    const refused = await applyRestore(ctx, plan).then(() => undefined, (error: unknown) => error);
+    expect((refused as FerryError).code).toBe('ARCHIVE_CORRUPT');
+    expect((refused as FerryError).message).toContain(basename(full.archive));
+    expect(await snapshotTree(target)).toEqual(before);
+  });
 });

@@ -8,8 +8,8 @@ import type { MaskedObjectStats, ObjectCount, RestoreStaging, StoreContext } fro
 import type { OperationContext } from '../context.js';
 import type { RestorePlan } from './plan.js';
 import { decryption } from '../keys.js';
-import { CHAIN_PREFIX } from '../chain.js';
-import { ChainFeed } from './chain-feed.js';
+import { baseOf, CHAIN_PREFIX } from '../chain.js';
+import { ChainFeed, readChainLink } from './chain-feed.js';
 
 export interface StoreRestoreReport {
   kind: string;
@@ -46,14 +46,10 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     // The full and the deltas before this one give the uploads files this one does not hold.
     for (const link of plan.chain ?? []) {
       if (feed === undefined || chainStaging === undefined) break;
-      const entries = new Map(link.manifest.entries.map((entry) => [entry.path, entry]));
       ctx.progress.start(`reading ${link.path} (a link of the chain)`, await stat(link.path).then((s) => s.size, () => undefined));
-      const inner = await readArchiveChecked(link.path, link.manifest, async (header, data) => {
-        const selected = header.path.startsWith(CHAIN_PREFIX) ? feed.select(header, link.name, entries) : undefined;
-        if (selected === undefined) await drain(data);
-        else await chainStaging.accept(selected, header.path.slice(CHAIN_PREFIX.length), data);
-      }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, link.path) });
-      feed.confirm(link.name, inner);
+      await readChainLink(link, feed, (header, data) => chainStaging.accept(header, header.path.slice(CHAIN_PREFIX.length), data), {
+        signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, link.path),
+      });
       ctx.progress.done();
     }
     const ownEntries = new Map(plan.manifest.entries.map((entry) => [entry.path, entry]));
@@ -66,6 +62,12 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
       else await drain(data);
     }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
     feed?.confirm(basename(plan.archive), inner);
+    // The chain was followed from the sidecar's base: it must be the one the archive itself records.
+    if (feed !== undefined && JSON.stringify(baseOf(inner)) !== JSON.stringify(baseOf(plan.manifest))) {
+      throw new FerryError('ARCHIVE_CORRUPT', `${plan.archive}: its manifest sidecar names another base than the manifest inside it`, {
+        hint: 'Nothing was changed. Run ferry verify on the archive; restore another backup (ferry list).',
+      });
+    }
     feed?.assertComplete();
     ctx.progress.done(plan.manifest.formatVersion === LEGACY_FORMAT_VERSION ? 'archive read; made by the old scripts: no checksums to compare' : 'archive read and every entry matches its checksum');
     throwIfAborted(ctx.signal);

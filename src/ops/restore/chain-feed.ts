@@ -1,6 +1,7 @@
-import type { ArchiveEntryHeader, Manifest, ManifestEntry } from '../../archive/index.js';
+import type { Readable } from 'node:stream';
+import { DigestStream, drain, readArchive, StopReading, type ArchiveEntryHeader, type Manifest, type ManifestEntry, type ReadArchiveOptions } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
-import { CHAIN_PREFIX } from '../chain.js';
+import { CHAIN_PREFIX, type ChainLink } from '../chain.js';
 
 /**
  * Chooses, from a full and its deltas read oldest first, the one copy of each file of the final list
@@ -52,4 +53,34 @@ export class ChainFeed {
       hint: 'An archive of the chain was replaced or edited; restore another backup (ferry list) and run ferry verify on this chain.',
     });
   }
+}
+
+/**
+ * Reads the uploads files a link of the chain gives, each checked against the sha256 of the link's
+ * manifest (which its successor names by its own sha256), and stops once the link's uploads entries
+ * are past: a backup writes the uploads first, so the databases a link also holds, which the
+ * restore takes from the delta itself, are neither decompressed nor checked here.
+ */
+export async function readChainLink(
+  link: ChainLink, feed: ChainFeed, accept: (header: ArchiveEntryHeader, data: Readable) => Promise<void>, options: ReadArchiveOptions,
+): Promise<void> {
+  const entries = new Map(link.manifest.entries.map((entry) => [entry.path, entry]));
+  const uploads = link.manifest.entries.filter((entry) => entry.path.startsWith(CHAIN_PREFIX)).length;
+  let seen = 0;
+  await readArchive(link.path, async (header, data) => {
+    if (!header.path.startsWith(CHAIN_PREFIX)) {
+      if (seen >= uploads) throw new StopReading();
+      return drain(data);
+    }
+    seen++;
+    const selected = feed.select(header, link.name, entries);
+    if (selected === undefined) return drain(data);
+    const digest = new DigestStream();
+    await accept(selected, data.pipe(digest));
+    if (digest.digest().sha256 !== entries.get(header.path)?.sha256) {
+      throw new FerryError('ARCHIVE_CORRUPT', `archive ${link.name}: ${header.path} does not match its sha256 in the manifest`, {
+        hint: 'A link of the chain is damaged; nothing was changed. Restore another backup (ferry list) and run ferry verify on this one.',
+      });
+    }
+  }, options);
 }
