@@ -3,14 +3,14 @@ import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import {
   ArchiveWriter, archiveNameFor, chainFileList, checksumLine, CHECKSUM_SUFFIX, DELETIONS_ENTRY, drain, FULL_FORMAT_VERSION, INFO_ENTRY, MANIFEST_ENTRY, MANIFEST_SUFFIX,
-  readArchiveChecked, sidecarNames, timeOfArchiveName, type ArchiveEntryHeader, type ArchiveSink, type Manifest,
+  readArchiveChecked, sidecarNames, timeOfArchiveName, updateLatestLink, type ArchiveEntryHeader, type ArchiveSink, type Manifest,
 } from '../archive/index.js';
 import { archiveCompression } from '../config/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
 import { plural } from '../util/format.js';
 import { writeSidecar } from './backup.js';
 import { renderBackupInfo } from './backup-info.js';
-import { locateArchive, manifestOf } from './catalog.js';
+import { catalog, locateArchive, manifestOf } from './catalog.js';
 import { CHAIN_PREFIX, CHAIN_STORE, isDelta, resolveChain } from './chain.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
@@ -91,6 +91,9 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
     await recordVerification(ctx, output, report);
     if (!report.ok) {
       throw new FerryError('ARCHIVE_CORRUPT', `the synthetic full ${basename(output)} does not verify: ${report.findings[0]?.problem ?? '?'}`, { hint: 'It was removed; check the disk of the backup directory and run ferry consolidate again.' });
+    }
+    if (ctx.config.backup.latest_link && (await catalog(directory)).backups[0]?.name === basename(output)) {
+      for (const warning of await updateLatestLink(directory, basename(output)).catch((error: unknown) => [`could not update backup_latest: ${(error as Error).message}`])) ctx.log.warn(warning);
     }
     return { from, archive: output, size: finished.size, chain: [...links.map((l) => l.name), basename(from)] };
   } catch (error) {

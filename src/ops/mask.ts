@@ -21,6 +21,7 @@ import { writeMaskedSql } from '../stores/postgres/restore.js';
 import { choosePgTools, majorOf } from '../stores/postgres/tools.js';
 import { renderBackupInfo } from './backup-info.js';
 import { locateArchive, manifestOf, recordedSha256 } from './catalog.js';
+import { isDelta } from './chain.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
 import { recordVerification, verifyArchive } from './verify.js';
@@ -58,6 +59,11 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
     throw new FerryError('ARCHIVE_EXISTS', `${output} already exists`, { hint: 'Choose another -o path; Ferry never overwrites an archive.' });
   }
   const source = await manifestOf(input, ctx.signal, decryption(ctx, input));
+  if (isDelta(source)) {
+    throw new FerryError('USAGE', `${basename(input)} is a delta of incremental uploads: a masked copy of it alone would lack its chain`, {
+      hint: `Run ferry consolidate ${basename(input)} and mask the full it writes.`,
+    });
+  }
   const tempDir = await mkdtemp(join(ctx.config.backup.temp_directory ?? tmpdir(), 'ferry-mask-'));
   const storeCtx: StoreContext = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir };
   // The output's name says how it is compressed: .tar.zst is zstd, anything else gzip.

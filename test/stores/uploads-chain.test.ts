@@ -186,7 +186,8 @@ describe('incremental uploads: a week of chains', () => {
     await put(source, 'b.txt', 'b', 1);
     const delta = await backup(await context(env, 1), { noPrune: true });
     const bytes = await readFile(full.archive);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    const middle = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
     await writeFile(full.archive, bytes);
     const target = join(work, 'dev-uploads');
     await put(target, 'mine.txt', 'untouched', 0);
