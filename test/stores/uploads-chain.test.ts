@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { backup } from '../../src/ops/backup.js';
 import { consolidate } from '../../src/ops/consolidate.js';
+import { maskArchive } from '../../src/ops/mask.js';
 import { silentLogger, silentProgress, type OperationContext } from '../../src/ops/context.js';
 import { applyRestore, guardRestore, planRestore } from '../../src/ops/restore/index.js';
 import { FerryError } from '../../src/errors/index.js';
@@ -169,6 +170,13 @@ describe('incremental uploads: a week of chains', () => {
     await put(target, 'mine.txt', 'untouched', 0);
     const before = await snapshotTree(target);
     const ctx = await context({ UPLOADS_DIR: target, BACKUP_DIRECTORY: backups }, 2);
+    // A masked copy of a delta alone would be useless: mask says to consolidate first.
+    await writeFile(join(work, 'mask.yaml'), 'mask:\n  postgres:\n    recipes:\n      title: text\n');
+    const masking = await loadConfig({ env: { UPLOADS_DIR: source, BACKUP_DIRECTORY: backups, FERRY_CONFIG: join(work, 'mask.yaml') }, cwd: work });
+    process.env.FERRY_MASK_KEY = 'mask-key-for-tests-0123456789';
+    const notMasked = await maskArchive({ ...ctx, config: masking.config }, delta.archive, join(work, 'masked.tar.gz')).then(() => undefined, (error: unknown) => error);
+    delete process.env.FERRY_MASK_KEY;
+    expect([(notMasked as FerryError).code, (notMasked as FerryError).hint]).toEqual(['USAGE', `Run ferry consolidate ${basename(delta.archive)} and mask the full it writes.`]);
     const refused = await planRestore(ctx, delta.archive, {}, storeCtx(work)).then(() => undefined, (error: unknown) => error);
     expect(refused).toBeInstanceOf(FerryError);
     expect((refused as FerryError).code).toBe('CHAIN_LINK_MISSING');
