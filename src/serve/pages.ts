@@ -118,7 +118,7 @@ ${current < pages ? html`<a href="/backups?page=${current + 1}" rel="next">Older
 </tr>`);
   return layout('Backups', '/backups', page, html`<p>${listed.backups.length} backups in ${listed.directory}, newest first.</p>
 ${pager}
-<div class="scroll"><table class="backups"><caption>Backups, page ${current}</caption>
+<div class="scroll" tabindex="0" role="region" aria-label="Backups"><table class="backups"><caption>Backups, page ${current}</caption>
 <thead><tr><th scope="col">Backup</th><th scope="col">Age</th><th scope="col">Size</th><th scope="col">Stores</th><th scope="col">Verified</th><th scope="col">Encrypted</th><th scope="col">Remote copy</th></tr></thead>
 <tbody>${rows}</tbody></table></div>
 ${pager}`);
@@ -148,7 +148,7 @@ ${store.toolVersion === undefined ? '' : html`<dt>Dumped with</dt><dd>${store.to
 <dt>Bytes</dt><dd>${formatBytes(store.bytes)}</dd><dt>Took</dt><dd>${formatDuration(store.durationSeconds)}</dd>
 </dl>
 ${store.warnings.map((w) => html`<p class="warning">warning: ${w}</p>`)}
-<div class="scroll"><table class="counts"><caption>${kind} counts against ${detail.previous ?? 'no earlier backup'}</caption>
+<div class="scroll" tabindex="0" role="region" aria-label="${kind} counts"><table class="counts"><caption>${kind} counts against ${detail.previous ?? 'no earlier backup'}</caption>
 <thead><tr><th scope="col">Object</th><th scope="col">Count</th><th scope="col">Before</th><th scope="col">Change</th><th scope="col">Anomaly</th></tr></thead>
 <tbody>${rows.map((c) => html`<tr${c.anomaly === undefined ? '' : html` class="anomaly" data-anomaly="${c.object}"`}>
 <th scope="row">${c.object}</th><td class="num">${c.count}</td><td class="num">${c.previous ?? '—'}</td>${change(c)}
@@ -180,14 +180,14 @@ ${stores}
 <section class="card" aria-labelledby="restore-h">
 <h2 id="restore-h">Restore</h2>
 <h3>With Ferry</h3>
-<div class="command"><pre><code id="cmd-ferry">${ferryCommand}</code></pre><button type="button" data-copy="cmd-ferry">Copy</button></div>
+<div class="command"><pre tabindex="0"><code id="cmd-ferry">${ferryCommand}</code></pre><button type="button" data-copy="cmd-ferry">Copy</button></div>
 <p class="hint">Add <code>--only ${Object.keys(m.stores).join(',')}</code> for part of it, <code>--to-db NAME</code> for another database, <code>--dry-run</code> to see the plan.</p>
 <h3>By hand</h3>
-<div class="command"><pre><code id="cmd-hand">${byHand}</code></pre><button type="button" data-copy="cmd-hand">Copy</button></div>
+<div class="command"><pre tabindex="0"><code id="cmd-hand">${byHand}</code></pre><button type="button" data-copy="cmd-hand">Copy</button></div>
 </section>
 <section class="card" aria-labelledby="entries-h">
 <h2 id="entries-h">Checksums</h2>
-${m.entries.length === 0 ? html`<p>The manifest lists no entries${m.encryption === undefined ? '' : ' (an encrypted archive: ferry inspect with its key shows them)'}.</p>` : html`<div class="scroll"><table class="entries"><caption>${m.entries.length} entries${m.entries.length > MAX_ENTRIES_SHOWN ? `, the first ${MAX_ENTRIES_SHOWN} shown (ferry inspect --json lists all)` : ''}</caption>
+${m.entries.length === 0 ? html`<p>The manifest lists no entries${m.encryption === undefined ? '' : ' (an encrypted archive: ferry inspect with its key shows them)'}.</p>` : html`<div class="scroll" tabindex="0" role="region" aria-label="Checksums"><table class="entries"><caption>${m.entries.length} entries${m.entries.length > MAX_ENTRIES_SHOWN ? `, the first ${MAX_ENTRIES_SHOWN} shown (ferry inspect --json lists all)` : ''}</caption>
 <thead><tr><th scope="col">Entry</th><th scope="col">Size</th><th scope="col">sha256</th></tr></thead>
 <tbody>${m.entries.slice(0, MAX_ENTRIES_SHOWN).map((e) => html`<tr><th scope="row">${e.path}</th><td class="num">${formatBytes(e.size)}</td><td><code class="hash">${e.sha256 ?? ''}</code></td></tr>`)}</tbody></table></div>`}
 </section>`);
