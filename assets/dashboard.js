@@ -52,6 +52,8 @@
       if (job.state !== 'running') {
         const report = job.result && job.result.archives[0];
         statusLine.className = report && report.ok ? 'status-line ok' : 'status-line critical';
+        const verified = document.getElementById('verified');
+        if (verified !== null && report) verified.textContent = report.ok ? 'whole, just now' : 'NOT WHOLE, just now';
         return;
       }
       await new Promise((resolve) => setTimeout(resolve, 400));

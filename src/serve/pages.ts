@@ -58,7 +58,7 @@ function status(name: string): Html {
 }
 
 function checksTable(checks: HealthCheck[]): Html {
-  return html`<table><caption>Checks</caption><thead><tr><th scope="col">Check</th><th scope="col">State</th><th scope="col">Finding</th></tr></thead><tbody>
+  return html`<table class="checks"><caption>Checks</caption><thead><tr><th scope="col">Check</th><th scope="col">State</th><th scope="col">Finding</th></tr></thead><tbody>
 ${checks.map((c) => html`<tr><th scope="row">${c.name}</th><td>${status(c.status)}</td><td>${c.message}${c.recommendation === undefined ? '' : html`<br><span class="hint">→ ${c.recommendation}</span>`}</td></tr>`)}
 </tbody></table>`;
 }
@@ -136,12 +136,14 @@ export function detailPage(page: PageContext, detail: BackupDetail, job: VerifyJ
   const { inspected, details } = detail;
   const m = inspected.manifest;
   const info = renderBackupInfo(m, details.name);
-  const byHand = info.slice(info.indexOf('Restore by hand')).split('\n').slice(1).join('\n').trim();
+  // backup_info.txt's own instructions, the ones inside every archive, without their indent.
+  const byHand = info.slice(info.indexOf('Restore by hand')).split('\n').slice(1)
+    .filter((line) => line.startsWith('  ')).map((line) => line.slice(2)).join('\n');
   const ferryCommand = `ferry restore ${details.name}`;
   const stores = Object.entries(m.stores).map(([kind, store]) => {
     const rows = detail.changes.filter((c) => c.store === kind);
     return html`<section class="card" aria-labelledby="store-${kind}">
-<h3 id="store-${kind}">${kind}: ${store.source}</h3>
+<h3 id="store-${kind}">${store.source}</h3>
 <dl class="facts">
 ${store.serverVersion === undefined ? '' : html`<dt>Server</dt><dd>${store.serverVersion}</dd>`}
 ${store.toolVersion === undefined ? '' : html`<dt>Dumped with</dt><dd>${store.toolVersion}</dd>`}
