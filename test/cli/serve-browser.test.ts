@@ -42,10 +42,8 @@ async function screenshot(name: string): Promise<void> {
 /** axe-core run in the page (evaluated through the DevTools protocol, which the page's CSP does not govern). */
 async function accessibilityProblems(): Promise<string[]> {
   await page.evaluate(AXE);
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(): Promise<{ violations: Array<{ id: string; impact: string | null; nodes: Array<{ target: unknown }> }> }> } }).axe;
-    return (await axe.run()).violations;
-  });
+  type Violation = { id: string; impact: string | null; nodes: Array<{ target: unknown }> };
+  const violations = await page.evaluate('axe.run().then((result) => result.violations)') as Violation[];
   return violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}) at ${JSON.stringify(v.nodes.map((n) => n.target))}`);
 }
 
@@ -80,12 +78,10 @@ describe.skipIf(skip)('ferry serve in a browser', () => {
     });
     page = browser.pages()[0] ?? await browser.newPage();
     // Registered through the DevTools protocol, before any of the page's own script.
-    await browser.addInitScript(() => {
-      document.addEventListener('securitypolicyviolation', (event) => {
-        const seen = JSON.parse(sessionStorage.getItem('csp') ?? '[]') as string[];
-        sessionStorage.setItem('csp', JSON.stringify([...seen, `${location.pathname}: ${event.violatedDirective} ${event.blockedURI}`]));
-      });
-    });
+    await browser.addInitScript({ content: `document.addEventListener('securitypolicyviolation', (event) => {
+      const seen = JSON.parse(sessionStorage.getItem('csp') ?? '[]');
+      sessionStorage.setItem('csp', JSON.stringify([...seen, location.pathname + ': ' + event.violatedDirective + ' ' + event.blockedURI]));
+    });` });
     // The printed address signs the browser in, then drops the token from the address bar.
     await page.goto(`${serve.base}?token=${serve.token}`);
     expect(new URL(page.url()).search).toBe('');
@@ -184,9 +180,10 @@ describe.skipIf(skip)('ferry serve in a browser', () => {
   });
 
   it('no page broke its Content-Security-Policy', async () => {
-    expect(await page.evaluate(() => sessionStorage.getItem('csp'))).toBeNull();
+    const violations = () => page.evaluate("sessionStorage.getItem('csp')");
+    expect(await violations()).toBeNull();
     // The instrument itself: an inline style is what the policy forbids, and it is caught.
-    await page.evaluate(() => document.body.setAttribute('style', 'color: red'));
-    await expect.poll(() => page.evaluate(() => sessionStorage.getItem('csp'))).toMatch(/style-src-attr/);
+    await page.evaluate("document.body.setAttribute('style', 'color: red')");
+    await expect.poll(violations).toMatch(/style-src-attr/);
   });
 });
