@@ -9,7 +9,7 @@ import { renderMetrics } from '../health/index.js';
 import type { OperationContext } from '../ops/context.js';
 import { inspect } from '../ops/inspect.js';
 import { list } from '../ops/list.js';
-import { locationHealth, trends } from './data.js';
+import { locationHealth, type TrendPoint } from './data.js';
 import type { VerifyJob } from './jobs.js';
 
 /**
@@ -39,7 +39,7 @@ export function jobJson(job: VerifyJob) {
   };
 }
 
-export function apiRoutes(app: Hono, ctx: OperationContext, jobs: { get(id: string): VerifyJob | undefined }): void {
+export function apiRoutes(app: Hono, ctx: OperationContext, jobs: { get(id: string): VerifyJob | undefined }, trendPoints: () => Promise<TrendPoint[]>): void {
   const flag = (value: string | undefined) => value !== undefined && value !== '0' && value !== 'false';
 
   app.get('/api/list', async (c) => {
@@ -65,7 +65,7 @@ export function apiRoutes(app: Hono, ctx: OperationContext, jobs: { get(id: stri
     }
   });
 
-  app.get('/api/trends', async () => jsonResponse({ backups: trends(ctx, await list(ctx)) }));
+  app.get('/api/trends', async () => jsonResponse({ backups: await trendPoints() }));
 
   app.get('/api/jobs/:id', (c) => {
     const job = jobs.get(c.req.param('id'));

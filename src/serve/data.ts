@@ -1,6 +1,6 @@
 import { isFerryError } from '../errors/index.js';
 import { anomalyRules, findAnomalies, HEALTH_STATUS, type Anomaly, type HealthResult, type MetricsInput, type StoreCounts } from '../health/index.js';
-import { catalog, withDetails, type BackupDetails } from '../ops/catalog.js';
+import type { BackupDetails } from '../ops/catalog.js';
 import type { OperationContext } from '../ops/context.js';
 import { healthWithMetrics } from '../ops/health.js';
 import { inspect, type InspectResult } from '../ops/inspect.js';
@@ -49,10 +49,6 @@ export async function remoteNames(ctx: OperationContext): Promise<Set<string> | 
   }
 }
 
-export async function localList(ctx: OperationContext): Promise<ListResult> {
-  return list(ctx);
-}
-
 function countsOf(backup: BackupDetails | undefined): StoreCounts | undefined {
   const manifest = backup?.manifest;
   return manifest === undefined ? undefined : Object.fromEntries(Object.entries(manifest.stores).map(([kind, store]) => [kind, store.counts]));
@@ -80,14 +76,12 @@ export interface BackupDetail {
  * One backup with its counts against the backup before it, and its anomalies as ferry health defines
  * them: the median of the earlier backups (health.anomalies thresholds and per-object rules).
  */
-export async function backupDetail(ctx: OperationContext, name: string): Promise<BackupDetail> {
+export async function backupDetail(ctx: OperationContext, name: string, listed: ListResult): Promise<BackupDetail> {
   const inspected = await inspect(ctx, name);
-  const { backups } = await catalog(ctx.config.backup.directory);
-  const index = backups.findIndex((b) => b.path === inspected.archive);
-  const self = backups[index];
-  const details = self === undefined ? undefined : await withDetails(self, { entries: false });
+  const index = listed.backups.findIndex((b) => b.path === inspected.archive);
+  const details = listed.backups[index];
   const rules = anomalyRules(ctx.config.health?.anomalies);
-  const earlier = index < 0 ? [] : await Promise.all(backups.slice(index + 1, index + 1 + rules.thresholds.previous).map((b) => withDetails(b, { entries: false })));
+  const earlier = index < 0 ? [] : listed.backups.slice(index + 1, index + 1 + rules.thresholds.previous);
   const earlierCounts = earlier.map(countsOf).filter((c): c is StoreCounts => c !== undefined);
   const counts: StoreCounts = Object.fromEntries(Object.entries(inspected.manifest.stores).map(([kind, store]) => [kind, store.counts]));
   const anomalies = findAnomalies(counts, earlierCounts, rules.thresholds, rules.ruleFor);

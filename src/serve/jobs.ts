@@ -22,7 +22,7 @@ const KEPT_JOBS = 20;
 export class VerifyJobs {
   private readonly jobs = new Map<string, VerifyJob>();
 
-  constructor(private readonly ctx: OperationContext) {}
+  constructor(private readonly ctx: OperationContext, private readonly onFinished: () => void = () => undefined) {}
 
   running(): VerifyJob | undefined {
     return [...this.jobs.values()].find((j) => j.state === 'running');
@@ -47,7 +47,9 @@ export class VerifyJobs {
     verify({ ...this.ctx, progress }, backup).then((reports) => {
       job.reports = reports;
       job.state = 'done';
+      this.onFinished();
     }, (error: unknown) => {
+      this.onFinished();
       job.state = 'failed';
       job.error = isFerryError(error)
         ? { code: error.code, message: error.message, hint: error.hint ?? null }

@@ -1,5 +1,6 @@
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
+import { compress } from 'hono/compress';
 import { getCookie, setCookie } from 'hono/cookie';
 import type { AddressInfo } from 'node:net';
 import { FerryError, isFerryError } from '../errors/index.js';
@@ -7,7 +8,8 @@ import type { OperationContext } from '../ops/context.js';
 import { apiRoutes, errorResponse, jobJson, jsonResponse } from './api.js';
 import { asset } from './assets.js';
 import { checkPassword, randomSecret, sameSecret, SESSION_COOKIE, Sessions, type AuthMode } from './auth.js';
-import { backupDetail, localList, locationHealth, locations, nextScheduledRun, remoteNames, trends } from './data.js';
+import { BackupCache } from './backup-cache.js';
+import { backupDetail, locationHealth, locations, nextScheduledRun, remoteNames, trends, type TrendPoint } from './data.js';
 import { VerifyJobs } from './jobs.js';
 import { backupsPage, detailPage, loginPage, messagePage, overviewPage, trendsPage, type PageContext } from './pages.js';
 
@@ -25,7 +27,17 @@ const CSRF_HEADER = 'x-ferry-csrf';
 export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono {
   const app = new Hono();
   const sessions = new Sessions();
-  const jobs = new VerifyJobs(ctx);
+  const cache = new BackupCache(ctx);
+  // The overview's health check is kept ten seconds (a verify from the page clears it): the page is
+  // reloaded often, and each check lists the directory and reads the newest backups' sidecars.
+  const overviewHealth = new Map(locations(ctx).map((location) => [location, memo(10_000, () => locationHealth(ctx, location, { quick: true }))]));
+  // Read while the server starts, so the first visitor does not wait for a thousand sidecars.
+  cache.list().catch((error: unknown) => ctx.log.warn(`cannot list ${ctx.config.backup.directory}: ${(error as Error).message}`));
+  const nextRun = memo(60_000, () => nextScheduledRun(ctx.signal));
+  const jobs = new VerifyJobs(ctx, () => { for (const m of overviewHealth.values()) m.clear(); });
+  const trendPoints = () => cache.derive<TrendPoint[]>('trends', (listed) => trends(ctx, listed));
+  // The remote is asked at most once a minute which copies it holds: each ask is a request to S3.
+  const remoteCopies = memo(60_000, () => remoteNames(ctx));
   const loginForms = new Set<string>();
   const { auth } = options;
 
@@ -36,6 +48,7 @@ export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono
   };
   const csrfOf = (c: Context) => sessions.csrfOf(getCookie(c, SESSION_COOKIE));
 
+  app.use('*', compress());
   // Every response: no inline script or style, no other origin, no referrer (a token may be in the URL).
   // Every text response also goes through the redactor the CLI uses, whatever produced it.
   app.use('*', async (c, next) => {
@@ -127,14 +140,13 @@ export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono
   };
 
   app.get('/', async (c) => {
-    const healths = [];
-    for (const location of locations(ctx)) healths.push(await locationHealth(ctx, location, { quick: true }));
-    return c.html(overviewPage(pageContext(c), healths, await localList(ctx), await nextScheduledRun(ctx.signal)));
+    const healths = await Promise.all([...overviewHealth.values()].map((m) => m.get()));
+    return c.html(overviewPage(pageContext(c), healths, await cache.list(), await nextRun.get()));
   });
-  app.get('/backups', async (c) => c.html(backupsPage(pageContext(c), await localList(ctx), await remoteNames(ctx), Number(c.req.query('page') ?? '1') || 1)));
+  app.get('/backups', async (c) => c.html(backupsPage(pageContext(c), await cache.list(), await remoteCopies.get(), Number(c.req.query('page') ?? '1') || 1)));
   app.get('/backups/:name', async (c) => {
     try {
-      const detail = await backupDetail(ctx, c.req.param('name'));
+      const detail = await backupDetail(ctx, c.req.param('name'), await cache.list());
       const jobId = c.req.query('job');
       return c.html(detailPage(pageContext(c), detail, jobId === undefined ? undefined : jobs.get(jobId)));
     } catch (error) {
@@ -143,7 +155,7 @@ export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono
     }
   });
   app.get('/trends', async (c) => {
-    const points = trends(ctx, await localList(ctx));
+    const points = await trendPoints();
     const objects = [...new Set(points.flatMap((p) => Object.entries(p.counts).flatMap(([store, counts]) => Object.keys(counts).map((o) => `${store} ${o}`))))].sort();
     return c.html(trendsPage(pageContext(c), objects));
   });
@@ -157,7 +169,7 @@ export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono
     return c.redirect(`/backups/${encodeURIComponent(job.backup)}?job=${job.id}`, 303);
   });
 
-  apiRoutes(app, ctx, jobs);
+  apiRoutes(app, ctx, jobs, trendPoints);
 
   app.notFound((c) => c.text('not found\n', 404));
   app.onError((error, c) => {
@@ -166,6 +178,22 @@ export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono
     return c.text('internal error: see the server log\n', 500);
   });
   return app;
+}
+
+/** The promise of `compute`, shared for `ms` (a failed one is not kept). */
+function memo<T>(ms: number, compute: () => Promise<T>): { get(): Promise<T>; clear(): void } {
+  let kept: { at: number; value: Promise<T> } | undefined;
+  return {
+    get() {
+      if (kept === undefined || Date.now() - kept.at > ms) {
+        const value = compute();
+        kept = { at: Date.now(), value };
+        value.catch(() => { kept = undefined; });
+      }
+      return kept.value;
+    },
+    clear() { kept = undefined; },
+  };
 }
 
 /** host:port, with [v6]:port for IPv6; a usage error otherwise. */
