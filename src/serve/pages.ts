@@ -135,10 +135,13 @@ const MAX_ENTRIES_SHOWN = 200;
 export function detailPage(page: PageContext, detail: BackupDetail, job: VerifyJob | undefined): Html {
   const { inspected, details } = detail;
   const m = inspected.manifest;
-  const info = renderBackupInfo(m, details.name);
+  const decrypted = details.name.endsWith('.age') ? details.name.slice(0, -'.age'.length) : details.name;
+  const info = renderBackupInfo(m, decrypted);
   // backup_info.txt's own instructions, the ones inside every archive, without their indent.
-  const byHand = info.slice(info.indexOf('Restore by hand')).split('\n').slice(1)
-    .filter((line) => line.startsWith('  ')).map((line) => line.slice(2)).join('\n');
+  const steps = info.slice(info.indexOf('Restore by hand')).split('\n').slice(1)
+    .filter((line) => line.startsWith('  ')).map((line) => line.slice(2));
+  // backup_info.txt is written inside the archive, before encryption: it cannot say how to decrypt.
+  const byHand = (decrypted === details.name ? steps : [`age -d -i ~/.config/ferry/key.txt -o ${decrypted} ${details.name}`, ...steps]).join('\n');
   const ferryCommand = `ferry restore ${details.name}`;
   const stores = Object.entries(m.stores).map(([kind, store]) => {
     const rows = detail.changes.filter((c) => c.store === kind);

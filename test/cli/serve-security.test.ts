@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -9,6 +9,7 @@ import { cleanEnv, ferry, FERRY_BIN } from '../support/cli.js';
 import { createDatabase, pgServer, query, uniqueName } from '../support/pg.js';
 import { S3TestServer } from '../support/s3/server.js';
 import { startServe, type RunningServe } from '../support/serve.js';
+import { missing } from '../support/needs.js';
 import { tempDir } from '../support/tmp.js';
 
 /**
@@ -194,6 +195,25 @@ describe('ferry serve: what it shows', () => {
     const detail = await (await get(`/backups/${name}`)).text();
     expect(detail).toMatch(/warning: pg_dump said: connection to postgresql:\/\/dash_user_\w+:\*\*\*@127\.0\.0\.1:\d+\/dash_sec_\w+ was slow/);
     expect(detail).toContain('<dt>Encrypted</dt><dd>yes (age)</dd>');
+  });
+
+  it('the by-hand restore of an encrypted backup, as its page shows it, decrypts and unpacks it', async (context) => {
+    if (missing('age (Debian package age)', spawnSync('age', ['--version']).status === 0)) {
+      context.skip('age is not installed');
+      return;
+    }
+    const detail = await (await get(`/backups/${name}`)).text();
+    const shown = (/<code id="cmd-hand">([\s\S]*?)<\/code>/.exec(detail)?.[1] ?? '').replaceAll('&amp;', '&').split('\n');
+    const decrypted = name.replace(/\.age$/, '');
+    expect(shown[0]).toBe(`age -d -i ~/.config/ferry/key.txt -o ${decrypted} ${name}`);
+    expect(shown[1]).toBe(`mkdir restore && tar -xzf ${decrypted} -C restore && cd restore`);
+    const steps = [shown[0]!.replace('~/.config/ferry/key.txt', identity), shown[1]!].join(' && ');
+    // In a folder of its own, as on a laptop the archive was copied to.
+    const laptop = await tempDir();
+    copyFileSync(join(work, 'backups', name), join(laptop, name));
+    const ran = spawnSync('bash', ['-c', steps], { cwd: laptop, encoding: 'utf8' });
+    expect(ran.status, ran.stderr).toBe(0);
+    expect(readFileSync(join(laptop, 'restore', 'postgresql', 'database.sql'), 'utf8')).toContain('CREATE TABLE public.notes');
   });
 
   it('the JSON API is the CLI\'s --json: the same documents, valid against docs/json/', async () => {
