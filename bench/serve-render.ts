@@ -54,7 +54,7 @@ process.env.BACKUP_DIRECTORY = dir;
 const { ctx } = await openContext({});
 const pages = ['/', '/backups', '/backups?page=20', `/backups/${newest}`, '/trends', '/api/list', '/api/health?quick=1', '/api/trends', '/metrics', '/assets/dashboard.js', '/assets/dashboard.css', '/assets/uPlot.min.js', '/assets/uPlot.min.css'];
 // Module code warmed once, so that "cold" means a server that has not yet read this directory.
-await dashboardApp(ctx, { auth: { kind: 'none' }, allowActions: false }).request('/healthz');
+await dashboardApp(ctx, { auth: { kind: 'none' }, allowActions: false }).request('/healthz', { headers: { host: '127.0.0.1' } });
 
 console.log(`ferry serve over ${count} backups (${dir}), ${runs} runs each, node ${process.version}, load average ${loadavg()[0]?.toFixed(1)} on ${cpus().length} cores`);
 console.log('cold: the first request to a new server; warm: the next ones (its caches filled)');
@@ -65,7 +65,7 @@ for (const page of pages) {
   let body = Buffer.alloc(0);
   for (let run = 0; run <= runs; run++) {
     const started = performance.now();
-    const response = await app.request(page);
+    const response = await app.request(page, { headers: { host: '127.0.0.1', 'accept-encoding': 'identity' } });
     body = Buffer.from(await response.arrayBuffer());
     if (response.status !== 200) throw new Error(`${page}: HTTP ${response.status}: ${body.toString('utf8').slice(0, 300)}`);
     times.push(performance.now() - started);

@@ -69,6 +69,16 @@ export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono
     }
   });
 
+  // Without a token or password, only a loopback name may be asked for: a web page elsewhere that
+  // points its own name at 127.0.0.1 (DNS rebinding) must not read the dashboard through the browser.
+  if (auth.kind === 'none') {
+    app.use('*', async (c, next) => {
+      const host = (c.req.header('host') ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+      if (!isLoopback(host)) return c.text(`forbidden: without authentication only http://127.0.0.1 or http://localhost is served, not ${host}\n`, 403);
+      return next();
+    });
+  }
+
   app.get('/healthz', (c) => c.text('ok\n'));
   app.get('/assets/:name', async (c) => {
     const found = await asset(c.req.param('name'));

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { checkPassword, hashPassword, isPasswordHash } from '../../src/serve/auth.js';
-import { isLoopback, parseListen } from '../../src/serve/server.js';
+import { openContext } from '../../src/ops/open.js';
+import { dashboardApp, isLoopback, parseListen } from '../../src/serve/server.js';
+import { tempDir } from '../support/tmp.js';
 
 describe('ferry serve: addresses and passwords', () => {
   it('reads host:port and [v6]:port, and refuses anything else as a usage error', () => {
@@ -25,5 +27,25 @@ describe('ferry serve: addresses and passwords', () => {
     expect(await checkPassword('correct horse batterY', hash)).toBe(false);
     expect(await hashPassword('correct horse battery')).not.toBe(hash);
     expect(isPasswordHash('correct horse battery')).toBe(false);
+  });
+});
+
+describe('ferry serve without authentication', () => {
+  it('answers only to loopback names, so a rebound DNS name cannot read it through a browser', async () => {
+    const previous = process.env.BACKUP_DIRECTORY;
+    process.env.BACKUP_DIRECTORY = await tempDir();
+    try {
+      const { ctx } = await openContext({});
+      const app = dashboardApp(ctx, { auth: { kind: 'none' }, allowActions: true });
+      for (const host of ['127.0.0.1:8086', 'localhost:8086', '[::1]:8086']) expect((await app.request('/api/list', { headers: { host } })).status, host).toBe(200);
+      const rebound = await app.request('/api/list', { headers: { host: 'attacker.example:8086' } });
+      expect(rebound.status).toBe(403);
+      expect(await rebound.text()).toMatch(/^forbidden: without authentication only/);
+      // No session without authentication, so no action either, allow_actions or not.
+      expect((await app.request('/backups/x/verify', { method: 'POST', headers: { host: '127.0.0.1:8086' } })).status).toBe(403);
+    } finally {
+      if (previous === undefined) delete process.env.BACKUP_DIRECTORY;
+      else process.env.BACKUP_DIRECTORY = previous;
+    }
   });
 });
