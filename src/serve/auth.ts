@@ -56,9 +56,11 @@ export class Sessions {
   private readonly sessions = new Map<string, SessionRecord>();
 
   open(): { id: string; csrf: string } {
+    const now = Date.now();
+    for (const [id, session] of this.sessions) if (session.expires < now) this.sessions.delete(id);
     const id = randomSecret();
     const csrf = randomSecret();
-    this.sessions.set(id, { csrf, expires: Date.now() + SESSION_HOURS * 3_600_000 });
+    this.sessions.set(id, { csrf, expires: now + SESSION_HOURS * 3_600_000 });
     return { id, csrf };
   }
 
@@ -72,10 +74,6 @@ export class Sessions {
       return undefined;
     }
     return session.csrf;
-  }
-
-  close(id: string | undefined): void {
-    if (id !== undefined) this.sessions.delete(id);
   }
 
   static readonly maxAgeSeconds = SESSION_HOURS * 3600;

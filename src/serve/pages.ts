@@ -23,7 +23,7 @@ export interface PageContext {
   now: Date;
 }
 
-export const PAGE_SIZE = 50;
+const PAGE_SIZE = 50;
 
 function layout(title: string, current: string, page: PageContext, body: Html): Html {
   const nav = (href: string, label: string) => html`<a href="${href}"${current === href ? html` aria-current="page"` : ''}>${label}</a>`;
@@ -198,7 +198,7 @@ ${m.entries.length === 0 ? html`<p>The manifest lists no entries${m.encryption =
 </section>`);
 }
 
-export function jobLine(job: VerifyJob): string {
+function jobLine(job: VerifyJob): string {
   if (job.state === 'running') return `verifying: ${job.progress.step}${job.progress.detail === null ? '' : `, ${job.progress.detail}`}`;
   if (job.state === 'failed') return `verify failed: ${job.error?.message ?? 'unknown error'}`;
   const report = job.reports?.[0];

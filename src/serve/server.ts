@@ -22,6 +22,7 @@ export interface ServeOptions {
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 const LOGIN_COOKIE = 'ferry_login';
 const CSRF_HEADER = 'x-ferry-csrf';
+const MAX_LOGIN_FORMS = 1000;
 
 /** The dashboard as a fetch handler: pages, the JSON API, /metrics and /healthz, behind its authentication. */
 export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono {
@@ -90,6 +91,8 @@ export function dashboardApp(ctx: OperationContext, options: ServeOptions): Hono
     const showLogin = (c: Context, failed: boolean, status: 200 | 401) => {
       const form = randomSecret();
       loginForms.add(form);
+      // Anyone can ask for the form: the oldest unused ones are forgotten rather than piling up.
+      for (const stale of [...loginForms].slice(0, Math.max(0, loginForms.size - MAX_LOGIN_FORMS))) loginForms.delete(stale);
       setCookie(c, LOGIN_COOKIE, form, { httpOnly: true, sameSite: 'Strict', path: '/login', secure: secure(c) });
       return c.html(loginPage(form, failed), status);
     };
