@@ -19,6 +19,7 @@ import { pushCommand } from './commands/push.js';
 import { resetCommand, restoreCommand } from './commands/restore.js';
 import { notifyTestCommand } from './commands/notify.js';
 import { verifyCommand } from './commands/verify.js';
+import { serveCommand, type ServeCommandOptions } from './commands/serve.js';
 import { reportFailure } from './render/errors.js';
 import { jsonDocument } from './render/json.js';
 import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
@@ -234,6 +235,14 @@ export function buildProgram(): Command {
     .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Re-reads the newest archive against its .sha256 and says how long\nthat took (--quick skips it); --deep also reads every entry as ferry verify does.')
     .addHelpText('after', 'Without --max-age / --min-size, MAX_AGE_HOURS and MIN_SIZE_KB (check-backup-health.sh\'s variables) are used when set.')
     .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, withScriptThresholds(opts, (o) => command.getOptionValueSource(o) === 'cli', process.env)), reportUnknown));
+
+  program.command('serve')
+    .description('web dashboard of the backups: overview, list, details, trends, /metrics and a JSON API (read-only by default)')
+    .option('--listen <host:port>', 'address to listen on (serve.listen; default 127.0.0.1:8086)')
+    .option('--no-auth', 'no token or password (refused unless the address is loopback; actions stay off)')
+    .option('--hash-password', 'read a password from stdin (or ask for it) and print its scrypt hash for serve.password_hash')
+    .addHelpText('after', '\nWithout serve.password_hash, a random token is printed once at start: open the printed address, whose\n?token= signs the browser in (an HttpOnly, SameSite=Strict cookie); scripts send Authorization: Bearer <token>.\nWith serve.allow_actions: true, signed-in users can verify a backup from its page. See docs/dashboard.md.')
+    .action((opts: ServeCommandOptions, command: Command) => run(command, (s) => serveCommand(s, opts)));
 
   program.command('prune')
     .description('apply retention now (never the newest backup, nor the newest verified one)')

@@ -66,6 +66,9 @@ const KEY_PATHS = [
   'restore.strategy',
   'restore.disconnect',
   'restore.keep_pristine',
+  'serve.listen',
+  'serve.allow_actions',
+  'serve.password_hash',
 ] as const;
 
 function ferryName(path: string): string {

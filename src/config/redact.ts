@@ -26,7 +26,9 @@ export class Redactor {
 
   redact(text: string): string {
     let out = text.replace(URL_PASSWORD, '$1:***@');
-    out = out.replace(SECRET_KEY_VALUE, (_match, key: string, separator: string, value: string) => {
+    out = out.replace(SECRET_KEY_VALUE, (match: string, key: string, separator: string, value: string) => {
+      // JSON's true, false and null say whether there is a secret, never what it is (a manifest's "passphrase": false).
+      if (/^(true|false|null)$/.test(value)) return match;
       const quote = value.startsWith('"') || value.startsWith("'") ? value[0] : '';
       return `${key}${separator}${quote}***${quote}`;
     });

@@ -195,6 +195,12 @@ export const healthConfigSchema = z.object({
   anomalies: anomaliesConfigSchema.default(() => anomaliesConfigSchema.parse({})),
 }).strict();
 
+export const serveConfigSchema = z.object({
+  listen: nonEmpty.default('127.0.0.1:8086').describe('host:port ferry serve binds (a non-loopback address needs authentication)'),
+  allow_actions: flag.default(false).describe('let authenticated users start a verify from the dashboard'),
+  password_hash: nonEmpty.optional().describe('scrypt hash from ferry serve --hash-password; without it, a token is printed at start'),
+}).strict();
+
 export const configSchema = z.object({
   backup: backupConfigSchema.default(() => backupConfigSchema.parse({})),
   postgres: postgresConfigSchema.optional(),
@@ -205,6 +211,7 @@ export const configSchema = z.object({
   mask: maskConfigSchema.optional(),
   restore: restoreConfigSchema.default(() => restoreConfigSchema.parse({})),
   health: healthConfigSchema.optional(),
+  serve: serveConfigSchema.default(() => serveConfigSchema.parse({})),
 }).strict().superRefine((config, ctx) => {
   const level = config.backup.compression_level;
   if (level === undefined) return;
@@ -223,3 +230,4 @@ export type StorageConfig = z.infer<typeof storageConfigSchema>;
 export type MaskConfig = z.infer<typeof maskConfigSchema>;
 export type RestoreConfig = z.infer<typeof restoreConfigSchema>;
 export type AnomaliesConfig = z.infer<typeof anomaliesConfigSchema>;
+export type ServeConfig = z.infer<typeof serveConfigSchema>;

@@ -84,6 +84,8 @@ export const ERROR_CODES = {
   CHAIN_LINK_MISSING: { exit: 'integrity', summary: 'a delta backup\'s base (or a backup further down its chain) is missing or is not the archive it was built on' },
   CONTAINER_UNREACHABLE: { exit: 'failed', summary: 'docker is missing, or the container named by postgres.exec, mongodb.exec or uploads.exec is not running or lacks what Ferry runs in it' },
   COMPOSE_UNAVAILABLE: { exit: 'failed', summary: 'a compose:// container is named and neither `docker compose` nor `docker-compose` works' },
+  SERVE_UNPROTECTED: { exit: 'usage', summary: 'ferry serve was asked to listen on a non-loopback address without authentication' },
+  SERVE_LISTEN: { exit: 'failed', summary: 'ferry serve cannot listen on the address given (in use, or not an address of this machine)' },
 } as const satisfies Record<string, CodeDefinition>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

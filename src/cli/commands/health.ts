@@ -83,7 +83,7 @@ async function tellNotifiers(session: Session, result: HealthResult, metricsFile
 }
 
 /** The monitoring verdict with the figures behind it, every check in one shape; null where not known. */
-function healthJson(result: HealthResult) {
+export function healthJson(result: HealthResult) {
   const f = result.figures;
   return {
     status: result.status,

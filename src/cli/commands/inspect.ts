@@ -1,5 +1,5 @@
 import { LEGACY_FORMAT_VERSION } from '../../archive/index.js';
-import { inspect } from '../../ops/inspect.js';
+import { inspect, type InspectResult } from '../../ops/inspect.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import { archivedStoresJson } from '../render/json.js';
 import { table } from '../render/output.js';
@@ -9,22 +9,7 @@ export async function inspectCommand(session: Session, reference: string): Promi
   const result = await inspect(session.ctx, reference);
   const { output } = session;
   if (output.options.json) {
-    const m = result.manifest;
-    output.json({
-      archive: result.archive,
-      size: result.size,
-      formatVersion: m.formatVersion,
-      tool: m.tool,
-      createdAt: m.createdAt,
-      host: m.host,
-      durationSeconds: m.durationSeconds,
-      stores: archivedStoresJson(m),
-      entries: m.entries,
-      // Archives from before zstd record nothing: they are gzip, at a level nobody wrote down.
-      compression: m.compression ?? { codec: 'gzip', level: null },
-      masked: m.masked ?? null,
-      encryption: m.encryption ?? null,
-    });
+    output.json(inspectJson(result));
     return 0;
   }
   const m = result.manifest;
@@ -52,4 +37,24 @@ export async function inspectCommand(session: Session, reference: string): Promi
   lines.push(`restore with: ferry restore ${result.archive}   (--only ${Object.keys(m.stores).join(',')})`);
   output.data(lines.join('\n'));
   return 0;
+}
+
+/** The `ferry inspect --json` document (docs/json/inspect.schema.json), without its schemaVersion. */
+export function inspectJson(result: InspectResult) {
+  const m = result.manifest;
+  return {
+    archive: result.archive,
+    size: result.size,
+    formatVersion: m.formatVersion,
+    tool: m.tool,
+    createdAt: m.createdAt,
+    host: m.host,
+    durationSeconds: m.durationSeconds,
+    stores: archivedStoresJson(m),
+    entries: m.entries,
+    // Archives from before zstd record nothing: they are gzip, at a level nobody wrote down.
+    compression: m.compression ?? { codec: 'gzip', level: null },
+    masked: m.masked ?? null,
+    encryption: m.encryption ?? null,
+  };
 }

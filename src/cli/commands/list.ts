@@ -1,5 +1,5 @@
 import type { BackupDetails } from '../../ops/catalog.js';
-import { list } from '../../ops/list.js';
+import { list, type ListResult } from '../../ops/list.js';
 import { formatBytes, formatDuration } from '../../util/format.js';
 import { ageSeconds, archivedStoresJson } from '../render/json.js';
 import { keptCopiesOf, renderKept } from '../render/kept.js';
@@ -13,22 +13,7 @@ export async function listCommand(session: Session, options: { remote?: boolean 
   const now = Date.now();
   const statusOfBackup = (b: BackupDetails) => statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true);
   if (output.options.json) {
-    output.json({
-      location: result.directory,
-      remote,
-      backups: result.backups.map((b) => ({
-        name: b.name,
-        path: b.path,
-        time: b.time.toISOString(),
-        ageSeconds: ageSeconds(b.time, new Date(now)),
-        size: b.size,
-        stores: b.manifest === undefined ? null : archivedStoresJson(b.manifest),
-        status: statusOfBackup(b),
-        statusText: STATUS_TEXT[statusOfBackup(b)],
-        verification: b.verification === undefined ? null : { checkedAt: b.verification.checkedAt, ok: b.verification.ok, oldScripts: b.verification.oldScripts === true },
-      })),
-      foreign: result.foreign,
-    });
+    output.json(listJson(result, remote, new Date(now)));
     return 0;
   }
   if (result.backups.length === 0) {
@@ -50,6 +35,27 @@ export async function listCommand(session: Session, options: { remote?: boolean 
   const kept = remote ? undefined : renderKept(await keptCopiesOf(session));
   if (kept !== undefined) output.data(kept);
   return 0;
+}
+
+/** The `ferry list --json` document (docs/json/list.schema.json), without its schemaVersion. */
+export function listJson(result: ListResult, remote: boolean, now: Date) {
+  const statusOfBackup = (b: BackupDetails) => statusOf(b.manifest !== undefined, b.hasChecksum, remote, b.verification?.oldScripts === true);
+  return {
+    location: result.directory,
+    remote,
+    backups: result.backups.map((b) => ({
+      name: b.name,
+      path: b.path,
+      time: b.time.toISOString(),
+      ageSeconds: ageSeconds(b.time, now),
+      size: b.size,
+      stores: b.manifest === undefined ? null : archivedStoresJson(b.manifest),
+      status: statusOfBackup(b),
+      statusText: STATUS_TEXT[statusOfBackup(b)],
+      verification: b.verification === undefined ? null : { checkedAt: b.verification.checkedAt, ok: b.verification.ok, oldScripts: b.verification.oldScripts === true },
+    })),
+    foreign: result.foreign,
+  };
 }
 
 type Status = 'complete' | 'old-scripts' | 'no-manifest' | 'incomplete-upload' | 'no-sidecar';

@@ -8,7 +8,7 @@ import type { Session } from '../session.js';
 export async function verifyCommand(session: Session, reference: string): Promise<number> {
   const { output } = session;
   const reports = await verify(session.ctx, reference);
-  if (output.options.json) output.json({ ok: reports.every((r) => r.ok), archives: reports });
+  if (output.options.json) output.json(verifyJson(reports));
   else output.data(reports.map((r) => render(r, output.options.verbose)).join('\n\n'));
   const bad = reports.filter((r) => !r.ok);
   const first = bad[0]?.findings[0];
@@ -18,6 +18,11 @@ export async function verifyCommand(session: Session, reference: string): Promis
     });
   }
   return 0;
+}
+
+/** The `ferry verify --json` document (docs/json/verify.schema.json), without its schemaVersion. */
+export function verifyJson(reports: VerifyReport[]) {
+  return { ok: reports.every((r) => r.ok), archives: reports };
 }
 
 function render(report: VerifyReport, verbose: boolean): string {
