@@ -7,7 +7,7 @@ import type { ZodError } from 'zod';
 import { FerryError } from '../errors/index.js';
 import { ENV_OVERRIDES, variablesFor } from './env-keys.js';
 import { applyEnvFileValues, readEnvFiles } from './env-file.js';
-import { expandValues } from './expand.js';
+import { expandString, expandValues } from './expand.js';
 import { applyLibpq } from './libpq-config.js';
 import { passwordOf, Redactor } from './redact.js';
 import { configSchema, mongodbConfigSchema, uploadsConfigSchema, type FerryConfig } from './schema.js';
@@ -102,8 +102,10 @@ function fileHoldsSecret(written: unknown): boolean {
     const value = (written as Record<string, unknown> | null)?.[name];
     return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : {};
   };
-  const literal = (value: unknown): boolean => typeof value === 'string' && value.replace(/\$\{[A-Za-z_][A-Za-z0-9_]*\}/g, '') !== '';
-  const urlPassword = (value: unknown): boolean => typeof value === 'string' && literal(passwordOf(value) ?? '');
+  // Expanded with no variable set, what is left is what the file itself says. Done before the URL is
+  // parsed: the colon of `${POSTGRES_USER:-grimoire}` would otherwise end the user name there.
+  const literal = (value: unknown): boolean => typeof value === 'string' && expandString(value, {}) !== '';
+  const urlPassword = (value: unknown): boolean => typeof value === 'string' && passwordOf(expandString(value, {})) !== undefined;
   return urlPassword(section('postgres').url) || urlPassword(section('mongodb').url) || literal(section('mongodb').password);
 }
 

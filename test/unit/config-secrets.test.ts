@@ -28,11 +28,13 @@ describe('the "config file holds a password" warning reads the file, not the env
   it('does not warn for ${VAR} references, nor for a password that comes from the environment', async () => {
     expect(await warningsFor('mongodb:\n  url: mongodb://127.0.0.1:27017/le\n  user: app\n  password: ${MONGODB_PW}\n', { MONGODB_PW: 'hunter22', MONGODB_PASSWORD: 'hunter22' })).toEqual([]);
     expect(await warningsFor('postgres:\n  url: postgresql://app:${PGPW}@db/le\n', { PGPW: 'hunter22' })).toEqual([]);
+    // docs/compose.md's URL: the colon inside the user's ${VAR:-default} is not where the password starts.
+    expect(await warningsFor('postgres:\n  url: postgresql://${POSTGRES_USER:-grimoire}:${POSTGRES_PASSWORD}@localhost/le_grimoire\n', { POSTGRES_PASSWORD: 'hunter22' })).toEqual([]);
     expect(await warningsFor('uploads:\n  path: ./u\n', { DATABASE_URL: 'postgresql://app:hunter22@db/le', MONGODB_URL: 'mongodb://h/le', MONGODB_PASSWORD: 'x' })).toEqual([]);
   });
 
   it('warns for a password written in the file, also as a ${VAR:-default}', async () => {
-    for (const yaml of ['postgres:\n  url: postgresql://app:hunter22@db/le\n', 'mongodb:\n  url: mongodb://h/le\n  password: ${PW:-dev}\n', 'mongodb:\n  url: mongodb://a:b@h/le\n']) {
+    for (const yaml of ['postgres:\n  url: postgresql://app:hunter22@db/le\n', 'mongodb:\n  url: mongodb://h/le\n  password: ${PW:-dev}\n', 'mongodb:\n  url: mongodb://a:b@h/le\n', 'postgres:\n  url: postgresql://${U:-app}:${PW:-dev}@db/le\n']) {
       const warnings = await warningsFor(yaml, {});
       expect(warnings, yaml).toHaveLength(1);
       expect(warnings[0]).toMatch(/holds a password and can be read by other users; run chmod 600/);
