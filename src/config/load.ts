@@ -69,7 +69,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   warnings.push(...applyLibpq(merged, env, file === undefined));
   const notes = file === undefined ? legacyExportDefault(merged, env) : [];
   const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) throw describeZodError(parsed.error, file, env);
+  if (!parsed.success) throw describeZodError(parsed.error, file, env, raw);
   const config = resolvePaths(parsed.data, file === undefined ? cwd : resolve(file, '..'));
   // Said now, not after an hour of dumping.
   if (config.backup.compression === 'zstd') zstdBackend();
@@ -192,10 +192,13 @@ function applyEnvOverrides(raw: Record<string, unknown>, env: NodeJS.ProcessEnv)
   return out;
 }
 
-function describeZodError(error: ZodError, file: string | undefined, env: NodeJS.ProcessEnv): FerryError {
+function describeZodError(error: ZodError, file: string | undefined, env: NodeJS.ProcessEnv, fromFile: unknown): FerryError {
   const issue = error.issues[0];
   const path = issue?.path.join('.') ?? '';
-  const fromEnv = variablesFor(path).find((v) => env[v] !== undefined && env[v] !== '');
+  // The scripts' names fill only keys nothing else set: a key the file sets is the file's doing.
+  const inFile = path.split('.').reduce<unknown>((tree, key) => (tree !== null && typeof tree === 'object' ? (tree as Record<string, unknown>)[key] : undefined), fromFile) !== undefined;
+  const candidates = inFile ? ENV_OVERRIDES.filter((o) => o.path === path).map((o) => o.variable) : variablesFor(path);
+  const fromEnv = candidates.find((v) => env[v] !== undefined && env[v] !== '');
   const where = fromEnv !== undefined ? `environment variable ${fromEnv}` : (file ?? 'environment');
   const message = issue?.code === 'unrecognized_keys' ? unknownKeys(issue.keys, issue.path, path) : (issue?.message ?? 'invalid');
   const setters = variablesFor(path);

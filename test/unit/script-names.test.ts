@@ -64,6 +64,18 @@ describe('the Le Grimoire scripts\' variable names', () => {
     expect(error).toBeInstanceOf(FerryError);
     expect((error as FerryError).message).toMatch(/^environment variable POSTGRES_CONTAINER: postgres\.exec: expected docker:\/\/<container>/);
   });
+
+  it('a URL the config file sets is reported against the file, not the scripts\' names it leaves unused', async () => {
+    const cwd = await tempDir();
+    // docs/compose.md's URL, with a password that needs percent-encoding (openssl rand -base64 writes "/").
+    await writeFile(join(cwd, 'ferry.config.yaml'), 'postgres:\n  url: postgresql://${POSTGRES_USER:-grimoire}:${POSTGRES_PASSWORD}@localhost/le_grimoire\n');
+    const error = await loadConfig({ cwd, env: { POSTGRES_USER: 'grimoire', POSTGRES_PASSWORD: 'k9Zr/8Qa' } }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FerryError);
+    expect((error as FerryError).message).toMatch(new RegExp(`^${join(cwd, 'ferry.config.yaml')}: postgres\\.url: `));
+    expect((error as FerryError).message).not.toContain('k9Zr');
+    const overridden = await loadConfig({ cwd, env: { POSTGRES_PASSWORD: 'x', DATABASE_URL: 'mysql://db' } }).catch((e: unknown) => e);
+    expect((overridden as FerryError).message).toMatch(/^environment variable DATABASE_URL: postgres\.url: /);
+  });
 });
 
 describe('--env-file', () => {
