@@ -129,12 +129,20 @@ async function runHook(ctx: OperationContext, which: 'before' | 'after'): Promis
   ctx.log.warn(`${error.message} — ${error.hint ?? ''}`);
 }
 
-/** A failed restore says exactly what state each store is in. */
-function withStoreStates(error: unknown, plan: RestorePlan, failedIndex: number): unknown {
+/**
+ * A failed restore says exactly what state each store is in. The stores swapped in before the failure
+ * hold what they replaced as their previous copy, which running the restore again would drop: the
+ * hint says how to get it back first (and an interruption's "nothing was kept" is not true then).
+ */
+export function withStoreStates(error: unknown, plan: Pick<RestorePlan, 'stores'>, failedIndex: number): unknown {
   if (!(error instanceof FerryError)) return error;
   const states = plan.stores.map((planned, index) => {
     const state = index < failedIndex ? 'restored' : index === failedIndex ? 'failed, left as it was' : 'not started, unchanged';
     return `${planned.store.kind}: ${state}`;
   });
-  return new FerryError(error.code, error.message, { hint: `${error.hint ?? ''} State: ${states.join('; ')}.`.trim(), cause: error.cause });
+  const restored = plan.stores.slice(0, failedIndex).map((planned) => planned.store.kind);
+  const base = restored.length > 0 && error.code === 'INTERRUPTED' ? '' : (error.hint ?? '');
+  const kept = restored.length === 0 ? ''
+    : ` ${restored.join(' and ')} ${restored.length === 1 ? 'was' : 'were'} restored before that: ferry restore --undo --only ${restored.join(',')} puts back what ${restored.length === 1 ? 'it' : 'they'} replaced; running the restore again first drops that copy.`;
+  return new FerryError(error.code, error.message, { hint: `${base}${kept} State: ${states.join('; ')}.`.trim(), cause: error.cause });
 }
