@@ -169,10 +169,14 @@ describe.skipIf(notRoot)('Compose production: uploads through docker cp, Compose
     mkdirSync(join(dev, '.ferry-restore-999999-deadbeef', 'recipes'), { recursive: true });
     const living = `.ferry-restore-${process.pid}-cafe0000`;
     mkdirSync(join(dev, living));
+    // A swap killed half-way (the container stopped): the entries it moved aside are the user's, and the plan says where.
+    mkdirSync(join(dev, '.ferry-swap-999999-deadbeef'));
+    writeFileSync(join(dev, '.ferry-swap-999999-deadbeef', 'moved-aside.jpg'), 'a dev upload');
     const restored = await ferry(['restore', 'latest', '--yes'], { ...docker.env, ...env, FERRY_UPLOADS_EXEC: 'docker://le-grimoire-backend-dev:/app/uploads' });
     expect(restored.code, restored.stderr).toBe(0);
     expect(restored.stdout + restored.stderr).toContain('left by a killed restore, removed first: /app/uploads/.ferry-restore-999999-deadbeef');
-    expect(readdirSync(dev).filter(skipOwn).sort()).toEqual(['.ferry-prev', living]);
+    expect(restored.stdout + restored.stderr).toContain('warning: /app/uploads/.ferry-swap-999999-deadbeef holds entries a swap killed half-way moved out of /app/uploads; Ferry leaves it');
+    expect(readdirSync(dev).filter(skipOwn).sort()).toEqual(['.ferry-prev', living, '.ferry-swap-999999-deadbeef']);
     expect(await snapshotTree(dev, '', skipOwn)).toEqual(await snapshotTree(uploadsIn(docker, 'le-grimoire-backend-prod')));
 
     // Neither Compose: one error naming both, before anything is read.

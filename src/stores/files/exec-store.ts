@@ -83,6 +83,9 @@ export class ExecFilesStore implements Store {
     if (options.keepPristine === true) notes.push(`a pristine copy is kept at ${this.pristine()} (hard links) for ferry reset`);
     const dead = await this.deadLeftovers(ctx.signal);
     if (dead.length > 0) notes.push(`left by a killed restore, removed first: ${dead.join(', ')}`);
+    for (const swap of await this.deadLeftovers(ctx.signal, ['swap'])) {
+      notes.push(`warning: ${swap} holds entries a swap killed half-way moved out of ${this.path}; Ferry leaves it: move them back by hand (docker exec … mv), or they stay there`);
+    }
     return { describe: where, fingerprint: facts.fingerprint, currentCounts: facts.counts, notes };
   }
 
@@ -255,13 +258,14 @@ export class ExecFilesStore implements Store {
 
   /**
    * Copies left half-built by a Ferry that was killed (it is no longer running on this machine):
-   * never swapped in, so they are removed. A killed swap's folder is left for a person to look at.
+   * never swapped in, so they are removed. A killed swap's folder is left for a person to look at,
+   * and the plan says so (`purposes: ['swap']`).
    */
-  private async deadLeftovers(signal: AbortSignal): Promise<string[]> {
+  private async deadLeftovers(signal: AbortSignal, purposes: readonly string[] = ['restore', 'pristine', 'clone']): Promise<string[]> {
     const listed = await this.container.run(['sh', '-c', LIST_SCRIPT, 'sh', this.path], { signal });
     return listed.stdout.split('\n').filter((name) => {
       const parsed = parseWorkName(this.layout(), name);
-      return parsed !== undefined && ['restore', 'pristine', 'clone'].includes(parsed.purpose) && !ownerAlive(parsed);
+      return parsed !== undefined && purposes.includes(parsed.purpose) && !ownerAlive(parsed);
     }).map((name) => posix.join(this.path, name));
   }
 
