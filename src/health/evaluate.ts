@@ -35,6 +35,8 @@ export interface NewestBackupFacts {
   checksumSidecar: boolean;
   /** Stores configured here that the newest backup does not hold, or entries it lacks. */
   missing: string[];
+  /** Whether what it holds is known (a manifest, or verify's record of an old scripts' archive); else as manifest is ok. */
+  contentsKnown?: boolean;
   verification: { checkedAt: string; ok: boolean; oldScripts?: boolean } | undefined;
   /** Problems a --deep verify found just now, when one ran. */
   deepFindings: string[] | undefined;
@@ -154,7 +156,7 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
 
   if (newest.missing.length > 0) {
     checks.push({ name: 'contents', status: 'CRITICAL', message: `newest backup lacks ${newest.missing.join(', ')}`, recommendation: 'A configured store was not backed up: check the backup log for that store.' });
-  } else if (newest.manifest === 'ok') {
+  } else if (newest.contentsKnown ?? newest.manifest === 'ok') {
     checks.push({ name: 'contents', status: 'OK', message: 'every configured store is in the newest backup' });
   }
 

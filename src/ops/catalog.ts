@@ -31,6 +31,8 @@ export interface VerificationRecord {
   ok: boolean;
   /** The archive was made by the old scripts: readable, with no checksums to compare. */
   oldScripts?: boolean;
+  /** Of such an archive: the stores it holds, as verify found them (it has no manifest to say). */
+  stores?: string[];
 }
 
 /** The backups in a directory, newest first, from names and sizes only (archives are not opened). */
@@ -288,7 +290,8 @@ export function parseVerification(text: string | undefined): VerificationRecord 
   try {
     const parsed = JSON.parse(text) as Partial<VerificationRecord>;
     if (typeof parsed.checkedAt !== 'string' || typeof parsed.ok !== 'boolean') return undefined;
-    return { checkedAt: parsed.checkedAt, ok: parsed.ok, ...(parsed.oldScripts === true ? { oldScripts: true } : {}) };
+    const stores = Array.isArray(parsed.stores) && parsed.stores.every((s) => typeof s === 'string') ? parsed.stores : undefined;
+    return { checkedAt: parsed.checkedAt, ok: parsed.ok, ...(parsed.oldScripts === true ? { oldScripts: true } : {}), ...(stores === undefined ? {} : { stores }) };
   } catch {
     return undefined;
   }

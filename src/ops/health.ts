@@ -165,6 +165,9 @@ function hasValidHeader(name: string, head: Buffer): boolean {
 
 function missingContents(ctx: OperationContext, newest: BackupDetails): string[] {
   const manifest = newest.manifest;
+  // The old scripts' archives have no manifest: verify recorded which stores their folders hold.
+  const verified = newest.verification?.oldScripts === true ? newest.verification.stores : undefined;
+  if (manifest === undefined && verified !== undefined) return storesFromConfig(ctx.config).filter((s) => !verified.includes(s.kind)).map((s) => `${s.kind} (configured here)`);
   if (manifest === undefined) return [];
   const missing: string[] = [];
   for (const store of storesFromConfig(ctx.config)) {
@@ -222,6 +225,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       checksumSidecar: newest.hasChecksum,
       delta: kind(newest) === 'delta',
       missing: missingContents(ctx, newest),
+      contentsKnown: newest.manifest !== undefined || newest.verification?.stores !== undefined,
       verification: newest.verification,
       deepFindings,
       checksum,

@@ -36,6 +36,8 @@ export interface VerifyReport {
   oldScripts: boolean;
   /** Not problems of the archive itself (exit 0), but worth saying: a missing .sha256 sidecar. */
   warnings: string[];
+  /** Made by the old scripts: the stores it holds (a folder with a file in it), for health's contents check. */
+  stores?: string[];
 }
 
 type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<void>;
@@ -162,6 +164,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     findings,
     oldScripts,
     warnings: [],
+    ...(oldScripts && manifest !== undefined ? { stores: Object.keys(manifest.stores) } : {}),
   };
 }
 
@@ -198,7 +201,7 @@ function entryList(manifest: Manifest): string {
 
 /** Keeps the outcome beside the archive, for list, health and prune. */
 export async function recordVerification(ctx: OperationContext, archive: string, report: VerifyReport): Promise<void> {
-  const record = { checkedAt: report.checkedAt, ok: report.ok, durationSeconds: report.durationSeconds, findings: report.findings, ...(report.oldScripts ? { oldScripts: true } : {}) };
+  const record = { checkedAt: report.checkedAt, ok: report.ok, durationSeconds: report.durationSeconds, findings: report.findings, ...(report.oldScripts ? { oldScripts: true } : {}), ...(report.stores === undefined ? {} : { stores: report.stores }) };
   await writeFileAtomic(archive + VERIFY_SUFFIX, JSON.stringify(record, null, 2) + '\n')
     .catch((error: unknown) => ctx.log.warn(`could not record the verification beside ${archive}: ${(error as Error).message}`));
 }

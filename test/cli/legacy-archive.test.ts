@@ -152,6 +152,7 @@ describe('migrating from the shell scripts', () => {
     const health = await ferry(['health'], env);
     expect(health.code, health.stdout).toBe(0);
     expect(health.stdout).toMatch(/\[OK\]\s+integrity: made by the old scripts: no checksums; read whole by ferry verify at /);
+    expect(health.stdout).toMatch(/\[OK\]\s+contents: every configured store is in the newest backup/);
 
     const restored = await ferry(['restore', 'latest', '--yes', '--only', 'postgres,uploads'], env);
     expect(restored.code, restored.stdout + restored.stderr).toBe(0);
@@ -192,6 +193,10 @@ describe('migrating from the shell scripts', () => {
       const inspected = await ferry(['inspect', 'latest', '--json'], { BACKUP_DIRECTORY: dir });
       expect((JSON.parse(inspected.stdout) as { stores: Array<{ kind: string }> }).stores.map((s) => s.kind)).toEqual(['postgres']);
     }
+    // The script's "MongoDB container not running - skipping" archive: health knows, once verify has read it, that it lacks MongoDB.
+    const health = await ferry(['health'], { BACKUP_DIRECTORY: backups, MONGODB_URL: `${mongoUrl}/legrimoire`, DATABASE_URL: pgUrl('postgres') });
+    expect(health.code, health.stdout).toBe(2);
+    expect(health.stdout).toMatch(/^\s+\[CRITICAL\]\s+contents: newest backup lacks mongo \(configured here\)$/m);
     expect(statSync(archive).size).toBeGreaterThan(0);
   });
 
