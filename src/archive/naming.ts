@@ -27,6 +27,18 @@ export function timeOfArchiveName(name: string): Date | undefined {
   return Number.isNaN(date.getTime()) ? undefined : date;
 }
 
+/**
+ * The time in the name of an archive the old scripts wrote: `date +%Y%m%d_%H%M%S` gives the host's
+ * local time, not UTC (this runs where they ran, so this machine's time zone is theirs).
+ */
+export function timeOfScriptArchiveName(name: string): Date | undefined {
+  const m = ARCHIVE_PATTERN.exec(name);
+  if (m === null) return undefined;
+  const [, y, mo, d, h, mi, s] = m.map(Number) as [number, number, number, number, number, number, number];
+  const date = new Date(y, mo - 1, d, h, mi, s);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
 export function isArchiveName(name: string): boolean {
   return timeOfArchiveName(name) !== undefined;
 }

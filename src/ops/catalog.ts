@@ -2,7 +2,7 @@ import { lstat, open, readdir, readFile, realpath, stat } from 'node:fs/promises
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import {
   LEGACY_FORMAT_VERSION, type ArchiveEntryHeader, type StoreManifest,
-  CHECKSUM_SUFFIX, isLatestName, isLatestSidecarName, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, sha256OfChecksumLine, timeOfArchiveName,
+  CHECKSUM_SUFFIX, isLatestName, isLatestSidecarName, MANIFEST_ENTRY, MANIFEST_SUFFIX, PARTIAL_SUFFIX, VERIFY_SUFFIX, parseManifest, readArchive, readSmallEntry, sha256OfChecksumLine, timeOfArchiveName, timeOfScriptArchiveName,
   type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
@@ -51,13 +51,16 @@ export async function catalog(directory: string): Promise<{ backups: BackupSumma
     // lstat: a link is never followed out of the backup directory, so it counts as foreign.
     const stats = await lstat(path).catch(() => undefined);
     if (stats === undefined || !stats.isFile()) return name;
+    const hasChecksum = present.has(name + CHECKSUM_SUFFIX);
+    const hasManifestSidecar = present.has(name + MANIFEST_SUFFIX);
     return {
       name,
       path,
-      time: timeOfArchiveName(name) as Date,
+      // Ferry writes both sidecars with every archive; one with neither is the old scripts' (local time).
+      time: (hasChecksum || hasManifestSidecar ? timeOfArchiveName(name) : timeOfScriptArchiveName(name)) as Date,
       size: stats.size,
-      hasChecksum: present.has(name + CHECKSUM_SUFFIX),
-      hasManifestSidecar: present.has(name + MANIFEST_SUFFIX),
+      hasChecksum,
+      hasManifestSidecar,
       hasVerifySidecar: present.has(name + VERIFY_SUFFIX),
     };
   });
@@ -266,7 +269,7 @@ export function legacyManifest(archivePath: string, headers: ArchiveEntryHeader[
     format: 'ferry-archive',
     formatVersion: LEGACY_FORMAT_VERSION,
     tool: { name: 'legacy backup scripts', version: 'unknown' },
-    createdAt: (timeOfArchiveName(basename(archivePath)) ?? oldest).toISOString(),
+    createdAt: (timeOfScriptArchiveName(basename(archivePath)) ?? oldest).toISOString(),
     host: 'unknown',
     durationSeconds: 0,
     stores,

@@ -8,7 +8,6 @@ import { SHARED_FIXTURES } from '../support/fixtures.js';
 import { MongoTestServer } from '../support/mongo/server.js';
 import { createDatabase, pgServer, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
-import { archiveNameFor } from '../../src/archive/naming.js';
 
 const DB1 = join(SHARED_FIXTURES, 'mongo-tools', 'mongorestore', 'testdata', 'testdirs', 'db1');
 
@@ -52,9 +51,11 @@ function tarLikeTheScript(work: string, name: string, backups: string): string {
   return archive;
 }
 
-/** A name the health check finds fresh: the scripts' folder and archive share it. */
+/** A name the health check finds fresh, in local time as the script's `date +%Y%m%d_%H%M%S`: the folder and archive share it. */
 function freshName(): string {
-  return archiveNameFor(new Date(Date.now() - 3_600_000)).replace(/\.tar\.gz$/, '');
+  const at = new Date(Date.now() - 3_600_000);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `backup_${at.getFullYear()}${pad(at.getMonth() + 1)}${pad(at.getDate())}_${pad(at.getHours())}${pad(at.getMinutes())}${pad(at.getSeconds())}`;
 }
 
 let mongo: MongoTestServer;
@@ -198,6 +199,13 @@ describe('migrating from the shell scripts', () => {
     expect(health.code, health.stdout).toBe(2);
     expect(health.stdout).toMatch(/^\s+\[CRITICAL\]\s+contents: newest backup lacks mongo \(configured here\)$/m);
     expect(statSync(archive).size).toBeGreaterThan(0);
+
+    // The script named its archives with the host's local time (date +%Y%m%d_%H%M%S); Ferry's own names are UTC.
+    const zoned = join(work, 'zoned');
+    mkdirSync(zoned);
+    cpSync(archive, join(zoned, 'backup_20250101_020000.tar.gz'));
+    const listed = await ferry(['list', '--json'], { BACKUP_DIRECTORY: zoned, TZ: 'America/Toronto' });
+    expect((JSON.parse(listed.stdout) as { backups: Array<{ time: string }> }).backups.map((b) => b.time)).toEqual(['2025-01-01T07:00:00.000Z']);
   });
 
   it('damaged pieces of an old archive: corrupt BSON, an unreadable dump, an export that is not JSON → exit 2 each', async () => {
