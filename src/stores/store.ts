@@ -183,8 +183,8 @@ export interface Store {
   readonly kind: StoreKind;
   /** The folder (with trailing slash) this store owns inside the archive. */
   readonly archivePrefix: string;
-  /** Where the data lives, never with a password. */
-  describe(): string;
+  /** Where the data lives, never with a password; with toDatabase, that database on the same server. */
+  describe(options?: Pick<RestoreOptions, 'toDatabase'>): string;
   /** Tools, versions, credentials, space: fails in seconds, before heavy work. */
   preflight(ctx: StoreContext): Promise<PreflightReport>;
   /**

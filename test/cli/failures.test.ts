@@ -214,8 +214,10 @@ describe('restore failures and refusals', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`the previous ${target} is kept as ${target}__ferry_prev`));
     expect(await tableDigests(`${target}__ferry_prev`).catch(() => 'closed')).toBe('closed');
-    const undo = await ferry(['restore', '--undo', '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+    // Named with --to-db, the target is what the undo says it replaces (it named the configured database).
+    const undo = await ferry(['restore', '--undo', '--yes', '--to-db', target], { DATABASE_URL: pgUrl('postgres'), BACKUP_DIRECTORY: dir });
     expect(undo.code, undo.stderr).toBe(0);
+    expect(undo.stderr).toMatch(new RegExp(`^  postgres: postgres .*/${target}__ferry_prev \\(.*\\) replaces postgres .*/${target}$`, 'm'));
     expect(await tableDigests(target)).toEqual(before);
     expect(await query(target, 'SELECT * FROM recipe_titles')).toEqual([{ title: 'local only' }]);
   });

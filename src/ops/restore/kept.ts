@@ -34,7 +34,7 @@ export async function keptCopies(ctx: OperationContext, request: KeptCopiesReque
   const result: StoreKeptCopies[] = [];
   for (const store of selectedStores(ctx, request)) {
     if (store.keptCopies === undefined) continue;
-    result.push({ kind: store.kind, target: store.describe(), copies: await store.keptCopies(optionsOf(request), storeCtx) });
+    result.push({ kind: store.kind, target: store.describe(optionsOf(request)), copies: await store.keptCopies(optionsOf(request), storeCtx) });
   }
   return result;
 }

@@ -49,8 +49,8 @@ export class MongoStore implements Store {
 
   constructor(private readonly config: MongodbConfig) {}
 
-  describe(): string {
-    return describeMongo(this.config, this.config.database ?? safeDatabaseName(this.config));
+  describe(options: Pick<RestoreOptions, 'toDatabase'> = {}): string {
+    return describeMongo(this.config, options.toDatabase ?? this.config.database ?? safeDatabaseName(this.config));
   }
 
   async preflight(_ctx: StoreContext): Promise<PreflightReport> {

@@ -37,8 +37,8 @@ export class PostgresStore implements Store {
     return { url: this.config.url, connectTimeoutSeconds: this.config.connect_timeout_seconds, exec: this.config.exec };
   }
 
-  describe(): string {
-    return describeUrl(this.config.url);
+  describe(options: Pick<RestoreOptions, 'toDatabase'> = {}): string {
+    return describeUrl(options.toDatabase === undefined ? this.config.url : withDatabase(this.config.url, options.toDatabase));
   }
 
   async preflight(ctx: StoreContext): Promise<PreflightReport> {
