@@ -4,7 +4,7 @@ export { readArchive, readArchiveStream, StopReading, drain, readSmallEntry, Dig
 export { ManifestChecker } from './checker.js';
 export { readArchiveChecked } from './checked-read.js';
 export { parseManifest, storeTotals, chainFileList, FORMAT_VERSION, FULL_FORMAT_VERSION, LEGACY_FORMAT_VERSION, MANIFEST_ENTRY, INFO_ENTRY, DELETIONS_ENTRY, type Manifest, type ManifestEntry, type StoreManifest } from './manifest.js';
-export { parseManifest, storeTotals, FORMAT_VERSION, LEGACY_FORMAT_VERSION, MANIFEST_ENTRY, INFO_ENTRY, type Manifest, type ManifestEntry, type StoreManifest } from './manifest.js';
+export { archiveNameFor, timeOfArchiveName, timeOfScriptArchiveName, isArchiveName, sidecarNames, checksumLine, sha256OfChecksumLine, PARTIAL_SUFFIX, CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';
 export { writeFileAtomic, syncDirectory } from './atomic-file.js';
 export { encrypting, decrypting, isAgeHeader, AGE_SUFFIX, type EncryptionSettings, type DecryptionKeys } from './encryption.js';
 export { updateLatestLink, isLatestName, isLatestSidecarName } from './latest-link.js';
