@@ -64,9 +64,13 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     const { db, dir } = await pagilaBackup();
     const source = await state(db);
     const target = await populatedTarget('pagila_twice');
-    for (const jobs of [['--jobs', '1'], [], ['--jobs', '2']]) {
+    const dropsPrevious = new RegExp(`^\\s+${target}__ferry_prev, the copy kept by the last restore or reset, is dropped`, 'm');
+    for (const [round, jobs] of [['--jobs', '1'], [], ['--jobs', '2']].entries()) {
       const result = await ferry(['restore', 'latest', '--yes', ...jobs], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
       expect(result.code, result.stderr).toBe(0);
+      // The plan says when the copy an earlier restore kept is about to go.
+      if (round === 0) expect(result.stderr).not.toMatch(dropsPrevious);
+      else expect(result.stderr).toMatch(dropsPrevious);
       expect(result.stdout).toMatch(/postgres: swapped in/);
       expect(result.stdout).toMatch(/the target was unavailable for \d+ ms while swapping/);
       expect(await state(target)).toEqual(source);

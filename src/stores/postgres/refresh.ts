@@ -25,6 +25,8 @@ export interface StrategyChoice {
   reason: string;
   privileges: RolePrivileges;
   sessions: Session[];
+  /** A copy kept by the last restore or reset (<db>__ferry_prev) exists: a swap replaces it. */
+  previousKept: boolean;
 }
 
 /** Picks how a restore replaces the target: looked at before the archive is read. */
@@ -33,10 +35,11 @@ export async function chooseStrategy(target: PgTarget, configured: 'auto' | 'swa
   return onMaintenance(target, async (client) => {
     const privileges = await rolePrivileges(client, database);
     const sessions = privileges.targetExists ? await sessionsOn(client, database) : [];
-    if (tables !== undefined) return { strategy: 'tables', reason: 'only the tables named by --tables are replaced, in one transaction; the schema stays', privileges, sessions };
+    const previousKept = (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [keptName(database, 'prev')])).rowCount === 1;
+    if (tables !== undefined) return { strategy: 'tables', reason: 'only the tables named by --tables are replaced, in one transaction; the schema stays', privileges, sessions, previousKept };
     const refusal = swapRefusal(privileges);
-    if (configured === 'in-place') return { strategy: 'in-place', reason: 'restore.strategy is in-place', privileges, sessions };
-    if (refusal === undefined) return { strategy: 'swap', reason: `built beside the target as ${keptName(database, 'new')}, then swapped in by renaming`, privileges, sessions };
+    if (configured === 'in-place') return { strategy: 'in-place', reason: 'restore.strategy is in-place', privileges, sessions, previousKept };
+    if (refusal === undefined) return { strategy: 'swap', reason: `built beside the target as ${keptName(database, 'new')}, then swapped in by renaming`, privileges, sessions, previousKept };
     if (configured === 'swap') {
       throw new FerryError('PG_RESTORE_FAILED', `restore.strategy is swap, but ${refusal}`, {
         hint: `Grant them (ALTER ROLE ${privileges.role} CREATEDB; ALTER DATABASE … OWNER TO ${privileges.role}), or set restore.strategy: in-place. Nothing was changed.`,
@@ -47,14 +50,17 @@ export async function chooseStrategy(target: PgTarget, configured: 'auto' | 'swa
         hint: 'Create it (createdb, as a role that may), or grant CREATEDB. Nothing was changed.',
       });
     }
-    return { strategy: 'in-place', reason: `in place, in one transaction: ${refusal}`, privileges, sessions };
+    return { strategy: 'in-place', reason: `in place, in one transaction: ${refusal}`, privileges, sessions, previousKept };
   });
 }
 
 /** The plan's lines for a PostgreSQL target. */
 export function strategyNotes(choice: StrategyChoice, database: string, disconnect: boolean, keepPristine: boolean): string[] {
   const notes = [`strategy ${choice.strategy}: ${choice.reason}`];
-  if (choice.strategy === 'swap' && choice.privileges.targetExists) notes.push(`the current ${database} is kept as ${keptName(database, 'prev')} (ferry restore --undo brings it back)`);
+  if (choice.strategy === 'swap' && choice.privileges.targetExists) {
+    if (choice.previousKept) notes.push(`${keptName(database, 'prev')}, the copy kept by the last restore or reset, is dropped (ferry restore --undo first brings it back)`);
+    notes.push(`the current ${database} is kept as ${keptName(database, 'prev')} (ferry restore --undo brings it back)`);
+  }
   if (choice.strategy !== 'swap') notes.push('no previous copy is kept: --undo will not be possible for PostgreSQL');
   if (keepPristine && choice.strategy === 'swap') notes.push(`a pristine copy is kept as ${keptName(database, 'pristine')} (ferry reset)`);
   if (choice.sessions.length > 0 && choice.strategy !== 'tables') {
