@@ -150,6 +150,7 @@ describe('migrating from the shell scripts', () => {
 
     const listed = await ferry(['list'], env);
     expect(listed.stdout).toMatch(new RegExp(`${name}\\.tar\\.gz .*old scripts: no checksums\\s+ok `));
+    expect(listed.stdout).toMatch(new RegExp(`${name}\\.tar\\.gz\\s+\\S+ \\S+\\s+\\S+ \\S+\\s+postgres,mongo,uploads\\s`));
     const health = await ferry(['health'], env);
     expect(health.code, health.stdout).toBe(0);
     expect(health.stdout).toMatch(/\[OK\]\s+integrity: made by the old scripts: no checksums; read whole by ferry verify at /);

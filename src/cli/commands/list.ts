@@ -26,7 +26,8 @@ export async function listCommand(session: Session, options: { remote?: boolean 
       b.name,
       formatDuration((now - b.time.getTime()) / 1000),
       formatBytes(b.size),
-      b.manifest === undefined ? '?' : Object.entries(b.manifest.stores).map(([kind, store]) => (store.chain?.kind === 'delta' ? `${kind}(delta on ${store.chain.base?.name ?? '?'})` : kind)).join(','),
+      // An old scripts' archive has no manifest: its stores are known once ferry verify read it.
+      b.manifest === undefined ? (b.verification?.stores?.join(',') ?? '?') : Object.entries(b.manifest.stores).map(([kind, store]) => (store.chain?.kind === 'delta' ? `${kind}(delta on ${store.chain.base?.name ?? '?'})` : kind)).join(','),
       STATUS_TEXT[statusOfBackup(b)],
       b.verification === undefined ? 'never' : `${b.verification.ok ? 'ok' : 'FAILED'} ${formatDuration((now - Date.parse(b.verification.checkedAt)) / 1000)} ago`,
     ]),
