@@ -1,10 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { flipByteInEntry } from '../support/archive-edit.js';
 import { ferry } from '../support/cli.js';
 import { missing } from '../support/needs.js';
 import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
@@ -158,15 +159,7 @@ describe.skipIf(skip)('ferry serve in a browser', () => {
   });
 
   it('a flipped byte, then "verify now": CRITICAL on the page and on the overview', async () => {
-    const archive = join(dir, names[0]!);
-    const x = join(work, 'x');
-    mkdirSync(x);
-    execFileSync('tar', ['-xzf', archive, '-C', x]);
-    const sql = join(x, 'postgresql', 'database.sql');
-    const bytes = readFileSync(sql);
-    bytes.writeUInt8(bytes.readUInt8(100) ^ 0x20, 100);
-    writeFileSync(sql, bytes);
-    execFileSync('tar', ['-czf', archive, '-C', x, 'postgresql', 'backup_info.txt', 'manifest.json']);
+    flipByteInEntry(join(dir, names[0]!), 'postgresql/database.sql');
 
     await page.goto(`${serve.base}backups/${names[0]}`);
     await page.getByRole('button', { name: 'Verify now' }).click();

@@ -29,3 +29,21 @@ export function replaceEntry(archive: string, entry: string, content: Buffer): v
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Flips one bit of one byte of an entry, leaving manifest.json and the sidecars as they are: the
+ * archive is still a readable tar.gz, but that entry no longer matches its checksum.
+ */
+export function flipByteInEntry(archive: string, entry: string, offset = 100): void {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-edit-'));
+  try {
+    execFileSync('tar', ['-xzf', archive, '-C', dir]);
+    const bytes = readFileSync(join(dir, entry));
+    bytes.writeUInt8(bytes.readUInt8(offset) ^ 0x20, offset);
+    writeFileSync(join(dir, entry), bytes);
+    const top = readdirSync(dir).filter((n) => n !== 'manifest.json');
+    execFileSync('tar', ['-czf', archive, '-C', dir, ...top, 'manifest.json']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
