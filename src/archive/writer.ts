@@ -13,6 +13,7 @@ import { syncDirectory } from './atomic-file.js';
 import { GzipMembers, looksCompressed } from './gzip-members.js';
 import { zstdCompressor, type Codec } from './codec.js';
 import { encrypting, type EncryptionSettings } from './encryption.js';
+import { drainedOrClosed } from '../util/drain.js';
 
 export interface EntryAttributes {
   mode?: number;
@@ -255,13 +256,7 @@ function tee(tap: Writable): Transform {
         callback(null, chunk);
         return;
       }
-      const go = () => {
-        tap.off('drain', go);
-        tap.off('close', go);
-        callback(null, chunk);
-      };
-      tap.on('drain', go);
-      tap.on('close', go);
+      void drainedOrClosed(tap).then(() => callback(null, chunk));
     },
     flush(callback) {
       if (!tap.destroyed) tap.end();

@@ -3,6 +3,7 @@ import { Duplex, type Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { interrupted } from '../errors/index.js';
 import { guardGroup, releaseGroup } from './watchdog.js';
+import { drainedOrClosed } from '../util/drain.js';
 
 export interface RunOptions {
   /** Extra environment variables; secrets travel here, never in args. */
@@ -140,17 +141,7 @@ async function pump(source: Readable, sink: Writable): Promise<void> {
   });
   for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
     if (!open || sink.destroyed) continue;
-    if (!sink.write(chunk)) {
-      await new Promise<void>((resolveDrain) => {
-        const done = () => {
-          sink.off('drain', done);
-          sink.off('close', done);
-          resolveDrain();
-        };
-        sink.on('drain', done);
-        sink.on('close', done);
-      });
-    }
+    if (!sink.write(chunk)) await drainedOrClosed(sink);
   }
   if (open && !sink.destroyed) sink.end();
 }
@@ -190,13 +181,7 @@ export function spawnFilter(command: string, args: readonly string[]): Duplex {
         callback();
         return;
       }
-      const go = () => {
-        input.off('drain', go);
-        input.off('close', go);
-        callback();
-      };
-      input.on('drain', go);
-      input.on('close', go);
+      void drainedOrClosed(input).then(() => callback());
     },
     final(callback) {
       input.end();

@@ -6,6 +6,7 @@ import type { MongodbConfig } from '../../config/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import type { Container } from '../../process/container.js';
 import { formatBytes, plural } from '../../util/format.js';
+import { drainedOrClosed } from '../../util/drain.js';
 import type { StoreContext } from '../store.js';
 import { readMongoArchive } from './archive-format/reader.js';
 import { runContainerTool, toolFailure } from './container-tools.js';
@@ -70,7 +71,7 @@ export async function dumpThroughContainer(container: Container, config: Mongodb
         into.documents++;
         into.bytes += event.bytes.length;
         bytes += event.bytes.length;
-        if (!into.file.write(event.bytes)) await drained(into.file);
+        if (!into.file.write(event.bytes)) await drainedOrClosed(into.file);
         if (writeError !== undefined) throw writeError;
         ctx.progress.update(bytes);
       } else {
@@ -143,17 +144,4 @@ async function closeFile(file: WriteStream): Promise<void> {
     file.end();
     await once(file, 'close');
   }
-}
-
-/** Room in the file's buffer again, or the file failed (its error listener has the error). */
-function drained(file: WriteStream): Promise<void> {
-  return new Promise((resolveDrained) => {
-    const done = () => {
-      file.off('drain', done);
-      file.off('close', done);
-      resolveDrained();
-    };
-    file.on('drain', done);
-    file.on('close', done);
-  });
 }
