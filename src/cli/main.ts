@@ -24,5 +24,19 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * A reader that stops early (`ferry list | head`) closes the pipe: what is left to print is dropped,
+ * as a Unix tool killed by SIGPIPE would, while the command itself finishes (a restore is never cut
+ * short by its output's reader going away).
+ */
+function dropOutputToClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    });
+  }
+}
+
+dropOutputToClosedPipes();
 // Not a top-level await: the single executable bundles this file as CommonJS, which has none.
 void main();

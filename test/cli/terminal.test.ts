@@ -149,3 +149,18 @@ describe('the command line', () => {
     expect(made.stderr).toMatch(/database\.sql [\d.]+ [KMG]?B, 1 table$/m);
   });
 });
+
+describe('a reader that stops early', () => {
+  it('ferry --help into a closed pipe exits 0 without a stack trace, as `ferry restore --help | head` does', async () => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolveRun) => {
+      const child = spawn(process.execPath, [FERRY_BIN, 'restore', '--help'], { env: cleanEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+      // The read end is closed before ferry writes: its first write meets EPIPE.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.on('close', (code) => resolveRun({ code, stderr }));
+    });
+    expect(result.stderr).not.toMatch(/EPIPE|Unhandled|at /);
+    expect(result.code).toBe(0);
+  });
+});
