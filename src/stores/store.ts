@@ -128,6 +128,11 @@ export interface StoreRestoreResult {
 export interface RestoreStaging {
   /** Takes one entry under the store's prefix; must consume `data`. */
   accept(header: ArchiveEntryHeader, relativePath: string, data: Readable): Promise<void>;
+  /**
+   * Entries (relative paths) worth taking before the archive's pass reaches them, because a long step
+   * starts from them (the PostgreSQL load): restore reads them ahead in a second pass over the file.
+   */
+  readonly readAhead?: readonly string[];
   /** Checks what is staged (masking rules against the data, say) before any store is applied. */
   validate?(): Promise<void>;
   /** Makes the staged data live, all or nothing. */

@@ -1,10 +1,13 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ferry, startFerry } from '../support/cli.js';
 import { backedUpDatabase } from '../support/backed-up.js';
 import { loadPagila } from '../support/fixtures.js';
+import { tempDir } from '../support/tmp.js';
 import { createDatabase, databaseExists, pgServer, pgUrl, query, sequenceValues, tableDigests, uniqueName } from '../support/pg.js';
 
 /** Constraints, triggers and indexes per kind: what a restore that "succeeds" half-way loses first. */
@@ -162,6 +165,46 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toMatch(new RegExp(`removed ${target}__ferry_new, left by an earlier restore that did not finish`));
     expect((await query<{ n: string }>(target, 'SELECT count(*)::text AS n FROM big'))[0]?.n).toBe('400000');
+    await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
+  });
+
+  it('the dump, written after 40 MB of uploads, is read ahead and checked: the load starts early, and a flipped byte in it fails before any swap', async () => {
+    const work = await tempDir();
+    const source = await createDatabase(uniqueName('ahead_src'));
+    await query(source, "CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT i, md5(i::text) FROM generate_series(1, 20000) i;");
+    const uploads = join(work, 'uploads');
+    mkdirSync(uploads);
+    for (let i = 0; i < 40; i++) writeFileSync(join(uploads, `photo-${i}.jpg`), randomBytes(1024 * 1024));
+    const dir = join(work, 'backups');
+    const made = await ferry(['backup'], { DATABASE_URL: pgUrl(source), UPLOADS_DIR: uploads, BACKUP_DIRECTORY: dir });
+    expect(made.code, made.stderr).toBe(0);
+    const target = uniqueName('ahead');
+    const env = { DATABASE_URL: pgUrl(target), UPLOADS_DIR: join(work, 'dev-uploads'), BACKUP_DIRECTORY: dir };
+    const restored = await ferry(['restore', 'latest', '--yes', '-v'], env);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout + restored.stderr).toMatch(/postgresql\/database\.backup read ahead of the archive's pass, checked/);
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+    await query(target, "UPDATE notes SET body = 'developer' WHERE id < 100");
+    const before = await tableDigests(target);
+
+    // The same archive with one byte of the dump flipped, its entries in the order backup writes them.
+    const unpacked = join(work, 'unpacked');
+    mkdirSync(unpacked);
+    const name = readdirSync(dir).find((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n)) ?? '';
+    execFileSync('tar', ['-xzf', join(dir, name), '-C', unpacked]);
+    const dump = join(unpacked, 'postgresql', 'database.backup');
+    const bytes = readFileSync(dump);
+    const at = Math.floor(bytes.length / 2);
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0x20, at);
+    writeFileSync(dump, bytes);
+    const damaged = join(work, 'damaged');
+    mkdirSync(damaged);
+    execFileSync('tar', ['-czf', join(damaged, name), '-C', unpacked, 'uploads', 'postgresql', 'backup_info.txt', 'manifest.json']);
+    writeFileSync(join(damaged, `${name}.manifest.json`), readFileSync(join(dir, `${name}.manifest.json`)));
+    const refused = await ferry(['restore', join(damaged, name), '--yes', '-v'], { ...env, BACKUP_DIRECTORY: damaged });
+    expect(refused.code, refused.stdout + refused.stderr).toBe(2);
+    expect(refused.stderr).toMatch(/postgresql\/database\.backup does not match its checksum/);
+    expect(await tableDigests(target)).toEqual(before);
     await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
   });
 

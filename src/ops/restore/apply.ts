@@ -10,6 +10,7 @@ import type { RestorePlan } from './plan.js';
 import { decryption } from '../keys.js';
 import { baseOf, CHAIN_PREFIX } from '../chain.js';
 import { ChainFeed, readChainLink } from './chain-feed.js';
+import { ReadAhead } from './read-ahead.js';
 
 export interface StoreRestoreReport {
   kind: string;
@@ -41,34 +42,18 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     for (const planned of plan.stores) {
       stagings.set(planned.store.archivePrefix, await planned.store.prepareRestore(planned.manifest, plan.request, storeCtx));
     }
-    const feed = plan.chain === undefined ? undefined : new ChainFeed(chainFileList(plan.manifest, CHAIN_PREFIX), basename(plan.archive));
-    const chainStaging = stagings.get(CHAIN_PREFIX);
-    // The full and the deltas before this one give the uploads files this one does not hold.
-    for (const link of plan.chain ?? []) {
-      if (feed === undefined || chainStaging === undefined) break;
-      ctx.progress.start(`reading ${link.path} (a link of the chain)`, await stat(link.path).then((s) => s.size, () => undefined));
-      await readChainLink(link, feed, (header, data) => chainStaging.accept(header, header.path.slice(CHAIN_PREFIX.length), data), {
-        signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, link.path),
-      });
-      ctx.progress.done();
+    const ahead = ReadAhead.plan(plan.manifest, stagings, decryption(ctx, plan.archive).decrypt !== undefined);
+    const stopAhead = new AbortController();
+    const readingAhead = ahead?.run(plan.archive, plan.manifest, ctx.log, { signal: AbortSignal.any([ctx.signal, stopAhead.signal]) });
+    readingAhead?.catch(() => undefined);
+    try {
+      await readAll(ctx, plan, stagings, ahead);
+    } catch (error) {
+      stopAhead.abort();
+      await readingAhead?.catch(() => undefined);
+      throw error;
     }
-    const ownEntries = new Map(plan.manifest.entries.map((entry) => [entry.path, entry]));
-    ctx.progress.start(`reading ${plan.archive}`, await stat(plan.archive).then((s) => s.size, () => undefined));
-    const inner = await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
-      const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
-      const staging = prefix === undefined ? undefined : stagings.get(prefix);
-      const selected = feed !== undefined && prefix === CHAIN_PREFIX ? feed.select(header, basename(plan.archive), ownEntries) : header;
-      if (staging !== undefined && prefix !== undefined && selected !== undefined) await staging.accept(selected, header.path.slice(prefix.length), data);
-      else await drain(data);
-    }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
-    feed?.confirm(basename(plan.archive), inner);
-    // The chain was followed from the sidecar's base: it must be the one the archive itself records.
-    if (feed !== undefined && JSON.stringify(baseOf(inner)) !== JSON.stringify(baseOf(plan.manifest))) {
-      throw new FerryError('ARCHIVE_CORRUPT', `${plan.archive}: its manifest sidecar names another base than the manifest inside it`, {
-        hint: 'Nothing was changed. Run ferry verify on the archive; restore another backup (ferry list).',
-      });
-    }
-    feed?.assertComplete();
+    await readingAhead;
     ctx.progress.done(plan.manifest.formatVersion === LEGACY_FORMAT_VERSION ? 'archive read; made by the old scripts: no checksums to compare' : 'archive read and every entry matches its checksum');
     throwIfAborted(ctx.signal);
     // Checks that need the staged data (masking rules among them) pass for every store before any is touched.
@@ -98,6 +83,41 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     for (const staging of stagings.values()) await staging.discard().catch(() => undefined);
     await rm(tempDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The one pass over the archive (after the earlier links of its chain, for a delta) that stages every
+ * selected store and checks every entry against the manifest.
+ */
+async function readAll(ctx: OperationContext, plan: RestorePlan, stagings: ReadonlyMap<string, RestoreStaging>, ahead: ReadAhead | undefined): Promise<void> {
+  const feed = plan.chain === undefined ? undefined : new ChainFeed(chainFileList(plan.manifest, CHAIN_PREFIX), basename(plan.archive));
+  const chainStaging = stagings.get(CHAIN_PREFIX);
+  // The full and the deltas before this one give the uploads files this one does not hold.
+  for (const link of plan.chain ?? []) {
+    if (feed === undefined || chainStaging === undefined) break;
+    ctx.progress.start(`reading ${link.path} (a link of the chain)`, await stat(link.path).then((s) => s.size, () => undefined));
+    await readChainLink(link, feed, (header, data) => chainStaging.accept(header, header.path.slice(CHAIN_PREFIX.length), data), {
+      signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, link.path),
+    });
+    ctx.progress.done();
+  }
+  const ownEntries = new Map(plan.manifest.entries.map((entry) => [entry.path, entry]));
+  ctx.progress.start(`reading ${plan.archive}`, await stat(plan.archive).then((s) => s.size, () => undefined));
+  const inner = await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
+    const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
+    const staging = prefix === undefined ? undefined : stagings.get(prefix);
+    const selected = feed !== undefined && prefix === CHAIN_PREFIX ? feed.select(header, basename(plan.archive), ownEntries) : header;
+    if (staging !== undefined && prefix !== undefined && selected !== undefined && ahead?.takenAhead(header.path) !== true) await staging.accept(selected, header.path.slice(prefix.length), data);
+    else await drain(data);
+  }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
+  feed?.confirm(basename(plan.archive), inner);
+  // The chain was followed from the sidecar's base: it must be the one the archive itself records.
+  if (feed !== undefined && JSON.stringify(baseOf(inner)) !== JSON.stringify(baseOf(plan.manifest))) {
+    throw new FerryError('ARCHIVE_CORRUPT', `${plan.archive}: its manifest sidecar names another base than the manifest inside it`, {
+      hint: 'Nothing was changed. Run ferry verify on the archive; restore another backup (ferry list).',
+    });
+  }
+  feed?.assertComplete();
 }
 
 /**

@@ -221,6 +221,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
   };
 
   const staging: RestoreStaging = {
+    readAhead: ['database.backup'],
     accept: async (_header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
       if (relativePath === 'database.backup') {
         let written = false;
