@@ -93,9 +93,15 @@ export class LocalRepository implements Repository {
 
   async remove(name: string): Promise<void> {
     const [checksum, ...others] = sidecarNames(name) as [string, ...string[]];
-    await rm(this.pathOf(checksum), { force: true });
-    await rm(this.pathOf(name), { force: true });
-    for (const sidecar of others) await rm(this.pathOf(sidecar), { force: true });
+    for (const file of [checksum, name, ...others]) {
+      const path = this.pathOf(file);
+      await rm(path, { force: true }).catch((cause: unknown) => {
+        throw new FerryError('BACKUP_DIR_UNWRITABLE', `cannot remove ${path} (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, {
+          hint: `Check the backup directory's permissions and mount, then run ferry prune again; until then ${name} is listed without its .sha256 sidecar, never as whole.`,
+          cause,
+        });
+      });
+    }
   }
 
   async freeBytes(): Promise<number> {
