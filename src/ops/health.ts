@@ -191,6 +191,7 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
     // A delta is compared with deltas, a full with fulls: their sizes differ by design.
     earlierSizes: backups.slice(1).filter((b) => backups[0] === undefined || kind(b) === kind(backups[0])).map((b) => b.size),
     brokenChains: chains.broken,
+    location: repository.location,
     freeBytes: await repository.freeBytes(),
     newest: newest === undefined ? undefined : {
       name: newest.name,

@@ -21,7 +21,6 @@ export interface RemoteBackup {
   path: string;
   time: Date;
   size: number;
-  etag: string;
   hasChecksum: boolean;
   hasManifestSidecar: boolean;
   hasVerifySidecar: boolean;
@@ -84,7 +83,7 @@ export class RemoteStore {
 
   /** Backups under the prefix, newest first, and the names there that are not Ferry's. */
   async catalog(signal?: AbortSignal): Promise<{ backups: RemoteBackup[]; foreign: string[] }> {
-    const objects = new Map<string, { size: number; etag: string }>();
+    const objects = new Map<string, { size: number }>();
     let token: string | undefined;
     try {
       do {
@@ -96,7 +95,7 @@ export class RemoteStore {
         }), signal === undefined ? {} : { abortSignal: signal });
         for (const object of page.Contents ?? []) {
           if (object.Key === undefined) continue;
-          objects.set(object.Key.slice(this.location.prefix.length), { size: object.Size ?? 0, etag: (object.ETag ?? '').replace(/"/g, '') });
+          objects.set(object.Key.slice(this.location.prefix.length), { size: object.Size ?? 0 });
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
       } while (token !== undefined);
@@ -115,7 +114,6 @@ export class RemoteStore {
         path: this.urlOf(name),
         time,
         size: object.size,
-        etag: object.etag,
         hasChecksum: objects.has(checksum),
         hasManifestSidecar: objects.has(manifest),
         hasVerifySidecar: objects.has(verify),

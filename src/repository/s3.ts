@@ -27,9 +27,8 @@ export class S3Repository implements Repository {
     return this.store.urlOf(name);
   }
 
-  async catalog(): Promise<{ backups: BackupSummary[]; foreign: string[] }> {
-    const { backups, foreign } = await this.store.catalog(this.signal);
-    return { backups: backups.map(({ etag: _etag, ...summary }) => summary), foreign };
+  catalog(): Promise<{ backups: BackupSummary[]; foreign: string[] }> {
+    return this.store.catalog(this.signal);
   }
 
   readSidecar(name: string, suffix: string, range?: ByteRange): Promise<Buffer | undefined> {

@@ -176,6 +176,7 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     const health = await ferry(['health', ...flags], repo.env);
     expect(health.code, health.stdout + health.stderr).toBe(2);
     expect(health.stdout).toContain(`${full2} is missing: ${delta3} is a delta built on it and cannot be restored`);
+    expect(health.stdout).toContain(flags.length === 0 ? `(ferry pull ${full2})` : `(ferry push ${full2} from a machine that has it)`);
     const verified = await ferry(['verify', ...flags, delta3], repo.env);
     expect(verified.code).toBe(2);
     expect(verified.stdout).toMatch(new RegExp(`problem: archive ${full2}, the base of ${delta3}, is missing: ${delta3} cannot be restored`));
