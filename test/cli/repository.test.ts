@@ -5,6 +5,8 @@ import { basename, join } from 'node:path';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
+import { storageConfigSchema } from '../../src/config/schema.js';
+import { collect, LocalRepository, S3Repository, type Repository } from '../../src/repository/index.js';
 import { backup } from '../../src/ops/backup.js';
 import { silentLogger, silentProgress } from '../../src/ops/context.js';
 import { ferry } from '../support/cli.js';
@@ -234,5 +236,64 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     const again = await ferry(['prune', ...flags, ...narrow], repo.env);
     expect(again.code, again.stderr).toBe(0);
     expect(repo.files()).toEqual([full2, delta3].flatMap((n) => [n, `${n}.manifest.json`, `${n}.sha256`, `${n}.verify.json`]).sort());
+  });
+});
+
+/** What every Repository must do, checked through its primitives (restic's backend test suite). */
+const conformance: Array<{ backend: string; open: () => Promise<{ repository: Repository; put(name: string, text: string): Promise<void>; removals(): string[] }> }> = [
+  {
+    backend: 'LocalRepository',
+    open: async () => {
+      const directory = await tempDir();
+      return { repository: new LocalRepository(directory), put: async (name, text) => writeFileSync(join(directory, name), text), removals: () => [] };
+    },
+  },
+  {
+    backend: 'S3Repository',
+    open: async () => {
+      const prefix = `conformance-${++prefixes}`;
+      Object.assign(process.env, { ...CREDENTIALS, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent' });
+      const storage = storageConfigSchema.parse({ endpoint: server.endpoint, force_path_style: true });
+      const repository = await S3Repository.open(storage, { bucket: 'ferry', prefix: `${prefix}/` }, new AbortController().signal);
+      const first = server.requests.length;
+      return {
+        repository,
+        put: (name, text) => repository.store.putText(name, text, new AbortController().signal),
+        removals: () => server.requests.slice(first).filter((r) => r.method === 'DELETE').map((r) => r.key.slice(prefix.length + 1)),
+      };
+    },
+  },
+];
+
+describe.each(conformance)('Repository conformance: $backend', ({ open }) => {
+  it('catalog from the listing, sidecars and archive bytes by range, written sidecars, removal .sha256 first', async () => {
+    const { repository, put, removals } = await open();
+    const name = 'backup_20261101_030000.tar.gz';
+    await put(name, 'archive bytes');
+    await put(`${name}.sha256`, `${'0'.repeat(64)}  ${name}\n`);
+    await put(`${name}.manifest.json`, '{"format": "ferry-archive"}');
+    await put('notes.txt', 'not a backup');
+    try {
+      const listed = await repository.catalog();
+      expect(listed.backups.map((b) => [b.name, b.size, b.hasChecksum, b.hasManifestSidecar, b.hasVerifySidecar])).toEqual([[name, 13, true, true, false]]);
+      expect(listed.backups[0]?.path).toBe(repository.pathOf(name));
+      expect(listed.foreign).toEqual(['notes.txt']);
+      expect((await repository.readSidecar(name, '.manifest.json', { start: 1, end: 8 }))?.toString()).toBe('"format"');
+      expect(await repository.readSidecar(name, '.verify.json')).toBeUndefined();
+      expect((await collect(await repository.readArchive(name, { start: 8, end: 12 }))).toString()).toBe('bytes');
+      expect((await collect(await repository.readArchive(name))).toString()).toBe('archive bytes');
+      await expect(repository.readArchive('backup_20261102_030000.tar.gz')).rejects.toMatchObject({ code: 'ARCHIVE_NOT_FOUND' });
+
+      await repository.writeSidecar(name, '.verify.json', '{"ok": true}');
+      expect((await repository.catalog()).backups[0]?.hasVerifySidecar).toBe(true);
+      const lock = await repository.lock('test');
+      await lock?.release();
+
+      await repository.remove(name);
+      expect(await repository.catalog()).toEqual({ backups: [], foreign: ['notes.txt'] });
+      if (repository.location === 'remote') expect(removals()).toEqual([`${name}.sha256`, name, `${name}.manifest.json`, `${name}.verify.json`]);
+    } finally {
+      await repository.close();
+    }
   });
 });
