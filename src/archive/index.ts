@@ -8,3 +8,4 @@ export { archiveNameFor, timeOfArchiveName, timeOfScriptArchiveName, isArchiveNa
 export { writeFileAtomic, syncDirectory } from './atomic-file.js';
 export { encrypting, decrypting, isAgeHeader, AGE_SUFFIX, type EncryptionSettings, type DecryptionKeys } from './encryption.js';
 export { updateLatestLink, isLatestName, isLatestSidecarName } from './latest-link.js';
+export { manifestOf, legacyManifest } from './archive-manifest.js';

@@ -218,8 +218,9 @@ export function buildProgram(): Command {
   program.command('verify')
     .description('prove an archive is whole: every checksum, the PostgreSQL dump readable to its end, every BSON document')
     .argument('<archive>', 'archive path, file name in the backup directory, "latest" or "all"')
-    .addHelpText('after', '\nReads the archive once and reports every problem (encrypted archives need --identity or a passphrase).\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.')
-    .action((archive: string, _opts, command: Command) => run(command, (s) => verifyCommand(s, archive)));
+    .option('--remote', 'verify the copies at storage.remote instead: each is streamed through the same checks, never stored')
+    .addHelpText('after', '\nReads the archive once and reports every problem (encrypted archives need --identity or a passphrase).\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.\nWith --remote, <archive> is a remote name, "latest" (the newest complete one) or "all"; a delta\'s chain is\nchecked on the remote, and the .verify.json is written there (needs s3:PutObject; costs the egress of a download).')
+    .action((archive: string, opts: { remote?: boolean }, command: Command) => run(command, (s) => verifyCommand(s, archive, opts)));
 
   program.command('health')
     .description('monitoring check (monitoring-plugins exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)')

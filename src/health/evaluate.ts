@@ -64,8 +64,10 @@ export interface HealthFacts {
   freeBytes: number | undefined;
   /** Counts of the newest backup against the median of the ones before (names compared, newest first). */
   anomalies?: { found: Anomaly[]; compared: string[]; unmatched?: string[] } | undefined;
-  /** Delta backups whose base is not in the directory (local only): they cannot be restored. */
+  /** Delta backups whose base is not in the directory (or at the remote): they cannot be restored. */
   brokenChains?: Array<{ name: string; missing: string }>;
+  /** Where the backups checked are; says how to put a missing one back. */
+  location?: 'local' | 'remote';
   /** What dead runs left in the backup directory (temporary folders, .partial archives), with sizes. */
   leftovers?: Array<{ path: string; bytes: number }>;
 }
@@ -166,7 +168,9 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({
       name: 'chains', status: 'CRITICAL',
       message: `${first.missing} is missing: ${first.name} is a delta built on it and cannot be restored${broken.length > 1 ? ` (and ${broken.length - 1} more broken chain${broken.length > 2 ? 's' : ''}: ${broken.slice(1).map((b) => `${b.name} needs ${b.missing}`).join(', ')})` : ''}`,
-      recommendation: `Put ${first.missing} back into the backup directory (ferry pull ${first.missing}); the next ferry backup writes a full uploads set, since it cannot build on a broken chain.`,
+      recommendation: facts.location === 'remote'
+        ? `Put ${first.missing} back at ${facts.directory} (ferry push ${first.missing} from a machine that has it); until then ${first.name} can only be restored from a local copy of its chain.`
+        : `Put ${first.missing} back into the backup directory (ferry pull ${first.missing}); the next ferry backup writes a full uploads set, since it cannot build on a broken chain.`,
     });
   }
 

@@ -14,8 +14,9 @@ import { storesFromConfig, type ChainBase, type ChainList, type StagedDump, type
 import { formatBytes, plural } from '../util/format.js';
 import { FERRY_VERSION } from '../version.js';
 import { renderBackupInfo } from './backup-info.js';
-import { catalog, withDetails } from './catalog.js';
+import { catalog, localBackupAt, withDetails } from './catalog.js';
 import { CHAIN_STORE, findChainBase } from './chain.js';
+import { LocalRepository } from '../repository/index.js';
 import type { OperationContext } from './context.js';
 import { findLeftovers, removeLeftovers, tempFolderPrefix, type Leftover } from './leftovers.js';
 import { acquireLock } from './lock.js';
@@ -133,7 +134,8 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     await writeSidecar(finalPath + MANIFEST_SUFFIX, encryption === undefined ? manifestText : sidecarForEncrypted(manifest, encryption));
     await writer.commit();
     writer = undefined;
-    await recordVerification(ctx, finalPath, verification);
+    const written = localBackupAt(finalPath);
+    await recordVerification(ctx, written.repository, written.name, verification);
     ctx.log.info(`wrote ${finalPath} (${formatBytes(finished.size)})`);
     if (ctx.config.backup.latest_link) await linkLatest(ctx, finalPath);
 
@@ -259,14 +261,15 @@ async function chainBase(ctx: OperationContext, stores: Store[], directory: stri
     ctx.log.info('uploads.incremental: the backup is encrypted, so its uploads are written in full');
     return undefined;
   }
-  return findChainBase(directory, store.describe());
+  return findChainBase(new LocalRepository(directory), store.describe());
 }
 
 /** The stores of the newest backup's manifest sidecar, for progress estimates; none when there is none. */
 async function previousStores(directory: string): Promise<Manifest['stores']> {
   try {
-    const newest = (await catalog(directory)).backups.find((b) => b.hasManifestSidecar);
-    return newest === undefined ? {} : ((await withDetails(newest, { entries: false })).manifest?.stores ?? {});
+    const repository = new LocalRepository(directory);
+    const newest = (await repository.catalog()).backups.find((b) => b.hasManifestSidecar);
+    return newest === undefined ? {} : ((await withDetails(repository, newest, { entries: false })).manifest?.stores ?? {});
   } catch {
     return {};
   }

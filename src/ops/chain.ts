@@ -1,10 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { chainFileList, MANIFEST_ENTRY, MANIFEST_SUFFIX, parseManifest, readArchive, readSmallEntry, type Manifest } from '../archive/index.js';
+import { chainFileList, isLatestName, MANIFEST_ENTRY, MANIFEST_SUFFIX, parseManifest, readArchiveStream, readSmallEntry, type Manifest } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
+import type { Repository } from '../repository/index.js';
 import type { ChainBase } from '../stores/index.js';
-import { catalog } from './catalog.js';
 
 /** The only store that writes deltas, and where its entries live in an archive. */
 export const CHAIN_STORE = 'uploads';
@@ -28,25 +26,26 @@ export function baseOf(manifest: Pick<Manifest, 'stores'>): { name: string; mani
 }
 
 /**
- * The newest complete backup in the directory of this uploads folder, to build a delta on: it has
+ * The newest complete backup in the repository of this uploads folder, to build a delta on: it has
  * both sidecars, is not encrypted (its sidecar lists no files), and its own chain is whole.
  */
-export async function findChainBase(directory: string, source: string): Promise<ChainBase | undefined> {
-  const { backups } = await catalog(directory);
+export async function findChainBase(repository: Repository, source: string): Promise<ChainBase | undefined> {
+  const { backups } = await repository.catalog();
   for (const backup of backups) {
     if (!backup.hasChecksum || !backup.hasManifestSidecar) continue;
-    const text = await readFile(backup.path + MANIFEST_SUFFIX, 'utf8').catch(() => undefined);
+    const text = (await repository.readSidecar(backup.name, MANIFEST_SUFFIX))?.toString('utf8');
     if (text === undefined) continue;
     let manifest: Manifest;
     try {
-      manifest = parseManifest(text, backup.path + MANIFEST_SUFFIX);
+      manifest = parseManifest(text, repository.pathOf(backup.name + MANIFEST_SUFFIX));
     } catch {
       continue;
     }
     const store = manifest.stores[CHAIN_STORE];
     if (store?.source !== source) continue;
-    if (manifest.encryption !== undefined || backup.name !== basename(backup.path)) return undefined;
-    if ((await chainProblems(backup.path, manifest)).length > 0) return undefined;
+    // A copy under the latest link's name is replaced by the next copy: nothing to build on.
+    if (manifest.encryption !== undefined || isLatestName(backup.name)) return undefined;
+    if ((await chainProblems(repository, backup.name, manifest)).length > 0) return undefined;
     return {
       name: backup.name,
       manifestSha256: sha256(text),
@@ -58,26 +57,30 @@ export async function findChainBase(directory: string, source: string): Promise<
 }
 
 /**
- * The archives a delta needs, oldest (the full) first, the delta itself not included; each found
- * beside it under its name and with the manifest its successor recorded. Throws CHAIN_LINK_MISSING
- * naming the first that is not.
+ * The archives a delta needs, oldest (the full) first, the delta itself not included; each found in
+ * the same repository under its name and with the manifest its successor recorded. Throws
+ * CHAIN_LINK_MISSING naming the first that is not.
  */
-export async function resolveChain(archivePath: string, manifest: Manifest): Promise<ChainLink[]> {
+export async function resolveChain(repository: Repository, name: string, manifest: Manifest): Promise<ChainLink[]> {
+  if (baseOf(manifest) === undefined) return [];
+  // A sidecar left behind is no archive: only what the listing shows as a backup counts.
+  const present = new Set((await repository.catalog()).backups.map((b) => b.name));
   const links: ChainLink[] = [];
-  const seen = new Set<string>([basename(archivePath)]);
-  let current = { name: basename(archivePath), manifest };
+  const seen = new Set<string>([name]);
+  let current = { name, manifest };
   for (let base = baseOf(current.manifest); base !== undefined; base = baseOf(current.manifest)) {
-    const path = join(dirname(archivePath), base.name);
-    const text = await manifestText(path);
+    const text = present.has(base.name) ? await manifestText(repository, base.name) : undefined;
     const problem = seen.has(base.name) ? 'names itself in a loop'
       : text === undefined ? 'is missing'
       : sha256(text) !== base.manifestSha256 ? 'is not the archive it was built on (its manifest differs)' : undefined;
     if (problem !== undefined || text === undefined) {
-      throw new FerryError('CHAIN_LINK_MISSING', `archive ${base.name}, the base of ${current.name}, ${problem ?? 'is missing'}: ${basename(archivePath)} cannot be restored`, {
-        hint: `A delta holds only what changed since its base. Put ${base.name} back into ${dirname(archivePath)} (ferry pull, or from another copy), or restore an older backup whose chain is whole (ferry list).`,
+      const fetchBack = repository.location === 'local' ? 'ferry pull' : 'ferry push';
+      throw new FerryError('CHAIN_LINK_MISSING', `archive ${base.name}, the base of ${current.name}, ${problem ?? 'is missing'}: ${name} cannot be restored`, {
+        hint: `A delta holds only what changed since its base. Put ${base.name} back into ${repository.where} (${fetchBack}, or from another copy), or restore an older backup whose chain is whole (ferry list).`,
       });
     }
     seen.add(base.name);
+    const path = repository.pathOf(base.name);
     const parsed = parseManifest(text, path);
     links.unshift({ name: base.name, path, manifest: parsed });
     current = { name: base.name, manifest: parsed };
@@ -86,9 +89,9 @@ export async function resolveChain(archivePath: string, manifest: Manifest): Pro
 }
 
 /** What is wrong with a backup's chain, one sentence each (none for a full or a whole chain). */
-export async function chainProblems(archivePath: string, manifest: Manifest): Promise<string[]> {
+export async function chainProblems(repository: Repository, name: string, manifest: Manifest): Promise<string[]> {
   try {
-    await resolveChain(archivePath, manifest);
+    await resolveChain(repository, name, manifest);
     return [];
   } catch (error) {
     if (error instanceof FerryError && error.code === 'CHAIN_LINK_MISSING') return [error.message];
@@ -97,14 +100,12 @@ export async function chainProblems(archivePath: string, manifest: Manifest): Pr
 }
 
 /** The manifest as written: the sidecar's text, or the manifest.json inside the archive. */
-async function manifestText(archivePath: string): Promise<string | undefined> {
-  // A sidecar left behind is no archive.
-  if (!(await stat(archivePath).then((s) => s.isFile(), () => false))) return undefined;
-  const sidecar = await readFile(archivePath + MANIFEST_SUFFIX, 'utf8').catch(() => undefined);
-  if (sidecar !== undefined) return sidecar;
+async function manifestText(repository: Repository, name: string): Promise<string | undefined> {
+  const sidecar = await repository.readSidecar(name, MANIFEST_SUFFIX);
+  if (sidecar !== undefined) return sidecar.toString('utf8');
   let inner: string | undefined;
   try {
-    await readArchive(archivePath, async (header, data) => {
+    await readArchiveStream(await repository.readArchive(name), repository.pathOf(name), async (header, data) => {
       if (header.path === MANIFEST_ENTRY) inner = (await readSmallEntry(data)).toString('utf8');
       else data.resume();
     });

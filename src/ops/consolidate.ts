@@ -10,12 +10,12 @@ import { FerryError, throwIfAborted } from '../errors/index.js';
 import { plural } from '../util/format.js';
 import { writeSidecar } from './backup.js';
 import { renderBackupInfo } from './backup-info.js';
-import { catalog, locateArchive, manifestOf } from './catalog.js';
+import { catalog, localBackupAt, locateArchive, manifestOf } from './catalog.js';
 import { CHAIN_PREFIX, CHAIN_STORE, isDelta, resolveChain } from './chain.js';
 import type { OperationContext } from './context.js';
 import { acquireLock } from './lock.js';
 import { ChainFeed, readChainLink } from './restore/chain-feed.js';
-import { recordVerification, verifyArchive } from './verify.js';
+import { recordVerification, verifyBackup } from './verify.js';
 
 export interface ConsolidateResult {
   /** The delta consolidated. */
@@ -42,7 +42,8 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
   let writer: ArchiveWriter | undefined;
   let committed: string | undefined;
   try {
-    const links = await resolveChain(from, manifest);
+    const { repository, name } = localBackupAt(from);
+    const links = await resolveChain(repository, name, manifest);
     const output = join(directory, await freeName(directory, from));
     const compression = archiveCompression(ctx.config.backup);
     writer = await ArchiveWriter.create(output, { codec: manifest.compression?.codec ?? compression.codec, compressionLevel: manifest.compression?.level ?? compression.level });
@@ -87,8 +88,9 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
     await writeSidecar(output + MANIFEST_SUFFIX, text);
     committed = await writer.commit();
     writer = undefined;
-    const report = await verifyArchive(ctx, output);
-    await recordVerification(ctx, output, report);
+    const written = localBackupAt(output);
+    const report = await verifyBackup(ctx, written.repository, written.name);
+    await recordVerification(ctx, written.repository, written.name, report);
     if (!report.ok) {
       throw new FerryError('ARCHIVE_CORRUPT', `the synthetic full ${basename(output)} does not verify: ${report.findings[0]?.problem ?? '?'}`, { hint: 'It was removed; check the disk of the backup directory and run ferry consolidate again.' });
     }

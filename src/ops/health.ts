@@ -1,20 +1,18 @@
 import { findLeftovers } from './leftovers.js';
-import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, statfs } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { anomalyRules, evaluateHealth, findAnomalies, unknownHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type AnomalyRules, type StoreCounts, type ChecksumFacts, type HealthFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, VERIFY_SUFFIX, writeFileAtomic } from '../archive/index.js';
+import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, writeFileAtomic, type Manifest } from '../archive/index.js';
 import { interrupted, isFerryError } from '../errors/index.js';
-import type { RemoteStore } from '../remote/index.js';
+import { collect, type Repository } from '../repository/index.js';
 import { baseOf, isDelta } from './chain.js';
-import { catalog, lastVerification, mapConcurrently, parseVerification, recordedSha256, withDetails, type BackupDetails, type BackupSummary, type VerificationRecord } from './catalog.js';
+import { lastVerification, mapConcurrently, recordedSha256, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
 import type { OperationContext } from './context.js';
-import { remoteSha256 } from './pull.js';
-import { remoteDetails, withRemote } from './remote.js';
-import { recordVerification, verifyArchive } from './verify.js';
+import { localRepository, withRemote } from './remote.js';
+import { recordVerification, verifyBackup } from './verify.js';
 
 export interface HealthOptions {
   thresholds?: Partial<HealthThresholds>;
@@ -27,72 +25,46 @@ export interface HealthOptions {
   remote?: boolean;
 }
 
-/** Where the backups that health and metrics look at are: the backup directory or the remote. */
+/**
+ * What health reads beyond the repository's primitives, where the two locations differ on purpose:
+ * re-reading a remote object costs its size in egress, so only --deep downloads it.
+ */
 interface BackupSource {
-  location: MetricsInput['location'];
-  where: string;
-  backups(): Promise<BackupSummary[]>;
-  details(backup: BackupSummary): Promise<BackupDetails>;
-  /** The outcome of the backup's last verify, from its .verify.json alone. */
-  verification(backup: BackupSummary): Promise<VerificationRecord | undefined>;
-  /** The archive's first bytes. */
-  head(backup: BackupSummary): Promise<Buffer>;
+  repository: Repository;
   /** Reads the whole archive: the problems found. */
   deepCheck(backup: BackupSummary): Promise<string[]>;
   /** Holds the archive against its .sha256 sidecar; undefined when it has none. */
   checksum(backup: BackupSummary): Promise<ChecksumFacts | undefined>;
-  freeBytes(): Promise<number | undefined>;
-  /** The backup's counts per store and object, from its manifest sidecar's head; undefined when unknown. */
-  counts(backup: BackupSummary): Promise<StoreCounts | undefined>;
   /** Why the location cannot be checked at all (missing or unreadable), or undefined when it can. */
   unusable(): Promise<{ message: string; recommendation: string } | undefined>;
 }
 
 function localSource(ctx: OperationContext): BackupSource {
-  const directory = ctx.config.backup.directory;
+  const repository = localRepository(ctx);
+  const directory = repository.where;
   return {
-    location: 'local',
-    where: directory,
-    backups: async () => (await catalog(directory)).backups,
-    details: (backup) => withDetails(backup),
-    verification: (backup) => lastVerification(backup.path),
-    head: async (backup) => {
-      const handle = await open(backup.path, 'r');
-      try {
-        const { bytesRead, buffer } = await handle.read(Buffer.alloc(32), 0, 32, 0);
-        return buffer.subarray(0, bytesRead);
-      } finally {
-        await handle.close();
-      }
-    },
+    repository,
     deepCheck: async (backup) => {
-      const report = await verifyArchive(ctx, backup.path);
-      await recordVerification(ctx, backup.path, report);
+      const report = await verifyBackup(ctx, repository, backup.name);
+      await recordVerification(ctx, repository, backup.name, report);
       return report.findings.map((f) => f.problem);
     },
     checksum: async (backup) => {
       let recorded: string | undefined;
       try {
-        recorded = await recordedSha256(backup.path);
+        recorded = await recordedSha256(repository, backup.name);
       } catch (error) {
         if (!isFerryError(error)) throw error;
         return { ok: false, bytes: 0, seconds: 0, detail: error.message };
       }
       if (recorded === undefined) return undefined;
       const started = performance.now();
-      const digest = new DigestStream();
-      try {
-        await pipeline(createReadStream(backup.path, { highWaterMark: 1024 * 1024 }), digest, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: ctx.signal });
-      } catch (error) {
-        if (ctx.signal.aborted) throw interrupted();
-        return { ok: false, bytes: digest.size, seconds: (performance.now() - started) / 1000, detail: `cannot be read: ${(error as Error).message}` };
-      }
-      const { sha256, size } = digest.digest();
+      const read = await sha256Of(ctx, repository, backup.name);
       const seconds = (performance.now() - started) / 1000;
-      return sha256 === recorded ? { ok: true, bytes: size, seconds, detail: 're-read' }
-        : { ok: false, bytes: size, seconds, detail: `its bytes have sha256 ${sha256.slice(0, 12)}…, its .sha256 sidecar says ${recorded.slice(0, 12)}…` };
+      if ('error' in read) return { ok: false, bytes: read.size, seconds, detail: `cannot be read: ${read.error}` };
+      return read.sha256 === recorded ? { ok: true, bytes: read.size, seconds, detail: 're-read' }
+        : { ok: false, bytes: read.size, seconds, detail: `its bytes have sha256 ${read.sha256.slice(0, 12)}…, its .sha256 sidecar says ${recorded.slice(0, 12)}…` };
     },
-    counts: async (backup) => countsOf((await withDetails(backup, { entries: false }).catch(() => undefined))?.manifest),
     unusable: async () => {
       try {
         await readdir(directory);
@@ -103,10 +75,6 @@ function localSource(ctx: OperationContext): BackupSource {
         return { message: `backup directory ${directory} cannot be read (${code ?? (error as Error).message})`, recommendation: 'Run ferry health as a user that can read the backup directory, and check that it is a directory.' };
       }
     },
-    freeBytes: async () => {
-      const fs = await statfs(directory).catch(() => undefined);
-      return fs === undefined ? 0 : fs.bavail * fs.bsize;
-    },
   };
 }
 
@@ -115,41 +83,47 @@ function localSource(ctx: OperationContext): BackupSource {
  * the local sidecar of the same backup, when this machine has one): proof that the off-site copy is
  * the archive that was verified here, without the key of an encrypted one.
  */
-function remoteSource(ctx: OperationContext, remote: RemoteStore): BackupSource {
+function remoteSource(ctx: OperationContext, remote: Repository): BackupSource {
+  const local = localRepository(ctx);
   return {
-    location: 'remote',
-    where: remote.url,
-    backups: async () => (await remote.catalog(ctx.signal)).backups,
-    details: (backup) => remoteDetails(remote, { ...backup, etag: '' }, { signal: ctx.signal }),
-    verification: async (backup) => parseVerification((await remote.read(backup.name + VERIFY_SUFFIX, undefined, ctx.signal))?.toString('utf8')),
-    head: async (backup) => (await remote.read(backup.name, { start: 0, end: 31 }, ctx.signal)) ?? Buffer.alloc(0),
+    repository: remote,
     deepCheck: async (backup) => {
-      const recorded = await remote.recordedSha256(backup.name, ctx.signal);
+      const recorded = await recordedSha256(remote, backup.name);
       if (recorded === undefined) return [`${backup.path} has no .sha256 sidecar: its upload did not finish`];
-      const { sha256 } = await remoteSha256(remote, backup.name, ctx.signal);
+      const read = await sha256Of(ctx, remote, backup.name);
+      if ('error' in read) return [`${backup.path} cannot be read: ${read.error}`];
       const findings: string[] = [];
-      if (sha256 !== recorded) findings.push(`${backup.path} has sha256 ${sha256}, its .sha256 sidecar says ${recorded}`);
-      const local = await recordedSha256(join(ctx.config.backup.directory, backup.name));
-      if (local !== undefined && local !== sha256) findings.push(`${backup.path} differs from the local archive of the same name`);
+      if (read.sha256 !== recorded) findings.push(`${backup.path} has sha256 ${read.sha256}, its .sha256 sidecar says ${recorded}`);
+      const here = await recordedSha256(local, backup.name).catch(() => undefined);
+      if (here !== undefined && here !== read.sha256) findings.push(`${backup.path} differs from the local archive of the same name`);
       return findings;
     },
     checksum: async (backup) => {
       const started = performance.now();
-      const recorded = await remote.recordedSha256(backup.name, ctx.signal);
+      const recorded = await recordedSha256(remote, backup.name);
       if (recorded === undefined) return undefined;
-      const local = await recordedSha256(join(ctx.config.backup.directory, backup.name)).catch(() => undefined);
+      const here = await recordedSha256(local, backup.name).catch(() => undefined);
       const seconds = (performance.now() - started) / 1000;
       // Reading the object every quarter of an hour would cost its size in egress: --deep downloads it.
-      if (local === undefined) return undefined;
-      return local === recorded ? { ok: true, bytes: 0, seconds, detail: 'the remote .sha256 matches the local one' }
-        : { ok: false, bytes: 0, seconds, detail: `the remote .sha256 says ${recorded.slice(0, 12)}…, the local one ${local.slice(0, 12)}…` };
+      if (here === undefined) return undefined;
+      return here === recorded ? { ok: true, bytes: 0, seconds, detail: 'the remote .sha256 matches the local one' }
+        : { ok: false, bytes: 0, seconds, detail: `the remote .sha256 says ${recorded.slice(0, 12)}…, the local one ${here.slice(0, 12)}…` };
     },
-    freeBytes: async () => undefined,
-    // Reading N sidecars per run from the remote is left to the local check of the same backups.
-    counts: async () => undefined,
     // The remote's own errors (unreachable, credentials) already stop the check as UNKNOWN.
     unusable: async () => undefined,
   };
+}
+
+/** The sha256 of an archive's bytes, read to the end without keeping them; what was read when reading failed. */
+async function sha256Of(ctx: OperationContext, repository: Repository, name: string): Promise<{ sha256: string; size: number } | { error: string; size: number }> {
+  const digest = new DigestStream();
+  try {
+    await pipeline(await repository.readArchive(name), digest, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: ctx.signal });
+  } catch (error) {
+    if (ctx.signal.aborted) throw interrupted();
+    return { error: (error as Error).message, size: digest.size };
+  }
+  return digest.digest();
 }
 
 /** Entries every backup of a store must hold. */
@@ -193,34 +167,37 @@ export async function healthWithMetrics(ctx: OperationContext, options: HealthOp
 }
 
 async function healthOf(ctx: OperationContext, source: BackupSource, options: HealthOptions): Promise<{ result: HealthResult; metrics: MetricsInput }> {
+  const { repository } = source;
   const unusable = await source.unusable();
   if (unusable !== undefined) {
     const result = unknownHealth(unusable);
-    const metrics: MetricsInput = { location: source.location, backups: 0, newest: undefined, lastVerifiedAt: undefined, healthStatus: HEALTH_STATUS.UNKNOWN, lastRun: undefined };
+    const metrics: MetricsInput = { location: repository.location, backups: 0, newest: undefined, lastVerifiedAt: undefined, healthStatus: HEALTH_STATUS.UNKNOWN, lastRun: undefined };
     if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, metrics, 'health');
     return { result, metrics };
   }
-  const backups = await source.backups();
-  const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
+  const { backups } = await repository.catalog();
+  const newest = backups[0] === undefined ? undefined : await withDetails(repository, backups[0]);
   const deepFindings = newest !== undefined && options.deep === true ? await source.deepCheck(newest) : undefined;
   const checksum = newest !== undefined && options.quick !== true ? await source.checksum(newest) : undefined;
+  const heads = await manifestHeads(repository, backups);
   const rules = anomalyRules(ctx.config.health?.anomalies);
-  const anomalies = newest === undefined ? undefined : await anomaliesOf(source, newest, backups.slice(1, 1 + rules.thresholds.previous), rules);
+  const anomalies = newest === undefined ? undefined : anomaliesOf(newest, backups.slice(1, 1 + rules.thresholds.previous), heads, rules);
   for (const name of anomalies?.unmatched ?? []) ctx.log.warn(`${name}: none of the backups compared holds it (a typo, or an object that is gone)`);
-  const chains = source.location === 'local' ? await chainsOf(backups) : undefined;
-  const kind = (backup: BackupSummary) => chains?.kinds.get(backup.name);
+  const chains = chainsOf(backups, heads);
+  const kind = (backup: BackupSummary) => chains.kinds.get(backup.name);
   const result = evaluateHealth({
-    directory: source.where,
+    directory: repository.where,
     count: backups.length,
     // A delta is compared with deltas, a full with fulls: their sizes differ by design.
     earlierSizes: backups.slice(1).filter((b) => backups[0] === undefined || kind(b) === kind(backups[0])).map((b) => b.size),
-    ...(chains === undefined ? {} : { brokenChains: chains.broken }),
-    freeBytes: await source.freeBytes(),
+    brokenChains: chains.broken,
+    location: repository.location,
+    freeBytes: await repository.freeBytes(),
     newest: newest === undefined ? undefined : {
       name: newest.name,
       time: newest.time,
       size: newest.size,
-      gzipHeader: hasValidHeader(newest.name, await source.head(newest)),
+      gzipHeader: hasValidHeader(newest.name, await collect(await repository.readArchive(newest.name, { start: 0, end: 31 }))),
       manifest: newest.manifest === undefined ? 'missing' : 'ok',
       checksumSidecar: newest.hasChecksum,
       delta: kind(newest) === 'delta',
@@ -231,23 +208,29 @@ async function healthOf(ctx: OperationContext, source: BackupSource, options: He
       checksum,
     },
     anomalies,
-    ...(source.location === 'local' ? { leftovers: await findLeftovers(ctx.config.backup.directory, { tempDirectory: ctx.config.backup.temp_directory }) } : {}),
+    ...(repository.location === 'local' ? { leftovers: await findLeftovers(ctx.config.backup.directory, { tempDirectory: ctx.config.backup.temp_directory }) } : {}),
   }, { ...DEFAULT_THRESHOLDS, ...options.thresholds }, ctx.now?.() ?? new Date());
-  const metrics = await metricsOf(source, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found });
+  const metrics = await metricsOf(repository, backups, newest, { healthStatus: HEALTH_STATUS[result.status], lastRun: undefined, checksumSeconds: checksum?.seconds, anomalies: anomalies?.found });
   if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile, metrics, 'health');
   return { result: anomalies === undefined || newest === undefined ? result : { ...result, anomalies: { backup: newest.name, ...anomalies } }, metrics };
 }
 
+/** Every backup's manifest from its sidecar's head (undefined without one, or when it cannot be read). */
+async function manifestHeads(repository: Repository, backups: BackupSummary[]): Promise<Map<string, Manifest | undefined>> {
+  const heads = await mapConcurrently(backups, repository.parallelReads, async (backup) => [backup.name, (await withDetails(repository, backup, { entries: false }).catch(() => undefined))?.manifest] as const);
+  return new Map(heads);
+}
+
 /**
- * Each backup's kind (full or delta) and the deltas whose base is not in the directory, from the
- * manifest sidecars' heads; a delta whose base is there has its own base checked in turn.
+ * Each backup's kind (full or delta) and the deltas whose base is not in the repository; a delta
+ * whose base is there has its own base checked in turn.
  */
-async function chainsOf(backups: BackupSummary[]): Promise<{ kinds: Map<string, 'full' | 'delta'>; broken: Array<{ name: string; missing: string }> }> {
+function chainsOf(backups: BackupSummary[], heads: Map<string, Manifest | undefined>): { kinds: Map<string, 'full' | 'delta'>; broken: Array<{ name: string; missing: string }> } {
   const names = new Set(backups.map((b) => b.name));
   const kinds = new Map<string, 'full' | 'delta'>();
   const broken: Array<{ name: string; missing: string }> = [];
-  const heads = await mapConcurrently(backups, 16, async (backup) => ({ backup, manifest: (await withDetails(backup, { entries: false }).catch(() => undefined))?.manifest }));
-  for (const { backup, manifest } of heads) {
+  for (const backup of backups) {
+    const manifest = heads.get(backup.name);
     if (manifest === undefined) continue;
     kinds.set(backup.name, isDelta(manifest) ? 'delta' : 'full');
     const base = baseOf(manifest);
@@ -261,12 +244,12 @@ function countsOf(manifest: BackupDetails['manifest']): StoreCounts | undefined 
 }
 
 /** The newest backup's counts against the earlier ones that have a manifest sidecar. */
-async function anomaliesOf(source: BackupSource, newest: BackupDetails, earlier: BackupSummary[], rules: AnomalyRules): Promise<HealthFacts['anomalies']> {
+function anomaliesOf(newest: BackupDetails, earlier: BackupSummary[], heads: Map<string, Manifest | undefined>, rules: AnomalyRules): HealthFacts['anomalies'] {
   const counts = countsOf(newest.manifest);
   if (counts === undefined) return undefined;
   const compared: Array<{ name: string; counts: StoreCounts }> = [];
   for (const backup of earlier) {
-    const found = await source.counts(backup);
+    const found = countsOf(heads.get(backup.name));
     if (found !== undefined) compared.push({ name: backup.name, counts: found });
   }
   const all = compared.map((c) => c.counts);
@@ -278,20 +261,20 @@ async function anomaliesOf(source: BackupSource, newest: BackupDetails, earlier:
 }
 
 /** Metrics from what a location holds, plus what this run adds. */
-async function metricsOf(source: BackupSource, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload' | 'checksumSeconds' | 'anomalies'>): Promise<MetricsInput> {
+async function metricsOf(repository: Repository, backups: BackupSummary[], newest: BackupDetails | undefined, run: Pick<MetricsInput, 'healthStatus' | 'lastRun' | 'lastUpload' | 'checksumSeconds' | 'anomalies'>): Promise<MetricsInput> {
   let lastVerifiedAt: Date | undefined;
   // Verify sidecars are read newest first, usually just one.
   for (const backup of backups) {
     if (!backup.hasVerifySidecar) continue;
     // Read again rather than taken from `newest`: a --deep check has just rewritten the newest one's.
-    const verification = await source.verification(backup);
+    const verification = await lastVerification(repository, backup.name);
     if (verification?.ok === true) {
       lastVerifiedAt = new Date(verification.checkedAt);
       break;
     }
   }
   return {
-    location: source.location,
+    location: repository.location,
     backups: backups.length,
     newest: newest === undefined ? undefined : {
       time: newest.time,
@@ -310,10 +293,10 @@ async function metricsOf(source: BackupSource, backups: BackupSummary[], newest:
 
 /** For `ferry backup --metrics-file`: written after every run, failed runs included. */
 export async function writeBackupMetrics(ctx: OperationContext, path: string, success: boolean, lastUpload?: MetricsInput['lastUpload']): Promise<void> {
-  const source = localSource(ctx);
-  const backups = await source.backups().catch(() => [] as BackupSummary[]);
-  const newest = backups[0] === undefined ? undefined : await source.details(backups[0]);
-  await writeMetricsFile(path, await metricsOf(source, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }), 'backup');
+  const repository = localRepository(ctx);
+  const backups = await repository.catalog().then((c) => c.backups, () => [] as BackupSummary[]);
+  const newest = backups[0] === undefined ? undefined : await withDetails(repository, backups[0]);
+  await writeMetricsFile(path, await metricsOf(repository, backups, newest, { healthStatus: undefined, lastRun: { at: ctx.now?.() ?? new Date(), success }, lastUpload }), 'backup');
 }
 
 const ANOMALY_NOTICE = '.ferry-anomaly-notified';

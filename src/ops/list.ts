@@ -1,6 +1,6 @@
 import { detailedCatalog, type BackupDetails } from './catalog.js';
 import type { OperationContext } from './context.js';
-import { remoteDetailedCatalog, withRemote } from './remote.js';
+import { withRepository } from './remote.js';
 
 export interface ListResult {
   /** The backup directory, or the remote's s3:// URL. */
@@ -11,10 +11,5 @@ export interface ListResult {
 
 /** The backups in the backup directory (or at storage.remote), newest first; reads sidecars, never whole archives. */
 export async function list(ctx: OperationContext, options: { remote?: boolean } = {}): Promise<ListResult> {
-  if (options.remote === true) {
-    return withRemote(ctx, async (remote) => ({ directory: remote.url, ...(await remoteDetailedCatalog(remote, ctx.signal)) }));
-  }
-  const directory = ctx.config.backup.directory;
-  const { backups, foreign } = await detailedCatalog(directory);
-  return { directory, backups, foreign };
+  return withRepository(ctx, options, async (repository) => ({ directory: repository.where, ...(await detailedCatalog(repository)) }));
 }

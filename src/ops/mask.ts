@@ -20,11 +20,11 @@ import { unescapeCollectionName } from '../stores/mongo/names.js';
 import { writeMaskedSql } from '../stores/postgres/restore.js';
 import { choosePgTools, majorOf } from '../stores/postgres/tools.js';
 import { renderBackupInfo } from './backup-info.js';
-import { locateArchive, manifestOf, recordedSha256 } from './catalog.js';
+import { localBackupAt, locateArchive, manifestOf, recordedSha256 } from './catalog.js';
 import { isDelta } from './chain.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
-import { recordVerification, verifyArchive } from './verify.js';
+import { recordVerification, verifyBackup } from './verify.js';
 import { plural } from '../util/format.js';
 
 export interface MaskResult {
@@ -96,8 +96,9 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
     await writeFileAtomic(output + CHECKSUM_SUFFIX, checksumLine(finished.sha256, basename(output)));
     await writeFileAtomic(output + MANIFEST_SUFFIX, text);
     ctx.progress.done(`masked ${plural(run.objects.reduce((n, o) => n + o.masked, 0), 'value')}`);
-    const report = await verifyArchive(ctx, output);
-    await recordVerification(ctx, output, report);
+    const written = localBackupAt(output);
+    const report = await verifyBackup(ctx, written.repository, written.name);
+    await recordVerification(ctx, written.repository, written.name, report);
     if (!report.ok) {
       throw new FerryError('ARCHIVE_CORRUPT', `the masked archive does not verify: ${report.findings[0]?.problem ?? '?'}`, { hint: 'It was removed; check the disk and run ferry mask again.' });
     }
@@ -113,7 +114,8 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
 
 /** The source's sha256: from its .sha256 sidecar, or read when it has none. */
 async function sha256Of(path: string): Promise<string> {
-  const recorded = await recordedSha256(path);
+  const { repository, name } = localBackupAt(path);
+  const recorded = await recordedSha256(repository, name);
   if (recorded !== undefined) return recorded;
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);

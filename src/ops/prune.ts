@@ -1,15 +1,11 @@
-import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { sidecarNames } from '../archive/index.js';
 import { throwIfAborted } from '../errors/index.js';
+import type { Repository } from '../repository/index.js';
 import { planPrune, type PrunePlan, type RetentionPolicy } from '../retention/index.js';
 import { detailedCatalog, type BackupDetails } from './catalog.js';
 import { baseOf } from './chain.js';
 import { anomalyRules, findAnomalies, type AnomalyRules, type StoreCounts } from '../health/index.js';
 import type { OperationContext } from './context.js';
-import type { RemoteStore } from '../remote/index.js';
-import { acquireLock } from './lock.js';
-import { remoteDetailedCatalog, withRemote } from './remote.js';
+import { withRepository } from './remote.js';
 
 export interface PruneOptions {
   dryRun?: boolean;
@@ -47,10 +43,21 @@ export function retentionPolicy(ctx: OperationContext, options: PruneOptions = {
   };
 }
 
-export async function planPruneFor(ctx: OperationContext, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
-  const { backups, foreign } = await detailedCatalog(ctx.config.backup.directory);
+/**
+ * Retention over a repository's backups. Verified means a .verify.json says so of a backup that has
+ * its .sha256 sidecar (or is the old scripts', which has none): a backup missing it is incomplete.
+ * Kept whatever the rules say: the last normal backup before a drop in counts, and the bases of kept deltas.
+ */
+export async function planPruneFor(ctx: OperationContext, repository: Repository, options: PruneOptions = {}): Promise<{ plan: PrunePlan; foreign: string[] }> {
+  const { backups, foreign } = await detailedCatalog(repository);
   const protectedBackups = lastNormalBeforeAnomalies(backups, anomalyRules(ctx.config.health?.anomalies));
-  const records = backups.map((backup) => ({ name: backup.name, time: backup.time, verified: backup.verification?.ok, keptBecause: protectedBackups.get(backup.name), base: baseName(backup) }));
+  const records = backups.map((backup) => ({
+    name: backup.name,
+    time: backup.time,
+    verified: backup.hasChecksum || backup.verification?.oldScripts === true ? backup.verification?.ok : false,
+    keptBecause: protectedBackups.get(backup.name),
+    base: baseName(backup),
+  }));
   return { plan: planPrune(records, retentionPolicy(ctx, options), ctx.now?.() ?? new Date()), foreign };
 }
 
@@ -79,51 +86,30 @@ function baseName(backup: BackupDetails): string | undefined {
   return backup.manifest === undefined ? undefined : baseOf(backup.manifest)?.name;
 }
 
-/** Plans retention, then removes what the plan says (archive first, then its sidecars). */
-export async function applyPrune(ctx: OperationContext, options: PruneOptions = {}): Promise<PruneResult> {
-  const directory = ctx.config.backup.directory;
-  const lock = options.lockHeld === true || options.dryRun === true ? undefined : await acquireLock(directory, 'prune');
-  try {
-    const { plan, foreign } = await planPruneFor(ctx, options);
-    const removed: string[] = [];
-    if (options.dryRun !== true) {
-      for (const decision of plan.remove) {
-        await rm(join(directory, decision.name), { force: true });
-        for (const sidecar of sidecarNames(decision.name)) await rm(join(directory, sidecar), { force: true });
-        removed.push(decision.name);
-        ctx.log.info(`pruned ${decision.name} (${decision.reasons.join(', ')})`);
-      }
-    }
-    return { location: directory, plan, removed, foreign, dryRun: options.dryRun === true };
-  } finally {
-    await lock?.release();
-  }
+/** `ferry prune [--remote]`: the backup directory, or with `remote` the copies at storage.remote. */
+export async function applyPrune(ctx: OperationContext, options: PruneOptions & { remote?: boolean } = {}): Promise<PruneResult> {
+  return withRepository(ctx, options, (repository) => pruneRepository(ctx, repository, options));
 }
 
 /**
- * The same retention on the remote copies. Verified means the .verify.json uploaded with the
- * backup says so; the newest and the newest verified are never removed. The .sha256 sidecar goes
- * first, so an interrupted prune leaves an incomplete backup, never one that looks whole.
+ * Plans retention, then removes what the plan says, each backup .sha256 sidecar first (see
+ * Repository.remove), under the repository's lock unless the caller (backup) holds it.
  */
-export async function applyRemotePrune(ctx: OperationContext, options: PruneOptions = {}): Promise<PruneResult> {
-  return withRemote(ctx, (remote) => applyRemotePruneWith(ctx, remote, options));
-}
-
-export async function applyRemotePruneWith(ctx: OperationContext, remote: RemoteStore, options: PruneOptions = {}): Promise<PruneResult> {
-  const { backups, foreign } = await remoteDetailedCatalog(remote, ctx.signal);
-  const records = backups.map((b) => ({ name: b.name, time: b.time, verified: b.hasChecksum ? b.verification?.ok : false, base: baseName(b) }));
-  const plan = planPrune(records, retentionPolicy(ctx, options), ctx.now?.() ?? new Date());
-  const removed: string[] = [];
-  if (options.dryRun !== true) {
-    for (const decision of plan.remove) {
-      throwIfAborted(ctx.signal);
-      const [checksum, ...others] = sidecarNames(decision.name) as [string, ...string[]];
-      await remote.remove(checksum, ctx.signal);
-      await remote.remove(decision.name, ctx.signal);
-      for (const sidecar of others) await remote.remove(sidecar, ctx.signal);
-      removed.push(decision.name);
-      ctx.log.info(`pruned ${remote.urlOf(decision.name)} (${decision.reasons.join(', ')})`);
+export async function pruneRepository(ctx: OperationContext, repository: Repository, options: PruneOptions = {}): Promise<PruneResult> {
+  const lock = options.lockHeld === true || options.dryRun === true ? undefined : await repository.lock('prune');
+  try {
+    const { plan, foreign } = await planPruneFor(ctx, repository, options);
+    const removed: string[] = [];
+    if (options.dryRun !== true) {
+      for (const decision of plan.remove) {
+        throwIfAborted(ctx.signal);
+        await repository.remove(decision.name);
+        removed.push(decision.name);
+        ctx.log.info(`pruned ${repository.pathOf(decision.name)} (${decision.reasons.join(', ')})`);
+      }
     }
+    return { location: repository.where, plan, removed, foreign, dryRun: options.dryRun === true };
+  } finally {
+    await lock?.release();
   }
-  return { location: remote.url, plan, removed, foreign, dryRun: options.dryRun === true };
 }

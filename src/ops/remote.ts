@@ -1,14 +1,11 @@
-import { MANIFEST_SUFFIX, VERIFY_SUFFIX, parseManifest, type Manifest } from '../archive/index.js';
 import { storageConfigSchema, type StorageConfig } from '../config/schema.js';
 import { FerryError } from '../errors/index.js';
-import { parseRemoteUrl, RemoteStore, type RemoteBackup, type RemoteLocation } from '../remote/index.js';
-import { manifestFromHead, mapConcurrently, parseVerification, SIDECAR_HEAD_BYTES, type BackupDetails } from './catalog.js';
+import { parseRemoteUrl, type RemoteLocation } from '../remote/index.js';
+import { LocalRepository, S3Repository, type BackupSummary, type Repository } from '../repository/index.js';
 import type { OperationContext } from './context.js';
 
-export type RemoteBackupDetails = BackupDetails & Pick<RemoteBackup, 'etag'>;
-
 /** storage.remote, or `location` when a command names one itself (restore s3://…). */
-export async function openRemote(ctx: OperationContext, location?: RemoteLocation): Promise<RemoteStore> {
+export async function openRemote(ctx: OperationContext, location?: RemoteLocation): Promise<S3Repository> {
   const storage: StorageConfig = ctx.config.storage ?? storageConfigSchema.parse({});
   const where = location ?? (storage.remote === undefined ? undefined : parseRemoteUrl(storage.remote));
   if (where === undefined) {
@@ -16,37 +13,44 @@ export async function openRemote(ctx: OperationContext, location?: RemoteLocatio
       hint: 'Set storage.remote: s3://bucket/prefix in the config file (or FERRY_STORAGE_REMOTE); see docs/operations.md.',
     });
   }
-  return RemoteStore.open(storage, where);
+  return S3Repository.open(storage, where, ctx.signal);
 }
 
 /** Runs `work` with the remote open and closes it afterwards. */
-export async function withRemote<T>(ctx: OperationContext, work: (remote: RemoteStore) => Promise<T>, location?: RemoteLocation): Promise<T> {
+export async function withRemote<T>(ctx: OperationContext, work: (remote: S3Repository) => Promise<T>, location?: RemoteLocation): Promise<T> {
   const remote = await openRemote(ctx, location);
   try {
     return await work(remote);
   } finally {
-    remote.close();
+    await remote.close();
   }
 }
 
-/** A remote backup with its manifest (head only, unless `entries`) and last verification read. */
-export async function remoteDetails(remote: RemoteStore, backup: RemoteBackup, options: { entries?: boolean; signal?: AbortSignal } = {}): Promise<RemoteBackupDetails> {
-  let manifest: Manifest | undefined;
-  if (backup.hasManifestSidecar) {
-    const source = backup.path + MANIFEST_SUFFIX;
-    const head = options.entries === false ? await remote.read(backup.name + MANIFEST_SUFFIX, { start: 0, end: SIDECAR_HEAD_BYTES - 1 }, options.signal) : undefined;
-    manifest = head === undefined ? undefined : manifestFromHead(head, source);
-    if (manifest === undefined) {
-      const whole = await remote.read(backup.name + MANIFEST_SUFFIX, undefined, options.signal);
-      manifest = whole === undefined ? undefined : parseManifest(whole.toString('utf8'), source);
+/** The backup directory, or with `remote` the copies at storage.remote. */
+export async function withRepository<T>(ctx: OperationContext, options: { remote?: boolean }, work: (repository: Repository) => Promise<T>): Promise<T> {
+  if (options.remote === true) return withRemote(ctx, work);
+  return work(localRepository(ctx));
+}
+
+export function localRepository(ctx: OperationContext): LocalRepository {
+  return new LocalRepository(ctx.config.backup.directory);
+}
+
+/** "latest" is the newest complete backup (with its .sha256 sidecar: its upload finished); a name must be complete too. */
+export async function findCompleteBackup(ctx: OperationContext, repository: Repository, reference: string): Promise<BackupSummary> {
+  const { backups } = await repository.catalog();
+  if (reference === 'latest') {
+    const newest = backups.find((b) => b.hasChecksum);
+    if (newest === undefined) {
+      throw new FerryError('ARCHIVE_NOT_FOUND', `no complete backup at ${repository.where}`, { hint: 'Run ferry push (or ferry backup with storage.remote) on the server first.' });
     }
+    for (const skipped of backups.slice(0, backups.indexOf(newest))) ctx.log.warn(`${skipped.name} at ${repository.where} is incomplete (no .sha256 sidecar): skipped`);
+    return newest;
   }
-  const verification = backup.hasVerifySidecar ? parseVerification((await remote.read(backup.name + VERIFY_SUFFIX, undefined, options.signal))?.toString('utf8')) : undefined;
-  return { ...backup, manifest, verification };
-}
-
-/** Every remote backup with its sidecars read, eight requests at a time. */
-export async function remoteDetailedCatalog(remote: RemoteStore, signal?: AbortSignal): Promise<{ backups: RemoteBackupDetails[]; foreign: string[] }> {
-  const { backups, foreign } = await remote.catalog(signal);
-  return { backups: await mapConcurrently(backups, 8, (b) => remoteDetails(remote, b, { entries: false, ...(signal === undefined ? {} : { signal }) })), foreign };
+  const found = backups.find((b) => b.name === reference);
+  if (found === undefined) throw new FerryError('ARCHIVE_NOT_FOUND', `${repository.pathOf(reference)} does not exist`, { hint: 'ferry list --remote shows the remote backups.' });
+  if (!found.hasChecksum) {
+    throw new FerryError('REMOTE_INCOMPLETE', `${found.path} has no .sha256 sidecar: its upload did not finish`, { hint: 'Run ferry push on the server, or pull another backup.' });
+  }
+  return found;
 }

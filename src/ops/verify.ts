@@ -1,18 +1,20 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import {
-  CHECKSUM_SUFFIX, DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, parseManifest, readArchive, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
-  writeFileAtomic, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
+  CHECKSUM_SUFFIX, DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, MANIFEST_SUFFIX, parseManifest, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
+  type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
 } from '../archive/index.js';
 import { FerryError, isFerryError } from '../errors/index.js';
 import { CONTENT_CHECKERS, type ContentCheckResult } from '../stores/index.js';
-import { catalog, locateArchive, manifestOf } from './catalog.js';
+import type { Repository } from '../repository/index.js';
+import { catalog, locateArchive, localBackupAt } from './catalog.js';
 import { chainProblems, isDelta } from './chain.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
+import { findCompleteBackup, localRepository, withRemote } from './remote.js';
 import { deriveLegacy, isJsonEntry, LEGACY_JSON_LIMIT, legacyFindings } from './verify-legacy.js';
 import { countThrough, EntryAudit } from './verify-entries.js';
 
@@ -48,7 +50,7 @@ type Reader = (onEntry: EntryHandler, options: ReadArchiveOptions) => Promise<vo
  * document parsing, JSON exports parsing, and as many rows of each as the manifest records.
  * Collects every finding.
  */
-async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined, contentProven?: ReadonlySet<string>): Promise<VerifyReport> {
+async function verifyWith(ctx: OperationContext, label: string, read: Reader, sidecar: Manifest | undefined, contentProven?: ReadonlySet<string>): Promise<{ report: VerifyReport; manifest: Manifest | undefined }> {
   // An archive being written is Ferry's; one read from disk without a sidecar may be the old scripts'.
   const mayBeOldScripts = contentProven === undefined && sidecar === undefined;
   const proven = contentProven ?? new Set<string>();
@@ -153,7 +155,7 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
   }
 
   const bad = new Set(findings.map((f) => f.entry));
-  return {
+  const report: VerifyReport = {
     archive: label,
     ok: findings.length === 0,
     checkedAt: new Date().toISOString(),
@@ -166,60 +168,101 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
     warnings: [],
     ...(oldScripts && manifest !== undefined ? { stores: Object.keys(manifest.stores) } : {}),
   };
+  return { report, manifest };
 }
 
-/** Verifies an archive file (decrypting it on the way when it is encrypted). */
-export async function verifyArchive(ctx: OperationContext, archive: string): Promise<VerifyReport> {
-  const sidecar = await manifestOf(archive, ctx.signal, { sidecarOnly: true }).catch(() => undefined);
-  const report = await verifyWith(ctx, archive, (onEntry, options) => readArchive(archive, onEntry, { ...options, ...decryption(ctx, archive) }), sidecar);
+/**
+ * Verifies a backup where it is kept, streaming it (decrypted on the way when it is encrypted) without
+ * storing it; a delta's chain is checked in the same repository.
+ */
+export async function verifyBackup(ctx: OperationContext, repository: Repository, name: string): Promise<VerifyReport> {
+  const label = repository.pathOf(name);
+  const sidecarText = await repository.readSidecar(name, MANIFEST_SUFFIX);
+  let sidecar: Manifest | undefined;
+  try {
+    sidecar = sidecarText === undefined ? undefined : parseManifest(sidecarText.toString('utf8'), label + MANIFEST_SUFFIX);
+  } catch (error) {
+    if (!isFerryError(error)) throw error;
+  }
+  const { decrypt } = decryption(ctx, name);
+  const { report, manifest } = await verifyWith(ctx, label, async (onEntry, options) => {
+    const opened = await repository.readArchive(name);
+    const source = decrypt === undefined ? opened : await decrypt(opened).catch((error: unknown) => {
+      opened.destroy();
+      throw error;
+    });
+    await readArchiveStream(source, label, onEntry, options);
+  }, sidecar);
   // A delta is only as good as its chain: a missing link is a finding of this archive too.
-  const manifest = sidecar ?? await manifestOf(archive, ctx.signal, decryption(ctx, archive)).catch(() => undefined);
-  if (manifest !== undefined && isDelta(manifest)) {
-    const problems = await chainProblems(archive, manifest);
+  const described = sidecar ?? manifest;
+  if (described !== undefined && isDelta(described)) {
+    const problems = await chainProblems(repository, name, described);
     report.findings.push(...problems.map((problem) => ({ entry: 'chain', problem })));
     report.ok = report.findings.length === 0;
   }
-  if (!report.oldScripts && await stat(archive + CHECKSUM_SUFFIX).catch(() => undefined) === undefined) {
-    const warning = `${basename(archive)} has no .sha256 sidecar: health cannot re-read it against one, nor sha256sum -c check a copy`;
+  if (!report.oldScripts && await repository.readSidecar(name, CHECKSUM_SUFFIX) === undefined) {
+    const warning = `${name} has no .sha256 sidecar: health cannot re-read it against one, nor sha256sum -c check a copy`;
     report.warnings.push(warning);
     ctx.log.warn(warning);
   }
   return report;
 }
 
+/** Verifies an archive file: the backup of that name in the directory that holds it. */
+export function verifyArchive(ctx: OperationContext, archive: string): Promise<VerifyReport> {
+  const { repository, name } = localBackupAt(archive);
+  return verifyBackup(ctx, repository, name);
+}
+
 /**
  * Verifies tar.gz bytes while they are being written, so a backup is proven in the same pass.
  * `contentProven` may still grow while the archive is written (see StagedDump.contentProven).
  */
-export function verifyWhileWriting(ctx: OperationContext, stream: Readable, label: string, contentProven: ReadonlySet<string>): Promise<VerifyReport> {
-  return verifyWith(ctx, label, (onEntry, options) => readArchiveStream(stream, label, onEntry, options), undefined, contentProven);
+export async function verifyWhileWriting(ctx: OperationContext, stream: Readable, label: string, contentProven: ReadonlySet<string>): Promise<VerifyReport> {
+  return (await verifyWith(ctx, label, (onEntry, options) => readArchiveStream(stream, label, onEntry, options), undefined, contentProven)).report;
 }
 
 function entryList(manifest: Manifest): string {
   return manifest.entries.map((e) => `${e.path}\t${e.type}\t${e.size}\t${e.sha256 ?? ''}`).sort().join('\n');
 }
 
-/** Keeps the outcome beside the archive, for list, health and prune. */
-export async function recordVerification(ctx: OperationContext, archive: string, report: VerifyReport): Promise<void> {
+/** Keeps the outcome beside the archive (in the same repository), for list, health and prune. */
+export async function recordVerification(ctx: OperationContext, repository: Repository, name: string, report: VerifyReport): Promise<void> {
   const record = { checkedAt: report.checkedAt, ok: report.ok, durationSeconds: report.durationSeconds, findings: report.findings, ...(report.oldScripts ? { oldScripts: true } : {}), ...(report.stores === undefined ? {} : { stores: report.stores }) };
-  await writeFileAtomic(archive + VERIFY_SUFFIX, JSON.stringify(record, null, 2) + '\n')
-    .catch((error: unknown) => ctx.log.warn(`could not record the verification beside ${archive}: ${(error as Error).message}`));
+  await repository.writeSidecar(name, VERIFY_SUFFIX, JSON.stringify(record, null, 2) + '\n')
+    .catch((error: unknown) => ctx.log.warn(`could not record the verification beside ${repository.pathOf(name)}: ${(error as Error).message}`));
 }
 
-/** `latest`, a name or path, or `all` for every archive in the backup directory, newest first. */
-export async function verify(ctx: OperationContext, reference: string): Promise<VerifyReport[]> {
-  const archives = reference === 'all'
-    ? (await catalog(ctx.config.backup.directory)).backups.map((b) => b.path)
-    : [await locateArchive(reference, ctx.config.backup.directory)];
-  if (archives.length === 0) {
-    throw new FerryError('ARCHIVE_NOT_FOUND', `no backup in ${ctx.config.backup.directory}`, { hint: 'Run ferry backup first, or set BACKUP_DIRECTORY to where the archives are.' });
+/**
+ * `latest`, a name or path, or `all` for every archive in the backup directory, newest first. With
+ * `remote`, the copies at storage.remote: latest is the newest complete one, and each is streamed
+ * through the verifier without being stored (restic's check --read-data).
+ */
+export async function verify(ctx: OperationContext, reference: string, options: { remote?: boolean } = {}): Promise<VerifyReport[]> {
+  if (options.remote === true) {
+    return withRemote(ctx, async (remote) => {
+      const names = reference === 'all' ? (await remote.catalog()).backups.map((b) => b.name) : [(await findCompleteBackup(ctx, remote, reference)).name];
+      return verifyEach(ctx, remote, names);
+    });
+  }
+  if (reference !== 'all') {
+    const { repository, name } = localBackupAt(await locateArchive(reference, ctx.config.backup.directory));
+    return verifyEach(ctx, repository, [name]);
+  }
+  return verifyEach(ctx, localRepository(ctx), (await catalog(ctx.config.backup.directory)).backups.map((b) => b.name));
+}
+
+async function verifyEach(ctx: OperationContext, repository: Repository, names: string[]): Promise<VerifyReport[]> {
+  if (names.length === 0) {
+    throw new FerryError('ARCHIVE_NOT_FOUND', `no backup in ${repository.where}`, { hint: 'Run ferry backup first, or set BACKUP_DIRECTORY to where the archives are.' });
   }
   const reports: VerifyReport[] = [];
-  for (const archive of archives) {
-    ctx.progress.start(`verifying ${archive}`);
-    const report = await verifyArchive(ctx, archive);
-    await recordVerification(ctx, archive, report);
-    ctx.progress.done(`${archive}: ${report.ok ? 'whole' : `${report.findings.length} problem(s)`}`);
+  for (const name of names) {
+    const label = repository.pathOf(name);
+    ctx.progress.start(`verifying ${label}`);
+    const report = await verifyBackup(ctx, repository, name);
+    await recordVerification(ctx, repository, name, report);
+    ctx.progress.done(`${label}: ${report.ok ? 'whole' : `${report.findings.length} problem(s)`}`);
     reports.push(report);
   }
   return reports;

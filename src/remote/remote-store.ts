@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CHECKSUM_SUFFIX, sha256OfChecksumLine, sidecarNames, timeOfArchiveName } from '../archive/index.js';
+import { CHECKSUM_SUFFIX, sidecarNames, timeOfArchiveName } from '../archive/index.js';
 import type { StorageConfig } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
 import { remoteUrl, type RemoteLocation } from './location.js';
@@ -21,7 +21,6 @@ export interface RemoteBackup {
   path: string;
   time: Date;
   size: number;
-  etag: string;
   hasChecksum: boolean;
   hasManifestSidecar: boolean;
   hasVerifySidecar: boolean;
@@ -84,7 +83,7 @@ export class RemoteStore {
 
   /** Backups under the prefix, newest first, and the names there that are not Ferry's. */
   async catalog(signal?: AbortSignal): Promise<{ backups: RemoteBackup[]; foreign: string[] }> {
-    const objects = new Map<string, { size: number; etag: string }>();
+    const objects = new Map<string, { size: number }>();
     let token: string | undefined;
     try {
       do {
@@ -96,7 +95,7 @@ export class RemoteStore {
         }), signal === undefined ? {} : { abortSignal: signal });
         for (const object of page.Contents ?? []) {
           if (object.Key === undefined) continue;
-          objects.set(object.Key.slice(this.location.prefix.length), { size: object.Size ?? 0, etag: (object.ETag ?? '').replace(/"/g, '') });
+          objects.set(object.Key.slice(this.location.prefix.length), { size: object.Size ?? 0 });
         }
         token = page.IsTruncated === true ? page.NextContinuationToken : undefined;
       } while (token !== undefined);
@@ -115,7 +114,6 @@ export class RemoteStore {
         path: this.urlOf(name),
         time,
         size: object.size,
-        etag: object.etag,
         hasChecksum: objects.has(checksum),
         hasManifestSidecar: objects.has(manifest),
         hasVerifySidecar: objects.has(verify),
@@ -140,22 +138,31 @@ export class RemoteStore {
     }
   }
 
-  /** The sha256 a remote backup's .sha256 sidecar records, or undefined when it has none. */
-  async recordedSha256(name: string, signal?: AbortSignal): Promise<string | undefined> {
-    const text = await this.read(name + CHECKSUM_SUFFIX, undefined, signal);
-    return text === undefined ? undefined : sha256OfChecksumLine(text.toString('utf8'), this.urlOf(name + CHECKSUM_SUFFIX));
-  }
-
-  /** Streams an object into `sink`. */
-  async download(name: string, sink: Writable, signal: AbortSignal): Promise<void> {
+  /** An object's bytes (or a range of them) as a stream, for reading without keeping them. */
+  async stream(name: string, signal: AbortSignal, range?: { start: number; end: number }): Promise<Readable> {
     try {
-      const response = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(name) }), { abortSignal: signal });
-      await pipeline(response.Body as Readable, sink, { signal });
+      const response = await this.client.send(new this.sdk.GetObjectCommand({
+        Bucket: this.location.bucket,
+        Key: this.key(name),
+        ...(range === undefined ? {} : { Range: `bytes=${range.start}-${range.end}` }),
+      }), { abortSignal: signal });
+      return response.Body as Readable;
     } catch (error) {
       if (signal.aborted) throw error;
       if ((error as { name?: string }).name === 'NoSuchKey') {
         throw new FerryError('ARCHIVE_NOT_FOUND', `${this.urlOf(name)} does not exist`, { hint: 'ferry list --remote shows the remote backups.' });
       }
+      throw remoteError(error, `downloading ${this.urlOf(name)}`);
+    }
+  }
+
+  /** Streams an object into `sink`. */
+  async download(name: string, sink: Writable, signal: AbortSignal): Promise<void> {
+    const body = await this.stream(name, signal);
+    try {
+      await pipeline(body, sink, { signal });
+    } catch (error) {
+      if (signal.aborted) throw error;
       throw remoteError(error, `downloading ${this.urlOf(name)}`);
     }
   }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { VERIFY_SUFFIX } from '../archive/index.js';
-import { catalog, mapConcurrently, withDetails, type BackupDetails } from '../ops/catalog.js';
+import { mapConcurrently, withDetails, type BackupDetails } from '../ops/catalog.js';
+import { LocalRepository } from '../repository/index.js';
 import type { OperationContext } from '../ops/context.js';
 import type { ListResult } from '../ops/list.js';
 
@@ -32,7 +33,8 @@ export class BackupCache {
     const times = await stat(directory).catch(() => undefined);
     const key = times === undefined ? 'missing' : `${times.mtimeMs}/${times.ctimeMs}`;
     if (key === this.key && this.listed !== undefined) return this.listed;
-    const { backups, foreign } = await catalog(directory);
+    const repository = new LocalRepository(directory);
+    const { backups, foreign } = await repository.catalog();
     const seen = new Set<string>();
     const details = await mapConcurrently(backups, 32, async (backup) => {
       seen.add(backup.name);
@@ -40,7 +42,7 @@ export class BackupCache {
       const cached = this.backups.get(backup.name);
       if (cached !== undefined && cached.size === backup.size && cached.hasChecksum === backup.hasChecksum
         && cached.hasManifestSidecar === backup.hasManifestSidecar && cached.verifiedAt === verifiedAt) return cached.details;
-      const fresh = await withDetails(backup, { entries: false });
+      const fresh = await withDetails(repository, backup, { entries: false });
       this.backups.set(backup.name, { size: backup.size, hasChecksum: backup.hasChecksum, hasManifestSidecar: backup.hasManifestSidecar, verifiedAt, details: fresh });
       return fresh;
     });

@@ -1,11 +1,11 @@
-import { applyPrune, applyRemotePrune, type PruneOptions } from '../../ops/prune.js';
+import { applyPrune, type PruneOptions } from '../../ops/prune.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
 export type PruneCommandOptions = Omit<PruneOptions, 'lockHeld'> & { remote?: boolean };
 
-export async function pruneCommand(session: Session, { remote, ...options }: PruneCommandOptions): Promise<number> {
-  const result = remote === true ? await applyRemotePrune(session.ctx, options) : await applyPrune(session.ctx, options);
+export async function pruneCommand(session: Session, options: PruneCommandOptions): Promise<number> {
+  const result = await applyPrune(session.ctx, options);
   const { output } = session;
   if (output.options.json) {
     output.json({

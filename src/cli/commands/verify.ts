@@ -5,9 +5,9 @@ import { formatBytes, formatDuration, plural } from '../../util/format.js';
 import { table } from '../render/output.js';
 import type { Session } from '../session.js';
 
-export async function verifyCommand(session: Session, reference: string): Promise<number> {
+export async function verifyCommand(session: Session, reference: string, options: { remote?: boolean } = {}): Promise<number> {
   const { output } = session;
-  const reports = await verify(session.ctx, reference);
+  const reports = await verify(session.ctx, reference, options);
   if (output.options.json) output.json(verifyJson(reports));
   else output.data(reports.map((r) => render(r, output.options.verbose)).join('\n\n'));
   const bad = reports.filter((r) => !r.ok);

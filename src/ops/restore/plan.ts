@@ -1,7 +1,7 @@
 import { chainFileList, type Manifest, type StoreManifest } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import { storesFromConfig, type RestoreOptions, type RestoreTarget, type Store, type StoreContext, type StoreKind } from '../../stores/index.js';
-import { locateArchive, manifestOf } from '../catalog.js';
+import { localBackupAt, locateArchive, manifestOf } from '../catalog.js';
 import { CHAIN_PREFIX, CHAIN_STORE, isDelta, resolveChain, type ChainLink } from '../chain.js';
 import type { OperationContext } from '../context.js';
 import { guardTargetHosts } from './guard.js';
@@ -69,7 +69,7 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
   }
   guardTargetHosts(selected.map((s) => s.store), request);
   // A delta is refused here, before anything is touched, when a link of its chain is missing.
-  const chain = isDelta(manifest) && selected.some((s) => s.store.kind === CHAIN_STORE) ? await resolveChain(archive, manifest) : undefined;
+  const chain = isDelta(manifest) && selected.some((s) => s.store.kind === CHAIN_STORE) ? await resolveChain(localBackupAt(archive).repository, localBackupAt(archive).name, manifest) : undefined;
   const archiveEntries = chain === undefined ? manifest.entries : [...manifest.entries.filter((e) => !e.path.startsWith(CHAIN_PREFIX)), ...chainFileList(manifest, CHAIN_PREFIX)];
   for (const { store, manifest: storeManifest } of selected) {
     const target = await store.inspectTarget(storeManifest, { ...request, archiveEntries }, storeCtx);
