@@ -1,2 +1,2 @@
-export { RemoteStore, type RemoteBackup, type UploadOptions } from './remote-store.js';
+export { RemoteStore, type UploadOptions } from './remote-store.js';
 export { parseRemoteUrl, parseRemoteReference, isRemoteReference, remoteUrl, type RemoteLocation } from './location.js';

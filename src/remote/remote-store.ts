@@ -8,23 +8,13 @@ import { pipeline } from 'node:stream/promises';
 import { CHECKSUM_SUFFIX, sidecarNames, timeOfArchiveName } from '../archive/index.js';
 import type { StorageConfig } from '../config/index.js';
 import { FerryError } from '../errors/index.js';
+import type { BackupSummary } from '../repository/repository.js';
 import { remoteUrl, type RemoteLocation } from './location.js';
 import { remoteError } from './s3-errors.js';
 import { UploadDigests } from './upload-digests.js';
 
 const MIB = 1024 * 1024;
 const MAX_PARTS = 10_000;
-
-/** A backup as the bucket listing shows it. `path` is its s3:// URL. */
-export interface RemoteBackup {
-  name: string;
-  path: string;
-  time: Date;
-  size: number;
-  hasChecksum: boolean;
-  hasManifestSidecar: boolean;
-  hasVerifySidecar: boolean;
-}
 
 export interface UploadOptions {
   signal: AbortSignal;
@@ -82,7 +72,7 @@ export class RemoteStore {
   }
 
   /** Backups under the prefix, newest first, and the names there that are not Ferry's. */
-  async catalog(signal?: AbortSignal): Promise<{ backups: RemoteBackup[]; foreign: string[] }> {
+  async catalog(signal?: AbortSignal): Promise<{ backups: BackupSummary[]; foreign: string[] }> {
     const objects = new Map<string, { size: number }>();
     let token: string | undefined;
     try {
@@ -102,7 +92,7 @@ export class RemoteStore {
     } catch (error) {
       throw remoteError(error, `listing ${this.url}`);
     }
-    const backups: RemoteBackup[] = [];
+    const backups: BackupSummary[] = [];
     const own = new Set<string>();
     for (const [name, object] of objects) {
       const time = timeOfArchiveName(name);
