@@ -232,6 +232,16 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     const listed = await ferry(['list', ...flags, '--json'], repo.env);
     const statuses = Object.fromEntries((JSON.parse(listed.stdout) as { backups: Array<{ name: string; status: string }> }).backups.map((b) => [b.name, b.status]));
     expect(statuses[delta2]).toBe(flags.length === 0 ? 'no-sidecar' : 'incomplete-upload');
+    if (flags.length > 0) {
+      // As verify --remote <name> and latest: an upload that has no .sha256 is not passed as whole.
+      const record = readFileSync(repo.bytesOf(`${delta2}.verify.json`), 'utf8');
+      const all = await ferry(['verify', ...flags, 'all', '--json'], repo.env);
+      expect(all.code, all.stderr).toBe(0);
+      expect((JSON.parse(all.stdout) as { archives: Array<{ archive: string }> }).archives.map((a) => basename(a.archive))).toEqual([delta3, full2, delta1, full]);
+      expect(all.stderr).toContain(`${delta2} at s3://`);
+      expect(all.stderr).toContain('is incomplete (no .sha256 sidecar): skipped');
+      expect(readFileSync(repo.bytesOf(`${delta2}.verify.json`), 'utf8')).toBe(record);
+    }
 
     const again = await ferry(['prune', ...flags, ...narrow], repo.env);
     expect(again.code, again.stderr).toBe(0);
