@@ -182,6 +182,10 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     const verified = await ferry(['verify', ...flags, delta3], repo.env);
     expect(verified.code).toBe(2);
     expect(verified.stdout).toMatch(new RegExp(`problem: archive ${full2}, the base of ${delta3}, is missing: ${delta3} cannot be restored`));
+    // The fix is the missing link, not the disk: the archive itself read whole.
+    expect(verified.stderr).toMatch(new RegExp(`^ferry: ${delta3.replace(/\./g, '\\.')} cannot be restored: archive ${full2.replace(/\./g, '\\.')}, the base of`, 'm'));
+    expect(verified.stderr).toContain(`hint: ${delta3} itself is whole; put the missing archive back (${flags.length === 0 ? 'ferry pull <it>' : 'ferry push <it> from a machine that has it'}`);
+    expect(verified.stderr).not.toContain('check the disk');
     // The older chain is whole.
     const older = await ferry(['verify', ...flags, delta2], repo.env);
     expect(older.code, older.stdout + older.stderr).toBe(0);
