@@ -7,7 +7,9 @@ const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
 // Environment values are strings: only plain decimal digits count (not 0x10, 1e1, 10.0 or " 1_0").
 const count = (min: number, max: number) => z.preprocess(
   (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-  z.number({ error: 'expected a whole number written in decimal digits' }).int('expected a whole number written in decimal digits').min(min).max(max),
+  // Each check its own message: the schema's would otherwise call 0 "no whole number".
+  z.number({ error: 'expected a whole number written in decimal digits' }).int('expected a whole number written in decimal digits')
+    .min(min, { error: (issue) => `expected at least ${min}, got ${String(issue.input)}` }).max(max, { error: (issue) => `expected at most ${max}, got ${String(issue.input)}` }),
 );
 const flag = z.preprocess((v) => (typeof v === 'string' ? !['0', 'false', 'no', 'off', ''].includes(v.toLowerCase()) : v), z.boolean());
 

@@ -41,6 +41,13 @@ describe('configuration is strict at every level', () => {
     expect(error.message).toMatch(/^environment variable BACKUP_RETENTION_DAYS: backup\.retention_days: /);
   });
 
+  it('a whole number out of its range says the range, not that it is no number', async () => {
+    const zero = await failure(undefined, { FERRY_UPLOADS_FULL_EVERY: '0' });
+    expect(zero.message).toBe('environment variable FERRY_UPLOADS_FULL_EVERY: uploads.full_every: expected at least 1, got 0');
+    const big = await failure(undefined, { FERRY_UPLOADS_FULL_EVERY: '1001' });
+    expect(big.message).toBe('environment variable FERRY_UPLOADS_FULL_EVERY: uploads.full_every: expected at most 1000, got 1001');
+  });
+
   it('accepts plain decimal digits, with spaces around them', async () => {
     const { config } = await loadConfig({ cwd: await tempDir(), env: { BACKUP_RETENTION_DAYS: ' 016 ', FERRY_BACKUP_KEEP_LAST: '3' } });
     expect(config.backup).toMatchObject({ retention_days: 16, keep_last: 3 });
