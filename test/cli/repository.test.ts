@@ -186,6 +186,12 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     expect(verified.stderr).toMatch(new RegExp(`^ferry: ${delta3.replace(/\./g, '\\.')} cannot be restored: archive ${full2.replace(/\./g, '\\.')}, the base of`, 'm'));
     expect(verified.stderr).toContain(`hint: ${delta3} itself is whole; put the missing archive back (${flags.length === 0 ? 'ferry pull <it>' : 'ferry push <it> from a machine that has it'}`);
     expect(verified.stderr).not.toContain('check the disk');
+    if (flags.length > 0) {
+      const pulled = await ferry(['pull', delta3], repo.env);
+      expect(pulled.code).toBe(2);
+      expect(pulled.stderr).toContain(`Put ${full2} back into s3://`);
+      expect(pulled.stderr).toContain('or restore an older backup whose chain is whole (ferry list --remote).');
+    }
     // The older chain is whole.
     const older = await ferry(['verify', ...flags, delta2], repo.env);
     expect(older.code, older.stdout + older.stderr).toBe(0);
