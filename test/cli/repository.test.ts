@@ -179,6 +179,12 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     expect(health.code, health.stdout + health.stderr).toBe(2);
     expect(health.stdout).toContain(`${full2} is missing: ${delta3} is a delta built on it and cannot be restored`);
     expect(health.stdout).toContain(flags.length === 0 ? `(ferry pull ${full2})` : `(ferry push ${full2} from a machine that has it)`);
+    // Where a user picks what to restore, the broken delta is not shown as complete.
+    const listed = await ferry(['list', ...flags, '--json'], repo.env);
+    const statuses = Object.fromEntries((JSON.parse(listed.stdout) as { backups: Array<{ name: string; status: string; statusText: string }> }).backups.map((b) => [b.name, [b.status, b.statusText]]));
+    expect(statuses[delta3]).toEqual(['chain-broken', `base ${full2} missing: cannot be restored`]);
+    expect(statuses[delta2]?.[0]).toBe('complete');
+    expect((await ferry(['list', ...flags], repo.env)).stdout).toMatch(new RegExp(`${delta3.replace(/\./g, '\\.')}.*base ${full2.replace(/\./g, '\\.')} missing`));
     const verified = await ferry(['verify', ...flags, delta3], repo.env);
     expect(verified.code).toBe(2);
     expect(verified.stdout).toMatch(new RegExp(`problem: archive ${full2}, the base of ${delta3}, is missing: ${delta3} cannot be restored`));
