@@ -7,9 +7,16 @@ const nonEmpty = z.string().trim().min(1, 'expected a non-empty string');
 // Environment values are strings: only plain decimal digits count (not 0x10, 1e1, 10.0 or " 1_0").
 const count = (min: number, max: number) => z.preprocess(
   (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-  z.number({ error: 'expected a whole number written in decimal digits' }).int('expected a whole number written in decimal digits').min(min).max(max),
+  // Each check its own message: the schema's would otherwise call 0 "no whole number".
+  z.number({ error: 'expected a whole number written in decimal digits' }).int('expected a whole number written in decimal digits')
+    .min(min, { error: (issue) => `expected at least ${min}, got ${String(issue.input)}` }).max(max, { error: (issue) => `expected at most ${max}, got ${String(issue.input)}` }),
 );
-const flag = z.preprocess((v) => (typeof v === 'string' ? !['0', 'false', 'no', 'off', ''].includes(v.toLowerCase()) : v), z.boolean());
+// Only these words: anything else (a typo such as "flase") would otherwise be read as true.
+const FLAG_WORDS = new Map([['1', true], ['true', true], ['yes', true], ['on', true], ['0', false], ['false', false], ['no', false], ['off', false], ['', false]]);
+const flag = z.preprocess(
+  (v) => (typeof v === 'string' ? FLAG_WORDS.get(v.trim().toLowerCase()) ?? v : v),
+  z.boolean({ error: 'expected true or false (yes/no, on/off, 1/0)' }),
+);
 
 const nameList = z.preprocess(
   (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),

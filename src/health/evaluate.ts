@@ -149,6 +149,8 @@ export function evaluateHealth(facts: HealthFacts, t: HealthThresholds, now: Dat
     checks.push({ name: 'integrity', status: 'CRITICAL', message: `the manifest sidecar of ${newest.name} is unreadable`, recommendation: 'Run ferry verify latest; the archive may be damaged.' });
   } else if (newest.manifest === 'missing' && newest.verification?.oldScripts === true) {
     checks.push({ name: 'integrity', status: 'OK', message: `made by the old scripts: no checksums; read whole by ferry verify at ${newest.verification.checkedAt}` });
+  } else if (!newest.checksumSidecar && facts.location === 'remote') {
+    checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no checksum sidecar: its upload did not finish`, recommendation: 'Run ferry push on the server: it uploads what the remote lacks, .sha256 last.' });
   } else if (newest.manifest === 'missing' || !newest.checksumSidecar) {
     checks.push({ name: 'integrity', status: 'WARNING', message: `${newest.name} has no ${newest.manifest === 'missing' ? 'manifest' : 'checksum'} sidecar${newest.checksum === undefined ? '' : `; ${checksumSummary(newest.checksum)}`}`, recommendation: 'Run ferry health --deep (or ferry verify latest) to check the archive itself.' });
   } else {

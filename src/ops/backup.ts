@@ -174,7 +174,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
  * Holding the lock, nothing in the backup directory belongs to a live run: a `.partial`, a temp folder
  * or a sidecar's temp file there was left by a run that was killed outright.
  */
-async function removeWhatDeadRunsLeft(ctx: OperationContext, directory: string, tempRoot: string): Promise<Leftover[]> {
+export async function removeWhatDeadRunsLeft(ctx: OperationContext, directory: string, tempRoot: string): Promise<Leftover[]> {
   const leftovers = await findLeftovers(directory, { tempDirectory: tempRoot, lockHeld: true });
   if (leftovers.length === 0) return [];
   await removeLeftovers(leftovers);

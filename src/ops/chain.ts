@@ -76,7 +76,7 @@ export async function resolveChain(repository: Repository, name: string, manifes
     if (problem !== undefined || text === undefined) {
       const fetchBack = repository.location === 'local' ? 'ferry pull' : 'ferry push';
       throw new FerryError('CHAIN_LINK_MISSING', `archive ${base.name}, the base of ${current.name}, ${problem ?? 'is missing'}: ${name} cannot be restored`, {
-        hint: `A delta holds only what changed since its base. Put ${base.name} back into ${repository.where} (${fetchBack}, or from another copy), or restore an older backup whose chain is whole (ferry list).`,
+        hint: `A delta holds only what changed since its base. Put ${base.name} back into ${repository.where} (${fetchBack}, or from another copy), or restore an older backup whose chain is whole (ferry list${repository.location === 'remote' ? ' --remote' : ''}).`,
       });
     }
     seen.add(base.name);

@@ -8,7 +8,7 @@ import {
 import { archiveCompression } from '../config/index.js';
 import { FerryError, throwIfAborted } from '../errors/index.js';
 import { plural } from '../util/format.js';
-import { writeSidecar } from './backup.js';
+import { removeWhatDeadRunsLeft, writeSidecar } from './backup.js';
 import { renderBackupInfo } from './backup-info.js';
 import { catalog, localBackupAt, locateArchive, manifestOf } from './catalog.js';
 import { CHAIN_PREFIX, CHAIN_STORE, isDelta, resolveChain } from './chain.js';
@@ -42,6 +42,8 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
   let writer: ArchiveWriter | undefined;
   let committed: string | undefined;
   try {
+    // A consolidate killed outright leaves its .partial under the very name this run picks.
+    await removeWhatDeadRunsLeft(ctx, directory, directory);
     const { repository, name } = localBackupAt(from);
     const links = await resolveChain(repository, name, manifest);
     const output = join(directory, await freeName(directory, from));

@@ -241,7 +241,7 @@ export async function recordVerification(ctx: OperationContext, repository: Repo
 export async function verify(ctx: OperationContext, reference: string, options: { remote?: boolean } = {}): Promise<VerifyReport[]> {
   if (options.remote === true) {
     return withRemote(ctx, async (remote) => {
-      const names = reference === 'all' ? (await remote.catalog()).backups.map((b) => b.name) : [(await findCompleteBackup(ctx, remote, reference)).name];
+      const names = reference === 'all' ? await completeNames(ctx, remote) : [(await findCompleteBackup(ctx, remote, reference)).name];
       return verifyEach(ctx, remote, names);
     });
   }
@@ -250,6 +250,13 @@ export async function verify(ctx: OperationContext, reference: string, options: 
     return verifyEach(ctx, repository, [name]);
   }
   return verifyEach(ctx, localRepository(ctx), (await catalog(ctx.config.backup.directory)).backups.map((b) => b.name));
+}
+
+/** As for latest and a name: a remote backup without its .sha256 is an upload that did not finish, not one to pass as whole. */
+async function completeNames(ctx: OperationContext, remote: Repository): Promise<string[]> {
+  const { backups } = await remote.catalog();
+  for (const skipped of backups.filter((b) => !b.hasChecksum)) ctx.log.warn(`${skipped.name} at ${remote.where} is incomplete (no .sha256 sidecar): skipped`);
+  return backups.filter((b) => b.hasChecksum).map((b) => b.name);
 }
 
 async function verifyEach(ctx: OperationContext, repository: Repository, names: string[]): Promise<VerifyReport[]> {

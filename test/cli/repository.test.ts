@@ -179,9 +179,25 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     expect(health.code, health.stdout + health.stderr).toBe(2);
     expect(health.stdout).toContain(`${full2} is missing: ${delta3} is a delta built on it and cannot be restored`);
     expect(health.stdout).toContain(flags.length === 0 ? `(ferry pull ${full2})` : `(ferry push ${full2} from a machine that has it)`);
+    // Where a user picks what to restore, the broken delta is not shown as complete.
+    const listed = await ferry(['list', ...flags, '--json'], repo.env);
+    const statuses = Object.fromEntries((JSON.parse(listed.stdout) as { backups: Array<{ name: string; status: string; statusText: string }> }).backups.map((b) => [b.name, [b.status, b.statusText]]));
+    expect(statuses[delta3]).toEqual(['chain-broken', `base ${full2} missing: cannot be restored`]);
+    expect(statuses[delta2]?.[0]).toBe('complete');
+    expect((await ferry(['list', ...flags], repo.env)).stdout).toMatch(new RegExp(`${delta3.replace(/\./g, '\\.')}.*base ${full2.replace(/\./g, '\\.')} missing`));
     const verified = await ferry(['verify', ...flags, delta3], repo.env);
     expect(verified.code).toBe(2);
     expect(verified.stdout).toMatch(new RegExp(`problem: archive ${full2}, the base of ${delta3}, is missing: ${delta3} cannot be restored`));
+    // The fix is the missing link, not the disk: the archive itself read whole.
+    expect(verified.stderr).toMatch(new RegExp(`^ferry: ${delta3.replace(/\./g, '\\.')} cannot be restored: archive ${full2.replace(/\./g, '\\.')}, the base of`, 'm'));
+    expect(verified.stderr).toContain(`hint: ${delta3} itself is whole; put the missing archive back (${flags.length === 0 ? 'ferry pull <it>' : 'ferry push <it> from a machine that has it'}`);
+    expect(verified.stderr).not.toContain('check the disk');
+    if (flags.length > 0) {
+      const pulled = await ferry(['pull', delta3], repo.env);
+      expect(pulled.code).toBe(2);
+      expect(pulled.stderr).toContain(`Put ${full2} back into s3://`);
+      expect(pulled.stderr).toContain('or restore an older backup whose chain is whole (ferry list --remote).');
+    }
     // The older chain is whole.
     const older = await ferry(['verify', ...flags, delta2], repo.env);
     expect(older.code, older.stdout + older.stderr).toBe(0);
@@ -232,6 +248,16 @@ describe.each(backends)('one repository interface: $backend', ({ flags, open }) 
     const listed = await ferry(['list', ...flags, '--json'], repo.env);
     const statuses = Object.fromEntries((JSON.parse(listed.stdout) as { backups: Array<{ name: string; status: string }> }).backups.map((b) => [b.name, b.status]));
     expect(statuses[delta2]).toBe(flags.length === 0 ? 'no-sidecar' : 'incomplete-upload');
+    if (flags.length > 0) {
+      // As verify --remote <name> and latest: an upload that has no .sha256 is not passed as whole.
+      const record = readFileSync(repo.bytesOf(`${delta2}.verify.json`), 'utf8');
+      const all = await ferry(['verify', ...flags, 'all', '--json'], repo.env);
+      expect(all.code, all.stderr).toBe(0);
+      expect((JSON.parse(all.stdout) as { archives: Array<{ archive: string }> }).archives.map((a) => basename(a.archive))).toEqual([delta3, full2, delta1, full]);
+      expect(all.stderr).toContain(`${delta2} at s3://`);
+      expect(all.stderr).toContain('is incomplete (no .sha256 sidecar): skipped');
+      expect(readFileSync(repo.bytesOf(`${delta2}.verify.json`), 'utf8')).toBe(record);
+    }
 
     const again = await ferry(['prune', ...flags, ...narrow], repo.env);
     expect(again.code, again.stderr).toBe(0);

@@ -1,9 +1,11 @@
 import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { archiveNameFor, timeOfArchiveName } from '../../src/archive/naming.js';
 import { loadConfig } from '../../src/config/index.js';
 import { backup } from '../../src/ops/backup.js';
 import { silentLogger, silentProgress } from '../../src/ops/context.js';
@@ -68,8 +70,14 @@ describe('chains of incremental uploads in list, inspect, prune, verify, health 
     expect(pruned.stdout).toMatch(new RegExp(`${full}\\s+keep\\s+base of ${delta1}`));
     expect(readdirSync(backups).filter((n) => n.startsWith('backup_2') && n.endsWith('.tar.gz')).sort()).toEqual([...names].sort());
 
+    // What a consolidate SIGKILLed while writing leaves: its .partial under the name the next one picks, and its lock.
+    const killedPartial = join(backups, `${archiveNameFor(new Date(timeOfArchiveName(delta2)!.getTime() + 1000))}.partial`);
+    await writeFile(killedPartial, Buffer.alloc(1000, 7));
+    await writeFile(join(backups, '.ferry.lock'), JSON.stringify({ pid: 999_999_999, host: hostname(), purpose: 'consolidate', since: new Date().toISOString() }));
     const consolidated = await ferry(['consolidate', delta2, '--json'], env);
     expect(consolidated.code, consolidated.stderr).toBe(0);
+    expect(consolidated.stderr).toContain(`removed what an interrupted run left`);
+    expect(readdirSync(backups).filter((n) => n.endsWith('.partial'))).toEqual([]);
     const synthetic = document(consolidated.stdout, 'consolidate') as { archive: string; chain: string[] };
     expect(synthetic.chain).toEqual([full, delta1, delta2]);
     const syntheticName = basename(synthetic.archive);

@@ -41,6 +41,24 @@ describe('configuration is strict at every level', () => {
     expect(error.message).toMatch(/^environment variable BACKUP_RETENTION_DAYS: backup\.retention_days: /);
   });
 
+  it('a whole number out of its range says the range, not that it is no number', async () => {
+    const zero = await failure(undefined, { FERRY_UPLOADS_FULL_EVERY: '0' });
+    expect(zero.message).toBe('environment variable FERRY_UPLOADS_FULL_EVERY: uploads.full_every: expected at least 1, got 0');
+    const big = await failure(undefined, { FERRY_UPLOADS_FULL_EVERY: '1001' });
+    expect(big.message).toBe('environment variable FERRY_UPLOADS_FULL_EVERY: uploads.full_every: expected at most 1000, got 1001');
+  });
+
+  it.each(['flase', 'maybe', 'enabled'])('FERRY_UPLOADS_INCREMENTAL=%j is refused, never read as true', async (value) => {
+    const error = await failure(undefined, { UPLOADS_DIR: '/srv/uploads', FERRY_UPLOADS_INCREMENTAL: value });
+    expect(error.message).toBe('environment variable FERRY_UPLOADS_INCREMENTAL: uploads.incremental: expected true or false (yes/no, on/off, 1/0)');
+  });
+
+  it('reads the usual words for on and off', async () => {
+    for (const [value, read] of [['YES', true], ['on', true], ['1', true], ['true', true], ['Off', false], ['no', false], ['0', false], ['false', false]] as const) {
+      expect((await loadConfig({ cwd: await tempDir(), env: { UPLOADS_DIR: '/srv/uploads', FERRY_UPLOADS_INCREMENTAL: value } })).config.uploads?.incremental).toBe(read);
+    }
+  });
+
   it('accepts plain decimal digits, with spaces around them', async () => {
     const { config } = await loadConfig({ cwd: await tempDir(), env: { BACKUP_RETENTION_DAYS: ' 016 ', FERRY_BACKUP_KEEP_LAST: '3' } });
     expect(config.backup).toMatchObject({ retention_days: 16, keep_last: 3 });

@@ -33,6 +33,13 @@ describe('health evaluation (monitoring-plugins semantics)', () => {
     expect(small.checks.find((c) => c.name === 'size')?.message).toMatch(/under 50% of the median 403 MB/);
     expect(evaluateHealth(facts({ size: 3000 }, { earlierSizes: [] }), { ...DEFAULT_THRESHOLDS, minSizeBytes: 1e6 }, NOW).exitCode).toBe(1);
   });
+  it('integrity: a remote backup without its .sha256 is an upload that did not finish, and ferry push is the fix', () => {
+    const local = evaluateHealth(facts({ checksumSidecar: false }), DEFAULT_THRESHOLDS, NOW).checks.find((c) => c.name === 'integrity');
+    expect(local?.recommendation).toBe('Run ferry health --deep (or ferry verify latest) to check the archive itself.');
+    const remote = evaluateHealth(facts({ checksumSidecar: false }, { location: 'remote' }), DEFAULT_THRESHOLDS, NOW).checks.find((c) => c.name === 'integrity');
+    expect(remote).toMatchObject({ status: 'WARNING', message: 'backup_20260310_020000.tar.gz has no checksum sidecar: its upload did not finish' });
+    expect(remote?.recommendation).toBe('Run ferry push on the server: it uploads what the remote lacks, .sha256 last.');
+  });
   it('space: WARNING under the margin, CRITICAL under one backup', () => {
     expect(evaluateHealth(facts({}, { freeBytes: 500e6 }), DEFAULT_THRESHOLDS, NOW).exitCode).toBe(1);
     const critical = evaluateHealth(facts({}, { freeBytes: 100e6 }), DEFAULT_THRESHOLDS, NOW);

@@ -13,7 +13,14 @@ export async function verifyCommand(session: Session, reference: string, options
   const bad = reports.filter((r) => !r.ok);
   const first = bad[0]?.findings[0];
   if (bad[0] !== undefined && first !== undefined) {
-    throw new FerryError('ARCHIVE_CORRUPT', `${basename(bad[0].archive)} is not whole: ${first.problem}${bad.length > 1 || bad[0].findings.length > 1 ? ` (and ${bad.reduce((n, r) => n + r.findings.length, 0) - 1} more)` : ''}`, {
+    const name = basename(bad[0].archive);
+    // Only its chain is wrong: the archive is intact, and the fix is the missing link, not the disk.
+    if (bad.length === 1 && bad[0].findings.every((f) => f.entry === 'chain')) {
+      throw new FerryError('CHAIN_LINK_MISSING', `${name} cannot be restored: ${first.problem.replace(/: [^:]* cannot be restored$/, '')}`, {
+        hint: `${name} itself is whole; put the missing archive back (${options.remote === true ? 'ferry push <it> from a machine that has it' : 'ferry pull <it>, or from another copy'}), or restore a backup whose chain is whole (ferry list${options.remote === true ? ' --remote' : ''}).`,
+      });
+    }
+    throw new FerryError('ARCHIVE_CORRUPT', `${name} is not whole: ${first.problem}${bad.length > 1 || bad[0].findings.length > 1 ? ` (and ${bad.reduce((n, r) => n + r.findings.length, 0) - 1} more)` : ''}`, {
       hint: 'Do not rely on this backup: restore from a whole one (ferry list shows the verified ones) and check the disk that holds the backups.',
     });
   }
