@@ -261,7 +261,7 @@ async function chainBase(ctx: OperationContext, stores: Store[], directory: stri
     ctx.log.info('uploads.incremental: the backup is encrypted, so its uploads are written in full');
     return undefined;
   }
-  return findChainBase(new LocalRepository(directory), store.describe());
+  return findChainBase(new LocalRepository(directory), store.describe(), ctx.log);
 }
 
 /** The stores of the newest backup's manifest sidecar, for progress estimates; none when there is none. */

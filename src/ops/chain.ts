@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { chainFileList, isLatestName, MANIFEST_ENTRY, MANIFEST_SUFFIX, parseManifest, readArchiveStream, readSmallEntry, type Manifest } from '../archive/index.js';
 import { FerryError } from '../errors/index.js';
 import type { Repository } from '../repository/index.js';
-import type { ChainBase } from '../stores/index.js';
+import type { ChainBase, Logger } from '../stores/index.js';
 
 /** The only store that writes deltas, and where its entries live in an archive. */
 export const CHAIN_STORE = 'uploads';
@@ -27,9 +27,14 @@ export function baseOf(manifest: Pick<Manifest, 'stores'>): { name: string; mani
 
 /**
  * The newest complete backup in the repository of this uploads folder, to build a delta on: it has
- * both sidecars, is not encrypted (its sidecar lists no files), and its own chain is whole.
+ * both sidecars, is not encrypted (its sidecar lists no files), and its own chain is whole. When there
+ * is none, `log` is told why the uploads go in full (a broken chain is worth knowing about).
  */
-export async function findChainBase(repository: Repository, source: string): Promise<ChainBase | undefined> {
+export async function findChainBase(repository: Repository, source: string, log: Pick<Logger, 'info'>): Promise<ChainBase | undefined> {
+  const full = (why: string): undefined => {
+    log.info(`uploads.incremental: ${why}; the uploads are written in full, starting a new chain`);
+    return undefined;
+  };
   const { backups } = await repository.catalog();
   for (const backup of backups) {
     if (!backup.hasChecksum || !backup.hasManifestSidecar) continue;
@@ -43,9 +48,11 @@ export async function findChainBase(repository: Repository, source: string): Pro
     }
     const store = manifest.stores[CHAIN_STORE];
     if (store?.source !== source) continue;
+    if (manifest.encryption !== undefined) return full(`the newest backup of ${source}, ${backup.name}, is encrypted and lists no files to compare with`);
     // A copy under the latest link's name is replaced by the next copy: nothing to build on.
-    if (manifest.encryption !== undefined || isLatestName(backup.name)) return undefined;
-    if ((await chainProblems(repository, backup.name, manifest)).length > 0) return undefined;
+    if (isLatestName(backup.name)) return full(`the newest backup of ${source} here is a copy under ${backup.name}`);
+    const [problem] = await chainProblems(repository, backup.name, manifest);
+    if (problem !== undefined) return full(`the chain of the newest backup is broken (${problem})`);
     return {
       name: backup.name,
       manifestSha256: sha256(text),
@@ -53,7 +60,7 @@ export async function findChainBase(repository: Repository, source: string): Pro
       entries: chainFileList(manifest, CHAIN_PREFIX),
     };
   }
-  return undefined;
+  return full(`no earlier complete backup of ${source} in ${repository.where}`);
 }
 
 /**

@@ -104,6 +104,14 @@ describe('chains of incremental uploads in list, inspect, prune, verify, health 
     expect(restored.stderr).toContain(`archive ${full2}, the base of ${delta3}, is missing`);
     expect(await snapshotTree(target)).toEqual(before);
     expect(await readFile(join(target, 'mine.txt'), 'utf8')).toBe('untouched');
+
+    // The next backup cannot build on the broken chain: it says so and starts a new one.
+    const next = await ferry(['backup'], env);
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stdout + next.stderr).toContain(`uploads.incremental: the chain of the newest backup is broken (archive ${full2}, the base of ${delta3}, is missing`);
+    const made = readdirSync(backups).filter((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n) && !names.includes(n) && n !== syntheticName);
+    expect(made).toHaveLength(1);
+    expect((await ferry(['inspect', made[0] as string], env)).stdout).toContain('full: starts a chain');
   });
 });
 
