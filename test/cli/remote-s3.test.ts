@@ -2,26 +2,17 @@ import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ferry, startFerry } from '../support/cli.js';
 import { createDatabase, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { parsePrometheusText } from '../support/prometheus.js';
-import { S3TestServer } from '../support/s3/server.js';
+import { s3ServerForTests } from '../support/s3/per-file.js';
 import { tempDir } from '../support/tmp.js';
 
 const WRITER = { AWS_ACCESS_KEY_ID: 'ferrytest', AWS_SECRET_ACCESS_KEY: 'ferrytest-secret' };
 const READER = { AWS_ACCESS_KEY_ID: 'ferryreader', AWS_SECRET_ACCESS_KEY: 'ferryreader-secret' };
 
-let server: S3TestServer;
-
-beforeAll(async () => {
-  server = new S3TestServer(await tempDir('ferry-s3-'));
-  await server.start();
-});
-
-afterAll(async () => {
-  await server.stop();
-});
+const server = s3ServerForTests();
 
 function remoteEnv(prefix: string, backups: string, credentials: Record<string, string> = WRITER): Record<string, string> {
   return {

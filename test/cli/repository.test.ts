@@ -3,7 +3,7 @@ import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { storageConfigSchema } from '../../src/config/schema.js';
 import { collect, LocalRepository, S3Repository, type Repository } from '../../src/repository/index.js';
@@ -11,7 +11,7 @@ import { backup } from '../../src/ops/backup.js';
 import { silentLogger, silentProgress } from '../../src/ops/context.js';
 import { ferry } from '../support/cli.js';
 import { missing } from '../support/needs.js';
-import { S3TestServer } from '../support/s3/server.js';
+import { s3ServerForTests } from '../support/s3/per-file.js';
 import { tempDir } from '../support/tmp.js';
 
 /**
@@ -21,7 +21,7 @@ import { tempDir } from '../support/tmp.js';
 
 const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'ferrytest', AWS_SECRET_ACCESS_KEY: 'ferrytest-secret' };
 
-let server: S3TestServer;
+const server = s3ServerForTests();
 let chain: Made;
 let anomaly: Made;
 
@@ -48,8 +48,6 @@ async function makeBackups(work: string, count: number, env: Record<string, stri
 }
 
 beforeAll(async () => {
-  server = new S3TestServer(await tempDir('ferry-s3-'));
-  await server.start();
   // full, delta, delta, full, delta (uploads.full_every 3)
   chain = await makeBackups(await tempDir(), 5, { FERRY_UPLOADS_INCREMENTAL: 'yes', FERRY_UPLOADS_FULL_EVERY: '3' }, async (uploads, i) => {
     if (i === 0) await writeFile(join(uploads, 'big.bin'), Buffer.alloc(200_000, 1));
@@ -63,10 +61,6 @@ beforeAll(async () => {
     if (i === 2) for (let n = 10; n < 1100; n++) rmSync(join(uploads, `photo-${n}.jpg`));
   });
 }, 120_000);
-
-afterAll(async () => {
-  await server.stop();
-});
 
 interface Repo {
   env: Record<string, string>;

@@ -4,14 +4,14 @@ import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { archiveNameFor, timeOfArchiveName } from '../../src/archive/naming.js';
 import { loadConfig } from '../../src/config/index.js';
 import { backup } from '../../src/ops/backup.js';
 import { silentLogger, silentProgress } from '../../src/ops/context.js';
 import { ferry } from '../support/cli.js';
 import { snapshotTree } from '../support/tree.js';
-import { S3TestServer } from '../support/s3/server.js';
+import { s3ServerForTests } from '../support/s3/per-file.js';
 import { tempDir } from '../support/tmp.js';
 
 const SCHEMA_DIR = fileURLToPath(new URL('../../docs/json/', import.meta.url));
@@ -116,14 +116,7 @@ describe('chains of incremental uploads in list, inspect, prune, verify, health 
 });
 
 describe('chains on the remote', () => {
-  let server: S3TestServer;
-  beforeAll(async () => {
-    server = new S3TestServer(await tempDir('ferry-s3-'));
-    await server.start();
-  });
-  afterAll(async () => {
-    await server.stop();
-  });
+  const server = s3ServerForTests();
 
   it('push of a delta sends its chain first, pull fetches it back and it restores; remote retention keeps the bases', async () => {
     const work = await tempDir();
