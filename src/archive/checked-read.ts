@@ -1,7 +1,7 @@
 import { FerryError } from '../errors/index.js';
 import { ManifestChecker } from './checker.js';
 import { LEGACY_FORMAT_VERSION, MANIFEST_ENTRY, parseManifest, type Manifest } from './manifest.js';
-import { DigestStream, readArchive, readSmallEntry, type EntryDigest, type EntryHandler, type ReadArchiveOptions } from './reader.js';
+import { DigestStream, drain, readArchive, readSmallEntry, type EntryDigest, type EntryHandler, type ReadArchiveOptions } from './reader.js';
 
 /**
  * Reads an archive once, handing every entry but the manifest to `onEntry` while hashing it, then
@@ -31,4 +31,29 @@ export async function readArchiveChecked(path: string, sidecar: Manifest, onEntr
   }
   checker.assertComplete();
   return manifest;
+}
+
+/**
+ * Reads an archive from its start only as far as `onEntry` wants: the handler ends the read by
+ * throwing StopReading, before it consumes the entry it was handed (that one is then not checked).
+ * Each entry consumed is held against `manifest` as soon as it has been read, so a damaged one throws
+ * before the next is read. Entries never reached are not checked (ferry verify reads them all), and
+ * neither is the manifest inside, since `manifest` is what the entries are checked against.
+ * Returns how many entries were consumed.
+ */
+export async function readArchiveHeadChecked(path: string, manifest: Manifest, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<number> {
+  const checker = new ManifestChecker(manifest, path);
+  let consumed = 0;
+  await readArchive(path, async (header, data) => {
+    if (header.path === MANIFEST_ENTRY) {
+      await drain(data);
+      return;
+    }
+    const digest = new DigestStream();
+    await onEntry(header, data.pipe(digest));
+    if (header.type === 'file') checker.check(header.path, digest.digest());
+    else checker.markSeen(header.path);
+    consumed++;
+  }, options);
+  return consumed;
 }

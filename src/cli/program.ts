@@ -84,8 +84,9 @@ async function run(command: Command, work: (session: Session) => Promise<number>
 }
 
 const RESTORE_HELP = `
-The plan is shown (and confirmed on a terminal) before anything changes. The archive is read once and
-every entry checked against its sha256 before anything is swapped in or committed.
+The plan is shown (and confirmed on a terminal) before anything changes. The archive is read once, as
+far as the restore uses it, and every entry used is checked against its sha256 before anything is
+swapped in or committed (ferry verify reads every entry).
 PostgreSQL (strategy swap, the default): the archive is loaded into an empty <db>__ferry_new beside the
 target (pg_restore --no-owner --no-privileges, --jobs N), its counts are checked, then one transaction
 renames the target to <db>__ferry_prev and the new database into place. Sessions connected to the target

@@ -133,6 +133,12 @@ export interface RestoreStaging {
    * starts from them (the PostgreSQL load): restore reads them ahead in a second pass over the file.
    */
   readonly readAhead?: readonly string[];
+  /**
+   * Of the entries (relative paths) the archive holds under the store's prefix, the ones the store
+   * uses; all of them when absent. A restore stops reading the archive once every selected store has
+   * had what it uses.
+   */
+  uses?(relativePaths: readonly string[]): readonly string[];
   /** Checks what is staged (masking rules against the data, say) before any store is applied. */
   validate?(): Promise<void>;
   /** Makes the staged data live, all or nothing. */

@@ -245,17 +245,30 @@ describe('restore failures and refusals', () => {
     expect(await tableDigests(target)).toEqual({});
   });
 
-  it('an entry damaged after the dump: the restore already under way is rolled back, and a database it created is removed', async () => {
-    const { work, dir, archive } = await backedUp();
-    // PostgreSQL starts loading as soon as database.backup arrives; database.sql comes after it.
+  it('a damaged entry that nothing restores (the plain SQL after the dump) is left unread by restore and caught by verify', async () => {
+    const { work, source, dir, archive } = await backedUp();
     await flipByte(work, archive, 'postgresql/database.sql', 3);
+    const target = uniqueName('unread');
+    const result = await ferry(['restore', archive, '--yes', '-v'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/not read, since nothing restores them: postgresql\/database\.sql, backup_info\.txt/);
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+    const verified = await ferry(['verify', archive], { BACKUP_DIRECTORY: dir });
+    expect(verified.code).toBe(2);
+    expect(verified.stdout + verified.stderr).toMatch(/postgresql\/database\.sql does not match its checksum/);
+  });
+
+  it('the dump damaged at its end: the load already under way is rolled back, and a database it created is removed', async () => {
+    const { work, dir, archive } = await backedUp();
+    // PostgreSQL starts loading while database.backup is still being read; its checksum is known only at its end.
+    await flipByte(work, archive, 'postgresql/database.backup', 3);
 
     const target = await createDatabase(uniqueName('late'));
     await query(target, "CREATE TABLE recipes (id int PRIMARY KEY, title text); INSERT INTO recipes VALUES (1, 'local only');");
     const before = await tableDigests(target);
     const result = await ferry(['restore', archive, '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
     expect(result.code, result.stderr).toBe(2);
-    expect(result.stderr).toMatch(/^ferry: archive .*: entry postgresql\/database\.sql does not match its checksum/m);
+    expect(result.stderr).toMatch(/^ferry: archive .*: entry postgresql\/database\.backup does not match its checksum/m);
     expect(await tableDigests(target)).toEqual(before);
 
     const fresh = uniqueName('late_new');

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { chainFileList, drain, LEGACY_FORMAT_VERSION, readArchiveChecked } from '../../archive/index.js';
+import { chainFileList, drain, LEGACY_FORMAT_VERSION, readArchiveChecked, type ArchiveEntryHeader } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { lastLine, runTool } from '../../process/index.js';
 import type { MaskedObjectStats, ObjectCount, RestoreStaging, StoreContext } from '../../stores/index.js';
@@ -11,6 +11,7 @@ import { decryption } from '../keys.js';
 import { baseOf, CHAIN_PREFIX } from '../chain.js';
 import { ChainFeed, readChainLink } from './chain-feed.js';
 import { ReadAhead } from './read-ahead.js';
+import { readUsedEntries, type EntryRoute } from './read-used.js';
 
 export interface StoreRestoreReport {
   kind: string;
@@ -30,7 +31,7 @@ export interface RestoreResult {
 }
 
 /**
- * Stages every selected store from one pass over the archive, checks every entry against the
+ * Stages every selected store from one pass over the archive, checks every entry it uses against the
  * manifest, and only then makes the data live, store by store.
  */
 export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Promise<RestoreResult> {
@@ -46,15 +47,16 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
     const stopAhead = new AbortController();
     const readingAhead = ahead?.run(plan.archive, plan.manifest, ctx.log, { signal: AbortSignal.any([ctx.signal, stopAhead.signal]) });
     readingAhead?.catch(() => undefined);
+    let read: string;
     try {
-      await readAll(ctx, plan, stagings, ahead);
+      read = await readAll(ctx, plan, stagings, ahead);
     } catch (error) {
       stopAhead.abort();
       await readingAhead?.catch(() => undefined);
       throw error;
     }
     await readingAhead;
-    ctx.progress.done(plan.manifest.formatVersion === LEGACY_FORMAT_VERSION ? 'archive read; made by the old scripts: no checksums to compare' : 'archive read and every entry matches its checksum');
+    ctx.progress.done(read);
     throwIfAborted(ctx.signal);
     // Checks that need the staged data (masking rules among them) pass for every store before any is touched.
     for (const staging of stagings.values()) await staging.validate?.();
@@ -87,9 +89,9 @@ export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Pr
 
 /**
  * The one pass over the archive (after the earlier links of its chain, for a delta) that stages every
- * selected store and checks every entry against the manifest.
+ * selected store and checks each entry it reads against the manifest; it says what it checked.
  */
-async function readAll(ctx: OperationContext, plan: RestorePlan, stagings: ReadonlyMap<string, RestoreStaging>, ahead: ReadAhead | undefined): Promise<void> {
+async function readAll(ctx: OperationContext, plan: RestorePlan, stagings: ReadonlyMap<string, RestoreStaging>, ahead: ReadAhead | undefined): Promise<string> {
   const feed = plan.chain === undefined ? undefined : new ChainFeed(chainFileList(plan.manifest, CHAIN_PREFIX), basename(plan.archive));
   const chainStaging = stagings.get(CHAIN_PREFIX);
   // The full and the deltas before this one give the uploads files this one does not hold.
@@ -102,14 +104,27 @@ async function readAll(ctx: OperationContext, plan: RestorePlan, stagings: Reado
     ctx.progress.done();
   }
   const ownEntries = new Map(plan.manifest.entries.map((entry) => [entry.path, entry]));
-  ctx.progress.start(`reading ${plan.archive}`, await stat(plan.archive).then((s) => s.size, () => undefined));
-  const inner = await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
+  const route = (header: ArchiveEntryHeader): EntryRoute => {
     const prefix = [...stagings.keys()].find((p) => header.path === p || header.path.startsWith(p));
     const staging = prefix === undefined ? undefined : stagings.get(prefix);
     const selected = feed !== undefined && prefix === CHAIN_PREFIX ? feed.select(header, basename(plan.archive), ownEntries) : header;
-    if (staging !== undefined && prefix !== undefined && selected !== undefined && ahead?.takenAhead(header.path) !== true) await staging.accept(selected, header.path.slice(prefix.length), data);
+    if (staging === undefined || prefix === undefined || selected === undefined) return undefined;
+    return ahead?.takenAhead(header.path) === true ? 'taken ahead' : { staging, relativePath: header.path.slice(prefix.length), header: selected };
+  };
+  ctx.progress.start(`reading ${plan.archive}`, await stat(plan.archive).then((s) => s.size, () => undefined));
+  const options = { signal: ctx.signal, onCompressedBytes: (n: number) => ctx.progress.update(n), ...decryption(ctx, plan.archive) };
+  // The whole archive is read when the sidecar cannot say what to stop after: an old scripts' archive
+  // has no checksums, an encrypted one's sidecar lists no entries, and a delta's own manifest names its chain's base.
+  const sidecarLists = plan.manifest.formatVersion !== LEGACY_FORMAT_VERSION && plan.manifest.entries.length > 0 && options.decrypt === undefined;
+  if (feed === undefined && sidecarLists) {
+    await readUsedEntries(plan.archive, plan.manifest, stagings, route, ctx.log, options);
+    return 'the archive read as far as the restore uses it, and every entry used matches its checksum';
+  }
+  const inner = await readArchiveChecked(plan.archive, plan.manifest, async (header, data) => {
+    const target = route(header);
+    if (typeof target === 'object') await target.staging.accept(target.header, target.relativePath, data);
     else await drain(data);
-  }, { signal: ctx.signal, onCompressedBytes: (n) => ctx.progress.update(n), ...decryption(ctx, plan.archive) });
+  }, options);
   feed?.confirm(basename(plan.archive), inner);
   // The chain was followed from the sidecar's base: it must be the one the archive itself records.
   if (feed !== undefined && JSON.stringify(baseOf(inner)) !== JSON.stringify(baseOf(plan.manifest))) {
@@ -118,6 +133,7 @@ async function readAll(ctx: OperationContext, plan: RestorePlan, stagings: Reado
     });
   }
   feed?.assertComplete();
+  return plan.manifest.formatVersion === LEGACY_FORMAT_VERSION ? 'archive read; made by the old scripts: no checksums to compare' : 'archive read and every entry matches its checksum';
 }
 
 /**

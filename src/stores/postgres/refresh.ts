@@ -222,6 +222,8 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
 
   const staging: RestoreStaging = {
     readAhead: ['database.backup'],
+    // The plain SQL is for restoring by hand: only an archive without a custom dump (a masked one) loads from it.
+    uses: (paths) => (paths.includes('database.backup') ? ['database.backup'] : paths.filter((path) => path === 'database.sql')),
     accept: async (_header: ArchiveEntryHeader, relativePath: string, data: Readable) => {
       if (relativePath === 'database.backup') {
         let written = false;
