@@ -74,7 +74,7 @@ export function zstdCompressor(level: number): Duplex {
 
 /** Turns an archive's bytes into tar bytes. */
 export function decompressor(codec: Codec): Duplex {
-  if (codec === 'gzip') return zlib.createGunzip({ chunkSize: 256 * 1024 });
+  if (codec === 'gzip') return zlib.createGunzip({ chunkSize: 1024 * 1024 });
   return zstdStream((node) => node.createZstdDecompress(), ['-q', '-d', '-c']);
 }
 
