@@ -80,6 +80,28 @@ if env -i PATH="$work/tools" /bin/sh -c 'command -v node || command -v npm'; the
 fi
 env -i PATH="$work/tools" HOME="$work" ferry --version
 backup_and_restore exe "$work/tools" ferry
+serve_port=$((20000 + RANDOM % 20000))
+env -i PATH="$work/tools" HOME="$work" BACKUP_DIRECTORY="$work/exe-backups" ferry serve --no-auth --listen "127.0.0.1:$serve_port" > "$work/serve.log" 2>&1 &
+serve_pid=$!
+node -e '
+  const base = `http://127.0.0.1:${process.argv[1]}`;
+  const deadline = Date.now() + 30000;
+  (async () => {
+    for (;;) {
+      try { if ((await fetch(`${base}/healthz`)).status > 0) break; } catch { /* not listening yet */ }
+      if (Date.now() > deadline) throw new Error("ferry serve did not answer within 30 s");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    for (const name of ["dashboard.js", "dashboard.css", "uPlot.min.js", "uPlot.min.css"]) {
+      const response = await fetch(`${base}/assets/${name}`);
+      const body = await response.text();
+      if (response.status !== 200 || body.length < 100) throw new Error(`/assets/${name}: ${response.status}, ${body.length} bytes`);
+    }
+    console.log("exe: ferry serve answers with the dashboard assets");
+  })().catch((error) => { console.error(error.message); process.exit(1); });
+' "$serve_port" || { cat "$work/serve.log" >&2; kill "$serve_pid"; exit 1; }
+kill "$serve_pid"
+wait "$serve_pid" || true
 exe_size=$(size build/ferry)
 passed=$((passed + 1))
 

@@ -51,7 +51,10 @@ await build({
 
 const config = join(WORK, 'sea-config.json');
 const blob = join(WORK, 'ferry.blob');
-await writeFile(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true }));
+// The dashboard's script, style sheets and uPlot, which `ferry serve` reads with sea.getAsset().
+const { FILES } = await import('../dist/serve/assets.js');
+const assets = Object.fromEntries(Object.entries(FILES).map(([name, file]) => [name, file.path()]));
+await writeFile(config, JSON.stringify({ main: bundle, output: blob, disableExperimentalSEAWarning: true, assets }));
 execFileSync(node, ['--experimental-sea-config', config], { stdio: 'inherit' });
 
 await copyFile(node, EXE);
