@@ -1,7 +1,10 @@
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { CHECKSUM_SUFFIX, isLatestName, MANIFEST_SUFFIX, parseManifest, sha256OfChecksumLine, VERIFY_SUFFIX, type Manifest } from '../archive/index.js';
-import { FerryError } from '../errors/index.js';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { CHECKSUM_SUFFIX, DigestStream, isLatestName, MANIFEST_SUFFIX, parseManifest, sha256OfChecksumLine, VERIFY_SUFFIX, type Manifest } from '../archive/index.js';
+import { FerryError, interrupted } from '../errors/index.js';
+import type { OperationContext } from './context.js';
 import { LocalRepository, type BackupSummary, type Repository } from '../repository/index.js';
 import { mapConcurrently } from '../util/concurrency.js';
 
@@ -105,6 +108,18 @@ export async function locateArchive(reference: string, directory: string): Promi
 export async function recordedSha256(repository: Repository, name: string): Promise<string | undefined> {
   const text = await repository.readSidecar(name, CHECKSUM_SUFFIX);
   return text === undefined ? undefined : sha256OfChecksumLine(text.toString('utf8'), repository.pathOf(name + CHECKSUM_SUFFIX));
+}
+
+/** The sha256 of a backup's archive as it is read now, or why it could not be read to its end. */
+export async function sha256Of(ctx: OperationContext, repository: Repository, name: string): Promise<{ sha256: string; size: number } | { error: string; size: number }> {
+  const digest = new DigestStream();
+  try {
+    await pipeline(await repository.readArchive(name), digest, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: ctx.signal });
+  } catch (error) {
+    if (ctx.signal.aborted) throw interrupted();
+    return { error: (error as Error).message, size: digest.size };
+  }
+  return digest.digest();
 }
 
 /** The outcome of the last verify of a backup, when there was one. */

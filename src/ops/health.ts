@@ -1,15 +1,13 @@
 import { findLeftovers } from './leftovers.js';
 import { readdir, readFile } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { anomalyRules, evaluateHealth, findAnomalies, unknownHealth, DEFAULT_THRESHOLDS, HEALTH_STATUS, writeMetricsFile, type AnomalyRules, type StoreCounts, type ChecksumFacts, type HealthFacts, type HealthResult, type HealthThresholds, type MetricsInput } from '../health/index.js';
 import { storesFromConfig } from '../stores/index.js';
-import { AGE_SUFFIX, DigestStream, isAgeHeader, storeTotals, writeFileAtomic, type Manifest } from '../archive/index.js';
-import { interrupted, isFerryError } from '../errors/index.js';
+import { AGE_SUFFIX, isAgeHeader, storeTotals, writeFileAtomic, type Manifest } from '../archive/index.js';
+import { isFerryError } from '../errors/index.js';
 import { collect, type Repository } from '../repository/index.js';
 import { baseOf, isDelta } from './chain.js';
-import { lastVerification, mapConcurrently, recordedSha256, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
+import { lastVerification, mapConcurrently, recordedSha256, sha256Of, withDetails, type BackupDetails, type BackupSummary } from './catalog.js';
 import type { OperationContext } from './context.js';
 import { localRepository, withRemote } from './remote.js';
 import { recordVerification, verifyBackup } from './verify.js';
@@ -115,17 +113,6 @@ function remoteSource(ctx: OperationContext, remote: Repository): BackupSource {
 }
 
 /** The sha256 of an archive's bytes, read to the end without keeping them; what was read when reading failed. */
-async function sha256Of(ctx: OperationContext, repository: Repository, name: string): Promise<{ sha256: string; size: number } | { error: string; size: number }> {
-  const digest = new DigestStream();
-  try {
-    await pipeline(await repository.readArchive(name), digest, new Writable({ write: (_chunk, _encoding, done) => done() }), { signal: ctx.signal });
-  } catch (error) {
-    if (ctx.signal.aborted) throw interrupted();
-    return { error: (error as Error).message, size: digest.size };
-  }
-  return digest.digest();
-}
-
 /** Entries every backup of a store must hold. */
 const REQUIRED_ENTRIES: Record<string, string[]> = {
   postgres: ['postgresql/database.backup', 'postgresql/database.sql'],

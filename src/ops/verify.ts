@@ -10,8 +10,8 @@ import {
 import { FerryError, isFerryError } from '../errors/index.js';
 import { CONTENT_CHECKERS, type ContentCheckResult } from '../stores/index.js';
 import type { Repository } from '../repository/index.js';
-import { catalog, locateArchive, localBackupAt } from './catalog.js';
-import { chainProblems, isDelta } from './chain.js';
+import { catalog, locateArchive, localBackupAt, recordedSha256, sha256Of } from './catalog.js';
+import { chainProblems, isDelta, resolveChain } from './chain.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
 import { findCompleteBackup, localRepository, withRemote } from './remote.js';
@@ -197,6 +197,7 @@ export async function verifyBackup(ctx: OperationContext, repository: Repository
   const described = sidecar ?? manifest;
   if (described !== undefined && isDelta(described)) {
     const problems = await chainProblems(repository, name, described);
+    if (problems.length === 0) problems.push(...await linkChecksumProblems(ctx, repository, name, described));
     report.findings.push(...problems.map((problem) => ({ entry: 'chain', problem })));
     report.ok = report.findings.length === 0;
   }
@@ -206,6 +207,26 @@ export async function verifyBackup(ctx: OperationContext, repository: Repository
     ctx.log.warn(warning);
   }
   return report;
+}
+
+/**
+ * The earlier links of a delta's chain, each re-read against its .sha256 sidecar: a base that is
+ * present but was cut short or changed since it was written makes the delta unrestorable too.
+ */
+async function linkChecksumProblems(ctx: OperationContext, repository: Repository, name: string, manifest: Manifest): Promise<string[]> {
+  const problems: string[] = [];
+  for (const link of await resolveChain(repository, name, manifest)) {
+    const recorded = await recordedSha256(repository, link.name).catch((error: unknown) => {
+      if (!isFerryError(error)) throw error;
+      return error.message;
+    });
+    if (recorded === undefined) continue;
+    const read = await sha256Of(ctx, repository, link.name);
+    const problem = 'error' in read ? `cannot be read to its end (${read.error})`
+      : read.sha256 !== recorded ? 'no longer matches its .sha256 sidecar (cut short or changed since it was written)' : undefined;
+    if (problem !== undefined) problems.push(`archive ${link.name}, a link of the chain of ${name}, ${problem}: ${name} cannot be restored`);
+  }
+  return problems;
 }
 
 /** Verifies an archive file: the backup of that name in the directory that holds it. */

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
@@ -84,6 +84,12 @@ describe('chains of incremental uploads in list, inspect, prune, verify, health 
     expect((await ferry(['inspect', syntheticName], env)).stdout).toContain('full: starts a chain');
 
     expect((await ferry(['verify', delta3], env)).code).toBe(0);
+    // The base cut short where it lies (a copy that did not finish): the delta is unrestorable too.
+    const baseBytes = (await stat(join(backups, full2))).size;
+    await truncate(join(backups, full2), Math.floor(baseBytes / 2));
+    const cut = await ferry(['verify', delta3], env);
+    expect(cut.code, cut.stdout + cut.stderr).toBe(2);
+    expect(cut.stdout + cut.stderr).toContain(`archive ${full2}, a link of the chain of ${delta3}, no longer matches its .sha256 sidecar`);
     // The base deleted by hand, its sidecars left behind.
     await rm(join(backups, full2));
     const verified = await ferry(['verify', delta3], env);
