@@ -39,11 +39,9 @@ export async function readArchiveChecked(path: string, sidecar: Manifest, onEntr
  * Each entry consumed is held against `manifest` as soon as it has been read, so a damaged one throws
  * before the next is read. Entries never reached are not checked (ferry verify reads them all), and
  * neither is the manifest inside, since `manifest` is what the entries are checked against.
- * Returns how many entries were consumed.
  */
-export async function readArchiveHeadChecked(path: string, manifest: Manifest, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<number> {
+export async function readArchiveHeadChecked(path: string, manifest: Manifest, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
   const checker = new ManifestChecker(manifest, path);
-  let consumed = 0;
   await readArchive(path, async (header, data) => {
     if (header.path === MANIFEST_ENTRY) {
       await drain(data);
@@ -53,7 +51,5 @@ export async function readArchiveHeadChecked(path: string, manifest: Manifest, o
     await onEntry(header, data.pipe(digest));
     if (header.type === 'file') checker.check(header.path, digest.digest());
     else checker.markSeen(header.path);
-    consumed++;
   }, options);
-  return consumed;
 }

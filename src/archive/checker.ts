@@ -11,16 +11,16 @@ export class ManifestChecker {
   private readonly seen = new Set<string>();
 
   constructor(private readonly manifest: Manifest, private readonly archive: string) {
-    for (const entry of manifest.entries) this.expected.set(normalise(entry.path), entry);
+    for (const entry of manifest.entries) this.expected.set(entryKey(entry.path), entry);
   }
 
   entry(path: string): ManifestEntry | undefined {
-    return this.expected.get(normalise(path));
+    return this.expected.get(entryKey(path));
   }
 
   /** What is wrong with the entry's bytes compared with the manifest, or undefined when nothing is. */
   compare(path: string, digest: EntryDigest): string | undefined {
-    const key = normalise(path);
+    const key = entryKey(path);
     this.seen.add(key);
     const entry = this.expected.get(key);
     if (entry === undefined) return `entry ${path} is not listed in the manifest`;
@@ -41,7 +41,7 @@ export class ManifestChecker {
   }
 
   markSeen(path: string): void {
-    this.seen.add(normalise(path));
+    this.seen.add(entryKey(path));
   }
 
   /** Entries in the manifest that never came by. */
@@ -59,6 +59,7 @@ export class ManifestChecker {
   }
 }
 
-function normalise(path: string): string {
+/** How an entry's path is compared: without a leading ./ nor a directory's trailing slash. */
+export function entryKey(path: string): string {
   return path.replace(/^\.\//, '').replace(/\/$/, '');
 }

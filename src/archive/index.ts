@@ -1,7 +1,7 @@
 export { ARCHIVE_EXTENSION, DEFAULT_LEVEL, codecOfBytes, zstdBackend, type Codec } from './codec.js';
 export { ArchiveWriter, writeError, type ArchiveSink, type EntryAttributes, type FinishedArchive } from './writer.js';
 export { readArchive, readArchiveStream, StopReading, drain, readSmallEntry, DigestStream, type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type ReadArchiveOptions } from './reader.js';
-export { ManifestChecker } from './checker.js';
+export { entryKey, ManifestChecker } from './checker.js';
 export { readArchiveChecked, readArchiveHeadChecked } from './checked-read.js';
 export { parseManifest, storeTotals, chainFileList, FORMAT_VERSION, FULL_FORMAT_VERSION, LEGACY_FORMAT_VERSION, MANIFEST_ENTRY, INFO_ENTRY, DELETIONS_ENTRY, type Manifest, type ManifestEntry, type StoreManifest } from './manifest.js';
 export { archiveNameFor, timeOfArchiveName, timeOfScriptArchiveName, isArchiveName, sidecarNames, checksumLine, sha256OfChecksumLine, PARTIAL_SUFFIX, CHECKSUM_SUFFIX, MANIFEST_SUFFIX, VERIFY_SUFFIX } from './naming.js';

@@ -1,4 +1,4 @@
-import { drain, readArchiveHeadChecked, StopReading, type ArchiveEntryHeader, type Manifest, type ReadArchiveOptions } from '../../archive/index.js';
+import { drain, entryKey, readArchiveHeadChecked, StopReading, type ArchiveEntryHeader, type Manifest, type ReadArchiveOptions } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { Logger, RestoreStaging } from '../../stores/index.js';
 
@@ -52,8 +52,4 @@ function usedEntries(manifest: Manifest, stagings: ReadonlyMap<string, RestoreSt
     for (const path of staging.uses?.(relative) ?? relative) used.add(entryKey(prefix + path));
   }
   return used;
-}
-
-function entryKey(path: string): string {
-  return path.replace(/^\.\//, '').replace(/\/$/, '');
 }
