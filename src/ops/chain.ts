@@ -95,15 +95,20 @@ export async function resolveChain(repository: Repository, name: string, manifes
   return links;
 }
 
-/** What is wrong with a backup's chain, one sentence each (none for a full or a whole chain). */
-export async function chainProblems(repository: Repository, name: string, manifest: Manifest): Promise<string[]> {
+/** A backup's chain (none for a full), or the one sentence saying why it cannot be followed. */
+export async function chainOrProblem(repository: Repository, name: string, manifest: Manifest): Promise<ChainLink[] | string> {
   try {
-    await resolveChain(repository, name, manifest);
-    return [];
+    return await resolveChain(repository, name, manifest);
   } catch (error) {
-    if (error instanceof FerryError && error.code === 'CHAIN_LINK_MISSING') return [error.message];
+    if (error instanceof FerryError && error.code === 'CHAIN_LINK_MISSING') return error.message;
     throw error;
   }
+}
+
+/** What is wrong with a backup's chain, one sentence each (none for a full or a whole chain). */
+export async function chainProblems(repository: Repository, name: string, manifest: Manifest): Promise<string[]> {
+  const chain = await chainOrProblem(repository, name, manifest);
+  return typeof chain === 'string' ? [chain] : [];
 }
 
 /** The manifest as written: the sidecar's text, or the manifest.json inside the archive. */

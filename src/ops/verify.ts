@@ -11,7 +11,7 @@ import { FerryError, isFerryError } from '../errors/index.js';
 import { CONTENT_CHECKERS, type ContentCheckResult } from '../stores/index.js';
 import type { Repository } from '../repository/index.js';
 import { catalog, locateArchive, localBackupAt, recordedSha256, sha256Of } from './catalog.js';
-import { chainProblems, isDelta, resolveChain } from './chain.js';
+import { chainOrProblem, isDelta, type ChainLink } from './chain.js';
 import type { OperationContext } from './context.js';
 import { decryption } from './keys.js';
 import { findCompleteBackup, localRepository, withRemote } from './remote.js';
@@ -196,8 +196,8 @@ export async function verifyBackup(ctx: OperationContext, repository: Repository
   // A delta is only as good as its chain: a missing link is a finding of this archive too.
   const described = sidecar ?? manifest;
   if (described !== undefined && isDelta(described)) {
-    const problems = await chainProblems(repository, name, described);
-    if (problems.length === 0) problems.push(...await linkChecksumProblems(ctx, repository, name, described));
+    const chain = await chainOrProblem(repository, name, described);
+    const problems = typeof chain === 'string' ? [chain] : await linkChecksumProblems(ctx, repository, name, chain);
     report.findings.push(...problems.map((problem) => ({ entry: 'chain', problem })));
     report.ok = report.findings.length === 0;
   }
@@ -213,17 +213,23 @@ export async function verifyBackup(ctx: OperationContext, repository: Repository
  * The earlier links of a delta's chain, each re-read against its .sha256 sidecar: a base that is
  * present but was cut short or changed since it was written makes the delta unrestorable too.
  */
-async function linkChecksumProblems(ctx: OperationContext, repository: Repository, name: string, manifest: Manifest): Promise<string[]> {
+async function linkChecksumProblems(ctx: OperationContext, repository: Repository, name: string, links: readonly ChainLink[]): Promise<string[]> {
   const problems: string[] = [];
-  for (const link of await resolveChain(repository, name, manifest)) {
-    const recorded = await recordedSha256(repository, link.name).catch((error: unknown) => {
+  for (const link of links) {
+    let recorded: string | undefined;
+    let problem: string | undefined;
+    try {
+      recorded = await recordedSha256(repository, link.name);
+    } catch (error) {
+      // A sidecar that holds no sha256.
       if (!isFerryError(error)) throw error;
-      return error.message;
-    });
-    if (recorded === undefined) continue;
-    const read = await sha256Of(ctx, repository, link.name);
-    const problem = 'error' in read ? `cannot be read to its end (${read.error})`
-      : read.sha256 !== recorded ? 'no longer matches its .sha256 sidecar (cut short or changed since it was written)' : undefined;
+      problem = error.message;
+    }
+    if (recorded !== undefined) {
+      const read = await sha256Of(ctx, repository, link.name);
+      if ('error' in read) problem = `cannot be read to its end (${read.error})`;
+      else if (read.sha256 !== recorded) problem = 'no longer matches its .sha256 sidecar (cut short or changed since it was written)';
+    }
     if (problem !== undefined) problems.push(`archive ${link.name}, a link of the chain of ${name}, ${problem}: ${name} cannot be restored`);
   }
   return problems;
