@@ -32,6 +32,12 @@ export class GzipMembers extends Transform {
   private blockLength = 0;
   private blockLevel: number;
   private readonly compressing: Member[] = [];
+  /** Input bytes taken so far; the current block is the last `blockLength` of them. */
+  private inputBytes = 0;
+  /** Every member started so far: the input offset it starts at, and its compressed length once known. */
+  private readonly started: Array<{ inputStart: number; length: Promise<number> }> = [];
+  private readonly inputWaiters: Array<{ offset: number; resolve: () => void }> = [];
+  private finished = false;
 
   constructor(private readonly defaultLevel: number, options: GzipMembersOptions = {}) {
     super({ highWaterMark: 1024 * 1024 });
@@ -44,6 +50,25 @@ export class GzipMembers extends Transform {
   /** Bytes written from now on are compressed at the default level, or stored when `stored`. */
   useStored(stored: boolean): void {
     this.wantedLevel = stored ? 0 : this.defaultLevel;
+  }
+
+  /**
+   * Where a reader can start inflating to reach input offset `offset`: the compressed offset of the
+   * member that holds it, and the inflated bytes to skip from there. Undefined when the input ends
+   * before it. Waits for the members before it to be compressed (never for input to come).
+   */
+  async seekPointOf(offset: number): Promise<{ offset: number; skip: number } | undefined> {
+    if (this.inputBytes <= offset && !this.finished) await new Promise<void>((resolve) => this.inputWaiters.push({ offset, resolve }));
+    if (this.inputBytes <= offset) return undefined;
+    const blockStart = this.inputBytes - this.blockLength;
+    let index = this.started.length;
+    let inputStart = blockStart;
+    if (offset < blockStart) {
+      index = this.started.findLastIndex((member) => member.inputStart <= offset);
+      inputStart = (this.started[index] as { inputStart: number }).inputStart;
+    }
+    const lengths = await Promise.all(this.started.slice(0, index).map((member) => member.length));
+    return { offset: lengths.reduce((sum, length) => sum + length, 0), skip: offset - inputStart };
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -59,6 +84,8 @@ export class GzipMembers extends Transform {
     this.blockLevel = this.wantedLevel;
     this.block.push(chunk);
     this.blockLength += chunk.length;
+    this.inputBytes += chunk.length;
+    this.wakeInputWaiters();
     if (this.blockLength >= this.blockBytes) await this.startMember();
     this.pushCompressed();
   }
@@ -66,7 +93,19 @@ export class GzipMembers extends Transform {
   private async finish(): Promise<void> {
     // An empty input still makes one (empty) member: the output is always a gzip file.
     if (this.blockLength > 0 || this.compressing.length === 0) await this.startMember();
+    this.finished = true;
+    this.wakeInputWaiters();
     while (this.compressing.length > 0) await this.pushOldest();
+  }
+
+  private wakeInputWaiters(): void {
+    for (let i = this.inputWaiters.length - 1; i >= 0; i--) {
+      const waiter = this.inputWaiters[i] as { offset: number; resolve: () => void };
+      if (this.finished || waiter.offset < this.inputBytes) {
+        this.inputWaiters.splice(i, 1);
+        waiter.resolve();
+      }
+    }
   }
 
   /** Hands the block to the thread pool once fewer than `parallel` members are compressing. */
@@ -74,6 +113,11 @@ export class GzipMembers extends Transform {
     const block = this.block.length === 1 ? (this.block[0] as Buffer) : Buffer.concat(this.block, this.blockLength);
     this.block = [];
     this.blockLength = 0;
+    // Noted before waiting for a free slot, so that seekPointOf finds the member in either case.
+    let compressed!: (output: Promise<Buffer>) => void;
+    const length = new Promise<Buffer>((resolve) => (compressed = resolve)).then((output) => output.length);
+    length.catch(() => undefined);
+    this.started.push({ inputStart: this.inputBytes - block.length, length });
     while (this.compressing.length >= this.parallel) await this.pushOldest();
     // One output buffer for the whole member: zlib's 16 KB default means a thread-pool round trip
     // per 16 KB, which made storing slower than deflating.
@@ -81,6 +125,7 @@ export class GzipMembers extends Transform {
     const member: Member = { done: undefined, promise: gzipBlock(block, { level: this.blockLevel, chunkSize }) };
     // Awaited in order by pushOldest; a stream destroyed meanwhile must not leave it unhandled.
     member.promise.then((output) => (member.done = output), () => undefined);
+    compressed(member.promise);
     this.compressing.push(member);
   }
 

@@ -18,6 +18,12 @@ const entrySchema = z.object({
   type: z.enum(['file', 'directory', 'symlink']),
   size: z.number().int().nonnegative(),
   sha256: z.string().optional(),
+  /**
+   * Large files of a gzip archive: where to start reading to reach the entry without inflating what
+   * comes before it. `offset` is the byte of the archive file where a gzip member begins; inflating
+   * from there, the entry's tar header begins after `skip` bytes. Readers that ignore it read on.
+   */
+  seek: z.object({ offset: z.number().int().nonnegative(), skip: z.number().int().nonnegative() }).optional(),
   mode: z.number().int().optional(),
   mtime: z.string().optional(),
   linkTarget: z.string().optional(),

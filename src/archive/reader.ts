@@ -33,6 +33,8 @@ export interface ReadArchiveOptions {
   onCompressedBytes?: (bytes: number) => void;
   /** Turns the file's bytes into tar.gz bytes (age decryption). */
   decrypt?: (encrypted: Readable) => Promise<Readable>;
+  /** Start at an entry's seek point (manifest `seek`) instead of the file's start: gzip, not encrypted. */
+  from?: { offset: number; skip: number };
 }
 
 /**
@@ -40,7 +42,7 @@ export interface ReadArchiveOptions {
  * order. Damage is reported as ARCHIVE_CORRUPT with an offset.
  */
 export async function readArchive(path: string, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
-  const opened = createReadStream(path, { highWaterMark: 1024 * 1024 });
+  const opened = createReadStream(path, { highWaterMark: 1024 * 1024, start: options.from?.offset ?? 0 });
   const source = options.decrypt === undefined ? opened : await options.decrypt(opened).catch((error: unknown) => {
     opened.destroy();
     throw error;
@@ -50,7 +52,7 @@ export async function readArchive(path: string, onEntry: EntryHandler, options: 
 
 /** The same over a stream of compressed tar bytes (being written, or being decrypted). */
 export async function readArchiveStream(stream: Readable, path: string, onEntry: EntryHandler, options: ReadArchiveOptions = {}): Promise<void> {
-  let compressedOffset = 0;
+  let compressedOffset = options.from?.offset ?? 0;
   let currentEntry: string | undefined;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
@@ -91,7 +93,8 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
   try {
     // Anything that is not zstd goes to gunzip, which names the damage as before.
     const inflate = decompressor(codecOfBytes(await peekStart(stream)) ?? 'gzip');
-    const feed = pipeline(stream, counter, inflate, extract as unknown as Writable, { signal: options.signal });
+    const stages = options.from === undefined || options.from.skip === 0 ? [inflate] : [inflate, skipping(options.from.skip)];
+    const feed = pipeline([stream, counter, ...stages, extract as unknown as Writable], { signal: options.signal });
     await Promise.all([feed, consume]);
   } catch (cause) {
     extract.destroy();
@@ -101,6 +104,23 @@ export async function readArchiveStream(stream: Readable, path: string, onEntry:
     if (cause instanceof FerryError) throw cause;
     throw corrupt(path, cause, compressedOffset, currentEntry);
   }
+}
+
+/** Drops the first `bytes` bytes of a stream. */
+function skipping(bytes: number): Transform {
+  let left = bytes;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        callback();
+        return;
+      }
+      const rest = chunk.subarray(left);
+      left = 0;
+      callback(null, rest);
+    },
+  });
 }
 
 /** Thrown by an entry handler that needs nothing further from the archive: the read ends there, quietly. */

@@ -11,6 +11,7 @@ import type { ManifestEntry } from './manifest.js';
 import { PARTIAL_SUFFIX } from './naming.js';
 import { syncDirectory } from './atomic-file.js';
 import { GzipMembers, looksCompressed } from './gzip-members.js';
+import { TarEntryOffsets } from './tar-offsets.js';
 import { zstdCompressor, type Codec } from './codec.js';
 import { encrypting, type EncryptionSettings } from './encryption.js';
 import { drainedOrClosed } from '../util/drain.js';
@@ -23,6 +24,11 @@ export interface EntryAttributes {
    * entry of 64 KB or more is judged by its first bytes, and a smaller one follows the entry before it.
    */
   compressed?: boolean;
+  /**
+   * Record where the entry begins (manifest `seek`), for a restore that wants it before what is
+   * written ahead of it: the database dump, which backup writes after the uploads.
+   */
+  seekPoint?: boolean;
 }
 
 /** What a store may write into an archive. Entries are written one after another. */
@@ -60,6 +66,10 @@ export class ArchiveWriter implements ArchiveSink {
   private pack!: ReturnType<typeof tarPack>;
   /** Absent for zstd, which judges each block itself. */
   private gzip: GzipMembers | undefined;
+  /** Where each entry begins in the tar stream; absent when offsets in the file would mean nothing (zstd, encrypted). */
+  private tarOffsets: TarEntryOffsets | undefined;
+  /** Indexes in `entries` of those written with `seekPoint`. */
+  private readonly seekPoints = new Set<number>();
   private readonly archiveHash: Hash = createHash('sha256');
   private archiveSize = 0;
   private entryBytes = 0;
@@ -103,13 +113,15 @@ export class ArchiveWriter implements ArchiveSink {
     const pack = tarPack();
     const clear = new PassThrough({ highWaterMark: 1024 * 1024 });
     const gzip = options.codec === 'zstd' ? undefined : new GzipMembers(options.compressionLevel);
-    const stages: Array<NodeJS.ReadWriteStream> = [gzip ?? zstdCompressor(options.compressionLevel)];
+    const tarOffsets = gzip === undefined || options.encryption !== undefined ? undefined : new TarEntryOffsets();
+    const stages: Array<NodeJS.ReadWriteStream> = [...(tarOffsets === undefined ? [] : [tarOffsets]), gzip ?? zstdCompressor(options.compressionLevel)];
     if (options.tap !== undefined) stages.push(tee(options.tap));
     const clearPart = pipeline([pack as unknown as Readable, ...stages, clear]);
     const compressed = options.encryption === undefined ? clear : await encrypting(clear, options.encryption);
     const writer = new ArchiveWriter(finalPath, output, options, compressed, clearPart);
     writer.pack = pack;
     writer.gzip = gzip;
+    writer.tarOffsets = tarOffsets;
     return writer;
   }
 
@@ -146,6 +158,28 @@ export class ArchiveWriter implements ArchiveSink {
       entry.end();
     });
     return this.record({ path, type: 'symlink', size: 0, linkTarget: target, ...describe(attributes) });
+  }
+
+  /**
+   * The entries written so far, for the manifest: those written with `seekPoint` with where they
+   * begin (the offset in the archive file of the gzip member holding their header, and the inflated
+   * bytes before the header in that member). Waits only for what is already written to be compressed.
+   */
+  async manifestEntries(): Promise<ManifestEntry[]> {
+    const { gzip, tarOffsets } = this;
+    if (gzip === undefined || tarOffsets === undefined) return [...this.entries];
+    // A failing disk ends the streams; the offsets would then never come.
+    const failed = this.written.then(() => undefined);
+    failed.catch(() => undefined);
+    try {
+      return await Promise.all(this.entries.map(async (entry, index) => {
+        if (!this.seekPoints.has(index)) return entry;
+        const seek = await Promise.race([tarOffsets.startOf(index).then((start) => (start === undefined ? undefined : gzip.seekPointOf(start))), failed]);
+        return seek === undefined ? entry : { ...entry, seek };
+      }));
+    } catch (cause) {
+      throw writeError(this.failure ?? cause, this.partialPath);
+    }
   }
 
   /** Ends the tar and the compressed stream, and makes the partial file durable. */
@@ -208,6 +242,7 @@ export class ArchiveWriter implements ArchiveSink {
       if (seen !== size) throw new FerryError('UPLOADS_UNREADABLE', `${path} shrank from ${size} to ${seen} bytes while it was being archived`, { hint: 'Run the backup again when the file is no longer being written.' });
       entry.end();
     });
+    if (attributes.seekPoint === true) this.seekPoints.add(this.entries.length);
     return this.record({ path, type: 'file', size, sha256: hash.digest('hex'), ...describe(attributes) });
   }
 

@@ -112,7 +112,7 @@ export async function backup(ctx: OperationContext, options: BackupOptions = {})
     };
     await writer.addBuffer(INFO_ENTRY, Buffer.from(renderBackupInfo(head, name)), { mode: 0o600, mtime: now });
     // The complete file list comes after the entries: list and health read sidecars only up to them.
-    const manifest: Manifest = { ...head, entries: [...writer.entries], ...(chainList === undefined ? {} : { chainFiles: chainList.files, chainDeleted: chainList.deleted }) };
+    const manifest: Manifest = { ...head, entries: await writer.manifestEntries(), ...(chainList === undefined ? {} : { chainFiles: chainList.files, chainDeleted: chainList.deleted }) };
     const manifestText = JSON.stringify(manifest, null, 2) + '\n';
     await writer.addBuffer(MANIFEST_ENTRY, Buffer.from(manifestText), { mode: 0o600, mtime: now });
     const finished = await writer.finish();

@@ -50,11 +50,12 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
     const compression = archiveCompression(ctx.config.backup);
     writer = await ArchiveWriter.create(output, { codec: manifest.compression?.codec ?? compression.codec, compressionLevel: manifest.compression?.level ?? compression.level });
     const feed = new ChainFeed(chainFileList(manifest, CHAIN_PREFIX), basename(from));
+    const entries = new Map(manifest.entries.map((entry) => [entry.path, entry]));
     const sink: ArchiveSink = writer;
     let uploadsBytes = 0;
     const copy = async (header: ArchiveEntryHeader, data: Readable) => {
       if (header.type === 'file' && header.path.startsWith(CHAIN_PREFIX)) uploadsBytes += header.size;
-      await copyEntry(sink, header, data);
+      await copyEntry(sink, header, data, entries.get(header.path)?.seek !== undefined);
     };
     for (const link of links) {
       throwIfAborted(ctx.signal);
@@ -63,7 +64,6 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
       ctx.progress.done();
     }
     // The delta itself, read whole: its databases go into the full as they are.
-    const entries = new Map(manifest.entries.map((entry) => [entry.path, entry]));
     ctx.progress.start(`reading ${from}`);
     const inner = await readArchiveChecked(from, manifest, async (header, data) => {
       const selected = header.path.startsWith(CHAIN_PREFIX) ? feed.select(header, basename(from), entries)
@@ -83,7 +83,7 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
       stores: { ...manifest.stores, ...(uploads === undefined ? {} : { [CHAIN_STORE]: { ...uploads, chain: { kind: 'full', position: 0, writtenBytes: uploadsBytes } } }) },
     };
     await writer.addBuffer(INFO_ENTRY, Buffer.from(`${renderBackupInfo(head, basename(output))}\nA synthetic full of ${basename(from)}, made from ${plural(links.length + 1, 'archive')} of its chain.\n`), { mode: 0o600 });
-    const text = JSON.stringify({ ...head, entries: [...writer.entries] }, null, 2) + '\n';
+    const text = JSON.stringify({ ...head, entries: await writer.manifestEntries() }, null, 2) + '\n';
     await writer.addBuffer(MANIFEST_ENTRY, Buffer.from(text), { mode: 0o600 });
     const finished = await writer.finish();
     await writeSidecar(output + CHECKSUM_SUFFIX, checksumLine(finished.sha256, basename(output)));
@@ -109,8 +109,9 @@ export async function consolidate(ctx: OperationContext, reference: string): Pro
   }
 }
 
-async function copyEntry(sink: ArchiveSink, header: ArchiveEntryHeader, data: Readable): Promise<void> {
-  const attributes = { mode: header.mode, mtime: header.mtime };
+/** Copies an entry as it is; `seekPoint` keeps the delta's seek point (its dump) in the full. */
+async function copyEntry(sink: ArchiveSink, header: ArchiveEntryHeader, data: Readable, seekPoint: boolean): Promise<void> {
+  const attributes = { mode: header.mode, mtime: header.mtime, seekPoint };
   if (header.type === 'directory') {
     await drain(data);
     await sink.addDirectory(header.path, attributes);

@@ -87,7 +87,7 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
       masked: { at: new Date().toISOString(), from: { name: basename(input), sha256 }, ruleSetSha256: rules.digest, rules: ctx.config.mask ?? {}, objects: run.objects },
     };
     await writer.addBuffer(INFO_ENTRY, Buffer.from(`${renderBackupInfo(head, basename(output))}\nMasked with rule set ${rules.digest} from ${basename(input)}.\n`), { mode: 0o600 });
-    const finalManifest: Manifest = { ...head, entries: [...writer.entries] };
+    const finalManifest: Manifest = { ...head, entries: await writer.manifestEntries() };
     const text = JSON.stringify(finalManifest, null, 2) + '\n';
     await writer.addBuffer(MANIFEST_ENTRY, Buffer.from(text), { mode: 0o600 });
     const finished = await writer.finish();

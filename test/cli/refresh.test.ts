@@ -182,7 +182,8 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     const env = { DATABASE_URL: pgUrl(target), UPLOADS_DIR: join(work, 'dev-uploads'), BACKUP_DIRECTORY: dir };
     const restored = await ferry(['restore', 'latest', '--yes', '-v'], env);
     expect(restored.code, restored.stderr).toBe(0);
-    expect(restored.stdout + restored.stderr).toMatch(/postgresql\/database\.backup read ahead of the archive's pass, checked/);
+    // The manifest says where the dump begins: the second pass starts there instead of inflating the uploads.
+    expect(restored.stdout + restored.stderr).toMatch(/postgresql\/database\.backup read ahead of the archive's pass, from its seek point, checked/);
     expect(await tableDigests(target)).toEqual(await tableDigests(source));
     await query(target, "UPDATE notes SET body = 'developer' WHERE id < 100");
     const before = await tableDigests(target);
@@ -204,6 +205,25 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     const refused = await ferry(['restore', join(damaged, name), '--yes', '-v'], { ...env, BACKUP_DIRECTORY: damaged });
     expect(refused.code, refused.stdout + refused.stderr).toBe(2);
     expect(refused.stderr).toMatch(/postgresql\/database\.backup does not match its checksum/);
+    // The sidecar kept the seek point of the archive it came from, which leads nowhere in this one.
+    expect(refused.stdout + refused.stderr).toMatch(/reading ahead from the seek point the manifest gives failed before reaching .*; reading from the start/);
+    expect(await tableDigests(target)).toEqual(before);
+    await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
+
+    // Damage in the dump where the seek point leads (its gzip member may hold the last upload's tail too).
+    const manifest = JSON.parse(readFileSync(join(dir, `${name}.manifest.json`), 'utf8')) as { entries: Array<{ path: string; seek?: { offset: number; skip: number } }> };
+    const seek = manifest.entries.find((entry) => entry.path === 'postgresql/database.backup')?.seek;
+    expect(seek).toBeDefined();
+    const flipped = join(work, 'flipped');
+    mkdirSync(flipped);
+    const archive = readFileSync(join(dir, name));
+    const inDump = (seek?.offset ?? 0) + (seek?.skip ?? 0) + 50_000;
+    archive.writeUInt8(archive.readUInt8(inDump) ^ 0x20, inDump);
+    writeFileSync(join(flipped, name), archive);
+    writeFileSync(join(flipped, `${name}.manifest.json`), readFileSync(join(dir, `${name}.manifest.json`)));
+    const broken = await ferry(['restore', join(flipped, name), '--yes', '-v'], { ...env, BACKUP_DIRECTORY: flipped });
+    expect(broken.code, broken.stdout + broken.stderr).toBe(2);
+    expect(broken.stderr).toMatch(/is damaged|does not match its checksum/);
     expect(await tableDigests(target)).toEqual(before);
     await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
   });

@@ -47,17 +47,45 @@ export class ReadAhead {
     return this.wanted.has(path) && !this.claim(path);
   }
 
-  /** The second pass: hands the wanted entries it reaches first to their stores, checked, and stops after the last. */
+  /**
+   * The second pass: hands the wanted entries it reaches first to their stores, checked, and stops
+   * after the last. It starts at the first wanted entry's seek point when the manifest records one.
+   * A seek point that does not lead to that entry (a sidecar copied beside another archive), or
+   * damage before it, is only reported: the pass then starts at the beginning, where damage is
+   * found again and named.
+   */
   async run(archive: string, manifest: Manifest, log: Logger, options: Pick<ReadArchiveOptions, 'signal'>): Promise<void> {
+    const seek = manifest.entries.find((entry) => this.wanted.has(entry.path))?.seek;
+    if (seek !== undefined) {
+      let reached = false;
+      const missed = await this.pass(archive, manifest, log, { ...options, from: seek }, () => (reached = true)).then(
+        () => (reached ? undefined : 'another entry is there'),
+        (error: unknown) => {
+          if (reached) throw error;
+          return (error as Error).message;
+        },
+      );
+      if (missed === undefined) return;
+      log.debug(`reading ahead from the seek point the manifest gives failed before reaching ${[...this.wanted.keys()].join(', ')} (${missed}); reading from the start`);
+    }
+    await this.pass(archive, manifest, log, options, () => undefined);
+  }
+
+  private async pass(archive: string, manifest: Manifest, log: Logger, options: Pick<ReadArchiveOptions, 'signal' | 'from'>, onReached: () => void): Promise<void> {
     const checker = new ManifestChecker(manifest, archive);
     let left = this.wanted.size;
+    let first = true;
     await readArchive(archive, async (header: ArchiveEntryHeader, data) => {
       const target = this.wanted.get(header.path);
+      // From a seek point, the first entry must be the one it was recorded for.
+      if (first && options.from !== undefined && target === undefined) throw new StopReading();
+      first = false;
+      if (target !== undefined) onReached();
       if (target === undefined || !this.claim(header.path)) await drain(data);
       else {
         const digest = new DigestStream();
         await target.staging.accept(header, target.relativePath, data.pipe(digest));
-        log.debug(`${header.path} read ahead of the archive's pass, checked`);
+        log.debug(`${header.path} read ahead of the archive's pass${options.from === undefined ? '' : ', from its seek point'}, checked`);
         checker.check(header.path, digest.digest());
       }
       if (target !== undefined && --left === 0) throw new StopReading();
@@ -70,3 +98,4 @@ export class ReadAhead {
     return true;
   }
 }
+

@@ -122,7 +122,7 @@ export class PostgresStore implements Store {
       contentProven: [CUSTOM_DUMP_ENTRY],
       write: async (sink) => {
         const now = new Date();
-        await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now, compressed: this.dumpCompression > 0 });
+        await sink.addFile(CUSTOM_DUMP_ENTRY, customPath, customSize, { mode: 0o600, mtime: now, compressed: this.dumpCompression > 0, seekPoint: true });
         await rm(customPath, { force: true });
         await sink.addFile(PLAIN_SQL_ENTRY, sqlPath, sqlSize, { mode: 0o600, mtime: now, compressed: false });
         await rm(sqlPath, { force: true });
