@@ -180,10 +180,12 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     expect(made.code, made.stderr).toBe(0);
     const target = uniqueName('ahead');
     const env = { DATABASE_URL: pgUrl(target), UPLOADS_DIR: join(work, 'dev-uploads'), BACKUP_DIRECTORY: dir };
-    const restored = await ferry(['restore', 'latest', '--yes', '-v'], env);
+    const restored = await ferry(['restore', 'latest', '--yes', '-v', '--jobs', '2'], env);
     expect(restored.code, restored.stderr).toBe(0);
     // The manifest says where the dump begins: the second pass starts there instead of inflating the uploads.
     expect(restored.stdout + restored.stderr).toMatch(/postgresql\/database\.backup read ahead of the archive's pass, from its seek point, checked/);
+    // Staged that soon, the dump loads with pg_restore --jobs from the file (test/stores/postgres-slow-dump.test.ts: the other way).
+    expect(restored.stdout + restored.stderr).toContain('the dump was staged within 2 s: pg_restore --jobs 2 loads it from the file');
     expect(await tableDigests(target)).toEqual(await tableDigests(source));
     await query(target, "UPDATE notes SET body = 'developer' WHERE id < 100");
     const before = await tableDigests(target);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -10,6 +11,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { backup } from '../../src/ops/backup.js';
 import { silentLogger, silentProgress } from '../../src/ops/context.js';
 import { ferry } from '../support/cli.js';
+import { createDatabase, pgUrl, query, tableDigests, uniqueName } from '../support/pg.js';
 import { snapshotTree } from '../support/tree.js';
 import { s3ServerForTests } from '../support/s3/per-file.js';
 import { tempDir } from '../support/tmp.js';
@@ -149,5 +151,36 @@ describe('chains on the remote', () => {
     const restored = await ferry(['restore', delta2, '--yes'], { BACKUP_DIRECTORY: laptop, UPLOADS_DIR: target });
     expect(restored.code, restored.stderr).toBe(0);
     expect(readdirSync(target).sort()).toEqual(['big.bin', 'day-0.txt', 'day-1.txt', 'day-2.txt']);
+  });
+});
+
+describe('consolidating a chain that holds a PostgreSQL dump', () => {
+  it('the synthetic full records where its dump begins, and a restore of it reads the dump from there', async () => {
+    const work = await tempDir();
+    const db = await createDatabase(uniqueName('chain_pg'));
+    await query(db, 'CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT i, md5(i::text) FROM generate_series(1, 5000) i;');
+    const source = join(work, 'uploads');
+    await mkdir(source);
+    for (let i = 0; i < 40; i++) await writeFile(join(source, `photo-${i}.jpg`), randomBytes(1024 * 1024));
+    const backups = join(work, 'backups');
+    const env = { DATABASE_URL: pgUrl(db), UPLOADS_DIR: source, BACKUP_DIRECTORY: backups, FERRY_UPLOADS_INCREMENTAL: 'yes' };
+    const names: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      await writeFile(join(source, `day-${i}.txt`), `day ${i}`);
+      const loaded = await loadConfig({ env, cwd: work });
+      const made = await backup({ config: loaded.config, redactor: loaded.redactor, signal: new AbortController().signal, log: silentLogger, progress: silentProgress, now: () => new Date(Date.now() - (2 - i) * 3600_000) }, { noPrune: true });
+      names.push(basename(made.archive));
+    }
+    const consolidated = await ferry(['consolidate', names[1] as string, '--json'], env);
+    expect(consolidated.code, consolidated.stderr).toBe(0);
+    const synthetic = basename((JSON.parse(consolidated.stdout) as { archive: string }).archive);
+    const manifest = JSON.parse(await readFile(join(backups, `${synthetic}.manifest.json`), 'utf8')) as { entries: Array<{ path: string; seek?: unknown }> };
+    expect(manifest.entries.find((entry) => entry.path === 'postgresql/database.backup')?.seek).toMatchObject({ offset: expect.any(Number), skip: expect.any(Number) });
+
+    const target = uniqueName('chain_dev');
+    const restored = await ferry(['restore', synthetic, '--yes', '-v'], { DATABASE_URL: pgUrl(target), UPLOADS_DIR: join(work, 'dev-uploads'), BACKUP_DIRECTORY: backups });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stdout + restored.stderr).toContain('postgresql/database.backup read ahead of the archive\'s pass, from its seek point, checked');
+    expect(await tableDigests(target)).toEqual(await tableDigests(db));
   });
 });

@@ -94,6 +94,22 @@ interface Load {
 
 const DEV_ARGS = ['--no-owner', '--no-privileges'];
 
+/** How long a swap restore with --jobs waits for the dump to be staged before it loads it as it arrives. */
+const QUICK_STAGING_MS = 2000;
+
+/** 'yes' when `work` succeeded within `ms`, 'failed' when it failed within it, otherwise 'no' (it goes on). */
+async function settledWithin(work: Promise<unknown>, ms: number): Promise<'yes' | 'no' | 'failed'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'no'>((resolveLate) => {
+    timer = setTimeout(() => resolveLate('no'), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => 'yes' as const, () => 'failed' as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * The PostgreSQL side of a restore. "swap" builds the new copy in an empty database beside the
  * target and renames it in once everything was checked, keeping the replaced one for undo; the
@@ -172,9 +188,9 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
   };
 
   /**
-   * With --jobs, the schema and the rows load from the dump while it is still being staged (one
-   * stream, as they are written), and the indexes and constraints, where --jobs pays, are built in
-   * parallel from the staged file: the load no longer waits for the whole archive to be read.
+   * A staged dump loads with --jobs from its file. One still being staged (a stream) loads its
+   * schema and rows as they are written, and, with --jobs, its indexes and constraints in parallel
+   * from the file once it is whole: the load does not wait for a slow archive to be read.
    */
   const pgRestoreBeside = async (source: DumpSource): Promise<void> => {
     if (request.jobs <= 1 || !('customDumpStream' in source)) {
@@ -230,9 +246,18 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
         const writing = pipeline(data, createWriteStream(customPath, { mode: 0o600 })).finally(() => {
           written = true;
         });
-        // Unmasked, the new database loads while the dump is still being staged.
         if (choice.strategy === 'swap' && !masked) {
-          startLoad({ customDumpStream: Readable.from(followGrowingFile(customPath, () => written, stop.signal)) }, DEV_ARGS, '');
+          // pg_restore --jobs loads tables side by side, but only from a whole file. A dump staged
+          // soon (read from its seek point, or early in the archive) waits for that; one that takes
+          // longer loads its schema and rows as it arrives instead (see pgRestoreBeside).
+          const stagedSoon = request.jobs > 1 ? await settledWithin(writing, QUICK_STAGING_MS) : 'no';
+          if (stagedSoon === 'yes') {
+            ctx.log.debug(`the dump was staged within ${QUICK_STAGING_MS / 1000} s: pg_restore --jobs ${request.jobs} loads it from the file`);
+            startLoad({ customDump: customPath }, DEV_ARGS, '');
+          } else if (stagedSoon === 'no') {
+            if (request.jobs > 1) ctx.log.debug(`the dump is still being staged after ${QUICK_STAGING_MS / 1000} s: its schema and rows load as it arrives, its indexes and constraints with --jobs ${request.jobs} once it is whole`);
+            startLoad({ customDumpStream: Readable.from(followGrowingFile(customPath, () => written, stop.signal)) }, DEV_ARGS, '');
+          }
         }
         await writing.then(markStaged, (error: unknown) => {
           stagingFailed(error);
