@@ -55,7 +55,8 @@ export class GzipMembers extends Transform {
   /**
    * Where a reader can start inflating to reach input offset `offset`: the compressed offset of the
    * member that holds it, and the inflated bytes to skip from there. Undefined when the input ends
-   * before it. Waits for the members before it to be compressed (never for input to come).
+   * before it. Waits for the input to reach `offset` and for the members before it to be
+   * compressed, never for the member that holds it to be complete.
    */
   async seekPointOf(offset: number): Promise<{ offset: number; skip: number } | undefined> {
     if (this.inputBytes <= offset && !this.finished) await new Promise<void>((resolve) => this.inputWaiters.push({ offset, resolve }));

@@ -19,9 +19,10 @@ const entrySchema = z.object({
   size: z.number().int().nonnegative(),
   sha256: z.string().optional(),
   /**
-   * Large files of a gzip archive: where to start reading to reach the entry without inflating what
-   * comes before it. `offset` is the byte of the archive file where a gzip member begins; inflating
-   * from there, the entry's tar header begins after `skip` bytes. Readers that ignore it read on.
+   * Entries a restore wants early (the PostgreSQL dump) in a gzip archive that is not encrypted:
+   * where to start reading to reach the entry without inflating what comes before it. `offset` is
+   * the byte of the archive file where a gzip member begins; inflating from there, the entry's tar
+   * header begins after `skip` bytes. Readers that ignore it read from the start, as before.
    */
   seek: z.object({ offset: z.number().int().nonnegative(), skip: z.number().int().nonnegative() }).optional(),
   mode: z.number().int().optional(),
