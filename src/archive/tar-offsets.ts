@@ -12,7 +12,8 @@ const PREFIX_TYPES = new Set(['x', 'g', 'L', 'K'].map((c) => c.charCodeAt(0)));
  */
 export class TarEntryOffsets extends Transform {
   private readonly starts: number[] = [];
-  private readonly waiters: Array<{ index: number; resolve: (offset: number | undefined) => void }> = [];
+  /** Callers of startOf waiting for an entry, by its index. */
+  private readonly waiters = new Map<number, Array<(offset: number | undefined) => void>>();
   private position = 0;
   private nextHeader = 0;
   private header: Buffer[] = [];
@@ -24,7 +25,7 @@ export class TarEntryOffsets extends Transform {
   startOf(index: number): Promise<number | undefined> {
     if (index < this.starts.length) return Promise.resolve(this.starts[index]);
     if (this.ended) return Promise.resolve(undefined);
-    return new Promise((resolve) => this.waiters.push({ index, resolve }));
+    return new Promise((resolve) => this.waiters.set(index, [...(this.waiters.get(index) ?? []), resolve]));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -64,16 +65,16 @@ export class TarEntryOffsets extends Transform {
     this.nextHeader = at + BLOCK + Math.ceil(size / BLOCK) * BLOCK;
     this.entryStart ??= at;
     if (PREFIX_TYPES.has(block[156] as number)) return;
-    this.starts.push(this.entryStart);
+    const index = this.starts.push(this.entryStart) - 1;
+    for (const resolve of this.waiters.get(index) ?? []) resolve(this.entryStart);
+    this.waiters.delete(index);
     this.entryStart = undefined;
-    const index = this.starts.length - 1;
-    for (const waiter of this.waiters.filter((w) => w.index === index)) waiter.resolve(this.starts[index]);
-    this.waiters.splice(0, this.waiters.length, ...this.waiters.filter((w) => w.index !== index));
   }
 
   private settle(): void {
     this.ended = true;
-    for (const waiter of this.waiters.splice(0)) waiter.resolve(this.starts[waiter.index]);
+    for (const [index, resolvers] of this.waiters) for (const resolve of resolvers) resolve(this.starts[index]);
+    this.waiters.clear();
   }
 }
 

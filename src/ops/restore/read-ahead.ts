@@ -98,4 +98,3 @@ export class ReadAhead {
     return true;
   }
 }
-
