@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/support/global-setup.ts'],
+    setupFiles: ['test/support/buffer-equality.ts'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Test files share one PostgreSQL server; each creates its own databases. Most of a test's time
