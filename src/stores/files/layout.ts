@@ -70,11 +70,14 @@ export function parseWorkName(layout: FolderLayout, name: string): WorkName | un
   return { purpose: match[1] as WorkPurpose, pid: Number(match[2]), started: match[3] };
 }
 
-/** Whether the run that made a temporary folder is alive: its pid exists and, where known, started then. */
+/**
+ * Whether the run that made a temporary folder is alive: its pid exists and, where known, started
+ * then. A pid whose start time can no longer be read has just exited (or was reused by a process
+ * that did): taking it for the owner would leave a killed run's half-done swap unrecovered.
+ */
 export function ownerAlive(owner: Pick<WorkName, 'pid' | 'started'>): boolean {
   if (!processAlive(owner.pid)) return false;
-  const started = startTime(owner.pid);
-  return owner.started === undefined || started === undefined || started === owner.started;
+  return owner.started === undefined || startTime(owner.pid) === owner.started;
 }
 
 /** Field 22 of /proc/<pid>/stat; the command name before it may hold spaces, so count from its ')'. */
