@@ -2,24 +2,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { Redactor } from '../config/index.js';
 import { EXIT, FerryError, interrupted } from '../errors/index.js';
 import { FERRY_VERSION } from '../version.js';
-import { backupCommand, type BackupCommandOptions } from './commands/backup.js';
-import { healthCommand, reportUnknown, withScriptThresholds, type HealthCommandOptions } from './commands/health.js';
-import { dbCheckCommand, dbInitCommand, parseWait } from './commands/db.js';
-import { demoCommand } from './commands/demo.js';
-import { keyGenerateCommand } from './commands/key.js';
+import type { BackupCommandOptions } from './commands/backup.js';
+import type { HealthCommandOptions } from './commands/health.js';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { inspectCommand } from './commands/inspect.js';
-import { listCommand } from './commands/list.js';
-import { consolidateCommand } from './commands/consolidate.js';
-import { maskCommand } from './commands/mask.js';
-import { pruneCommand, type PruneCommandOptions } from './commands/prune.js';
-import { pullCommand } from './commands/pull.js';
-import { pushCommand } from './commands/push.js';
-import { resetCommand, restoreCommand } from './commands/restore.js';
-import { notifyTestCommand } from './commands/notify.js';
-import { verifyCommand } from './commands/verify.js';
-import { serveCommand, type ServeCommandOptions } from './commands/serve.js';
+import type { PruneCommandOptions } from './commands/prune.js';
+import type { ServeCommandOptions } from './commands/serve.js';
 import { reportFailure } from './render/errors.js';
 import { jsonDocument } from './render/json.js';
 import { bootstrapOutput, openSession, type GlobalOptions, type Session } from './session.js';
@@ -51,7 +39,7 @@ const repeatable = (value: string, previous: string[] | undefined): string[] => 
  * Runs one command with the shared set-up: config, Ctrl-C handling, the error → exit code switch.
  * A command with its own failure convention (health: UNKNOWN) passes `onFailure`.
  */
-async function run(command: Command, work: (session: Session) => Promise<number>, onFailure?: (error: FerryError, json: boolean) => number): Promise<void> {
+async function run(command: Command, work: (session: Session) => Promise<number>, onFailure?: (error: FerryError, json: boolean) => Promise<number>): Promise<void> {
   const options = command.optsWithGlobals<GlobalOptions>();
   const output = bootstrapOutput(options);
   const controller = new AbortController();
@@ -75,7 +63,7 @@ async function run(command: Command, work: (session: Session) => Promise<number>
     output.clear();
     const failure = controller.signal.aborted && !(error instanceof FerryError && error.code === 'INTERRUPTED') ? interrupted() : error;
     process.exitCode = onFailure !== undefined && failure instanceof FerryError && failure.code !== 'INTERRUPTED'
-      ? onFailure(failure, options.json)
+      ? await onFailure(failure, options.json)
       : reportFailure(failure, redactor, options.json, options.logFormat === 'json' ? 'json' : 'text', output.takeJson()).exitCode;
   } finally {
     process.off('SIGINT', onSignal);
@@ -121,6 +109,7 @@ function nearMiss(parent: Command, word: string, meant: string): void {
     });
 }
 
+/** Each command's module is imported when the command runs: the others (the dashboard's web server among them) are never loaded. */
 export function buildProgram(): Command {
   const program = new Command('ferry')
     .description('Back up PostgreSQL, MongoDB and an uploads folder into one checksummed archive, and restore it into development safely.')
@@ -143,7 +132,7 @@ export function buildProgram(): Command {
     .option('--no-prune', 'do not apply retention after this backup')
     .option('--metrics-file <path>', 'write Prometheus text format there after the run (failed runs too)')
     .addHelpText('after', '\nWrites backup_YYYYMMDD_HHMMSS.tar.gz (UTC, mode 0600; .tar.gz.age with backup.encryption) via a .partial\nfile, verified in the same pass as it is written, plus .sha256, .manifest.json and .verify.json sidecars.\nA failed or interrupted backup leaves no archive and prunes nothing. With storage.remote, the verified\narchive is then uploaded (see ferry push) and retention applied there too; a failed upload keeps the\nlocal backup and exits 1.')
-    .action((opts: BackupCommandOptions, command: Command) => run(command, (s) => backupCommand(s, opts)));
+    .action((opts: BackupCommandOptions, command: Command) => run(command, async (s) => (await import('./commands/backup.js')).backupCommand(s, opts)));
 
   program.command('restore')
     .description('restore all or part of an archive into the configured targets, keeping what it replaces for --undo')
@@ -164,7 +153,7 @@ export function buildProgram(): Command {
     .option('--mask', 'mask personal data with the mask: rules on the way in (the default when rules exist; needs FERRY_MASK_KEY)')
     .option('--no-mask', 'restore the data as it is although mask: rules exist')
     .addHelpText('after', RESTORE_HELP)
-    .action((archive: string | undefined, opts, command: Command) => run(command, (s) => restoreCommand(s, archive, opts)));
+    .action((archive: string | undefined, opts, command: Command) => run(command, async (s) => (await import('./commands/restore.js')).restoreCommand(s, archive, opts)));
 
   program.command('reset')
     .description('bring every target back to the pristine copy of the last restore (restore.keep_pristine), without the archive')
@@ -173,55 +162,55 @@ export function buildProgram(): Command {
     .option('-y, --yes', 'do not ask for confirmation (required without a terminal)')
     .option('--force', 'terminate sessions connected to the target database instead of refusing')
     .option('--allow-remote-target', 'allow a target server that is not clearly local')
-    .action((opts, command: Command) => run(command, (s) => resetCommand(s, opts)));
+    .action((opts, command: Command) => run(command, async (s) => (await import('./commands/restore.js')).resetCommand(s, opts)));
 
   const notifyGroup = program.command('notify').description('notifications: webhook, command and e-mail (notify: in the config)');
   notifyGroup.command('test')
     .description('send one test message through every configured notifier and say which worked')
     .option('--metrics-file <path>', 'record each notifier\'s outcome there (ferry_notification_*), as backup and health do')
-    .action((opts: { metricsFile?: string }, command: Command) => run(command, (s) => notifyTestCommand(s, opts)));
+    .action((opts: { metricsFile?: string }, command: Command) => run(command, async (s) => (await import('./commands/notify.js')).notifyTestCommand(s, opts)));
 
   program.command('mask')
     .description('write a copy of an archive with personal data masked by the mask: rules, for people who must not get the raw one')
     .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
     .requiredOption('-o, --output <file>', 'where to write the masked archive (never overwritten)')
     .addHelpText('after', '\nNeeds FERRY_MASK_KEY (never stored). PostgreSQL goes in as plain SQL (pg_restore --clean output) with the\nruled columns rewritten; the custom-format dump is left out, so only the masked data travels. Masked\ncollections are rewritten and their JSON exports left out; uploads are copied as they are. The\nmanifest records the rule set (sha256 and rules) and the counts; the result is verified before use.')
-    .action((archive: string, opts: { output: string }, command: Command) => run(command, (s) => maskCommand(s, archive, opts.output)));
+    .action((archive: string, opts: { output: string }, command: Command) => run(command, async (s) => (await import('./commands/mask.js')).maskCommand(s, archive, opts.output)));
 
   program.command('consolidate')
     .description('write a full backup of a delta (uploads.incremental) from its chain, without reading the uploads folder')
     .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
     .addHelpText('after', '\nReads the chain\'s full and deltas (each checked against its manifest), takes each file of the delta\'s\nlist once, and writes a verified full beside it, named one second after it. The next backup builds on\nit; retention can then remove the old chain once no kept backup needs it. The delta itself stays.')
-    .action((archive: string, _opts, command: Command) => run(command, (s) => consolidateCommand(s, archive)));
+    .action((archive: string, _opts, command: Command) => run(command, async (s) => (await import('./commands/consolidate.js')).consolidateCommand(s, archive)));
 
   program.command('list')
     .description('backups in the backup directory, newest first (reads sidecars, not archives)')
     .option('--remote', 'list the copies at storage.remote instead')
-    .action((opts: { remote?: boolean }, command: Command) => run(command, (s) => listCommand(s, opts)));
+    .action((opts: { remote?: boolean }, command: Command) => run(command, async (s) => (await import('./commands/list.js')).listCommand(s, opts)));
 
   program.command('push')
     .description('upload backups to storage.remote (S3): the one named, or every local one the remote lacks')
     .argument('[archive]', 'archive path, file name in the backup directory, or "latest"; all missing ones when absent')
     .addHelpText('after', '\nEach archive is uploaded in parts (each part retried), then checked: the bytes sent must match its\n.sha256 sidecar and the stored object must have their size and ETag. Its sidecars follow, .sha256\nlast, so a remote backup is complete exactly when its .sha256 is there. Without an archive, pushes\nthe local backups the remote lacks that remote retention would keep. Credentials come from the AWS\nenvironment variables or profile, never from the command line.')
-    .action((archive: string | undefined, _opts, command: Command) => run(command, (s) => pushCommand(s, archive)));
+    .action((archive: string | undefined, _opts, command: Command) => run(command, async (s) => (await import('./commands/push.js')).pushCommand(s, archive)));
 
   program.command('pull')
     .description('download a backup from storage.remote into the backup directory, checking its sha256')
     .argument('<backup>', 'a remote archive name, "latest" (newest complete one), or s3://bucket/prefix/<name|latest>')
     .addHelpText('after', '\nStreams to a .partial file while hashing; a copy whose sha256 differs from the remote .sha256 sidecar\nis removed. An existing file of the same name is never overwritten. Needs only read access\n(s3:GetObject, s3:ListBucket).')
-    .action((reference: string, _opts, command: Command) => run(command, (s) => pullCommand(s, reference)));
+    .action((reference: string, _opts, command: Command) => run(command, async (s) => (await import('./commands/pull.js')).pullCommand(s, reference)));
 
   program.command('inspect')
     .description("show an archive's manifest: versions, per-table counts, checksums, how to restore")
     .argument('<archive>', 'archive path, file name in the backup directory, or "latest"')
-    .action((archive: string, _opts, command: Command) => run(command, (s) => inspectCommand(s, archive)));
+    .action((archive: string, _opts, command: Command) => run(command, async (s) => (await import('./commands/inspect.js')).inspectCommand(s, archive)));
 
   program.command('verify')
     .description('prove an archive is whole: every checksum, the PostgreSQL dump readable to its end, every BSON document')
     .argument('<archive>', 'archive path, file name in the backup directory, "latest" or "all"')
     .option('--remote', 'verify the copies at storage.remote instead: each is streamed through the same checks, never stored')
     .addHelpText('after', '\nReads the archive once and reports every problem (encrypted archives need --identity or a passphrase).\nThe outcome is kept in <archive>.verify.json, which list, health and prune read. Exit 0 when whole, 2 when not.\nWith --remote, <archive> is a remote name, "latest" (the newest complete one) or "all"; a delta\'s chain is\nchecked on the remote, and the .verify.json is written there (needs s3:PutObject; costs the egress of a download).')
-    .action((archive: string, opts: { remote?: boolean }, command: Command) => run(command, (s) => verifyCommand(s, archive, opts)));
+    .action((archive: string, opts: { remote?: boolean }, command: Command) => run(command, async (s) => (await import('./commands/verify.js')).verifyCommand(s, archive, opts)));
 
   program.command('health')
     .description('monitoring check (monitoring-plugins exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN)')
@@ -236,7 +225,10 @@ export function buildProgram(): Command {
     .option('--metrics-file <path>', 'also write Prometheus text format there (atomically), for node_exporter\'s textfile collector')
     .addHelpText('after', '\nPrints one summary line first (FERRY OK - last backup 3 h ago, 412 MB, verified), then each check\nwith a recommendation for each problem. Re-reads the newest archive against its .sha256 and says how long\nthat took (--quick skips it); --deep also reads every entry as ferry verify does.')
     .addHelpText('after', 'Without --max-age / --min-size, MAX_AGE_HOURS and MIN_SIZE_KB (check-backup-health.sh\'s variables) are used when set.')
-    .action((opts: HealthCommandOptions, command: Command) => run(command, (s) => healthCommand(s, withScriptThresholds(opts, (o) => command.getOptionValueSource(o) === 'cli', process.env)), reportUnknown));
+    .action((opts: HealthCommandOptions, command: Command) => run(command, async (s) => {
+      const { healthCommand, withScriptThresholds } = await import('./commands/health.js');
+      return healthCommand(s, withScriptThresholds(opts, (o) => command.getOptionValueSource(o) === 'cli', process.env));
+    }, async (error, json) => (await import('./commands/health.js')).reportUnknown(error, json)));
 
   program.command('serve')
     .description('web dashboard of the backups: overview, list, details, trends, /metrics and a JSON API (read-only by default)')
@@ -244,7 +236,7 @@ export function buildProgram(): Command {
     .option('--no-auth', 'no token or password (refused unless the address is loopback; actions stay off)')
     .option('--hash-password', 'read a password from stdin (or ask for it) and print its scrypt hash for serve.password_hash')
     .addHelpText('after', '\nWithout serve.password_hash, a random token is printed once at start: open the printed address, whose\n?token= signs the browser in (an HttpOnly, SameSite=Strict cookie); scripts send Authorization: Bearer <token>.\nWith serve.allow_actions: true, signed-in users can verify a backup from its page. See docs/dashboard.md.')
-    .action((opts: ServeCommandOptions, command: Command) => run(command, (s) => serveCommand(s, opts)));
+    .action((opts: ServeCommandOptions, command: Command) => run(command, async (s) => (await import('./commands/serve.js')).serveCommand(s, opts)));
 
   program.command('prune')
     .description('apply retention now (never the newest backup, nor the newest verified one)')
@@ -257,26 +249,32 @@ export function buildProgram(): Command {
     .addOption(new Option('--keep-monthly <n>', 'likewise for the last n months').argParser(positiveInt))
     .addOption(new Option('--keep-yearly <n>', 'likewise for the last n years').argParser(positiveInt))
     .addHelpText('after', '\nA backup is kept when any rule keeps it, with the semantics of restic forget (UTC calendar periods;\nthe oldest backup is kept too while a rule has room left). With no rule at all, nothing is removed.\nFiles Ferry did not write are never touched, and links are never followed.')
-    .action((opts: PruneCommandOptions, command: Command) => run(command, (s) => pruneCommand(s, opts)));
+    .action((opts: PruneCommandOptions, command: Command) => run(command, async (s) => (await import('./commands/prune.js')).pruneCommand(s, opts)));
 
   const key = program.command('key').description('age keys for encrypted archives');
   key.command('generate')
     .description('write a new age identity (mode 0600) and print its recipient for backup.encryption.recipients')
     .option('-o, --output <file>', 'where to write the identity', join(homedir(), '.config', 'ferry', 'key.txt'))
     .addHelpText('after', '\nThe identity (AGE-SECRET-KEY-1…) decrypts; the recipient (age1…) only encrypts: put the recipient in the\nproduction config and keep the identity on the machines that restore. An existing file is never overwritten.')
-    .action((opts: { output: string }, command: Command) => run(command, (s) => keyGenerateCommand(s, opts.output)));
+    .action((opts: { output: string }, command: Command) => run(command, async (s) => (await import('./commands/key.js')).keyGenerateCommand(s, opts.output)));
 
   const db = program.command('db').description('container start-up validation: wait for the databases, check and create what the app needs');
   db.command('check')
     .description('wait for each configured database, check required tables/collections, print counts')
     .option('--wait <duration>', 'how long to wait for each database (60s, 2m, 0 to try once)', '60s')
     .addHelpText('after', '\nExit 0 when every database answers and has its required objects (postgres.required_tables,\nmongodb.required_collections); 1 otherwise. Fit for a Docker Compose one-shot service that others\ndepend on with condition: service_completed_successfully.')
-    .action((opts: { wait: string }, command: Command) => run(command, (s) => dbCheckCommand(s, { wait: parseWait(opts.wait) })));
+    .action((opts: { wait: string }, command: Command) => run(command, async (s) => {
+      const db = await import('./commands/db.js');
+      return db.dbCheckCommand(s, { wait: db.parseWait(opts.wait) });
+    }));
   db.command('init')
     .description('like check, then create missing required collections and the indexes declared in mongodb.indexes')
     .option('--wait <duration>', 'how long to wait for each database (60s, 2m, 0 to try once)', '60s')
     .addHelpText('after', '\nIdempotent: a second run creates nothing. An existing index with another definition is reported\n(exit 1), never dropped. PostgreSQL tables are the app\'s migrations\' job: init only checks them.')
-    .action((opts: { wait: string }, command: Command) => run(command, (s) => dbInitCommand(s, { wait: parseWait(opts.wait) })));
+    .action((opts: { wait: string }, command: Command) => run(command, async (s) => {
+      const db = await import('./commands/db.js');
+      return db.dbInitCommand(s, { wait: db.parseWait(opts.wait) });
+    }));
 
   program.command('version')
     .description('print the Ferry version, with the Node.js version and platform (as --version)')
@@ -292,7 +290,7 @@ export function buildProgram(): Command {
   program.command('demo')
     .description('quick start: throw-away PostgreSQL with sample data, backup, restore into a second database, verify, clean up')
     .addHelpText('after', '\nWith MONGODB_URL configured, the demo also seeds two databases of its own on that MongoDB\n(ferry_demo_<random> and ferry_demo_<random>_dev) and drops them at the end.')
-    .action((_opts, command: Command) => run(command, demoCommand));
+    .action((_opts, command: Command) => run(command, async (s) => (await import('./commands/demo.js')).demoCommand(s)));
 
   return program;
 }
