@@ -24,13 +24,18 @@ type DemoContext = Omit<OperationContext, 'config' | 'redactor'>;
  * up, restored into a second database and folder, and checked. Everything is removed afterwards.
  */
 export async function demo(base: DemoContext, mongodb?: MongodbConfig): Promise<DemoResult> {
-  const work = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
   base.log.info('starting a throw-away PostgreSQL server');
   const server = await startThrowawayPostgres();
+  // Made once the server runs: a server that cannot start leaves no empty folder behind.
+  const work = await mkdtemp(join(tmpdir(), 'ferry-demo-')).catch(async (error: unknown) => {
+    await server.stop();
+    throw error;
+  });
   const redactor = new Redactor([server.password, ...(mongodb?.password === undefined ? [] : [mongodb.password])]);
-  const mongo = mongodb === undefined ? undefined : await seedMongo(mongodb, base);
-  if (mongo === undefined) base.log.info('MongoDB: skipped (set MONGODB_URL, and MONGODB_USER/MONGODB_PASSWORD if needed, to include it)');
+  let mongo: Awaited<ReturnType<typeof seedMongo>> | undefined;
   try {
+    mongo = mongodb === undefined ? undefined : await seedMongo(mongodb, base);
+    if (mongo === undefined) base.log.info('MongoDB: skipped (set MONGODB_URL, and MONGODB_USER/MONGODB_PASSWORD if needed, to include it)');
     await server.createDatabase('legrimoire');
     const { default: pg } = await import('pg');
     const client = new pg.Client({ connectionString: server.url('legrimoire') });

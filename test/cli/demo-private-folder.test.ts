@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -58,8 +58,10 @@ describe.skipIf(missing('root (ferry demo as root in a 0700 folder)', asRoot))('
   it('a server that cannot start is one DEMO_FAILED line and exit 1, not a crash', async () => {
     const bin = await ferryInPrivateFolder();
     // The data folder goes under TMPDIR, which the server's user cannot reach here.
-    const result = await run(bin, ['demo'], { TMPDIR: await privateFolder() });
+    const tmp = await privateFolder();
+    const result = await run(bin, ['demo'], { TMPDIR: tmp });
     expect(result.code, result.stderr).toBe(1);
+    expect((await readdir(tmp)).filter((name) => name.startsWith('ferry-demo-'))).toEqual([]);
     expect(result.stderr).toMatch(/^ferry: the throw-away PostgreSQL server did not start: initdb exited with 1: .*Permission denied/m);
     expect(result.stderr).toMatch(/can reach/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
