@@ -26,14 +26,12 @@ type DemoContext = Omit<OperationContext, 'config' | 'redactor'>;
 export async function demo(base: DemoContext, mongodb?: MongodbConfig): Promise<DemoResult> {
   base.log.info('starting a throw-away PostgreSQL server');
   const server = await startThrowawayPostgres();
-  // Made once the server runs: a server that cannot start leaves no empty folder behind.
-  const work = await mkdtemp(join(tmpdir(), 'ferry-demo-')).catch(async (error: unknown) => {
-    await server.stop();
-    throw error;
-  });
   const redactor = new Redactor([server.password, ...(mongodb?.password === undefined ? [] : [mongodb.password])]);
+  // Made once the server runs, so a server that cannot start leaves no empty folder behind.
+  let work: string | undefined;
   let mongo: Awaited<ReturnType<typeof seedMongo>> | undefined;
   try {
+    work = await mkdtemp(join(tmpdir(), 'ferry-demo-'));
     mongo = mongodb === undefined ? undefined : await seedMongo(mongodb, base);
     if (mongo === undefined) base.log.info('MongoDB: skipped (set MONGODB_URL, and MONGODB_USER/MONGODB_PASSWORD if needed, to include it)');
     await server.createDatabase('legrimoire');
@@ -60,7 +58,7 @@ export async function demo(base: DemoContext, mongodb?: MongodbConfig): Promise<
   } finally {
     await mongo?.cleanup();
     await server.stop();
-    await rm(work, { recursive: true, force: true });
+    if (work !== undefined) await rm(work, { recursive: true, force: true });
     base.log.info('stopped the throw-away server and removed its files');
   }
 }
