@@ -1,16 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ownerAlive } from '../../src/stores/files/layout.js';
-
-const startOf = (pid: number) => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-};
+import { layoutOf, ownerAlive, parseWorkName, workPath } from '../../src/stores/files/layout.js';
+import { tempDir } from '../support/tmp.js';
 
 describe('the owner of an uploads work folder', () => {
-  it('is alive only while its pid exists with the start time recorded in the folder name', () => {
-    const started = startOf(process.pid);
+  it('is alive only while its pid exists with the start time recorded in the folder name', async () => {
+    const layout = await layoutOf(join(await tempDir(), 'uploads'));
+    // The owner as a restore records it in its work folder's name, and as a later run reads it back.
+    const owner = parseWorkName(layout, basename(workPath(layout, 'restore')));
+    expect(owner?.pid).toBe(process.pid);
+    const started = owner?.started;
+    expect(started).toMatch(/^\d+$/);
     expect(ownerAlive({ pid: process.pid, started })).toBe(true);
     expect(ownerAlive({ pid: process.pid, started: undefined })).toBe(true);
     // The pid reused by another process (here: this one, started at another tick).
