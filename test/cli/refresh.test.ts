@@ -20,8 +20,15 @@ async function objectCounts(database: string): Promise<Record<string, number>> {
   return Object.fromEntries(Object.entries(row ?? {}).map(([k, v]) => [k, Number(v)]));
 }
 
+/** Each foreign key as the server describes it, and whether it was checked (a key left NOT VALID was not). */
+async function foreignKeys(database: string) {
+  return query<Record<string, string | boolean>>(database, `
+    SELECT conrelid::regclass::text AS "table", conname, convalidated, pg_get_constraintdef(oid) AS definition
+      FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2`);
+}
+
 async function state(database: string) {
-  return { tables: await tableDigests(database), sequences: await sequenceValues(database), objects: await objectCounts(database) };
+  return { tables: await tableDigests(database), sequences: await sequenceValues(database), objects: await objectCounts(database), keys: await foreignKeys(database) };
 }
 
 let pagila: Awaited<ReturnType<typeof backedUpDatabase>> | undefined;
@@ -226,6 +233,48 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     const broken = await ferry(['restore', join(flipped, name), '--yes', '-v'], { ...env, BACKUP_DIRECTORY: flipped });
     expect(broken.code, broken.stdout + broken.stderr).toBe(2);
     expect(broken.stderr).toMatch(/is damaged|does not match its checksum/);
+    expect(await tableDigests(target)).toEqual(before);
+    await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
+  });
+
+  it('with --jobs 2 the foreign keys are added after the load and checked side by side: the same keys as the source, validated or not as there', async () => {
+    const keys = `CREATE TABLE parent (id int PRIMARY KEY); INSERT INTO parent SELECT generate_series(1, 1000);
+      CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED);
+      INSERT INTO child SELECT i, 1 + i % 1000 FROM generate_series(1, 5000) i;
+      CREATE TABLE "Odd ""Child""" ("parent id" int, CONSTRAINT "odd key" FOREIGN KEY ("parent id") REFERENCES parent(id) MATCH FULL);
+      INSERT INTO "Odd ""Child""" VALUES (7);
+      CREATE TABLE loose (parent_id int); INSERT INTO loose VALUES (5000);
+      ALTER TABLE loose ADD CONSTRAINT loose_parent FOREIGN KEY (parent_id) REFERENCES parent(id) NOT VALID;
+      CREATE TABLE events (at date NOT NULL, parent_id int REFERENCES parent(id)) PARTITION BY RANGE (at);
+      CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      INSERT INTO events VALUES ('2026-05-01', 3);`;
+    const { db, dir } = await backedUpDatabase('keys_src', keys);
+    const target = uniqueName('keys');
+    const restored = await ferry(['restore', 'latest', '--yes', '--jobs', '2', '-v'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(restored.stderr).toMatch(/4 foreign key\(s\) are added after the load and checked side by side/);
+    expect(await foreignKeys(target)).toEqual(await foreignKeys(db));
+    // loose_parent was NOT VALID in the source (a row breaks it): it still is, and the row is there.
+    expect((await foreignKeys(target)).filter((k) => k.convalidated === false).map((k) => k.conname)).toEqual(['loose_parent']);
+    expect(await tableDigests(target)).toEqual(await tableDigests(db));
+
+    // A comment on a key needs the key: such a dump leaves its keys to pg_restore, with the same result.
+    await query(db, "COMMENT ON CONSTRAINT child_parent_id_fkey ON child IS 'why this key'");
+    const commented = await backedUpDatabase('keys_commented', '', db);
+    const again = await ferry(['restore', 'latest', '--yes', '--jobs', '2', '-v'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: commented.dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stderr).not.toMatch(/are added after the load/);
+    expect(await foreignKeys(target)).toEqual(await foreignKeys(db));
+    expect((await query<{ c: string }>(target, "SELECT obj_description(oid, 'pg_constraint') AS c FROM pg_constraint WHERE conname = 'child_parent_id_fkey'"))[0]?.c).toBe('why this key');
+
+    // Rows that break a key (written past it, as a replica does): the check fails, nothing is swapped in.
+    await query(db, "COMMENT ON CONSTRAINT child_parent_id_fkey ON child IS NULL; SET session_replication_role = replica; INSERT INTO child VALUES (999999, 424242)");
+    const broken = await backedUpDatabase('keys_broken', '', db);
+    const before = await tableDigests(target);
+    const failed = await ferry(['restore', 'latest', '--yes', '--jobs', '2'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: broken.dir });
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toMatch(/failed adding a foreign key: insert or update on table "child" violates foreign key constraint "child_parent_id_fkey"/);
+    expect(failed.stderr).toMatch(/the target is as it was/);
     expect(await tableDigests(target)).toEqual(before);
     await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
   });

@@ -14,6 +14,7 @@ import {
   sessionsOn, swapDatabases, swapRefusal, type RolePrivileges, type Session, type SwapStep,
 } from './databases.js';
 import { checkMaskRules, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
+import { addForeignKeys, keyStatements, splitKeyLists } from './foreign-keys.js';
 import type { PgToolRunner } from './runner.js';
 import { dumpedSchemas, parseToc, partialSelection, unquoteName } from './toc.js';
 
@@ -193,13 +194,44 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
    * from the file once it is whole: the load does not wait for a slow archive to be read.
    */
   const pgRestoreBeside = async (source: DumpSource): Promise<void> => {
-    if (request.jobs <= 1 || !('customDumpStream' in source)) {
-      await pgRestoreInto({ tools, target: loadTarget, source, jobs: request.jobs, ctx: loadCtx });
+    if (request.jobs <= 1) {
+      await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, ctx: loadCtx });
       return;
     }
-    await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, sections: ['pre-data', 'data'], ctx: loadCtx });
-    await staged;
-    await pgRestoreInto({ tools, target: loadTarget, source: { customDump: customPath }, jobs: request.jobs, sections: ['post-data'], ctx: loadCtx });
+    if ('customDumpStream' in source) {
+      await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, sections: ['pre-data', 'data'], ctx: loadCtx });
+      await staged;
+    }
+    const keys = await keysLast();
+    await pgRestoreInto({
+      tools, target: loadTarget, source: { customDump: customPath }, jobs: request.jobs, ctx: loadCtx,
+      ...('customDumpStream' in source ? { sections: ['post-data'] } : {}),
+      ...(keys === undefined ? {} : { useList: keys.withoutKeys }),
+    });
+    if (keys === undefined) return;
+    const statements = await keys.statements;
+    // Anything else than one statement per key: pg_restore adds them itself, one after another.
+    if (statements.length === keys.count) await addForeignKeys(loadTarget, statements, request.jobs, stop.signal);
+    else await pgRestoreInto({ tools, target: loadTarget, source: { customDump: customPath }, jobs: 1, useList: keys.keysOnly, ctx: loadCtx });
+  };
+
+  /**
+   * With --jobs, the dump's foreign keys are left out of pg_restore and added last, checked side
+   * by side (foreign-keys.ts); their statements are read while the rest loads. Only with tools on
+   * this machine: in a container each look at the dump would copy it in again.
+   */
+  const keysLast = async (): Promise<{ withoutKeys: string; keysOnly: string; count: number; statements: Promise<string[]> } | undefined> => {
+    if (!tools.local) return undefined;
+    const lists = splitKeyLists(await toolOutput(tools, ['--list'], customPath, ctx));
+    if (lists === undefined) return undefined;
+    const keysOnly = join(ctx.tempDir, 'keys.list');
+    const withoutKeys = join(ctx.tempDir, 'without-keys.list');
+    await writeFile(keysOnly, lists.keysOnly, { mode: 0o600 });
+    await writeFile(withoutKeys, lists.withoutKeys, { mode: 0o600 });
+    const statements = toolOutput(tools, [`--use-list=${keysOnly}`, '--file=-'], customPath, ctx).then(keyStatements);
+    statements.catch(() => undefined);
+    ctx.log.debug(`${lists.count} foreign key(s) are added after the load and checked side by side`);
+    return { withoutKeys, keysOnly, count: lists.count, statements };
   };
 
   const startFromStagedDump = async (): Promise<void> => {
@@ -406,7 +438,6 @@ async function refuseReferencedTables(target: PgTarget, tables: string[], cascad
   notes.push(`--cascade also empties ${[...new Set(referencing.map((r) => r.referencing))].join(', ')}`);
 }
 
-/** What pg_restore prints about the dump (its list, its schema: never its rows), through a file: it may be long. */
 /**
  * The tables whose rows are counted after the load: the manifest's, or for an archive of the old
  * scripts (no manifest, so no counts) every table with data in the dump, its count unknown (-1).
@@ -418,6 +449,7 @@ async function expectedTables(request: PgRefreshRequest, customPath: string | un
   return Object.fromEntries(entries.filter((e) => e.desc === 'TABLE DATA').map((e) => [`${name(e.schema)}.${name(e.tag)}`, -1]));
 }
 
+/** What pg_restore prints about the dump (its list, its schema: never its rows), through a file: it may be long. */
 async function toolOutput(tools: PgToolRunner, args: string[], dumpPath: string, ctx: StoreContext): Promise<string> {
   const file = await tools.fileForTools(dumpPath, ctx.signal);
   const outPath = join(ctx.tempDir, `pg_restore-${args.join('').replace(/\W/g, '')}.txt`);

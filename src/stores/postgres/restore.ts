@@ -22,6 +22,8 @@ export interface PgRestoreIntoRequest {
   jobs: number;
   /** pg_restore --section values; all sections when absent. */
   sections?: Array<'pre-data' | 'data' | 'post-data'>;
+  /** A pg_restore --use-list file on this machine: only its entries are restored. */
+  useList?: string;
   ctx: StoreContext;
 }
 
@@ -34,10 +36,12 @@ export async function pgRestoreInto(request: PgRestoreIntoRequest): Promise<void
   const jobs = 'customDump' in source ? request.jobs : 1;
   const sections = (request.sections ?? []).map((section) => `--section=${section}`);
   const args = ['--no-owner', '--no-privileges', '--no-password', '--exit-on-error', ...sections, ...(jobs > 1 ? [`--jobs=${jobs}`] : []), tools.dbnameArg(target.url)];
+  const list = request.useList === undefined ? undefined : await tools.fileForTools(request.useList, ctx.signal);
   const file = 'customDump' in source ? await tools.fileForTools(source.customDump, ctx.signal) : undefined;
-  const result = await tools.run('pg_restore', file === undefined ? args : [...args, file.path], {
+  const withList = list === undefined ? args : [...args, `--use-list=${list.path}`];
+  const result = await tools.run('pg_restore', file === undefined ? withList : [...withList, file.path], {
     env: toolEnv(target), signal: ctx.signal, ...('customDumpStream' in source ? { stdin: source.customDumpStream } : {}),
-  }).finally(() => file?.cleanup());
+  }).finally(() => Promise.all([file?.cleanup(), list?.cleanup()]));
   if (result.exitCode !== 0) throw restoreFailure(target, 'pg_restore', result, ctx, `the database being built beside the target was dropped; the target is as it was`);
 }
 

@@ -19,20 +19,21 @@ const DESCRIPTIONS = [
 ];
 
 export function parseToc(listing: string): TocEntry[] {
-  const entries: TocEntry[] = [];
-  for (const line of listing.split('\n')) {
-    const head = /^-?\d+; \d+ \d+ /.exec(line);
-    if (head === null) continue;
-    const rest = line.slice(head[0].length);
-    const desc = DESCRIPTIONS.find((d) => rest.startsWith(`${d} `));
-    if (desc === undefined) continue;
-    const words = rest.slice(desc.length + 1).split(' ');
-    // schema, tag words…, owner (the owner is absent for a few kinds; the tag keeps what is left).
-    const schema = words[0] ?? '-';
-    const tag = words.length > 2 ? words.slice(1, -1).join(' ') : (words[1] ?? '');
-    entries.push({ line, desc, schema, tag });
-  }
-  return entries;
+  return listing.split('\n').flatMap((line) => parseTocLine(line) ?? []);
+}
+
+/** One entry line of `pg_restore --list`; undefined for comment lines and entries of kinds not known here. */
+export function parseTocLine(line: string): TocEntry | undefined {
+  const head = /^-?\d+; \d+ \d+ /.exec(line);
+  if (head === null) return undefined;
+  const rest = line.slice(head[0].length);
+  const desc = DESCRIPTIONS.find((d) => rest.startsWith(`${d} `));
+  if (desc === undefined) return undefined;
+  const words = rest.slice(desc.length + 1).split(' ');
+  // schema, tag words…, owner (the owner is absent for a few kinds; the tag keeps what is left).
+  const schema = words[0] ?? '-';
+  const tag = words.length > 2 ? words.slice(1, -1).join(' ') : (words[1] ?? '');
+  return { line, desc, schema, tag };
 }
 
 /** The schemas the dump puts objects in (pg_catalog and "-" aside), and which of them it creates itself. */
