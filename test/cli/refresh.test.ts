@@ -247,16 +247,31 @@ describe('refreshing a developer database (build beside, swap, keep the previous
       ALTER TABLE loose ADD CONSTRAINT loose_parent FOREIGN KEY (parent_id) REFERENCES parent(id) NOT VALID;
       CREATE TABLE events (at date NOT NULL, parent_id int REFERENCES parent(id)) PARTITION BY RANGE (at);
       CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-      INSERT INTO events VALUES ('2026-05-01', 3);`;
+      INSERT INTO events VALUES ('2026-05-01', 3);
+      CREATE TABLE regions (id int, r int, PRIMARY KEY (id, r)) PARTITION BY LIST (r);
+      CREATE TABLE regions_1 PARTITION OF regions FOR VALUES IN (1); CREATE TABLE regions_2 PARTITION OF regions FOR VALUES IN (2);
+      INSERT INTO regions VALUES (1, 1), (2, 2);
+      CREATE TABLE shops (id int PRIMARY KEY, region int, r int, FOREIGN KEY (region, r) REFERENCES regions);
+      INSERT INTO shops VALUES (1, 1, 1), (2, 2, 2);
+      CREATE TABLE notes (id int PRIMARY KEY, parent_id int); CREATE TABLE dated_notes (at date) INHERITS (notes);
+      INSERT INTO notes VALUES (1, 1); INSERT INTO dated_notes VALUES (2, 2, '2026-01-01');
+      ALTER TABLE ONLY notes ADD CONSTRAINT notes_parent FOREIGN KEY (parent_id) REFERENCES parent(id);
+      CREATE TABLE "line
+-- break" ("a
+\b" int REFERENCES parent(id)); INSERT INTO "line
+-- break" VALUES (9);`;
     const { db, dir } = await backedUpDatabase('keys_src', keys);
     const target = uniqueName('keys');
     const restored = await ferry(['restore', 'latest', '--yes', '--jobs', '2', '-v'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
     expect(restored.code, restored.stderr).toBe(0);
-    expect(restored.stderr).toMatch(/4 foreign key\(s\) are added after the load and checked side by side/);
+    expect(restored.stderr).toMatch(/7 foreign key\(s\) are added after the load and checked side by side/);
     expect(await foreignKeys(target)).toEqual(await foreignKeys(db));
     // loose_parent was NOT VALID in the source (a row breaks it): it still is, and the row is there.
     expect((await foreignKeys(target)).filter((k) => k.convalidated === false).map((k) => k.conname)).toEqual(['loose_parent']);
     expect(await tableDigests(target)).toEqual(await tableDigests(db));
+
+    // The key to a partitioned table is checked against every partition, as pg_restore adds it.
+    expect((await query<{ n: string }>(target, "SELECT count(*)::text AS n FROM pg_constraint WHERE contype = 'f' AND conrelid = 'shops'::regclass AND convalidated")).map((r) => r.n)).toEqual(['3']);
 
     // A comment on a key needs the key: such a dump leaves its keys to pg_restore, with the same result.
     await query(db, "COMMENT ON CONSTRAINT child_parent_id_fkey ON child IS 'why this key'");
@@ -266,6 +281,17 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     expect(again.stderr).not.toMatch(/are added after the load/);
     expect(await foreignKeys(target)).toEqual(await foreignKeys(db));
     expect((await query<{ c: string }>(target, "SELECT obj_description(oid, 'pg_constraint') AS c FROM pg_constraint WHERE conname = 'child_parent_id_fkey'"))[0]?.c).toBe('why this key');
+
+    // An event trigger, which pg_restore creates last, would fire on Ferry's own ALTER TABLE: pg_restore adds the keys.
+    const triggered = await backedUpDatabase('keys_event', `CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (pid int REFERENCES p); INSERT INTO p VALUES (1); INSERT INTO c VALUES (1);
+      CREATE TABLE ddl_log (tag text);
+      CREATE FUNCTION log_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.ddl_log VALUES (tg_tag); END $$;
+      CREATE EVENT TRIGGER log_ddl ON ddl_command_end EXECUTE FUNCTION log_ddl();`);
+    const withTrigger = uniqueName('keys_event');
+    const logged = await ferry(['restore', 'latest', '--yes', '--jobs', '2', '-v'], { DATABASE_URL: pgUrl(withTrigger), BACKUP_DIRECTORY: triggered.dir });
+    expect(logged.code, logged.stderr).toBe(0);
+    expect(logged.stderr).not.toMatch(/are added after the load/);
+    expect(await tableDigests(withTrigger)).toEqual(await tableDigests(triggered.db));
 
     // Rows that break a key (written past it, as a replica does): the check fails, nothing is swapped in.
     await query(db, "COMMENT ON CONSTRAINT child_parent_id_fkey ON child IS NULL; SET session_replication_role = replica; INSERT INTO child VALUES (999999, 424242)");

@@ -59,6 +59,7 @@ describe('foreign keys added after a parallel load', () => {
   it('leaves the keys to pg_restore for a dump without keys, or with a comment on a constraint', () => {
     expect(splitKeyLists('3440; 0 16411 TABLE DATA public recipes postgres\n')).toBeUndefined();
     expect(splitKeyLists(`${LISTING}3300; 0 0 COMMENT public CONSTRAINT favorites_recipe_id_fkey ON favorites postgres\n`)).toBeUndefined();
+    expect(splitKeyLists(`${LISTING}3301; 3466 16700 EVENT TRIGGER - log_ddl postgres\n`)).toBeUndefined();
   });
 
   it('reads one statement per key, without the comments, settings or psql meta-commands around them', () => {
@@ -66,6 +67,12 @@ describe('foreign keys added after a parallel load', () => {
       'ALTER TABLE ONLY public.favorites\n    ADD CONSTRAINT favorites_recipe_id_fkey FOREIGN KEY (recipe_id) REFERENCES public.recipes(id) ON DELETE CASCADE;',
       'ALTER TABLE public.payment\n    ADD CONSTRAINT payment_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customer(customer_id);',
     ]);
+  });
+
+  it('ends a statement at its first semicolon outside quotes: a quoted name may hold a line break, "--", "\\" or ";"', () => {
+    const odd = 'ALTER TABLE ONLY public."line\n-- break"\n    ADD CONSTRAINT "k;\n\\x" FOREIGN KEY ("a""\n--b") REFERENCES public.parent(id);';
+    const sql = `--\n-- Name: line -- break k; Type: FK CONSTRAINT; Schema: public; Owner: postgres\n--\n\n${odd}\n\n\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict x\n`;
+    expect(keyStatements(sql)).toEqual([odd]);
   });
 
   it('adds a key on an ordinary table NOT VALID; one on a partitioned table, or one the dump keeps unchecked, stays as written', () => {

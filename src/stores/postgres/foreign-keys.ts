@@ -23,7 +23,9 @@ export interface KeyLists {
 
 /**
  * The dump's --list split in two, or undefined when pg_restore had better add the keys itself: a
- * dump without keys, or one with comments on constraints (a comment on a key needs the key).
+ * dump without keys, one with comments on constraints (a comment on a key needs the key), or one
+ * with event triggers (pg_restore creates them last; before the keys, they would fire on Ferry's
+ * own ALTER TABLE statements).
  */
 export function splitKeyLists(listing: string): KeyLists | undefined {
   const withoutKeys: string[] = [];
@@ -32,6 +34,7 @@ export function splitKeyLists(listing: string): KeyLists | undefined {
   for (const line of listing.split('\n')) {
     const entry = parseTocLine(line);
     if (entry?.desc === 'COMMENT' && entry.tag.startsWith('CONSTRAINT ')) return undefined;
+    if (entry?.desc === 'EVENT TRIGGER') return undefined;
     const isKey = entry?.desc === 'FK CONSTRAINT';
     if (isKey) count += 1;
     withoutKeys.push(isKey ? `;${line}` : line);
@@ -42,17 +45,33 @@ export function splitKeyLists(listing: string): KeyLists | undefined {
 
 /**
  * The statements of `pg_restore --use-list=<keys only> --file=-`, one per key, in the dump's
- * order: what is under each entry's "-- Name: …; Type: FK CONSTRAINT" header, without comments
- * and psql meta-commands (\restrict).
+ * order: under each entry's "-- Name: …; Type: FK CONSTRAINT" header (pg_dump writes the names
+ * there with their line breaks replaced), the SQL up to the first semicolon outside quotes (a
+ * quoted name may hold a line break, "--" or a backslash).
  */
 export function keyStatements(sql: string): string[] {
   const statements: string[] = [];
-  const blocks = sql.split(/^-- Name: .*; Type: FK CONSTRAINT; .*$/m).slice(1);
-  for (const block of blocks) {
-    const text = block.split('\n').filter((line) => !line.startsWith('--') && !line.startsWith('\\')).join('\n').trim();
-    statements.push(text);
+  for (const block of sql.split(/^-- Name: .*; Type: FK CONSTRAINT; .*$/m).slice(1)) {
+    const statement = firstStatement(block.replace(/^\n--\n/, '').trimStart());
+    if (statement !== undefined) statements.push(statement);
   }
   return statements;
+}
+
+function firstStatement(text: string): string | undefined {
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i += 1) {
+    const ch = text[i];
+    if (quote !== undefined) {
+      if (ch === quote && text[i + 1] === quote) i += 1;
+      else if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+    } else if (ch === ';') {
+      return text.slice(0, i + 1);
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -68,6 +87,7 @@ export function addedUnchecked(statement: string): string | undefined {
 }
 
 interface Check {
+  oid: number;
   table: string;
   sql: string;
   bytes: number;
@@ -81,9 +101,10 @@ export async function addForeignKeys(target: PgTarget, statements: string[], job
   const unchecked = statements.map((statement) => ({ statement, fast: addedUnchecked(statement) }));
   const checks = await session(target, signal, async (client) => {
     for (const key of unchecked.filter((k) => k.fast === undefined)) await run(client, target, key.statement);
-    const before = new Set((await unvalidated(client)).map((c) => c.sql));
+    const before = new Set((await unvalidated(client)).map((c) => c.oid));
     await run(client, target, `BEGIN; ${unchecked.flatMap((k) => (k.fast === undefined ? [] : [k.fast])).join('\n')} COMMIT;`);
-    return (await unvalidated(client)).filter((c) => !before.has(c.sql));
+    await checkedAgainstPartitions(client, target, before);
+    return (await unvalidated(client)).filter((c) => !before.has(c.oid));
   });
   // The keys of one table share its lock: one session checks them, the largest tables first.
   const byTable = new Map<string, Check[]>();
@@ -97,14 +118,32 @@ export async function addForeignKeys(target: PgTarget, statements: string[], job
   await Promise.all(Array.from({ length: Math.min(Math.max(jobs, 1), queue.length) }, worker));
 }
 
+/**
+ * A key NOT VALID that references a partitioned table also gets an unchecked key per partition,
+ * which VALIDATE on the key leaves unchecked (servers up to 17): such keys (seen in the catalog,
+ * not in the SQL) are added again as the dump wrote them, checked at once.
+ */
+async function checkedAgainstPartitions(client: pg.Client, target: PgTarget, before: Set<number>): Promise<void> {
+  const keys = (await client.query<{ oid: number; table: string; name: string; definition: string }>(
+    `SELECT c.oid, c.conrelid::regclass::text AS table, quote_ident(c.conname) AS name, pg_get_constraintdef(c.oid) AS definition
+       FROM pg_constraint c JOIN pg_class r ON r.oid = c.confrelid
+      WHERE c.contype = 'f' AND NOT c.convalidated AND c.conparentid = 0 AND r.relkind = 'p'`,
+  )).rows.filter((key) => !before.has(key.oid));
+  for (const key of keys) {
+    await run(client, target, `BEGIN; ALTER TABLE ONLY ${key.table} DROP CONSTRAINT ${key.name};
+      ALTER TABLE ONLY ${key.table} ADD CONSTRAINT ${key.name} ${key.definition.replace(/\s+NOT VALID$/, '')}; COMMIT;`);
+  }
+}
+
 async function unvalidated(client: pg.Client): Promise<Check[]> {
-  const rows = await client.query<{ table: string; sql: string; bytes: string }>(
-    `SELECT c.conrelid::regclass::text AS table,
+  // A partition's own copy of a key (conparentid set) follows its parent key.
+  const rows = await client.query<{ oid: number; table: string; sql: string; bytes: string }>(
+    `SELECT c.oid, c.conrelid::regclass::text AS table,
             format('ALTER TABLE ONLY %s VALIDATE CONSTRAINT %I', c.conrelid::regclass, c.conname) AS sql,
             pg_relation_size(c.conrelid)::text AS bytes
-       FROM pg_constraint c WHERE c.contype = 'f' AND NOT c.convalidated`,
+       FROM pg_constraint c WHERE c.contype = 'f' AND NOT c.convalidated AND c.conparentid = 0`,
   );
-  return rows.rows.map((r) => ({ table: r.table, sql: r.sql, bytes: Number(r.bytes) }));
+  return rows.rows.map((r) => ({ oid: r.oid, table: r.table, sql: r.sql, bytes: Number(r.bytes) }));
 }
 
 /** A session on `target` that a call-off ends at once (the discarded database is dropped with whatever runs in it). */

@@ -55,7 +55,7 @@ function restoreFailure(target: PgTarget, tool: string, result: ToolResult, ctx:
 
 /** Each table's expected count beside what a database holds (-1 for a table that is not there). */
 export async function restoredCounts(target: PgTarget, expected: Record<string, number>): Promise<ObjectCount[]> {
-  const actual = await countRows(target, Object.keys(expected));
+  const actual = await countRows(target, Object.keys(expected), true);
   return Object.entries(expected).map(([object, n]) => ({ object, expected: n, actual: actual[object] ?? -1 }));
 }
 

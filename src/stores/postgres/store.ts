@@ -153,7 +153,7 @@ export class PostgresStore implements Store {
     const notes = strategyNotes(choice, databaseOf(target.url), options.disconnect === true, options.keepPristine === true);
     if (!choice.privileges.targetExists) return { describe: describeUrl(target.url), fingerprint: undefined, currentCounts: undefined, notes };
     const facts = await serverFacts(target);
-    const currentCounts = await countRows(target, selectTables(manifest.counts, options.tables));
+    const currentCounts = await countRows(target, selectTables(manifest.counts, options.tables), true);
     return { describe: describeUrl(target.url), fingerprint: facts.fingerprint, currentCounts, notes };
   }
 
@@ -315,12 +315,16 @@ function bareName(table: string): string {
   return last.startsWith('"') ? last.slice(1, -1).replace(/""/g, '"') : last;
 }
 
-export async function countRows(target: PgTarget, tables: string[]): Promise<Record<string, number>> {
+/**
+ * Each table's rows. `only` counts a table's own rows, as pg_dump writes them and the manifest
+ * records them, without those of tables that inherit from it.
+ */
+export async function countRows(target: PgTarget, tables: string[], only = false): Promise<Record<string, number>> {
   return withClient(target, async (client) => {
     const counts: Record<string, number> = {};
     for (const table of tables) {
       try {
-        const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
+        const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${only ? 'ONLY ' : ''}${table}`);
         counts[table] = Number(result.rows[0]?.n ?? 0);
       } catch {
         // A table the target does not have yet counts as empty for the plan; after a restore it shows as a mismatch.
