@@ -7,6 +7,7 @@ const LISTING = `;
 ;
 3440; 0 16411 TABLE DATA public recipes postgres
 3225; 2606 16413 CONSTRAINT public recipes recipes_pkey postgres
+3226; 0 0 PROCEDURAL LANGUAGE - plperl postgres
 3281; 2606 16521 FK CONSTRAINT public favorites favorites_recipe_id_fkey postgres
 3290; 2606 16600 FK CONSTRAINT public payment payment_customer_id_fkey postgres
 `;
@@ -50,6 +51,7 @@ describe('foreign keys added after a parallel load', () => {
     expect(lists?.count).toBe(2);
     expect(lists?.withoutKeys.split('\n').filter((l) => !l.startsWith(';') && l !== '')).toEqual([
       '3440; 0 16411 TABLE DATA public recipes postgres', '3225; 2606 16413 CONSTRAINT public recipes recipes_pkey postgres',
+      '3226; 0 0 PROCEDURAL LANGUAGE - plperl postgres',
     ]);
     expect(lists?.keysOnly.split('\n').filter((l) => !l.startsWith(';') && l !== '')).toEqual([
       '3281; 2606 16521 FK CONSTRAINT public favorites favorites_recipe_id_fkey postgres', '3290; 2606 16600 FK CONSTRAINT public payment payment_customer_id_fkey postgres',

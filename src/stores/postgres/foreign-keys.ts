@@ -38,7 +38,8 @@ export function splitKeyLists(listing: string): KeyLists | undefined {
     const isKey = entry?.desc === 'FK CONSTRAINT';
     if (isKey) count += 1;
     withoutKeys.push(isKey ? `;${line}` : line);
-    keysOnly.push(entry === undefined || isKey ? line : `;${line}`);
+    // Every entry line but the keys' is commented out, kinds this parser does not name included.
+    keysOnly.push(isKey || line === '' || line.startsWith(';') ? line : `;${line}`);
   }
   return count === 0 ? undefined : { withoutKeys: withoutKeys.join('\n'), keysOnly: keysOnly.join('\n'), count };
 }
