@@ -175,6 +175,17 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
   });
 
+  it('a target left closed to connections (a swap killed between closing it and the renames) is opened again by the next restore, which says so', async () => {
+    const { dir } = await backedUpDatabase('closed_src', 'CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100);');
+    const target = await createDatabase(uniqueName('closed'));
+    await query(target, 'CREATE TABLE mine (v text)');
+    await query('postgres', `ALTER DATABASE "${target}" ALLOW_CONNECTIONS false`);
+    const next = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toMatch(new RegExp(`${target} had been left closed to connections by a killed restore: opened again`));
+    expect((await query<{ n: string }>(target, 'SELECT count(*)::text AS n FROM t'))[0]?.n).toBe('100');
+  });
+
   it('the dump, written after 40 MB of uploads, is read ahead and checked: the load starts early, and a flipped byte in it fails before any swap', async () => {
     const work = await tempDir();
     const source = await createDatabase(uniqueName('ahead_src'));

@@ -12,7 +12,7 @@ import { type DatabaseCheck, type KeptCopy, type PreflightReport, type RestoreOp
 import { databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
 import { chooseStrategy, preparePgRefresh, strategyNotes } from './refresh.js';
-import { copyDatabase, databaseNames, dropKeptDatabase, keptName, onMaintenance, swapDatabases } from './databases.js';
+import { copyDatabase, databaseNames, dropKeptDatabase, keptName, onMaintenance, reopenIfClosed, swapDatabases } from './databases.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
 import type { PgToolRunner } from './runner.js';
@@ -152,6 +152,11 @@ export class PostgresStore implements Store {
     const choice = await chooseStrategy(target, options.strategy ?? 'auto', options.tables === undefined ? undefined : selectTables(manifest.counts, options.tables));
     const notes = strategyNotes(choice, databaseOf(target.url), options.disconnect === true, options.keepPristine === true);
     if (!choice.privileges.targetExists) return { describe: describeUrl(target.url), fingerprint: undefined, currentCounts: undefined, notes };
+    // A swap killed between closing the target and the renames leaves it closed, its data untouched:
+    // opened again first, or neither the plan nor the developer's app could connect to it.
+    if (await onMaintenance(target, (client) => reopenIfClosed(client, databaseOf(target.url)))) {
+      notes.unshift(`${databaseOf(target.url)} had been left closed to connections by a killed restore: opened again`);
+    }
     const facts = await serverFacts(target);
     const currentCounts = await countRows(target, selectTables(manifest.counts, options.tables), true);
     return { describe: describeUrl(target.url), fingerprint: facts.fingerprint, currentCounts, notes };
