@@ -215,10 +215,10 @@ async function waitUntilNoSessions(client: pg.Client, database: string): Promise
   }
 }
 
-/** A target left closed to connections by a swap that was killed half-way is opened again. */
-export async function reopenIfClosed(client: pg.Client, database: string): Promise<boolean> {
+/** A target left closed to connections by a swap that was killed half-way is opened again: what to tell, or undefined. */
+export async function reopenIfClosed(client: pg.Client, database: string): Promise<string | undefined> {
   const row = await client.query<{ allow: boolean }>('SELECT datallowconn AS allow FROM pg_database WHERE datname = $1', [database]);
-  if (row.rows[0] === undefined || row.rows[0].allow) return false;
+  if (row.rows[0] === undefined || row.rows[0].allow) return undefined;
   await client.query(`ALTER DATABASE ${quoteIdent(database)} ALLOW_CONNECTIONS true`);
-  return true;
+  return `${database} had been left closed to connections by a killed restore: opened again`;
 }

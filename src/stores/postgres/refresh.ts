@@ -126,7 +126,8 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
   const started = Date.now();
   let createdTarget = false;
   await onMaintenance(target, async (client) => {
-    if (await reopenIfClosed(client, database)) notes.push(`${database} had been left closed to connections by a killed restore: opened again`);
+    const reopened = await reopenIfClosed(client, database);
+    if (reopened !== undefined) notes.push(reopened);
     for (const leftover of [newName, keptName(database, 'pristine_new')]) {
       if (await dropKeptDatabase(client, leftover)) notes.push(`removed ${leftover}, left by an earlier restore that did not finish`);
     }

@@ -154,9 +154,8 @@ export class PostgresStore implements Store {
     if (!choice.privileges.targetExists) return { describe: describeUrl(target.url), fingerprint: undefined, currentCounts: undefined, notes };
     // A swap killed between closing the target and the renames leaves it closed, its data untouched:
     // opened again first, or neither the plan nor the developer's app could connect to it.
-    if (await onMaintenance(target, (client) => reopenIfClosed(client, databaseOf(target.url)))) {
-      notes.unshift(`${databaseOf(target.url)} had been left closed to connections by a killed restore: opened again`);
-    }
+    const reopened = await onMaintenance(target, (client) => reopenIfClosed(client, databaseOf(target.url)));
+    if (reopened !== undefined) notes.unshift(reopened);
     const facts = await serverFacts(target);
     const currentCounts = await countRows(target, selectTables(manifest.counts, options.tables), true);
     return { describe: describeUrl(target.url), fingerprint: facts.fingerprint, currentCounts, notes };
