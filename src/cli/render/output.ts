@@ -79,10 +79,12 @@ export class Output {
     },
     update: (doneBytes, detail) => {
       if (this.step === undefined) return;
+      // The first figures of a step are drawn at once: a step that ends within the throttle would otherwise never show them.
+      const first = this.step.done === undefined;
       this.step.done = doneBytes;
       if (detail !== undefined) this.step.detail = detail;
       const now = Date.now();
-      if (now - this.lastDraw < 100) return;
+      if (!first && now - this.lastDraw < 100) return;
       this.redraw();
     },
     done: (summary) => {
