@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -369,6 +369,22 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     await run.done;
     await waitFor(async () => (await query('postgres', 'SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND usename = $2', [target, role])).length === 0, 'the killed load to end');
     expect(await state(target)).toEqual(before);
+  });
+
+  it('a CREATEDB owner that is no superuser refreshes with --jobs 2 and its own PGOPTIONS: only a superuser\'s sessions shorten deadlock_timeout (the server refuses it to others at connection)', async () => {
+    const { db, dir } = await pagilaBackup();
+    const role = uniqueName('owner_role');
+    const target = uniqueName('owned');
+    await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'owner-role-pw' CREATEDB NOSUPERUSER`);
+    await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
+    const env = { DATABASE_URL: pgUrl(target, { user: role, password: 'owner-role-pw' }), BACKUP_DIRECTORY: dir, PGOPTIONS: '-c work_mem=8MB' };
+    const refused = spawnSync('psql', ['-X', '-d', pgUrl('postgres', { user: role, password: 'owner-role-pw' }), '-c', 'SELECT 1'], { env: { ...process.env, PGOPTIONS: '-c deadlock_timeout=50ms' }, encoding: 'utf8' });
+    expect(refused.stderr).toMatch(/permission denied to set parameter "deadlock_timeout"/);
+    const result = await ferry(['restore', 'latest', '--yes', '--jobs', '2', '-v'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/strategy swap|swapped in/);
+    expect(result.stderr).toMatch(/foreign key\(s\) are added after the load and checked side by side/);
+    expect(await state(target)).toEqual(await state(db));
   });
 
   it('restore.before runs before the swap (a failure there changes nothing), restore.after after it', async () => {

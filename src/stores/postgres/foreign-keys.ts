@@ -98,9 +98,10 @@ interface Check {
 const SESSION = "SET statement_timeout = 0; SET lock_timeout = 0; SELECT pg_catalog.set_config('search_path', '', false)";
 
 /** Adds the keys to the database `target` names (a new one, nobody else in it), checking them in up to `jobs` sessions. */
-export async function addForeignKeys(target: PgTarget, statements: string[], jobs: number, signal: AbortSignal): Promise<void> {
+export async function addForeignKeys(target: PgTarget, statements: string[], jobs: number, signal: AbortSignal, sessionSql = ''): Promise<void> {
   const unchecked = statements.map((statement) => ({ statement, fast: addedUnchecked(statement) }));
-  const checks = await session(target, signal, async (client) => {
+  const session = <T>(work: (client: pg.Client) => Promise<T>) => keySession(target, signal, sessionSql, work);
+  const checks = await session(async (client) => {
     for (const key of unchecked.filter((k) => k.fast === undefined)) await run(client, target, key.statement);
     const before = new Set((await unvalidated(client)).map((c) => c.oid));
     await run(client, target, `BEGIN; ${unchecked.flatMap((k) => (k.fast === undefined ? [] : [k.fast])).join('\n')} COMMIT;`);
@@ -111,7 +112,7 @@ export async function addForeignKeys(target: PgTarget, statements: string[], job
   const byTable = new Map<string, Check[]>();
   for (const check of checks) byTable.set(check.table, [...(byTable.get(check.table) ?? []), check]);
   const queue = [...byTable.values()].sort((a, b) => (b[0]?.bytes ?? 0) - (a[0]?.bytes ?? 0));
-  const worker = () => session(target, signal, async (client) => {
+  const worker = () => session(async (client) => {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       for (const check of next) await run(client, target, check.sql);
     }
@@ -148,13 +149,13 @@ async function unvalidated(client: pg.Client): Promise<Check[]> {
 }
 
 /** A session on `target` that a call-off ends at once (the discarded database is dropped with whatever runs in it). */
-async function session<T>(target: PgTarget, signal: AbortSignal, work: (client: pg.Client) => Promise<T>): Promise<T> {
+async function keySession<T>(target: PgTarget, signal: AbortSignal, sessionSql: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
   return withClient(target, async (client) => {
     const end = () => void client.end().catch(() => undefined);
     signal.addEventListener('abort', end, { once: true });
     try {
       if (signal.aborted) throw new Error('the restore was called off');
-      await client.query(SESSION);
+      await client.query(sessionSql === '' ? SESSION : `${SESSION}; ${sessionSql}`);
       return await work(client);
     } finally {
       signal.removeEventListener('abort', end);

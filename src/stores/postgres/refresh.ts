@@ -7,7 +7,7 @@ import { drain, type ArchiveEntryHeader } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import { lastLine } from '../../process/index.js';
 import { followGrowingFile } from '../../util/follow-file.js';
-import { silentProgress, type MaskSettings, type MaskedObjectStats, type RestoreStaging, type StoreContext, type StoreRestoreResult } from '../store.js';
+import { silentProgress, type MaskSettings, type MaskedObjectStats, type ObjectCount, type RestoreStaging, type StoreContext, type StoreRestoreResult } from '../store.js';
 import { databaseOf, describeUrl, withClient, withDatabase, type PgTarget } from './connection.js';
 import {
   copyDatabase, createBeside, describeSessions, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
@@ -15,6 +15,7 @@ import {
 } from './databases.js';
 import { checkMaskRules, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
 import { addForeignKeys, keyStatements, splitKeyLists } from './foreign-keys.js';
+import { yieldingSessionSql, yieldingToolOptions } from './autovacuum.js';
 import type { PgToolRunner } from './runner.js';
 import { dumpedSchemas, parseToc, partialSelection, unquoteName } from './toc.js';
 
@@ -171,6 +172,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
   let load: Load | undefined;
   let rulesChecked: Promise<void> | undefined;
   let committed = false;
+  let counted: Promise<ObjectCount[]> | undefined;
 
   const startLoad = (source: DumpSource | { plainSql: string }, restoreArgs: string[], prelude: string): void => {
     let commit!: () => void;
@@ -195,25 +197,29 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
    * from the file once it is whole: the load does not wait for a slow archive to be read.
    */
   const pgRestoreBeside = async (source: DumpSource): Promise<void> => {
+    const env = yieldingToolOptions(choice.privileges.superuser);
     if (request.jobs <= 1) {
-      await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, ctx: loadCtx });
+      await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, env, ctx: loadCtx });
       return;
     }
     if ('customDumpStream' in source) {
-      await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, sections: ['pre-data', 'data'], ctx: loadCtx });
+      await pgRestoreInto({ tools, target: loadTarget, source, jobs: 1, sections: ['pre-data', 'data'], env, ctx: loadCtx });
       await staged;
     }
     const keys = await keysLast();
     await pgRestoreInto({
-      tools, target: loadTarget, source: { customDump: customPath }, jobs: request.jobs, ctx: loadCtx,
+      tools, target: loadTarget, source: { customDump: customPath }, jobs: request.jobs, env, ctx: loadCtx,
       ...('customDumpStream' in source ? { sections: ['post-data'] } : {}),
       ...(keys === undefined ? {} : { useList: keys.withoutKeys }),
     });
     if (keys === undefined) return;
+    // Every row is in: the counts are taken beside the keys' checks, which read the rows and never change them.
+    counted = restoredCounts(loadTarget, await expectedTables(request, customPath));
+    counted.catch(() => undefined);
     const statements = await keys.statements;
     // Anything else than one statement per key: pg_restore adds them itself, one after another.
-    if (statements.length === keys.count) await addForeignKeys(loadTarget, statements, request.jobs, stop.signal);
-    else await pgRestoreInto({ tools, target: loadTarget, source: { customDump: customPath }, jobs: 1, useList: keys.keysOnly, ctx: loadCtx });
+    if (statements.length === keys.count) await addForeignKeys(loadTarget, statements, request.jobs, stop.signal, yieldingSessionSql(choice.privileges.superuser));
+    else await pgRestoreInto({ tools, target: loadTarget, source: { customDump: customPath }, jobs: 1, useList: keys.keysOnly, env, ctx: loadCtx });
   };
 
   /**
@@ -325,7 +331,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
       const masking = await running.done;
       ctx.progress.done('loaded');
       ctx.progress.start(`checking counts in ${describeUrl(loadTarget.url)}`);
-      const counts = await restoredCounts(loadTarget, await expectedTables(request, dumpStaged ? customPath : undefined));
+      const counts = await (counted ?? restoredCounts(loadTarget, await expectedTables(request, dumpStaged ? customPath : undefined)));
       ctx.progress.done();
       if (choice.strategy === 'swap') {
         const wrong = counts.filter((c) => c.expected >= 0 && c.expected !== c.actual);

@@ -24,6 +24,8 @@ export interface PgRestoreIntoRequest {
   sections?: Array<'pre-data' | 'data' | 'post-data'>;
   /** A pg_restore --use-list file on this machine: only its entries are restored. */
   useList?: string;
+  /** Extra environment for pg_restore (PGOPTIONS: settings for its sessions). */
+  env?: Record<string, string>;
   ctx: StoreContext;
 }
 
@@ -40,7 +42,7 @@ export async function pgRestoreInto(request: PgRestoreIntoRequest): Promise<void
   const file = 'customDump' in source ? await tools.fileForTools(source.customDump, ctx.signal) : undefined;
   const withList = list === undefined ? args : [...args, `--use-list=${list.path}`];
   const result = await tools.run('pg_restore', file === undefined ? withList : [...withList, file.path], {
-    env: toolEnv(target), signal: ctx.signal, ...('customDumpStream' in source ? { stdin: source.customDumpStream } : {}),
+    env: { ...toolEnv(target), ...request.env }, signal: ctx.signal, ...('customDumpStream' in source ? { stdin: source.customDumpStream } : {}),
   }).finally(() => Promise.all([file?.cleanup(), list?.cleanup()]));
   if (result.exitCode !== 0) throw restoreFailure(target, 'pg_restore', result, ctx, `the database being built beside the target was dropped; the target is as it was`);
 }

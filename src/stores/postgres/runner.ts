@@ -10,7 +10,7 @@ import { parseToolVersion, packageHint } from './tools.js';
 export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
 
 /** Environment variables a tool may need; a container gets their names, docker reads the values. */
-const PASSED_ENV = ['PGPASSWORD', 'PGCONNECT_TIMEOUT'];
+const PASSED_ENV = ['PGPASSWORD', 'PGCONNECT_TIMEOUT', 'PGOPTIONS'];
 
 /**
  * Where PostgreSQL client tools run: on this machine, or inside the database container (so their
