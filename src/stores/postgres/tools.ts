@@ -1,6 +1,6 @@
 import { constants } from 'node:fs';
 import { access, readdir, realpath } from 'node:fs/promises';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { FerryError } from '../../errors/index.js';
 import { runTool } from '../../process/index.js';
 import { containerRunner, localRunner, type PgToolRunner } from './runner.js';
@@ -54,13 +54,22 @@ export async function findPgDumps(binDir: string | undefined, signal: AbortSigna
     const pgDump = join(dir, 'pg_dump');
     if (!(await isExecutable(pgDump))) continue;
     const real = await realpath(pgDump).catch(() => pgDump);
-    if (seen.has(real)) continue;
+    if (seen.has(real) || (binDir === undefined && isDebianWrapper(real))) continue;
     seen.add(real);
     const result = await runTool(pgDump, ['--version'], { signal }).catch(() => undefined);
     const parsed = result === undefined ? undefined : parseToolVersion(result.stdout);
     if (parsed !== undefined) found.push({ dir, ...parsed });
   }
   return found;
+}
+
+/**
+ * Debian's /usr/bin/pg_dump (and pg_restore, psql) is pg_wrapper, a Perl script that runs the
+ * binary of /usr/lib/postgresql/<major>/bin, which is searched anyway. Running that binary itself
+ * spares a Perl start on every run, 0.1 to 0.3 s, which a restore paid before its load began.
+ */
+function isDebianWrapper(realPath: string): boolean {
+  return basename(realPath) === 'pg_wrapper';
 }
 
 export function packageHint(major: number): string {
