@@ -91,6 +91,7 @@ interface Check {
   oid: number;
   table: string;
   sql: string;
+  /** What the check reads: the referencing table, and the referenced one, which it hashes (plans seen at size l). */
   bytes: number;
 }
 
@@ -108,10 +109,11 @@ export async function addForeignKeys(target: PgTarget, statements: string[], job
     await checkedAgainstPartitions(client, target, before);
     return (await unvalidated(client)).filter((c) => !before.has(c.oid));
   });
-  // The keys of one table share its lock: one session checks them, the largest tables first.
+  // The keys of one table share its lock: one session checks them, the costliest tables first.
   const byTable = new Map<string, Check[]>();
   for (const check of checks) byTable.set(check.table, [...(byTable.get(check.table) ?? []), check]);
-  const queue = [...byTable.values()].sort((a, b) => (b[0]?.bytes ?? 0) - (a[0]?.bytes ?? 0));
+  const cost = (keys: Check[]) => keys.reduce((sum, key) => sum + key.bytes, 0);
+  const queue = [...byTable.values()].sort((a, b) => cost(b) - cost(a));
   const worker = () => session(async (client) => {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       for (const check of next) await run(client, target, check.sql);
@@ -142,7 +144,7 @@ async function unvalidated(client: pg.Client): Promise<Check[]> {
   const rows = await client.query<{ oid: number; table: string; sql: string; bytes: string }>(
     `SELECT c.oid, c.conrelid::regclass::text AS table,
             format('ALTER TABLE ONLY %s VALIDATE CONSTRAINT %I', c.conrelid::regclass, c.conname) AS sql,
-            pg_relation_size(c.conrelid)::text AS bytes
+            (pg_relation_size(c.conrelid) + pg_relation_size(c.confrelid))::text AS bytes
        FROM pg_constraint c WHERE c.contype = 'f' AND NOT c.convalidated AND c.conparentid = 0`,
   );
   return rows.rows.map((r) => ({ oid: r.oid, table: r.table, sql: r.sql, bytes: Number(r.bytes) }));
