@@ -34,10 +34,10 @@ describe('PostgreSQL tools run inside the database container (postgres.exec)', (
 
     const calls = readFileSync(log, 'utf8').trim().split('\n');
     // stdin crosses (-i) only into the tools that read it.
-    expect(calls).toContain('exec -e PGPASSWORD -e PGCONNECT_TIMEOUT le-grimoire-postgres-1 pg_dump --version');
-    expect(calls.some((c) => /^exec -e PGPASSWORD -e PGCONNECT_TIMEOUT le-grimoire-postgres-1 pg_dump --format=custom --compress=1 --no-password --verbose --dbname=postgresql:\/\/postgres@\/exec_src_[0-9a-f]+$/.test(c))).toBe(true);
+    expect(calls).toContain('exec -e PGPASSWORD -e PGCONNECT_TIMEOUT -e PGOPTIONS le-grimoire-postgres-1 pg_dump --version');
+    expect(calls.some((c) => /^exec -e PGPASSWORD -e PGCONNECT_TIMEOUT -e PGOPTIONS le-grimoire-postgres-1 pg_dump --format=custom --compress=1 --no-password --verbose --dbname=postgresql:\/\/postgres@\/exec_src_[0-9a-f]+$/.test(c))).toBe(true);
     // A single-job restore streams the dump through stdin into pg_restore, into the database built beside the target.
-    expect(calls.some((c) => /^exec -i -e PGPASSWORD -e PGCONNECT_TIMEOUT le-grimoire-postgres-1 pg_restore --no-owner --no-privileges --no-password --exit-on-error --dbname=postgresql:\/\/postgres@\/exec_dst_[0-9a-f]+__ferry_new$/.test(c))).toBe(true);
+    expect(calls.some((c) => /^exec -i -e PGPASSWORD -e PGCONNECT_TIMEOUT -e PGOPTIONS le-grimoire-postgres-1 pg_restore --no-owner --no-privileges --no-password --exit-on-error --dbname=postgresql:\/\/postgres@\/exec_dst_[0-9a-f]+__ferry_new$/.test(c))).toBe(true);
     expect(calls.some((c) => /le-grimoire-postgres-1 sh -c cat > "\$1" sh \/tmp\/ferry-[0-9a-f]+\.backup$/.test(c))).toBe(true);
     // The whole dump, staged within 2 s, or its indexes and constraints when it took longer (refresh.ts).
     expect(calls.some((c) => /le-grimoire-postgres-1 pg_restore --no-owner --no-privileges --no-password --exit-on-error (--section=post-data )?--jobs=2 --dbname=postgresql:\/\/postgres@\/exec_jobs_[0-9a-f]+__ferry_new \/tmp\/ferry-/.test(c))).toBe(true);
