@@ -84,7 +84,7 @@ async function namesIn(directory: string): Promise<string[]> {
   }
 }
 
-async function sizeOf(path: string): Promise<number> {
+export async function sizeOf(path: string): Promise<number> {
   try {
     const stats = await lstat(path);
     if (!stats.isDirectory()) return stats.size;

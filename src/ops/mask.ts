@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { runFolder } from './run-folders.js';
 import {
   ArchiveWriter, checksumLine, CHECKSUM_SUFFIX, drain, INFO_ENTRY, MANIFEST_ENTRY, MANIFEST_SUFFIX, readArchiveChecked, sidecarNames, writeFileAtomic, type ArchiveEntryHeader, type Manifest,
   ARCHIVE_EXTENSION, DEFAULT_LEVEL,
@@ -64,7 +65,7 @@ export async function maskArchive(ctx: OperationContext, reference: string, outp
       hint: `Run ferry consolidate ${basename(input)} and mask the full it writes.`,
     });
   }
-  const tempDir = await mkdtemp(join(ctx.config.backup.temp_directory ?? tmpdir(), 'ferry-mask-'));
+  const tempDir = await runFolder(ctx.config.backup.temp_directory ?? tmpdir(), 'mask');
   const storeCtx: StoreContext = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir };
   // The output's name says how it is compressed: .tar.zst is zstd, anything else gzip.
   const codec = output.endsWith(ARCHIVE_EXTENSION.zstd) ? 'zstd' : 'gzip';

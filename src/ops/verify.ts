@@ -1,8 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
+import { removeDeadRunFolders, runFolder } from './run-folders.js';
 import {
   CHECKSUM_SUFFIX, DigestStream, drain, LEGACY_FORMAT_VERSION, ManifestChecker, MANIFEST_ENTRY, MANIFEST_SUFFIX, parseManifest, readArchiveStream, readSmallEntry, VERIFY_SUFFIX,
   type ArchiveEntryHeader, type EntryDigest, type EntryHandler, type Manifest, type ReadArchiveOptions,
@@ -64,7 +64,9 @@ async function verifyWith(ctx: OperationContext, label: string, read: Reader, si
   const checked = new Map<string, ContentCheckResult>();
   let inner: Manifest | undefined;
   let archiveBytes = 0;
-  const tempDir = await mkdtemp(join(ctx.config.backup.temp_directory ?? tmpdir(), 'ferry-verify-'));
+  const tempRoot = ctx.config.backup.temp_directory ?? tmpdir();
+  await removeDeadRunFolders(tempRoot, ctx.log);
+  const tempDir = await runFolder(tempRoot, 'verify');
   const checkCtx = { signal: ctx.signal, log: ctx.log, pgBinDir: ctx.config.postgres?.bin_dir, pgExec: ctx.config.postgres?.exec, tempDir };
   const pendingChecks: Array<Promise<void>> = [];
   try {

@@ -51,7 +51,10 @@ describe('crash points: SIGKILL of ferry restore at many moments', { timeout: 30
     const uploads = join(work, 'dev-uploads');
     mkdirSync(uploads);
     writeFileSync(join(uploads, 'local.jpg'), 'local file');
-    const env = { DATABASE_URL: pgUrl(target), UPLOADS_DIR: uploads, BACKUP_DIRECTORY: backups };
+    // Its own temp directory: a killed restore leaves the dump it staged there, which the next run must remove.
+    const temp = join(work, 'tmp');
+    mkdirSync(temp);
+    const env = { DATABASE_URL: pgUrl(target), UPLOADS_DIR: uploads, BACKUP_DIRECTORY: backups, TMPDIR: temp };
     const devState = { pg: await tableDigests(target), files: tree(uploads) };
 
     // How long a whole restore takes here, to spread the kill moments over it; then back to the developer's state.
@@ -97,8 +100,11 @@ describe('crash points: SIGKILL of ferry restore at many moments', { timeout: 30
     }
     console.log(`crash-restore: ${KILLS} kills, ${outcomes.before} left every target as before, ${outcomes.restored} after at least one swap, ${outcomes.closed} with the target left closed to connections`);
 
+    const staged = readdirSync(temp).filter((name) => name.startsWith('ferry-'));
     const final = await ferry(['restore', 'latest', '--yes', '--force'], env);
     expect(final.code, final.stderr).toBe(0);
+    if (staged.length > 0) expect(final.stderr).toMatch(/removed what a killed run left: .*ferry-(restore|plan)-/);
+    expect(readdirSync(temp), 'what the killed restores staged').toEqual([]);
     expect({ pg: await tableDigests(target), files: tree(uploads) }).toEqual(archiveState);
     expect(await databaseExists(`${target}__ferry_new`)).toBe(false);
     const leftovers = readdirSync(work).filter((name) => name.includes('ferry-restore') || name.includes('ferry-new'));

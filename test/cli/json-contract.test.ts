@@ -153,7 +153,9 @@ describe('the JSON contract v1', () => {
     const reset = await run('reset', '--only', 'postgres', '--to-db', restoreDb, '--yes');
     expect(reset.code, reset.stderr).toBe(0);
     expect(documentOf(reset, 'reset').actions).toEqual([{ kind: 'postgres', summary: expect.any(String) as unknown }]);
-    expect(documentOf(await run('restore', '--drop-previous', '--only', 'postgres', '--to-db', restoreDb), 'restore').action).toBe('drop-previous');
+    const dropPlan = documentOf(await run('restore', '--drop-previous', '--dry-run', '--only', 'postgres', '--to-db', restoreDb), 'restore');
+    expect(dropPlan).toMatchObject({ action: 'drop-previous', dryRun: true });
+    expect(documentOf(await run('restore', '--drop-previous', '--only', 'postgres', '--to-db', restoreDb, '--yes'), 'restore').action).toBe('drop-previous');
     const undo = await run('restore', '--undo', '--only', 'postgres', '--to-db', restoreDb, '--yes');
     expect(undo.code).toBe(3);
     expect((documentOf(undo, 'restore').error as { code: string }).code).toBe('NOTHING_TO_UNDO');

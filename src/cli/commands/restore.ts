@@ -1,11 +1,11 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { runFolder } from '../../ops/run-folders.js';
 import { FerryError } from '../../errors/index.js';
 import { pull } from '../../ops/pull.js';
 import { maskSettingsFor } from '../../ops/restore/mask.js';
 import { isRemoteReference, parseRemoteReference } from '../../remote/index.js';
-import { applyRestore, dropKeptCopies, guardRestore, keptCopies, planRestore, swapInKept, type KeptCopiesRequest, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
+import { applyRestore, dropKeptCopies, guardRestore, keptCopies, nothingKept, planRestore, swapInKept, type KeptCopiesRequest, type KeptCopyAction, type RestorePlan, type RestoreResult } from '../../ops/restore/index.js';
 import { STORE_KINDS, type StoreKind } from '../../stores/index.js';
 import { formatBytes, formatDuration, plural } from '../../util/format.js';
 import { canPrompt, confirm } from '../render/confirm.js';
@@ -36,9 +36,10 @@ export async function restoreCommand(session: Session, archive: string | undefin
   if (options.undo === true || options.dropPrevious === true) {
     if (archive !== undefined) throw new FerryError('USAGE', `--${options.undo === true ? 'undo' : 'drop-previous'} takes no archive`, { hint: 'Run ferry restore --undo (or --drop-previous) alone.' });
     if (options.undo === true && options.dropPrevious === true) throw new FerryError('USAGE', '--undo and --drop-previous contradict each other', { hint: 'Choose one.' });
+    const confirmation = { yes: options.yes === true, dryRun: options.dryRun === true };
     return options.undo === true
-      ? keptCopyCommand(session, 'previous', { ...keptRequest(options, only) }, options.yes === true)
-      : dropPreviousCommand(session, keptRequest(options, only));
+      ? keptCopyCommand(session, 'previous', keptRequest(options, only), confirmation)
+      : dropPreviousCommand(session, keptRequest(options, only), confirmation);
   }
   if (archive === undefined) throw new FerryError('USAGE', 'ferry restore needs an archive (a path, a name in the backup directory, latest, or s3://…)', { hint: 'For example: ferry restore latest. ferry list shows the backups.' });
   let reference = archive;
@@ -49,7 +50,7 @@ export async function restoreCommand(session: Session, archive: string | undefin
     output.logger.info(pulled.downloaded ? `pulled ${reference} into ${pulled.path} (sha256 checked)` : `using ${pulled.path}, already pulled`);
     reference = pulled.path;
   }
-  const planDir = await mkdtemp(join(tmpdir(), 'ferry-plan-'));
+  const planDir = await runFolder(tmpdir(), 'plan');
   let plan: RestorePlan;
   try {
     plan = await planRestore(ctx, reference, {
@@ -109,7 +110,7 @@ export interface ResetCommandOptions {
 }
 
 export async function resetCommand(session: Session, options: ResetCommandOptions): Promise<number> {
-  return keptCopyCommand(session, 'pristine', keptRequest(options, parseOnly(options.only)), options.yes === true);
+  return keptCopyCommand(session, 'pristine', keptRequest(options, parseOnly(options.only)), { yes: options.yes === true, dryRun: false });
 }
 
 function keptRequest(options: { toDb?: string; force?: boolean; allowRemoteTarget?: boolean }, only: StoreKind[] | undefined): KeptCopiesRequest {
@@ -121,36 +122,75 @@ function keptRequest(options: { toDb?: string; force?: boolean; allowRemoteTarge
   };
 }
 
+interface Confirmation {
+  yes: boolean;
+  /** Show what would be done and change nothing. */
+  dryRun: boolean;
+}
+
+/**
+ * What --undo, reset and --drop-previous are about to change is shown, then confirmed on a terminal
+ * or by --yes, as a restore is; with --dry-run it is only shown. False: nothing to confirm, the
+ * caller goes on (and says so).
+ */
+async function confirmKept(session: Session, action: 'undo' | 'reset' | 'drop-previous', lines: string[], actions: KeptCopyAction[], confirmation: Confirmation): Promise<boolean> {
+  const { output } = session;
+  const command = action === 'undo' ? 'restore --undo' : action === 'reset' ? 'reset' : 'restore --drop-previous';
+  if (confirmation.dryRun) {
+    if (output.options.json) output.json({ action, dryRun: true, actions });
+    else output.data(`${lines.join('\n')}\n(dry run: nothing was changed)`);
+    return false;
+  }
+  if (!confirmation.yes) {
+    if (!canPrompt()) {
+      throw new FerryError('CONFIRMATION_REQUIRED', `${command} ${action === 'drop-previous' ? 'removes kept copies' : 'replaces data'} and there is no terminal to confirm on`, {
+        hint: `Run it in a terminal, or add --yes to confirm in scripts${action === 'reset' ? '' : ` (see --dry-run for what it would do)`}.`,
+      });
+    }
+    process.stderr.write(lines.join('\n') + '\n');
+    if (!(await confirm('Go ahead?'))) throw new FerryError('RESTORE_DECLINED', `${command}: cancelled; nothing was changed`, { hint: 'Run it again and answer yes to go ahead.' });
+  } else if (!output.options.json) {
+    output.logger.info(lines.join('\n'));
+  }
+  return true;
+}
+
 /** --undo and reset: show what each store keeps, confirm, then swap the kept copies in. */
-async function keptCopyCommand(session: Session, role: 'previous' | 'pristine', request: KeptCopiesRequest, yes: boolean): Promise<number> {
+async function keptCopyCommand(session: Session, role: 'previous' | 'pristine', request: KeptCopiesRequest, confirmation: Confirmation): Promise<number> {
   const { output, ctx } = session;
   const storeCtx = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: tmpdir() };
-  const kept = await keptCopies(ctx, { ...request, disconnect: request.disconnect === true || ctx.config.restore.disconnect }, storeCtx);
-  const what = role === 'previous' ? 'undo the last restore' : 'reset to the state the last restore left';
-  const lines = [`${what}:`, ...kept.map((k) => {
+  const withDisconnect = { ...request, disconnect: request.disconnect === true || ctx.config.restore.disconnect };
+  const kept = await keptCopies(ctx, withDisconnect, storeCtx);
+  const action = role === 'previous' ? 'undo' : 'reset';
+  const planned = kept.map((k) => {
     const copy = k.copies.find((c) => c.role === role);
-    return `  ${k.kind}: ${copy === undefined ? `no ${role} copy kept, left as it is` : `${copy.describe}${copy.bytes === undefined ? '' : ` (${formatBytes(copy.bytes)})`} replaces ${k.target}`}`;
-  })];
-  if (kept.some((k) => k.copies.some((c) => c.role === role))) {
-    if (!yes) {
-      if (!canPrompt()) {
-        throw new FerryError('CONFIRMATION_REQUIRED', `${role === 'previous' ? 'restore --undo' : 'reset'} replaces data and there is no terminal to confirm on`, { hint: 'Run it in a terminal, or add --yes to confirm in scripts.' });
-      }
-      process.stderr.write(lines.join('\n') + '\n');
-      if (!(await confirm('Go ahead?'))) throw new FerryError('RESTORE_DECLINED', `${what}: cancelled; nothing was changed`, { hint: 'Run it again and answer yes to go ahead.' });
-    } else if (!output.options.json) {
-      output.logger.info(lines.join('\n'));
-    }
-  }
-  const actions = await swapInKept(ctx, role, { ...request, disconnect: request.disconnect === true || ctx.config.restore.disconnect }, storeCtx);
-  if (output.options.json) output.json({ action: role === 'previous' ? 'undo' : 'reset', actions });
+    return { kind: k.kind, summary: copy === undefined ? `no ${role} copy kept, left as it is` : `${copy.describe}${copy.bytes === undefined ? '' : ` (${formatBytes(copy.bytes)})`} replaces ${k.target}` };
+  });
+  if (!kept.some((k) => k.copies.some((c) => c.role === role))) throw nothingKept(role);
+  const lines = [`${role === 'previous' ? 'undo the last restore' : 'reset to the state the last restore left'}:`, ...planned.map((p) => `  ${p.kind}: ${p.summary}`)];
+  if (!(await confirmKept(session, action, lines, planned, confirmation))) return 0;
+  const actions = await swapInKept(ctx, role, withDisconnect, storeCtx);
+  if (output.options.json) output.json({ action, actions });
   else output.data(actions.map((a) => `${a.kind}: ${a.summary}`).join('\n'));
   return 0;
 }
 
-async function dropPreviousCommand(session: Session, request: KeptCopiesRequest): Promise<number> {
+/** --drop-previous: show the kept copies, confirm, then remove them. */
+async function dropPreviousCommand(session: Session, request: KeptCopiesRequest, confirmation: Confirmation): Promise<number> {
   const { output, ctx } = session;
   const storeCtx = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir: tmpdir() };
+  const kept = await keptCopies(ctx, request, storeCtx);
+  const planned = kept.map((k) => ({
+    kind: k.kind,
+    summary: k.copies.length === 0 ? 'nothing kept' : `would remove ${k.copies.map((c) => `${c.describe}${c.bytes === undefined ? '' : ` (${formatBytes(c.bytes)})`}`).join(', ')}`,
+  }));
+  if (kept.some((k) => k.copies.length > 0)) {
+    const lines = ['remove the copies kept for undo and reset:', ...planned.map((p) => `  ${p.kind}: ${p.summary}`)];
+    if (!(await confirmKept(session, 'drop-previous', lines, planned, confirmation))) return 0;
+  } else if (confirmation.dryRun) {
+    await confirmKept(session, 'drop-previous', ['nothing is kept for undo or reset'], planned, confirmation);
+    return 0;
+  }
   const actions = await dropKeptCopies(ctx, ['previous', 'pristine'], request, storeCtx);
   if (output.options.json) output.json({ action: 'drop-previous', actions });
   else output.data(actions.map((a) => `${a.kind}: ${a.summary}`).join('\n'));

@@ -1,6 +1,7 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
+import { removeDeadRunFolders, runFolder } from '../run-folders.js';
 import { chainFileList, drain, LEGACY_FORMAT_VERSION, readArchiveChecked, type ArchiveEntryHeader } from '../../archive/index.js';
 import { FerryError, throwIfAborted } from '../../errors/index.js';
 import { lastLine, runTool } from '../../process/index.js';
@@ -36,7 +37,9 @@ export interface RestoreResult {
  */
 export async function applyRestore(ctx: OperationContext, plan: RestorePlan): Promise<RestoreResult> {
   const started = Date.now();
-  const tempDir = await mkdtemp(join(ctx.config.backup.temp_directory ?? tmpdir(), 'ferry-restore-'));
+  const tempRoot = ctx.config.backup.temp_directory ?? tmpdir();
+  await removeDeadRunFolders(tempRoot, ctx.log);
+  const tempDir = await runFolder(tempRoot, 'restore');
   const storeCtx: StoreContext = { signal: ctx.signal, log: ctx.log, progress: ctx.progress, redactor: ctx.redactor, tempDir };
   const stagings = new Map<string, RestoreStaging>();
   try {

@@ -44,6 +44,13 @@ export interface KeptCopyAction {
   summary: string;
 }
 
+/** Undo or reset with no copy of that role kept for any selected target. */
+export function nothingKept(role: KeptCopy['role']): FerryError {
+  return role === 'previous'
+    ? new FerryError('NOTHING_TO_UNDO', 'no restore kept a previous copy of any configured target', { hint: 'Undo brings back what the last restore replaced (after a restore with --to-db, pass the same --to-db); ferry list shows kept copies. Nothing was changed.' })
+    : new FerryError('NOTHING_TO_RESET', 'no pristine copy is kept for any configured target', { hint: 'Set restore.keep_pristine: true and restore once (ferry restore --drop-previous removes the pristine copy too); then ferry reset brings that state back. Nothing was changed.' });
+}
+
 /**
  * `ferry restore --undo` and `ferry reset`: every store that kept a copy of that role swaps it in.
  * Refused when no store has one; a store without one is left alone and said so.
@@ -55,11 +62,7 @@ export async function swapInKept(ctx: OperationContext, role: KeptCopy['role'], 
     const copies = await store.keptCopies?.(optionsOf(request), storeCtx);
     if (copies?.some((c) => c.role === role) === true) withCopy.push(store);
   }
-  if (withCopy.length === 0) {
-    throw role === 'previous'
-      ? new FerryError('NOTHING_TO_UNDO', 'no restore kept a previous copy of any configured target', { hint: 'Undo brings back what the last restore replaced; ferry list shows kept copies. Nothing was changed.' })
-      : new FerryError('NOTHING_TO_RESET', 'no pristine copy is kept for any configured target', { hint: 'Set restore.keep_pristine: true and restore once; then ferry reset brings that state back. Nothing was changed.' });
-  }
+  if (withCopy.length === 0) throw nothingKept(role);
   const actions: KeptCopyAction[] = [];
   for (const store of stores) {
     if (!withCopy.includes(store)) {

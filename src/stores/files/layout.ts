@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { ownerTag, type RunOwner } from '../../process/owner.js';
+
+export { ownerAlive } from '../../process/owner.js';
 
 /**
  * Where a restore of one uploads folder puts its work and its kept copies. A folder that can be
@@ -50,16 +52,11 @@ export async function layoutOf(target: string): Promise<FolderLayout> {
  * often pid 1 every time.
  */
 export function workPath(layout: FolderLayout, purpose: WorkPurpose): string {
-  const started = startTime(process.pid);
-  const owner = started === undefined ? String(process.pid) : `${process.pid}.${started}`;
-  return join(layout.workParent, `${layout.workPrefix}${purpose}-${owner}-${randomBytes(4).toString('hex')}`);
+  return join(layout.workParent, `${layout.workPrefix}${purpose}-${ownerTag()}-${randomBytes(4).toString('hex')}`);
 }
 
-export interface WorkName {
+export interface WorkName extends RunOwner {
   purpose: WorkPurpose;
-  pid: number;
-  /** The owner's start time in clock ticks since boot, where /proc tells. */
-  started: string | undefined;
 }
 
 /** Parses a temporary folder name of this layout: its purpose and the run that made it. */
@@ -68,26 +65,6 @@ export function parseWorkName(layout: FolderLayout, name: string): WorkName | un
   const match = new RegExp(`^(${PURPOSES})-(\\d+)(?:\\.(\\d+))?-[0-9a-f]+$`).exec(name.slice(layout.workPrefix.length));
   if (match === null) return undefined;
   return { purpose: match[1] as WorkPurpose, pid: Number(match[2]), started: match[3] };
-}
-
-/**
- * Whether the run that made a temporary folder is alive: its pid exists and, where known, started
- * then. A pid whose start time can no longer be read has just exited (or was reused by a process
- * that did): taking it for the owner would leave a killed run's half-done swap unrecovered.
- */
-export function ownerAlive(owner: Pick<WorkName, 'pid' | 'started'>): boolean {
-  if (!processAlive(owner.pid)) return false;
-  return owner.started === undefined || startTime(owner.pid) === owner.started;
-}
-
-/** Field 22 of /proc/<pid>/stat; the command name before it may hold spaces, so count from its ')'. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
 }
 
 /** A folder that cannot be renamed: another filesystem than its parent's, or listed in mountinfo (bind mounts). */
@@ -104,14 +81,4 @@ export async function isMountPoint(path: string): Promise<boolean> {
 /** mountinfo writes space, tab, newline and backslash as octal escapes. */
 function unescapeMount(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists, under another user.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
