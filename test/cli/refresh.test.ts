@@ -118,7 +118,21 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     expect(noTerminal.code).toBe(4);
     expect(noTerminal.stderr).toMatch(/^ferry: reset replaces data and there is no terminal to confirm on$/m);
 
-    const dropped = await ferry(['restore', '--drop-previous'], env);
+    // --drop-previous is confirmed like --undo, and --dry-run only shows what it would remove.
+    const unconfirmed = await ferry(['restore', '--drop-previous'], env);
+    expect(unconfirmed.code).toBe(4);
+    expect(unconfirmed.stderr).toMatch(/^ferry: restore --drop-previous removes kept copies and there is no terminal to confirm on$/m);
+    const dropPlan = await ferry(['restore', '--drop-previous', '--dry-run'], env);
+    expect(dropPlan.code, dropPlan.stderr).toBe(0);
+    expect(dropPlan.stdout).toMatch(new RegExp(`postgres: would remove .*/${target}__ferry_prev \\(.+\\), .*/${target}__ferry_pristine`));
+    expect(dropPlan.stdout).toMatch(/\(dry run: nothing was changed\)/);
+    const undoPlan = await ferry(['restore', '--undo', '--dry-run'], env);
+    expect(undoPlan.code, undoPlan.stderr).toBe(0);
+    expect(undoPlan.stdout).toMatch(new RegExp(`postgres: .*/${target}__ferry_prev .*replaces`));
+    expect(await databaseExists(`${target}__ferry_prev`)).toBe(true);
+    expect(await databaseExists(`${target}__ferry_pristine`)).toBe(true);
+    expect(await state(target)).toEqual(restoredState);
+    const dropped = await ferry(['restore', '--drop-previous', '--yes'], env);
     expect(dropped.code, dropped.stderr).toBe(0);
     expect(dropped.stdout).toMatch(new RegExp(`removed database ${target}__ferry_prev, database ${target}__ferry_pristine`));
     const nothing = await ferry(['restore', '--undo', '--yes'], env);
@@ -369,6 +383,42 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     await run.done;
     await waitFor(async () => (await query('postgres', 'SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND usename = $2', [target, role])).length === 0, 'the killed load to end');
     expect(await state(target)).toEqual(before);
+  });
+
+  it('in place: another role\'s session is seen though an ordinary role sees little of it, refused, and ended by --force only when the role may', async () => {
+    const { db, dir } = await pagilaBackup();
+    const role = uniqueName('dev_role');
+    const other = uniqueName('app_role');
+    const target = uniqueName('inplace_busy');
+    await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'dev-role-pw' NOCREATEDB`);
+    await query('postgres', `CREATE ROLE ${other} LOGIN PASSWORD 'app-role-pw'`);
+    await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
+    const env = { DATABASE_URL: pgUrl(target, { user: role, password: 'dev-role-pw' }), BACKUP_DIRECTORY: dir };
+    const first = await ferry(['restore', 'latest', '--yes'], env);
+    expect(first.code, first.stderr).toBe(0);
+    await query(target, `GRANT SELECT ON public.actor TO ${other}; UPDATE actor SET last_name = 'CHANGED' WHERE actor_id < 10`);
+    const before = await state(target);
+    // The app holds a lock on actor inside a transaction, as a web server between two queries may.
+    const app = spawn('psql', ['-X', '-d', pgUrl(target, { user: other, password: 'app-role-pw' }), '-c', 'BEGIN; SELECT count(*) FROM actor; SELECT pg_sleep(120);'], { env: { ...process.env, PGAPPNAME: 'grimoire-web' }, stdio: 'ignore' });
+    const ended = new Promise<number | null>((resolveEnded) => app.on('exit', (code) => resolveEnded(code)));
+    try {
+      await waitFor(async () => (await query('postgres', "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND usename = $2 AND query LIKE '%pg_sleep%'", [target, other])).length > 0, 'the app session');
+      const refused = await ferry(['restore', 'latest', '--yes'], env);
+      expect(refused.code).toBe(4);
+      expect(refused.stderr).toMatch(new RegExp(`^ferry: database ${target} has 1 connected session: .*\\(pid \\d+, ${other} from`, 'm'));
+      const notAllowed = await ferry(['restore', 'latest', '--yes', '--force'], env);
+      expect(notAllowed.code).toBe(4);
+      expect(notAllowed.stderr).toMatch(new RegExp(`^ferry: --force: role ${role} may not end the sessions of other roles on ${target}`, 'm'));
+      expect(await state(target)).toEqual(before);
+      await query('postgres', `GRANT pg_signal_backend TO ${role}`);
+      const forced = await ferry(['restore', 'latest', '--yes', '--force'], env);
+      expect(forced.code, forced.stderr).toBe(0);
+      expect(forced.stdout).toMatch(/the sessions connected to the target were terminated \(--force\)/);
+      expect(await ended).not.toBe(0);
+      expect(await state(target)).toEqual(await state(db));
+    } finally {
+      app.kill();
+    }
   });
 
   it('a CREATEDB owner that is no superuser refreshes with --jobs 2 and its own PGOPTIONS: only a superuser\'s sessions shorten deadlock_timeout (the server refuses it to others at connection)', async () => {

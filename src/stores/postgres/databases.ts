@@ -36,22 +36,30 @@ export interface Session {
   address: string;
   since: string;
   user: string;
+  /** Only a superuser may end a superuser's session. */
+  superuser: boolean;
 }
 
-/** Sessions connected to a database, other than this one. */
+/**
+ * Sessions connected to a database, other than this one. A role without pg_read_all_stats sees
+ * other roles' sessions with most columns empty (backend_type too): they are counted all the same.
+ */
 export async function sessionsOn(client: pg.Client, database: string): Promise<Session[]> {
-  const rows = await client.query<{ pid: number; application_name: string; client_addr: string | null; backend_start: Date | null; usename: string | null }>(
+  const rows = await client.query<{ pid: number; application_name: string | null; client_addr: string | null; backend_start: Date | null; usename: string | null; superuser: boolean | null }>(
     // Client sessions only: PostgreSQL ends autovacuum workers by itself when a database is renamed.
-    `SELECT pid, application_name, host(client_addr) AS client_addr, backend_start, usename
-       FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY backend_start`,
+    `SELECT a.pid, a.application_name, host(a.client_addr) AS client_addr, a.backend_start, a.usename, r.rolsuper AS superuser
+       FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
+      WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND (a.backend_type = 'client backend' OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL))
+      ORDER BY a.backend_start`,
     [database],
   );
   return rows.rows.map((r) => ({
     pid: r.pid,
-    application: r.application_name === '' ? '(no application_name)' : r.application_name,
-    address: r.client_addr ?? 'local socket',
+    application: r.application_name === null || r.application_name === '' ? '(no application_name)' : r.application_name,
+    address: r.client_addr ?? (r.backend_start === null ? '?' : 'local socket'),
     since: r.backend_start?.toISOString() ?? '?',
     user: r.usename ?? '?',
+    superuser: r.superuser === true,
   }));
 }
 

@@ -135,6 +135,12 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
     if (choice.strategy !== 'tables' && choice.sessions.length > 0) {
       if (!request.disconnect) throw inUseError(database, choice.sessions);
       const others = choice.sessions.filter((session) => session.user !== choice.privileges.role);
+      const superusers = choice.privileges.superuser ? [] : others.filter((session) => session.superuser);
+      if (superusers.length > 0) {
+        throw new FerryError('RESTORE_TARGET_IN_USE', `--force: role ${choice.privileges.role} may not end a superuser's sessions on ${database}: ${describeSessions(superusers)}`, {
+          hint: 'Stop those clients, or restore as a superuser. Nothing was changed.',
+        });
+      }
       if (others.length > 0 && !choice.privileges.signalBackend) {
         throw new FerryError('RESTORE_TARGET_IN_USE', `--force: role ${choice.privileges.role} may not end the sessions of other roles on ${database}: ${describeSessions(others)}`, {
           hint: `Stop those clients, or grant pg_signal_backend to ${choice.privileges.role}. Nothing was changed.`,
@@ -258,7 +264,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
     }
     const entries = parseToc(await toolOutput(tools, ['--list'], customPath, ctx));
     if (choice.strategy === 'in-place') {
-      startLoad({ customDump: customPath }, DEV_ARGS, inPlacePrelude(entries, notes));
+      startLoad({ customDump: customPath }, DEV_ARGS, inPlacePrelude(entries, notes, request.disconnect && choice.sessions.length > 0));
       return;
     }
     const existing = await existingTables(target, request.tables ?? []);
@@ -396,14 +402,25 @@ async function swapIn(request: PgRefreshRequest, database: string, targetExists:
   });
 }
 
-/** Drops every schema the dump fills and creates again those it does not create itself. */
-function inPlacePrelude(entries: ReturnType<typeof parseToc>, notes: string[]): string {
+/**
+ * Drops every schema the dump fills and creates again those it does not create itself. With
+ * --force, the target's other sessions are ended first, inside the transaction: a session left
+ * holding a lock would make the drops wait for it.
+ */
+function inPlacePrelude(entries: ReturnType<typeof parseToc>, notes: string[], disconnect: boolean): string {
   const schemas = dumpedSchemas(entries);
   notes.push(`drops schemas ${schemas.all.join(', ')} (CASCADE, with everything in them, extensions included) and loads them from the dump`);
+  const terminate = disconnect ? [TERMINATE_OTHER_SESSIONS] : [];
+  if (disconnect) notes.push('the sessions connected to the target were terminated (--force)');
   const drops = schemas.all.map((s) => `DROP SCHEMA IF EXISTS ${quoteIdent(s)} CASCADE;`);
-  const creates = schemas.all.filter((s) => !schemas.created.includes(s)).map((s) => `CREATE SCHEMA ${quoteIdent(s)};`);
-  return [...drops, ...creates].join('\n');
+  // public, which a dump does not create, gets back the USAGE every role has on a new database's.
+  const creates = schemas.all.filter((s) => !schemas.created.includes(s))
+    .map((s) => `CREATE SCHEMA ${quoteIdent(s)};${s === 'public' ? ' GRANT USAGE ON SCHEMA public TO PUBLIC;' : ''}`);
+  return [...terminate, ...drops, ...creates].join('\n');
 }
+
+const TERMINATE_OTHER_SESSIONS = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+  WHERE datname = current_database() AND pid <> pg_backend_pid() AND (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL));`;
 
 function truncateStatement(existing: Set<string>, cascade: boolean): string {
   if (existing.size === 0) return '';
