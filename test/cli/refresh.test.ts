@@ -8,6 +8,7 @@ import { ferry, startFerry } from '../support/cli.js';
 import { backedUpDatabase } from '../support/backed-up.js';
 import { loadPagila } from '../support/fixtures.js';
 import { tempDir } from '../support/tmp.js';
+import { replaceEntry } from '../support/archive-edit.js';
 import { createDatabase, databaseExists, pgServer, pgUrl, query, sequenceValues, tableDigests, uniqueName } from '../support/pg.js';
 
 /** Constraints, triggers and indexes per kind: what a restore that "succeeds" half-way loses first. */
@@ -419,6 +420,33 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     } finally {
       app.kill();
     }
+  });
+
+  it('in place: a dump whose rows disagree with the manifest (its checksum consistent) is caught before COMMIT and rolled back, the target untouched', async () => {
+    const { db, dir } = await pagilaBackup();
+    const role = uniqueName('dev_role');
+    const target = uniqueName('inplace_short');
+    await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'dev-role-pw' NOCREATEDB`);
+    await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
+    const first = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl(target, { user: role, password: 'dev-role-pw' }), BACKUP_DIRECTORY: dir });
+    expect(first.code, first.stderr).toBe(0);
+    await query(target, "UPDATE actor SET last_name = 'CHANGED' WHERE actor_id < 10");
+    const before = await state(target);
+    // The archive (a copy) gets a dump that lacks one actor, with its checksum updated: the manifest still counts them all.
+    const short = uniqueName('pagila_short');
+    await query('postgres', `CREATE DATABASE ${short} TEMPLATE ${db}`);
+    await query(short, 'DELETE FROM film_actor WHERE actor_id = 1; DELETE FROM actor WHERE actor_id = 1');
+    const copies = join(await tempDir(), 'backups');
+    mkdirSync(copies);
+    const archive = readdirSync(dir).filter((name) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(name)).sort().at(-1) as string;
+    execFileSync('cp', [join(dir, archive), join(copies, archive)]);
+    replaceEntry(join(copies, archive), 'postgresql/database.backup', execFileSync('pg_dump', ['-Fc', '-d', pgUrl(short)], { maxBuffer: 1 << 28 }));
+    const env = { DATABASE_URL: pgUrl(target, { user: role, password: 'dev-role-pw' }), BACKUP_DIRECTORY: copies };
+    const failed = await ferry(['restore', 'latest', '--yes'], env);
+    expect(failed.code, failed.stderr).toBe(2);
+    expect(failed.stderr).toMatch(/^ferry: public\.actor would hold 199 rows after the restore, the manifest says 200$/m);
+    expect(failed.stderr).toMatch(/Nothing was committed/);
+    expect(await state(target)).toEqual(before);
   });
 
   it('a CREATEDB owner that is no superuser refreshes with --jobs 2 and its own PGOPTIONS: only a superuser\'s sessions shorten deadlock_timeout (the server refuses it to others at connection)', async () => {

@@ -192,7 +192,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
     const plainPg = choice.strategy === 'swap' && !masked && !('plainSql' in source);
     const done = plainPg
       ? pgRestoreBeside(source).then(() => [])
-      : loadThroughPsql({ tools, target: loadTarget, ctx: loadCtx, source, restoreArgs, prelude, rules, masker: request.mask?.masker, commit: decided });
+      : loadThroughPsql({ tools, target: loadTarget, ctx: loadCtx, source, restoreArgs, prelude, rules, masker: request.mask?.masker, commit: decided, expectedCounts: request.expected });
     done.catch(() => undefined);
     load = { done, commit };
   };

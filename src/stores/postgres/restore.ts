@@ -73,6 +73,11 @@ export interface PsqlLoadRequest {
   restoreArgs: string[];
   /** SQL run first, inside the transaction: the drops of an in-place restore, the TRUNCATE of a partial one. */
   prelude: string;
+  /**
+   * Tables (as the manifest names them) and the rows each must hold at the end: checked inside the
+   * transaction, before COMMIT, so a load that came out short is rolled back. -1: not checked.
+   */
+  expectedCounts?: Record<string, number>;
   rules: Map<string, Map<string, Transformer>>;
   /** Needed when there are rules. */
   masker: Masker | undefined;
@@ -109,13 +114,20 @@ export async function loadThroughPsql(request: PsqlLoadRequest): Promise<MaskedO
   try {
     let producerSucceeded!: () => void;
     const produced = new Promise<void>((resolveProduced) => (producerSucceeded = resolveProduced));
-    const psqlInput = masking.pipe(framedInTransaction(request.prelude, Promise.all([produced, request.commit]).then(() => undefined), stop.signal));
+    const psqlInput = masking.pipe(framedInTransaction(request.prelude, countCheck(request.expectedCounts ?? {}), Promise.all([produced, request.commit]).then(() => undefined), stop.signal));
     masking.once('error', (error) => psqlInput.destroy(error));
     const psqlArgs = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', tools.dbnameArg(target.url), '-f', '-'];
     // A tool that fails stops the other at once: psql must not wait for a commit that cannot come.
     const succeeded = (tool: 'pg_restore' | 'psql') => (result: ToolResult) => {
       if (result.exitCode === 0) {
         if (tool === 'pg_restore') producerSucceeded();
+        return;
+      }
+      const short = COUNT_CHECK_FAILURE.exec(result.stderr);
+      if (tool === 'psql' && short !== null) {
+        failed(new FerryError('COUNT_MISMATCH', `${short[1]} would hold ${short[2]} rows after the restore, the manifest says ${short[3]}`, {
+          hint: 'Nothing was committed: the transaction was rolled back, so the target is as it was. Run ferry verify on the archive.',
+        }));
         return;
       }
       failed(restoreFailure(target, tool, result, ctx, 'the transaction was rolled back, so the target is as it was'));
@@ -140,11 +152,23 @@ export async function loadThroughPsql(request: PsqlLoadRequest): Promise<MaskedO
   return masking instanceof CopyMasker ? [...masking.stats.values()] : [];
 }
 
+const COUNT_CHECK_FAILURE = /ferry count check: (\S+) holds (\d+) rows, the manifest says (\d+)/;
+
+/** A DO block that raises (so psql stops and the transaction rolls back) when a table holds other than its expected rows. */
+function countCheck(expected: Record<string, number>): string {
+  const checks = Object.entries(expected).filter(([, rows]) => rows >= 0).map(([table, rows]) => {
+    const literal = `'${table.replace(/'/g, "''")}'`;
+    return `  SELECT count(*) INTO found FROM ONLY ${table};\n  IF found <> ${rows} THEN RAISE EXCEPTION 'ferry count check: % holds % rows, the manifest says %', ${literal}, found, ${rows}; END IF;`;
+  });
+  if (checks.length === 0) return '';
+  return `DO $ferry_counts$\nDECLARE found bigint;\nBEGIN\n${checks.join('\n')}\nEND\n$ferry_counts$;\n`;
+}
+
 /**
- * Puts BEGIN and the prelude before the SQL and COMMIT after it, but writes COMMIT and ends only
- * once `commit` resolves (and fails when it rejects or `signal` fires).
+ * Puts BEGIN and the prelude before the SQL, and the count check and COMMIT after it, but writes
+ * them and ends only once `commit` resolves (and fails when it rejects or `signal` fires).
  */
-function framedInTransaction(prelude: string, commit: Promise<void>, signal: AbortSignal): Transform {
+function framedInTransaction(prelude: string, check: string, commit: Promise<void>, signal: AbortSignal): Transform {
   const decided = new Promise<void>((resolveDecided, rejectDecided) => {
     const onAbort = () => rejectDecided(new Error('restore stopped'));
     signal.addEventListener('abort', onAbort, { once: true });
@@ -164,7 +188,7 @@ function framedInTransaction(prelude: string, commit: Promise<void>, signal: Abo
     flush(callback) {
       decided.then(() => {
         if (!begun) this.push(`BEGIN;\n${prelude}\n`);
-        callback(null, 'COMMIT;\n');
+        callback(null, `${check}COMMIT;\n`);
       }, (error: unknown) => callback(error as Error));
     },
   });
