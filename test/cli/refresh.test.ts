@@ -195,6 +195,11 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     const target = await createDatabase(uniqueName('closed'));
     await query(target, 'CREATE TABLE mine (v text)');
     await query('postgres', `ALTER DATABASE "${target}" ALLOW_CONNECTIONS false`);
+    // Even a dry run opens it (the plan reads the target), and says that is all it changed.
+    const plan = await ferry(['restore', 'latest', '--dry-run'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/\(dry run: nothing was restored; only the database a killed restore had left closed was opened again\)/);
+    await query('postgres', `ALTER DATABASE "${target}" ALLOW_CONNECTIONS false`);
     const next = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl(target), BACKUP_DIRECTORY: dir });
     expect(next.code, next.stderr).toBe(0);
     expect(next.stderr).toMatch(new RegExp(`${target} had been left closed to connections by a killed restore: opened again`));
@@ -341,6 +346,16 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     const refused = await ferry(['restore', 'latest', '--yes', '--tables', 'actor'], env);
     expect(refused.code).toBe(4);
     expect(refused.stderr).toMatch(/^ferry: --tables: other tables reference the selected ones: public\.film_actor → public\.actor$/m);
+    // The plan refuses the same way, and with --cascade names what it also empties.
+    const refusedPlan = await ferry(['restore', 'latest', '--dry-run', '--tables', 'actor'], env);
+    expect(refusedPlan.code).toBe(4);
+    expect(refusedPlan.stderr).toMatch(/^ferry: --tables: other tables reference the selected ones: public\.film_actor → public\.actor$/m);
+    const cascadePlan = await ferry(['restore', 'latest', '--dry-run', '--tables', 'actor', '--cascade'], env);
+    expect(cascadePlan.code, cascadePlan.stderr).toBe(0);
+    expect(cascadePlan.stdout).toMatch(/--cascade also empties public\.film_actor/);
+    const noMongo = await ferry(['restore', 'latest', '--yes', '--collections', 'recipes'], env);
+    expect(noMongo.code).toBe(3);
+    expect(noMongo.stderr).toMatch(/^ferry: --collections selects MongoDB collections, but this restore has no MongoDB \(archive .+ holds none\)$/m);
     expect(await state(target)).toEqual(before);
 
     const both = await ferry(['restore', 'latest', '--yes', '--tables', 'actor,film_actor'], env);

@@ -73,7 +73,7 @@ export async function restoreCommand(session: Session, archive: string | undefin
   guardRestore(plan);
   if (options.dryRun === true) {
     if (output.options.json) output.json({ dryRun: true, plan: planJson(plan) });
-    else output.data(renderPlan(plan) + '\n(dry run: nothing was changed)');
+    else output.data(`${renderPlan(plan)}\n(dry run: ${reopened(plan) ? 'nothing was restored; only the database a killed restore had left closed was opened again' : 'nothing was changed'})`);
     return 0;
   }
   if (options.yes !== true) {
@@ -195,6 +195,11 @@ async function dropPreviousCommand(session: Session, request: KeptCopiesRequest,
   if (output.options.json) output.json({ action: 'drop-previous', actions });
   else output.data(actions.map((a) => `${a.kind}: ${a.summary}`).join('\n'));
   return 0;
+}
+
+/** The plan opened a database that a killed restore had left closed to connections (its data untouched). */
+function reopened(plan: RestorePlan): boolean {
+  return plan.stores.some((planned) => planned.target.notes?.some((note) => note.endsWith('opened again')) === true);
 }
 
 function parseOnly(value: string | undefined): StoreKind[] | undefined {

@@ -67,6 +67,13 @@ export async function planRestore(ctx: OperationContext, reference: string, requ
     }
     selected.push({ store, manifest: storeManifest });
   }
+  for (const [option, kind, label] of [['collections', 'mongo', 'MongoDB'], ['tables', 'postgres', 'PostgreSQL']] as const) {
+    if (request[option] !== undefined && !selected.some((s) => s.store.kind === kind)) {
+      throw new FerryError('USAGE', `--${option} selects ${label} ${option}, but this restore has no ${label} (${manifest.stores[kind] === undefined ? `archive ${archive} holds none` : 'not selected, or no target configured'})`, {
+        hint: `Leave out --${option}, or restore an archive with ${label} data into a configured target.`,
+      });
+    }
+  }
   guardTargetHosts(selected.map((s) => s.store), request);
   // A delta is refused here, before anything is touched, when a link of its chain is missing.
   const chain = isDelta(manifest) && selected.some((s) => s.store.kind === CHAIN_STORE) ? await resolveChain(localBackupAt(archive).repository, localBackupAt(archive).name, manifest) : undefined;

@@ -440,8 +440,8 @@ async function existingTables(target: PgTarget, tables: string[]): Promise<Set<s
   });
 }
 
-/** TRUNCATE of a table that unselected tables reference would fail or, with CASCADE, empty them: said first. */
-async function refuseReferencedTables(target: PgTarget, tables: string[], cascade: boolean, notes: string[]): Promise<void> {
+/** TRUNCATE of a table that unselected tables reference would fail or, with CASCADE, empty them: said first (in the plan too). */
+export async function refuseReferencedTables(target: PgTarget, tables: string[], cascade: boolean, notes: string[]): Promise<void> {
   const names = tables.map(unquoteName);
   const referencing = await withClient(target, async (client) => (await client.query<{ referencing: string; referenced: string }>(
     `SELECT DISTINCT rn.nspname || '.' || r.relname AS referencing, fn.nspname || '.' || f.relname AS referenced

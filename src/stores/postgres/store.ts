@@ -11,7 +11,7 @@ import { lastLine } from '../../process/index.js';
 import { type DatabaseCheck, type KeptCopy, type PreflightReport, type RestoreOptions, type RestoreStaging, type RestoreTarget, type StagedDump, type Store, type StoreContext } from '../store.js';
 import { databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
-import { chooseStrategy, preparePgRefresh, strategyNotes } from './refresh.js';
+import { chooseStrategy, preparePgRefresh, refuseReferencedTables, strategyNotes } from './refresh.js';
 import { copyDatabase, databaseNames, dropKeptDatabase, keptName, onMaintenance, reopenIfClosed, swapDatabases } from './databases.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
@@ -152,6 +152,7 @@ export class PostgresStore implements Store {
     const choice = await chooseStrategy(target, options.strategy ?? 'auto', options.tables === undefined ? undefined : selectTables(manifest.counts, options.tables));
     const notes = strategyNotes(choice, databaseOf(target.url), options.disconnect === true, options.keepPristine === true);
     if (!choice.privileges.targetExists) return { describe: describeUrl(target.url), fingerprint: undefined, currentCounts: undefined, notes };
+    if (choice.strategy === 'tables') await refuseReferencedTables(target, selectTables(manifest.counts, options.tables), options.cascade === true, notes);
     // A swap killed between closing the target and the renames leaves it closed, its data untouched:
     // opened again first, or neither the plan nor the developer's app could connect to it.
     const reopened = await onMaintenance(target, (client) => reopenIfClosed(client, databaseOf(target.url)));
