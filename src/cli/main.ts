@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { Redactor } from '../config/index.js';
+import { EXIT } from '../errors/index.js';
 import { buildProgram } from './program.js';
 import { reportFailure, reportUsageError } from './render/errors.js';
 
@@ -16,8 +17,12 @@ async function main(): Promise<void> {
     await program.parseAsync(process.argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      // Help and version exit 0; every other parse error is a usage error.
-      process.exitCode = error.exitCode === 0 ? 0 : reportUsageError(error, wantsJson(process.argv)).exitCode;
+      // Help and version exit 0; every other parse error is a usage error. No command at all shows
+      // the help (on stderr): that is the message, unless JSON was asked for.
+      const json = wantsJson(process.argv);
+      if (error.exitCode === 0) process.exitCode = 0;
+      else if (error.code === 'commander.help' && !json) process.exitCode = EXIT.usage;
+      else process.exitCode = reportUsageError(error.code === 'commander.help' ? { message: 'no command given' } : error, json).exitCode;
       return;
     }
     process.exitCode = reportFailure(error, new Redactor(), wantsJson(process.argv)).exitCode;

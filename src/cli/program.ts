@@ -125,6 +125,8 @@ export function buildProgram(): Command {
     // Inherited by every subcommand: `ferry backup --help` lists --config, --json, … too.
     .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError()
+    // Parse errors are printed by reportUsageError, as every other error is: "ferry: …" and a hint.
+    .configureOutput({ outputError: () => undefined })
     .exitOverride();
 
   program.command('backup')

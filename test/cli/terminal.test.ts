@@ -120,8 +120,20 @@ describe('the command line', () => {
     for (const args of [['restore', 'latest', '--jobs', '0'], ['restore', 'latest', '--jobs', '1e1'], ['health', '--max-age', '0'], ['prune', '--keep-last', '-1']]) {
       const result = await ferry(args, {});
       expect(result.code, args.join(' ')).toBe(3);
-      expect(result.stderr, args.join(' ')).toMatch(/is invalid|unknown option/);
+      expect(result.stderr, args.join(' ')).toMatch(/^ferry: .*(is invalid|unknown option).*\nhint: /m);
     }
+  });
+
+  it('a command line the parser refuses is one error in the usual form, and with --json only the JSON document', async () => {
+    const unknown = await ferry(['restore', 'latest', '--yes', '--frobnicate'], {});
+    expect(unknown.code).toBe(3);
+    expect(unknown.stderr).toBe("ferry: unknown option '--frobnicate'\nhint: ferry --help lists the commands; ferry <command> --help lists its options.\n");
+    const typo = await ferry(['bakup'], {});
+    expect(typo.stderr).toBe("ferry: unknown command 'bakup'\nhint: Did you mean backup?\n");
+    const json = await ferry(['--json', 'list', '--bogus'], {});
+    expect(json.code).toBe(3);
+    expect(json.stderr).toBe('');
+    expect(JSON.parse(json.stdout)).toMatchObject({ error: { code: 'USAGE', message: "unknown option '--bogus'" } });
   });
 
   it('ferry version is --version: name, version, Node version and platform', async () => {

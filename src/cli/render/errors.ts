@@ -35,15 +35,15 @@ export function reportFailure(error: unknown, redactor: Redactor, json: boolean,
 }
 
 /**
- * A command line the parser refused (unknown command or option, missing argument). The parser has
- * already said why on stderr; with --json the same goes to stdout as the one error shape, exit 3.
+ * A command line the parser refused (unknown command or option, missing argument): said as every
+ * other error is ("ferry: …" and a hint on stderr), or with --json as the one error shape on stdout; exit 3.
  */
 export function reportUsageError(error: { message: string }, json: boolean): ReportedFailure {
-  if (json) {
-    const [first = '', ...rest] = error.message.split('\n');
-    const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
-    const hint = suggestion !== '' ? suggestion : 'ferry --help lists the commands; ferry <command> --help lists its options.';
-    process.stdout.write(jsonDocument(errorJson({ code: 'USAGE', message: first.replace(/^error: /, ''), hint, exitCode: EXIT.usage })) + '\n');
-  }
+  const [first = '', ...rest] = error.message.split('\n');
+  const suggestion = rest.join(' ').trim().replace(/^\((.*)\)$/, '$1');
+  const hint = suggestion !== '' ? suggestion : 'ferry --help lists the commands; ferry <command> --help lists its options.';
+  const message = first.replace(/^error: /, '');
+  if (json) process.stdout.write(jsonDocument(errorJson({ code: 'USAGE', message, hint, exitCode: EXIT.usage })) + '\n');
+  else process.stderr.write(`ferry: ${message}\nhint: ${hint}\n`);
   return { exitCode: EXIT.usage };
 }
