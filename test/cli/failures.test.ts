@@ -74,6 +74,11 @@ describe('backup failures: one clear line, the right exit code, nothing lost', (
     expect(result.stderr).toMatch(/^ferry: authentication failed for postgres postgres@127\.0\.0\.1:\d+\/postgres$/m);
     expect(result.stderr + result.stdout).not.toContain('not-the-Password-123');
     await expectNothingNew(dir, before);
+    // A restore checks the target from the maintenance database: the message names the target all the same.
+    const restore = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl('dev_target_db', { password: 'not-the-Password-123' }), BACKUP_DIRECTORY: dir });
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toMatch(/^ferry: authentication failed for postgres postgres@127\.0\.0\.1:\d+\/dev_target_db$/m);
+    expect(restore.stderr + restore.stdout).not.toContain('not-the-Password-123');
   });
 
   it('missing pg_dump', async () => {

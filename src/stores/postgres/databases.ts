@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { FerryError } from '../../errors/index.js';
-import { withClient, withDatabase, type PgTarget } from './connection.js';
+import { connectionError, withClient, withDatabase, type PgTarget } from './connection.js';
 
 /**
  * The databases a restore keeps beside its target, found by name: the copy being built, the one it
@@ -25,9 +25,19 @@ export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
 
-/** Runs work on the server's maintenance database, never on the target (which gets renamed). */
+/**
+ * Runs work on the server's maintenance database, never on the target (which gets renamed). A
+ * refused login or an unreachable server is said of the target, the database the user named; a
+ * missing maintenance database is said of it.
+ */
 export async function onMaintenance<T>(target: PgTarget, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  return withClient({ ...target, url: withDatabase(target.url, 'postgres') }, work);
+  const maintenance = withDatabase(target.url, 'postgres');
+  try {
+    return await withClient({ ...target, url: maintenance }, work);
+  } catch (error) {
+    if (error instanceof FerryError && (error.code === 'PG_AUTH' || error.code === 'PG_CONNECT') && error.cause !== undefined) throw connectionError(target.url, error.cause);
+    throw error;
+  }
 }
 
 export interface Session {
