@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { drain, type ArchiveEntryHeader } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
+import { plural } from '../../util/format.js';
 import { lastLine } from '../../process/index.js';
 import { followGrowingFile } from '../../util/follow-file.js';
 import { silentProgress, type MaskSettings, type MaskedObjectStats, type ObjectCount, type RestoreStaging, type StoreContext, type StoreRestoreResult } from '../store.js';
@@ -70,6 +71,34 @@ export function strategyNotes(choice: StrategyChoice, database: string, disconne
     notes.push(disconnect ? `${choice.sessions.length} connected session(s) will be terminated: ${list}` : `${choice.sessions.length} connected session(s): ${list} — the restore refuses unless --force`);
   }
   return notes;
+}
+
+/**
+ * What the plan says of the tables the target has and the archive lacks (a developer's own work),
+ * compared as the manifest counts them, a partitioned table by its partitions:
+ * a swap keeps them in the previous copy; in place they go with their schema when the dump fills it.
+ */
+export async function targetOnlyNotes(target: PgTarget, choice: StrategyChoice, archiveTables: string[]): Promise<string[]> {
+  if (choice.strategy === 'tables' || !choice.privileges.targetExists) return [];
+  const inArchive = new Set(archiveTables.map(unquoteName));
+  const filledSchemas = new Set([...inArchive].map((name) => name.slice(0, name.indexOf('.'))));
+  const own = await withClient(target, async (client) => (await client.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+      ORDER BY 1, 2`,
+  )).rows.filter((row) => !inArchive.has(`${row.schema}.${row.name}`)));
+  if (own.length === 0) return [];
+  const named = (rows: typeof own) => `${rows.slice(0, 10).map((row) => `${row.schema}.${row.name}`).join(', ')}${rows.length > 10 ? `, … (${rows.length} in all)` : ''}`;
+  if (choice.strategy === 'swap') {
+    return [`${plural(own.length, 'table')} only in the target, not in the archive, ${own.length === 1 ? 'stays' : 'stay'} in ${keptName(databaseOf(target.url), 'prev')} (ferry restore --undo): ${named(own)}`];
+  }
+  const dropped = own.filter((row) => filledSchemas.has(row.schema));
+  const kept = own.filter((row) => !filledSchemas.has(row.schema));
+  return [
+    ...(dropped.length === 0 ? [] : [`${plural(dropped.length, 'table')} only in the target ${dropped.length === 1 ? 'is' : 'are'} dropped with ${dropped.length === 1 ? 'its' : 'their'} schema and not kept anywhere: ${named(dropped)}`]),
+    ...(kept.length === 0 ? [] : [`${plural(kept.length, 'table')} only in the target, in schemas the dump does not fill, ${kept.length === 1 ? 'stays' : 'stay'} as ${kept.length === 1 ? 'it is' : 'they are'}: ${named(kept)}`]),
+  ];
 }
 
 export interface PgRefreshRequest {

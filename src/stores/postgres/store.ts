@@ -11,7 +11,7 @@ import { lastLine } from '../../process/index.js';
 import { type DatabaseCheck, type KeptCopy, type PreflightReport, type RestoreOptions, type RestoreStaging, type RestoreTarget, type StagedDump, type Store, type StoreContext } from '../store.js';
 import { databaseOf, describeUrl, toolEnv, toolFailure, withClient, withDatabase, type PgTarget } from './connection.js';
 import { CopyRowCounter } from './copy-counter.js';
-import { chooseStrategy, preparePgRefresh, refuseReferencedTables, strategyNotes } from './refresh.js';
+import { chooseStrategy, preparePgRefresh, refuseReferencedTables, strategyNotes, targetOnlyNotes } from './refresh.js';
 import { copyDatabase, databaseNames, dropKeptDatabase, keptName, onMaintenance, reopenIfClosed, swapDatabases } from './databases.js';
 import { serverFacts } from './server.js';
 import { choosePgTools, majorOf, type ToolChoice } from './tools.js';
@@ -159,6 +159,7 @@ export class PostgresStore implements Store {
     if (reopened !== undefined) notes.unshift(reopened);
     const facts = await serverFacts(target);
     const currentCounts = await countRows(target, selectTables(manifest.counts, options.tables), true);
+    notes.push(...(await targetOnlyNotes(target, choice, Object.keys(manifest.counts))));
     return { describe: describeUrl(target.url), fingerprint: facts.fingerprint, currentCounts, notes };
   }
 
