@@ -4,10 +4,10 @@ import { FERRY_VERSION } from '../../src/version.js';
 
 describe('CLI habits (issue 24 item 12)', () => {
   it.each([
-    [['key', 'gen'], /^error: unknown command 'gen'\n\(Did you mean ferry key generate\?\)$/m],
-    [['check'], /^error: unknown command 'check'\n\(Did you mean ferry verify <archive> \(an archive\) or ferry db check \(the databases\)\?\)$/m],
+    [['key', 'gen'], /^ferry: unknown command 'gen'\nhint: Did you mean ferry key generate\?$/m],
+    [['check'], /^ferry: unknown command 'check'\nhint: Did you mean ferry verify <archive> \(an archive\) or ferry db check \(the databases\)\?$/m],
     [['check', 'latest', '--deep'], /Did you mean ferry verify <archive>/],
-    [['verfy', 'latest'], /^error: unknown command 'verfy'\n\(Did you mean verify\?\)$/m],
+    [['verfy', 'latest'], /^ferry: unknown command 'verfy'\nhint: Did you mean verify\?$/m],
   ])('ferry %j suggests the command meant, exit 3', async (args, suggestion) => {
     const result = await ferry(args, {});
     expect(result.code).toBe(3);
