@@ -9,7 +9,7 @@ import { fakeToolDir } from '../support/fake-tools.js';
 import { createDatabase, pgUrl, query, uniqueName } from '../support/pg.js';
 import { tempDir } from '../support/tmp.js';
 
-const KILLS = 22;
+const KILLS = 16;
 
 async function sourceDatabase(): Promise<string> {
   const db = await createDatabase(uniqueName('crash'));

@@ -13,7 +13,7 @@ import { tempDir } from '../support/tmp.js';
  * SIGKILL of ferry backup and ferry restore with MongoDB (the test server, or TEST_MONGODB_URL) at
  * seeded moments. Fewer kills than the PostgreSQL suites: each one is a whole run on a slow machine.
  */
-const KILLS = 8;
+const KILLS = 6;
 let mongo: MongoTarget;
 
 beforeAll(async () => {

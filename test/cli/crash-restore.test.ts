@@ -25,7 +25,7 @@ function tree(dir: string): string {
   return hash.digest('hex');
 }
 
-const KILLS = 20;
+const KILLS = 14;
 
 describe('crash points: SIGKILL of ferry restore at many moments', { timeout: 300_000 }, () => {
   it(`leaves each target exactly as before or exactly as the archive holds it, never a mix; the next run cleans up (${KILLS} kills)`, async () => {
