@@ -53,6 +53,15 @@ async function populatedTarget(prefix: string): Promise<string> {
   return target;
 }
 
+/** A database owned by a new role without CREATEDB: restores into it take the in-place strategy. */
+async function ownedByRoleWithoutCreatedb(prefix: string): Promise<{ role: string; target: string; url: string }> {
+  const role = uniqueName('dev_role');
+  const target = uniqueName(prefix);
+  await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'dev-role-pw' NOCREATEDB`);
+  await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
+  return { role, target, url: pgUrl(target, { user: role, password: 'dev-role-pw' }) };
+}
+
 function psqlSession(database: string, application: string) {
   const server = pgServer();
   const child = spawn('psql', ['-X', '-h', '127.0.0.1', '-p', String(server.port), '-U', server.user, '-d', database, '-c', 'SELECT pg_sleep(60)'], {
@@ -381,11 +390,7 @@ describe('refreshing a developer database (build beside, swap, keep the previous
 
   it('a role without CREATEDB gets the in-place strategy, says why, and refreshes twice; SIGKILL during its load commits nothing', async () => {
     const { db, dir } = await pagilaBackup();
-    const role = uniqueName('dev_role');
-    const target = uniqueName('inplace');
-    await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'dev-role-pw' NOCREATEDB`);
-    await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
-    const url = pgUrl(target, { user: role, password: 'dev-role-pw' });
+    const { role, target, url } = await ownedByRoleWithoutCreatedb('inplace');
     const env = { DATABASE_URL: url, BACKUP_DIRECTORY: dir };
     for (let i = 0; i < 2; i++) {
       const result = await ferry(['restore', 'latest', '--yes'], env);
@@ -405,13 +410,10 @@ describe('refreshing a developer database (build beside, swap, keep the previous
 
   it('in place: another role\'s session is seen though an ordinary role sees little of it, refused, and ended by --force only when the role may', async () => {
     const { db, dir } = await pagilaBackup();
-    const role = uniqueName('dev_role');
+    const { role, target, url } = await ownedByRoleWithoutCreatedb('inplace_busy');
     const other = uniqueName('app_role');
-    const target = uniqueName('inplace_busy');
-    await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'dev-role-pw' NOCREATEDB`);
     await query('postgres', `CREATE ROLE ${other} LOGIN PASSWORD 'app-role-pw'`);
-    await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
-    const env = { DATABASE_URL: pgUrl(target, { user: role, password: 'dev-role-pw' }), BACKUP_DIRECTORY: dir };
+    const env = { DATABASE_URL: url, BACKUP_DIRECTORY: dir };
     const first = await ferry(['restore', 'latest', '--yes'], env);
     expect(first.code, first.stderr).toBe(0);
     await query(target, `GRANT SELECT ON public.actor TO ${other}; UPDATE actor SET last_name = 'CHANGED' WHERE actor_id < 10`);
@@ -441,14 +443,11 @@ describe('refreshing a developer database (build beside, swap, keep the previous
 
   it('in place: a dump whose rows disagree with the manifest (its checksum consistent) is caught before COMMIT and rolled back, the target untouched', async () => {
     const { db, dir } = await pagilaBackup();
-    const role = uniqueName('dev_role');
-    const target = uniqueName('inplace_short');
-    await query('postgres', `CREATE ROLE ${role} LOGIN PASSWORD 'dev-role-pw' NOCREATEDB`);
-    await query('postgres', `CREATE DATABASE ${target} OWNER ${role}`);
-    const first = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: pgUrl(target, { user: role, password: 'dev-role-pw' }), BACKUP_DIRECTORY: dir });
+    const { role, target, url } = await ownedByRoleWithoutCreatedb('inplace_short');
+    const first = await ferry(['restore', 'latest', '--yes'], { DATABASE_URL: url, BACKUP_DIRECTORY: dir });
     expect(first.code, first.stderr).toBe(0);
     await query(target, `UPDATE actor SET last_name = 'CHANGED' WHERE actor_id < 10; CREATE TABLE public.my_notes (v text); CREATE SCHEMA mine; CREATE TABLE mine.scratch (v text); ALTER TABLE public.my_notes OWNER TO ${role}`);
-    const plan = await ferry(['restore', 'latest', '--dry-run'], { DATABASE_URL: pgUrl(target, { user: role, password: 'dev-role-pw' }), BACKUP_DIRECTORY: dir });
+    const plan = await ferry(['restore', 'latest', '--dry-run'], { DATABASE_URL: url, BACKUP_DIRECTORY: dir });
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/1 table only in the target is dropped with its schema and not kept anywhere: public\.my_notes$/m);
     expect(plan.stdout).toMatch(/1 table only in the target, in schemas the dump does not fill, stays as it is: mine\.scratch$/m);
@@ -462,7 +461,7 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     const archive = readdirSync(dir).filter((name) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(name)).sort().at(-1) as string;
     execFileSync('cp', [join(dir, archive), join(copies, archive)]);
     replaceEntry(join(copies, archive), 'postgresql/database.backup', execFileSync('pg_dump', ['-Fc', '-d', pgUrl(short)], { maxBuffer: 1 << 28 }));
-    const env = { DATABASE_URL: pgUrl(target, { user: role, password: 'dev-role-pw' }), BACKUP_DIRECTORY: copies };
+    const env = { DATABASE_URL: url, BACKUP_DIRECTORY: copies };
     const failed = await ferry(['restore', 'latest', '--yes'], env);
     expect(failed.code, failed.stderr).toBe(2);
     expect(failed.stderr).toMatch(/^ferry: public\.actor would hold 199 rows after the restore, the manifest says 200$/m);
