@@ -130,8 +130,7 @@ interface Confirmation {
 
 /**
  * What --undo, reset and --drop-previous are about to change is shown, then confirmed on a terminal
- * or by --yes, as a restore is; with --dry-run it is only shown. False: nothing to confirm, the
- * caller goes on (and says so).
+ * or by --yes, as a restore is. True: go ahead; false: a dry run, shown and nothing more to do.
  */
 async function confirmKept(session: Session, action: 'undo' | 'reset' | 'drop-previous', lines: string[], actions: KeptCopyAction[], confirmation: Confirmation): Promise<boolean> {
   const { output } = session;
