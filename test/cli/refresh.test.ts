@@ -429,6 +429,7 @@ describe('refreshing a developer database (build beside, swap, keep the previous
       const notAllowed = await ferry(['restore', 'latest', '--yes', '--force'], env);
       expect(notAllowed.code).toBe(4);
       expect(notAllowed.stderr).toMatch(new RegExp(`^ferry: --force: role ${role} may not end the sessions of other roles on ${target}`, 'm'));
+      expect(notAllowed.stderr).toMatch(new RegExp(`--force cannot end them: role ${role} may not end other roles' sessions \\(pg_signal_backend\\), so the restore refuses$`, 'm'));
       expect(await state(target)).toEqual(before);
       await query('postgres', `GRANT pg_signal_backend TO ${role}`);
       const forced = await ferry(['restore', 'latest', '--yes', '--force'], env);

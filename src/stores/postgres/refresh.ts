@@ -57,6 +57,23 @@ export async function chooseStrategy(target: PgTarget, configured: 'auto' | 'swa
   });
 }
 
+/** The connected sessions this role may not end: a superuser's (unless it is one), other roles' without pg_signal_backend. */
+function unendable(choice: StrategyChoice): { superusers: Session[]; others: Session[] } {
+  const others = choice.sessions.filter((session) => session.user !== choice.privileges.role);
+  return {
+    superusers: choice.privileges.superuser ? [] : others.filter((session) => session.superuser),
+    others: choice.privileges.signalBackend ? [] : others,
+  };
+}
+
+/** Why --force cannot end the connected sessions, for the plan; undefined when it can. */
+function endingRefusal(choice: StrategyChoice): string | undefined {
+  const { superusers, others } = unendable(choice);
+  if (superusers.length > 0) return `role ${choice.privileges.role} may not end a superuser's sessions`;
+  if (others.length > 0) return `role ${choice.privileges.role} may not end other roles' sessions (pg_signal_backend)`;
+  return undefined;
+}
+
 /** The plan's lines for a PostgreSQL target. */
 export function strategyNotes(choice: StrategyChoice, database: string, disconnect: boolean, keepPristine: boolean): string[] {
   const notes = [`strategy ${choice.strategy}: ${choice.reason}`];
@@ -68,7 +85,10 @@ export function strategyNotes(choice: StrategyChoice, database: string, disconne
   if (keepPristine && choice.strategy === 'swap') notes.push(`a pristine copy is kept as ${keptName(database, 'pristine')} (ferry reset)`);
   if (choice.sessions.length > 0 && choice.strategy !== 'tables') {
     const list = choice.sessions.map((s) => `${s.application} (pid ${s.pid})`).join(', ');
-    notes.push(disconnect ? `${choice.sessions.length} connected session(s) will be terminated: ${list}` : `${choice.sessions.length} connected session(s): ${list} — the restore refuses unless --force`);
+    const blocked = endingRefusal(choice);
+    notes.push(!disconnect ? `${choice.sessions.length} connected session(s): ${list} — the restore refuses unless --force`
+      : blocked === undefined ? `${choice.sessions.length} connected session(s) will be terminated: ${list}`
+      : `${choice.sessions.length} connected session(s): ${list} — --force cannot end them: ${blocked}, so the restore refuses`);
   }
   return notes;
 }
@@ -163,14 +183,13 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
     }
     if (choice.strategy !== 'tables' && choice.sessions.length > 0) {
       if (!request.disconnect) throw inUseError(database, choice.sessions);
-      const others = choice.sessions.filter((session) => session.user !== choice.privileges.role);
-      const superusers = choice.privileges.superuser ? [] : others.filter((session) => session.superuser);
+      const { superusers, others } = unendable(choice);
       if (superusers.length > 0) {
         throw new FerryError('RESTORE_TARGET_IN_USE', `--force: role ${choice.privileges.role} may not end a superuser's sessions on ${database}: ${describeSessions(superusers)}`, {
           hint: 'Stop those clients, or restore as a superuser. Nothing was changed.',
         });
       }
-      if (others.length > 0 && !choice.privileges.signalBackend) {
+      if (others.length > 0) {
         throw new FerryError('RESTORE_TARGET_IN_USE', `--force: role ${choice.privileges.role} may not end the sessions of other roles on ${database}: ${describeSessions(others)}`, {
           hint: `Stop those clients, or grant pg_signal_backend to ${choice.privileges.role}. Nothing was changed.`,
         });
@@ -373,7 +392,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
         if (wrong.length > 0) {
           const first = wrong[0];
           throw new FerryError('COUNT_MISMATCH', `${newName} holds other counts than the manifest in ${wrong.length} table(s), first ${first?.object}: expected ${first?.expected}, found ${first?.actual}`, {
-            hint: `It was not swapped in: ${database} is as it was. Run ferry verify on the archive.`,
+            hint: `It was not swapped in: ${database} is as it was. Run ferry verify on the archive; if it passes, the .manifest.json sidecar beside it, where the expected counts come from, may not be its own (compare with tar -xzOf <archive> manifest.json).`,
           });
         }
         ctx.progress.start(`swapping ${newName} in as ${database}`);

@@ -126,7 +126,7 @@ export async function loadThroughPsql(request: PsqlLoadRequest): Promise<MaskedO
       const short = COUNT_CHECK_FAILURE.exec(result.stderr);
       if (tool === 'psql' && short !== null) {
         failed(new FerryError('COUNT_MISMATCH', `${short[1]} would hold ${short[2]} rows after the restore, the manifest says ${short[3]}`, {
-          hint: 'Nothing was committed: the transaction was rolled back, so the target is as it was. Run ferry verify on the archive.',
+          hint: 'Nothing was committed: the transaction was rolled back, so the target is as it was. Run ferry verify on the archive; if it passes, the .manifest.json sidecar beside it, where the expected counts come from, may not be its own (compare with tar -xzOf <archive> manifest.json).',
         }));
         return;
       }
