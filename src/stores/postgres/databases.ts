@@ -51,15 +51,18 @@ export interface Session {
 }
 
 /**
- * Sessions connected to a database, other than this one. A role without pg_read_all_stats sees
- * other roles' sessions with most columns empty (backend_type too): they are counted all the same.
+ * pg_stat_activity's client sessions. Autovacuum workers are left out (PostgreSQL ends them by itself
+ * when a database is renamed); a role without pg_read_all_stats sees other roles' sessions with most
+ * columns empty (backend_type too): they count all the same.
  */
+export const CLIENT_SESSION = "(backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL))";
+
+/** Sessions connected to a database, other than this one. */
 export async function sessionsOn(client: pg.Client, database: string): Promise<Session[]> {
   const rows = await client.query<{ pid: number; application_name: string | null; client_addr: string | null; backend_start: Date | null; usename: string | null; superuser: boolean | null }>(
-    // Client sessions only: PostgreSQL ends autovacuum workers by itself when a database is renamed.
     `SELECT a.pid, a.application_name, host(a.client_addr) AS client_addr, a.backend_start, a.usename, r.rolsuper AS superuser
        FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
-      WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND (a.backend_type = 'client backend' OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL))
+      WHERE a.datname = $1 AND a.pid <> pg_backend_pid() AND ${CLIENT_SESSION}
       ORDER BY a.backend_start`,
     [database],
   );

@@ -11,7 +11,7 @@ import { followGrowingFile } from '../../util/follow-file.js';
 import { silentProgress, type MaskSettings, type MaskedObjectStats, type ObjectCount, type RestoreStaging, type StoreContext, type StoreRestoreResult } from '../store.js';
 import { databaseOf, describeUrl, withClient, withDatabase, type PgTarget } from './connection.js';
 import {
-  copyDatabase, createBeside, describeSessions, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
+  CLIENT_SESSION, copyDatabase, createBeside, describeSessions, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
   sessionsOn, swapDatabases, swapRefusal, type RolePrivileges, type Session, type SwapStep,
 } from './databases.js';
 import { checkMaskRules, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
@@ -468,7 +468,7 @@ function inPlacePrelude(entries: ReturnType<typeof parseToc>, notes: string[], d
 }
 
 const TERMINATE_OTHER_SESSIONS = `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-  WHERE datname = current_database() AND pid <> pg_backend_pid() AND (backend_type = 'client backend' OR (backend_type IS NULL AND usesysid IS NOT NULL));`;
+  WHERE datname = current_database() AND pid <> pg_backend_pid() AND ${CLIENT_SESSION};`;
 
 function truncateStatement(existing: Set<string>, cascade: boolean): string {
   if (existing.size === 0) return '';
