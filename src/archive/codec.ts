@@ -3,6 +3,7 @@ import { delimiter, join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { FerryError } from '../errors/index.js';
+import { GunzipMembers } from './gunzip-members.js';
 import { spawnFilter } from '../process/index.js';
 
 /** How an archive's tar stream is compressed. */
@@ -74,7 +75,7 @@ export function zstdCompressor(level: number): Duplex {
 
 /** Turns an archive's bytes into tar bytes. */
 export function decompressor(codec: Codec): Duplex {
-  if (codec === 'gzip') return zlib.createGunzip({ chunkSize: 1024 * 1024 });
+  if (codec === 'gzip') return new GunzipMembers();
   return zstdStream((node) => node.createZstdDecompress(), ['-q', '-d', '-c']);
 }
 
