@@ -236,13 +236,29 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     // Staged that soon, the dump loads with pg_restore --jobs from the file (test/stores/postgres-slow-dump.test.ts: the other way).
     expect(restored.stdout + restored.stderr).toContain('the dump was staged within 2 s: pg_restore --jobs 2 loads it from the file');
     expect(await tableDigests(target)).toEqual(await tableDigests(source));
+    const name = readdirSync(dir).find((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n)) ?? '';
+
+    // --only postgres starts at the dump's seek point: the uploads before it are not read at all, so
+    // a damaged photo does not stop the database's restore (the dump is still checked).
+    const photoDamaged = join(work, 'photo-damaged');
+    mkdirSync(photoDamaged);
+    const photoBytes = readFileSync(join(dir, name));
+    photoBytes.writeUInt8(photoBytes.readUInt8(200_000) ^ 0x20, 200_000);
+    writeFileSync(join(photoDamaged, name), photoBytes);
+    writeFileSync(join(photoDamaged, `${name}.manifest.json`), readFileSync(join(dir, `${name}.manifest.json`)));
+    const onlyDb = await ferry(['restore', join(photoDamaged, name), '--yes', '-v', '--only', 'postgres'], { ...env, BACKUP_DIRECTORY: photoDamaged });
+    expect(onlyDb.code, onlyDb.stdout + onlyDb.stderr).toBe(0);
+    expect(onlyDb.stderr).toContain('read from the seek point of postgresql/database.backup: nothing before it is restored');
+    expect(await tableDigests(target)).toEqual(await tableDigests(source));
+    const whole = await ferry(['restore', join(photoDamaged, name), '--yes', '--to-db', uniqueName('photo_damaged')], { ...env, BACKUP_DIRECTORY: photoDamaged });
+    expect(whole.code, whole.stderr).toBe(2);
+
     await query(target, "UPDATE notes SET body = 'developer' WHERE id < 100");
     const before = await tableDigests(target);
 
     // The same archive with one byte of the dump flipped, its entries in the order backup writes them.
     const unpacked = join(work, 'unpacked');
     mkdirSync(unpacked);
-    const name = readdirSync(dir).find((n) => /^backup_\d{8}_\d{6}\.tar\.gz$/.test(n)) ?? '';
     execFileSync('tar', ['-xzf', join(dir, name), '-C', unpacked]);
     const dump = join(unpacked, 'postgresql', 'database.backup');
     const bytes = readFileSync(dump);
@@ -258,6 +274,11 @@ describe('refreshing a developer database (build beside, swap, keep the previous
     expect(refused.stderr).toMatch(/postgresql\/database\.backup does not match its checksum/);
     // The sidecar kept the seek point of the archive it came from, which leads nowhere in this one.
     expect(refused.stdout + refused.stderr).toMatch(/reading ahead from the seek point the manifest gives failed before reaching .*; reading from the start/);
+    expect(await tableDigests(target)).toEqual(before);
+    const refusedAlone = await ferry(['restore', join(damaged, name), '--yes', '-v', '--only', 'postgres'], { ...env, BACKUP_DIRECTORY: damaged });
+    expect(refusedAlone.code, refusedAlone.stdout + refusedAlone.stderr).toBe(2);
+    expect(refusedAlone.stderr).toMatch(/reading from the seek point of postgresql\/database\.backup failed before reaching it \(.*\); reading from the start/);
+    expect(refusedAlone.stderr).toMatch(/postgresql\/database\.backup does not match its checksum/);
     expect(await tableDigests(target)).toEqual(before);
     await waitFor(async () => !(await databaseExists(`${target}__ferry_new`)), 'no new database left');
 

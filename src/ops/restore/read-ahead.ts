@@ -14,8 +14,8 @@ interface WantedEntry {
  * them; a restore whose one pass waited for it would start loading the database — its longest step —
  * only once every upload was written. The entries a store wants early (RestoreStaging.readAhead) are
  * taken from a second pass over the file that skips to them, checks them against the manifest and
- * stops there. Whichever pass reaches such an entry first hands it to its store; the other only
- * reads past it (the main pass still checks it).
+ * stops there; the main pass starts once it is done (restore's apply). Whichever pass reaches such
+ * an entry first hands it to its store; the other only reads past it (the main pass still checks it).
  */
 export class ReadAhead {
   private readonly claimed = new Set<string>();
