@@ -39,6 +39,8 @@ async function awkwardUploads(root: string): Promise<void> {
   await symlink('images/photo with spaces.jpg', join(root, 'cover.jpg'));
   await symlink('/etc/hostname', join(root, 'outside-link'));
   await utimes(join(root, 'ocr', 'empty.txt'), new Date('2020-02-02T10:00:00Z'), new Date('2020-02-02T10:00:00Z'));
+  // 0.4 ms before a whole second: Node's stats.mtime rounds it up to the next second, tar keeps seconds.
+  await utimes(join(root, 'ocr', 'script.sh'), 1_700_000_000.9996, 1_700_000_000.9996);
   await chmod(join(root, 'images', 'deep'), 0o710);
   await utimes(join(root, 'images', 'deep'), new Date('2021-03-03T10:00:00Z'), new Date('2021-03-03T10:00:00Z'));
 }

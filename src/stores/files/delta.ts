@@ -1,7 +1,7 @@
 import { readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import type { ManifestEntry } from '../../archive/index.js';
-import { walk } from './walk.js';
+import { modifiedAt, walk } from './walk.js';
 
 /** Above this share of the folder's bytes in changed files, a delta saves too little: a full is written. */
 export const DELTA_MAX_SHARE = 0.5;
@@ -64,8 +64,13 @@ export function planDelta(scanned: readonly ScannedEntry[], base: ReadonlyMap<st
 function unchanged(stats: Stats, before: ManifestEntry | undefined): boolean {
   return before !== undefined && before.type === 'file' && before.sha256 !== undefined
     && before.size === stats.size
-    && before.mtime !== undefined && Date.parse(before.mtime) === stats.mtime.getTime()
+    && before.mtime !== undefined && sameTime(Date.parse(before.mtime), stats)
     && before.mode !== undefined && (before.mode & 0o7777) === (stats.mode & 0o7777);
+}
+
+/** Manifests written before modifiedAt recorded Node's rounded time: either counts as the same. */
+function sameTime(recorded: number, stats: Stats): boolean {
+  return recorded === modifiedAt(stats).getTime() || recorded === stats.mtime.getTime();
 }
 
 /** Whether the chain's next backup must be a full one, and why (for the log). */

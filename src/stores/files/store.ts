@@ -9,7 +9,7 @@ import { dropFolderCopies, keptFolderCopies, resetFolder, undoFolder } from './k
 import { OWN_ENTRY } from './layout.js';
 import { folderFingerprint, inspectFolder, prepareFolderRestore } from './restore.js';
 import { fullReason, planDelta, scanFolder, type DeltaPlan, type ScannedEntry } from './delta.js';
-import { countTree, walk, type WalkedEntry } from './walk.js';
+import { countTree, modifiedAt, walk, type WalkedEntry } from './walk.js';
 
 interface ArchiveRun {
   sink: ArchiveSink;
@@ -62,7 +62,7 @@ export class FilesStore implements Store {
     const run: ArchiveRun = { sink, ctx, warnings: [], counts: { files: 0, directories: 0, symlinks: 0 }, bytes: 0, written: 0 };
     const delta = await this.planDelta(ctx);
     ctx.progress.start(`archiving ${this.describe()}${delta === undefined ? '' : ` (changes since ${delta.base.name})`}`);
-    await sink.addDirectory(UPLOADS_PREFIX, { mode: rootStats.mode & 0o7777, mtime: rootStats.mtime });
+    await sink.addDirectory(UPLOADS_PREFIX, { mode: rootStats.mode & 0o7777, mtime: modifiedAt(rootStats) });
     const list = delta === undefined ? undefined : await this.writeDelta(run, delta);
     if (delta === undefined) {
       for await (const entry of walk(this.config.path, '', notOwn)) {
@@ -129,7 +129,7 @@ export class FilesStore implements Store {
   private async writeEntry(run: ArchiveRun, entry: WalkedEntry): Promise<ManifestEntry | undefined> {
     const { sink, ctx, warnings, counts } = run;
     const name = UPLOADS_PREFIX + entry.relative;
-    const attributes = { mode: entry.stats.mode & 0o7777, mtime: entry.stats.mtime };
+    const attributes = { mode: entry.stats.mode & 0o7777, mtime: modifiedAt(entry.stats) };
     if (entry.stats.isDirectory()) {
       counts.directories++;
       return sink.addDirectory(name, attributes);

@@ -10,6 +10,15 @@ export interface WalkedEntry {
 }
 
 /**
+ * A file's modification time to the millisecond below it. Node's `stats.mtime` rounds to the nearest
+ * millisecond, so a time of x.9996 s became x+1 s and, tar keeping whole seconds, a restored file
+ * came back a second newer than its source.
+ */
+export function modifiedAt(stats: Stats): Date {
+  return new Date(Math.floor(stats.mtimeMs));
+}
+
+/**
  * Every entry below `root`, parents before children, names in a stable order. Symbolic links are
  * reported as links and never followed. `skipTop` leaves out names at the top (Ferry's own folders
  * inside a mounted uploads folder).
