@@ -26,6 +26,8 @@ const runs = Number(option('runs', '3'));
 const steps = option('steps', '');
 const wanted = (name: string) => steps === '' || new RegExp(steps, 'i').test(name);
 const shape = option('shape', 'photos') as Shape;
+// The results file's name under bench/results/: a run of a few --steps should not overwrite the full table's.
+const out = option('out', '');
 if (shape !== 'photos' && shape !== 'text') throw new Error('--shape must be photos or text');
 const size = SIZES[sizeName];
 if (size === undefined) throw new Error(`--size must be one of ${Object.keys(SIZES).join(', ')}`);
@@ -311,7 +313,7 @@ try {
   process.stdout.write(`${header}\n\n${table}\n\n${weekLine}\n`);
   const results = join(ROOT, 'bench', 'results');
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, `${sizeName}${shape === 'text' ? '-text' : ''}.json`), JSON.stringify({ size: sizeName, shape, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, week: { incrementalBytes: weekBytes, archives: week.length, fullBytes: fullDay2Bytes }, rows: rows.filter((r) => r !== undefined) }, null, 2) + '\n');
+  writeFileSync(join(results, `${out === '' ? `${sizeName}${shape === 'text' ? '-text' : ''}` : out.replace(/\.json$/, '')}.json`), JSON.stringify({ size: sizeName, shape, machine, runs, dbBytes, uploadBytes, at: new Date().toISOString(), swapUnavailable: unavailable, week: { incrementalBytes: weekBytes, archives: week.length, fullBytes: fullDay2Bytes }, rows: rows.filter((r) => r !== undefined) }, null, 2) + '\n');
 } finally {
   await server.stop();
   rmSync(work, { recursive: true, force: true });
