@@ -1,5 +1,6 @@
 import { DigestStream, drain, ManifestChecker, readArchive, StopReading, type ArchiveEntryHeader, type Manifest, type ReadArchiveOptions } from '../../archive/index.js';
 import type { Logger, RestoreStaging } from '../../stores/index.js';
+import { fromSeekPoint } from './seek-pass.js';
 
 /** Bytes staged before a wanted entry below which a second pass is not worth its reading. */
 const WORTH_SKIPPING_BYTES = 32 * 1024 * 1024;
@@ -56,19 +57,11 @@ export class ReadAhead {
    */
   async run(archive: string, manifest: Manifest, log: Logger, options: Pick<ReadArchiveOptions, 'signal'>): Promise<void> {
     const seek = manifest.entries.find((entry) => this.wanted.has(entry.path))?.seek;
-    if (seek !== undefined) {
-      let reached = false;
-      const missed = await this.pass(archive, manifest, log, { ...options, from: seek }, () => (reached = true)).then(
-        () => (reached ? undefined : 'another entry is there'),
-        (error: unknown) => {
-          if (reached) throw error;
-          return (error as Error).message;
-        },
-      );
-      if (missed === undefined) return;
-      log.debug(`reading ahead from the seek point the manifest gives failed before reaching ${[...this.wanted.keys()].join(', ')} (${missed}); reading from the start`);
-    }
-    await this.pass(archive, manifest, log, options, () => undefined);
+    await fromSeekPoint(
+      seek,
+      (from, onReached) => this.pass(archive, manifest, log, { ...options, from }, onReached),
+      (why) => log.debug(`reading ahead from the seek point the manifest gives failed before reaching ${[...this.wanted.keys()].join(', ')} (${why}); reading from the start`),
+    );
   }
 
   private async pass(archive: string, manifest: Manifest, log: Logger, options: Pick<ReadArchiveOptions, 'signal' | 'from'>, onReached: () => void): Promise<void> {

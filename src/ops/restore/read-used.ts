@@ -1,6 +1,7 @@
 import { drain, entryKey, readArchiveHeadChecked, StopReading, type ArchiveEntryHeader, type Manifest, type ReadArchiveOptions } from '../../archive/index.js';
 import { FerryError } from '../../errors/index.js';
 import type { Logger, RestoreStaging } from '../../stores/index.js';
+import { fromSeekPoint } from './seek-pass.js';
 
 /** Where the archive's pass hands an entry: a store, or nowhere because the read-ahead pass has it. */
 export type EntryRoute = { staging: RestoreStaging; relativePath: string; header: ArchiveEntryHeader } | 'taken ahead' | undefined;
@@ -24,33 +25,30 @@ export async function readUsedEntries(
 ): Promise<void> {
   const used = usedEntries(manifest, stagings);
   const first = manifest.entries.find((entry) => used.has(entryKey(entry.path)));
-  const seek = first !== manifest.entries[0] && options.decrypt === undefined ? first?.seek : undefined;
-  let reached: Set<string> | undefined;
-  if (seek !== undefined && first !== undefined) {
-    const missed = await usedPass(archive, manifest, used, route, { ...options, from: seek }, entryKey(first.path)).then(
-      (pass) => {
-        reached = pass;
-        return undefined;
-      },
-      (error: unknown) => {
-        if (!(error instanceof SeekMissed)) throw error;
-        return error.message;
-      },
-    );
-    if (missed === undefined) log.debug(`read from the seek point of ${first.path}: nothing before it is restored`);
-    else log.debug(`reading from the seek point of ${first.path} failed before reaching it (${missed}); reading from the start`);
+  const seek = first !== undefined && first !== manifest.entries[0] && options.decrypt === undefined ? first.seek : undefined;
+  let missed = false;
+  const { reached, remaining } = await fromSeekPoint(
+    seek,
+    (from, onReached) => usedPass(archive, manifest, used, route, { ...options, from }, from === undefined ? undefined : { key: entryKey(first?.path ?? ''), onReached }),
+    (why) => {
+      missed = true;
+      log.debug(`reading from the seek point of ${first?.path} failed before reaching it (${why}); reading from the start`);
+    },
+  );
+  if (seek !== undefined && !missed) log.debug(`read from the seek point of ${first?.path}: nothing before it is restored`);
+  if (remaining.size > 0) {
+    const missing = [...remaining][0] as string;
+    throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${archive} ends before ${remaining.size} entr${remaining.size === 1 ? 'y' : 'ies'} its manifest lists, first ${missing}`, {
+      hint: 'The archive is incomplete; nothing was changed. Restore from another backup (ferry list).',
+    });
   }
-  reached ??= await usedPass(archive, manifest, used, route, options, undefined);
-  const unread = manifest.entries.map((entry) => entryKey(entry.path)).filter((key) => !reached?.has(key));
+  const unread = manifest.entries.map((entry) => entryKey(entry.path)).filter((key) => !reached.has(key));
   if (unread.length > 0) log.debug(`not read, since nothing restores ${unread.length === 1 ? 'it' : 'them'}: ${unread.slice(0, 3).join(', ')}${unread.length > 3 ? ` and ${unread.length - 3} more` : ''}`);
 }
 
-/** A seek point that does not lead to its entry (a sidecar beside another archive), or damage before it: nothing was handed to a store. */
-class SeekMissed extends Error {}
-
 /**
- * One pass: hands each used entry to its store and returns the entries it read. From a seek point,
- * the first entry must be `expectFirst`; until it is reached, every failure is a SeekMissed.
+ * One pass: hands each used entry to its store; returns the entries it read and the used ones it
+ * did not reach. From a seek point, the first entry must be `expected.key` (else it stops there).
  */
 async function usedPass(
   archive: string,
@@ -58,37 +56,28 @@ async function usedPass(
   used: ReadonlySet<string>,
   route: (header: ArchiveEntryHeader) => EntryRoute,
   options: ReadArchiveOptions,
-  expectFirst: string | undefined,
-): Promise<Set<string>> {
+  expected: { key: string; onReached: () => void } | undefined,
+): Promise<{ reached: Set<string>; remaining: Set<string> }> {
   const remaining = new Set(used);
   const reached = new Set<string>();
-  try {
-    await readArchiveHeadChecked(archive, manifest, async (header, data) => {
-      if (remaining.size === 0) throw new StopReading();
-      const key = entryKey(header.path);
-      if (expectFirst !== undefined && reached.size === 0 && key !== expectFirst) throw new SeekMissed(`${header.path} is there`);
-      reached.add(key);
-      if (!remaining.delete(key)) {
-        await drain(data);
-        return;
-      }
-      const target = route(header);
-      if (typeof target === 'object') await target.staging.accept(target.header, target.relativePath, data);
-      else if (remaining.size === 0) throw new StopReading();
-      else await drain(data);
-    }, options);
-  } catch (error) {
-    if (expectFirst !== undefined && reached.size === 0 && !(error instanceof SeekMissed)) throw new SeekMissed((error as Error).message);
-    throw error;
-  }
-  if (expectFirst !== undefined && reached.size === 0) throw new SeekMissed('the archive ends there');
-  if (remaining.size > 0) {
-    const missing = [...remaining][0] as string;
-    throw new FerryError('ARCHIVE_ENTRY_MISSING', `archive ${archive} ends before ${remaining.size} entr${remaining.size === 1 ? 'y' : 'ies'} its manifest lists, first ${missing}`, {
-      hint: 'The archive is incomplete; nothing was changed. Restore from another backup (ferry list).',
-    });
-  }
-  return reached;
+  await readArchiveHeadChecked(archive, manifest, async (header, data) => {
+    if (remaining.size === 0) throw new StopReading();
+    const key = entryKey(header.path);
+    if (expected !== undefined && reached.size === 0) {
+      if (key !== expected.key) throw new StopReading();
+      expected.onReached();
+    }
+    reached.add(key);
+    if (!remaining.delete(key)) {
+      await drain(data);
+      return;
+    }
+    const target = route(header);
+    if (typeof target === 'object') await target.staging.accept(target.header, target.relativePath, data);
+    else if (remaining.size === 0) throw new StopReading();
+    else await drain(data);
+  }, options);
+  return { reached, remaining };
 }
 
 function usedEntries(manifest: Manifest, stagings: ReadonlyMap<string, RestoreStaging>): Set<string> {

@@ -14,7 +14,7 @@ import {
   CLIENT_SESSION, copyDatabase, createBeside, describeSessions, dropKeptDatabase, inUseError, keptName, onMaintenance, quoteIdent, reopenIfClosed, rolePrivileges,
   sessionsOn, swapDatabases, swapRefusal, type RolePrivileges, type Session, type SwapStep,
 } from './databases.js';
-import { checkMaskRules, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
+import { checkMaskRules, COUNT_MISMATCH_CHECK, loadThroughPsql, pgRestoreInto, restoredCounts, type DumpSource } from './restore.js';
 import { addForeignKeys, keyStatements, splitKeyLists } from './foreign-keys.js';
 import { yieldingSessionSql, yieldingToolOptions } from './autovacuum.js';
 import type { PgToolRunner } from './runner.js';
@@ -392,7 +392,7 @@ export async function preparePgRefresh(request: PgRefreshRequest): Promise<Resto
         if (wrong.length > 0) {
           const first = wrong[0];
           throw new FerryError('COUNT_MISMATCH', `${newName} holds other counts than the manifest in ${wrong.length} table(s), first ${first?.object}: expected ${first?.expected}, found ${first?.actual}`, {
-            hint: `It was not swapped in: ${database} is as it was. Run ferry verify on the archive; if it passes, the .manifest.json sidecar beside it, where the expected counts come from, may not be its own (compare with tar -xzOf <archive> manifest.json).`,
+            hint: `It was not swapped in: ${database} is as it was. ${COUNT_MISMATCH_CHECK}`,
           });
         }
         ctx.progress.start(`swapping ${newName} in as ${database}`);

@@ -88,6 +88,9 @@ export interface PsqlLoadRequest {
   commit?: Promise<void>;
 }
 
+/** What to look at when the rows disagree with the manifest's counts (the end of COUNT_MISMATCH's hint). */
+export const COUNT_MISMATCH_CHECK = 'Run ferry verify on the archive; if it passes, the .manifest.json sidecar beside it, where the expected counts come from, may not be its own (compare with tar -xzOf <archive> manifest.json).';
+
 /**
  * The SQL path: `pg_restore -f -` (or plain SQL) goes through CopyMasker, which rewrites the rows
  * of tables with rules, into psql. Ferry writes BEGIN and COMMIT itself and writes COMMIT only
@@ -126,7 +129,7 @@ export async function loadThroughPsql(request: PsqlLoadRequest): Promise<MaskedO
       const short = COUNT_CHECK_FAILURE.exec(result.stderr);
       if (tool === 'psql' && short !== null) {
         failed(new FerryError('COUNT_MISMATCH', `${short[1]} would hold ${short[2]} rows after the restore, the manifest says ${short[3]}`, {
-          hint: 'Nothing was committed: the transaction was rolled back, so the target is as it was. Run ferry verify on the archive; if it passes, the .manifest.json sidecar beside it, where the expected counts come from, may not be its own (compare with tar -xzOf <archive> manifest.json).',
+          hint: `Nothing was committed: the transaction was rolled back, so the target is as it was. ${COUNT_MISMATCH_CHECK}`,
         }));
         return;
       }
